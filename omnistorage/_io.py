@@ -1,0 +1,322 @@
+"""Stream objects the Store hands out, and small reader helpers drivers may use.
+
+- :class:`ReadStream` wraps a driver's reader so errors surface as omnistorage errors.
+- :class:`AtomicWriter` wraps a driver's :class:`~omnistorage.driver.Writer`: it
+  publishes on :meth:`~AtomicWriter.close` (or a clean ``with`` exit) and
+  aborts on an exception; it never publishes from ``__del__``.
+- :class:`SeekableReader` gives random access over ranged reads.
+- :class:`LimitedReader` caps a stream at a length (for drivers' ranged reads).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import BinaryIO, Protocol
+
+from omnistorage.driver import Writer
+from omnistorage.errors import StorageError, StreamClosed
+from omnistorage.models import WriteResult
+
+__all__ = ["AtomicWriter", "LimitedReader", "ReadStream", "SeekableReader"]
+
+
+class FailFn(Protocol):
+    def __call__(self, exc: BaseException, op: str, path: str | None) -> StorageError: ...
+
+
+class ReadStream(io.RawIOBase):
+    """A driver reader whose failures are raised as omnistorage errors."""
+
+    def __init__(self, inner: BinaryIO, fail: FailFn, path: str) -> None:
+        super().__init__()
+        self._inner = inner
+        self._fail = fail
+        self._path = path
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        self._check_open()
+        try:
+            return self._inner.read(-1 if size is None else size)
+        except Exception as exc:
+            raise self._fail(exc, "read", self._path) from exc
+
+    def readall(self) -> bytes:
+        return self.read(-1)
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        self._check_open()
+        try:
+            readinto = getattr(self._inner, "readinto", None)
+            if readinto is not None:
+                return int(readinto(buffer))
+            data = self._inner.read(len(buffer))
+        except Exception as exc:
+            raise self._fail(exc, "read", self._path) from exc
+        buffer[: len(data)] = data
+        return len(data)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        self._check_open()
+        try:
+            return self._inner.readline(-1 if size is None else size)
+        except Exception as exc:
+            raise self._fail(exc, "read", self._path) from exc
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                self._inner.close()
+            except Exception as exc:
+                raise self._fail(exc, "read", self._path) from exc
+            finally:
+                super().close()
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise StreamClosed(f"read from closed stream {self._path!r}", path=self._path)
+
+
+class AtomicWriter:
+    """A file-like writer that publishes the whole object on close, or nothing.
+
+    - :meth:`write` buffers or uploads; nothing is visible yet.
+    - :meth:`close` (also :meth:`commit`) publishes atomically and returns a
+      :class:`~omnistorage.models.WriteResult`.
+    - :meth:`abort` discards everything.
+    - As a context manager: a clean exit publishes, an exception aborts.
+    - Garbage collection of an unfinished writer aborts it (with a
+      ``ResourceWarning``); it never publishes.
+
+    Any failure in :meth:`write` aborts the upload; the writer is then dead.
+    """
+
+    def __init__(self, writer: Writer, fail: FailFn, path: str, op: str = "write") -> None:
+        self._writer = writer
+        self._fail = fail
+        self._path = path
+        self._op = op
+        self._size = 0
+        self._done = False
+
+    @property
+    def path(self) -> str:
+        """The store-relative path being written."""
+        return self._path
+
+    @property
+    def closed(self) -> bool:
+        """True once published or aborted."""
+        return self._done
+
+    def writable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return False
+
+    def seekable(self) -> bool:
+        return False
+
+    def tell(self) -> int:
+        """Bytes written so far."""
+        return self._size
+
+    def flush(self) -> None:
+        """No-op: data becomes visible only on close."""
+        if self._done:
+            raise StreamClosed(f"flush on finished writer {self._path!r}", path=self._path)
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        """Write ``data``; returns ``len(data)``."""
+        if self._done:
+            raise StreamClosed(f"write to finished writer {self._path!r}", path=self._path)
+        try:
+            self._writer.write(data)
+        except Exception as exc:
+            self._abort_quietly()
+            raise self._fail(exc, self._op, self._path) from exc
+        n = len(data) if not isinstance(data, memoryview) else data.nbytes
+        self._size += n
+        return n
+
+    def writelines(self, chunks: Iterable[bytes | bytearray | memoryview]) -> None:
+        for chunk in chunks:
+            self.write(chunk)
+
+    def close(self) -> WriteResult:
+        """Publish. On failure nothing is published and the error is raised."""
+        if self._done:
+            raise StreamClosed(f"writer {self._path!r} already finished", path=self._path)
+        self._done = True
+        try:
+            self._writer.close()
+        except Exception as exc:
+            with contextlib.suppress(Exception):  # the publish error is the one to report
+                self._writer.abort()
+            raise self._fail(exc, self._op, self._path) from exc
+        return WriteResult(path=self._path, size=self._size)
+
+    commit = close
+
+    def abort(self) -> None:
+        """Discard the write. Idempotent."""
+        if self._done:
+            return
+        self._done = True
+        try:
+            self._writer.abort()
+        except Exception as exc:
+            raise self._fail(exc, "abort", self._path) from exc
+
+    def _abort_quietly(self) -> None:
+        self._done = True
+        with contextlib.suppress(Exception):  # already failing: the first error is reported
+            self._writer.abort()
+
+    def __enter__(self) -> AtomicWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            self._abort_quietly()
+        elif not self._done:
+            self.close()
+
+    def __del__(self) -> None:
+        if not getattr(self, "_done", True):
+            warnings.warn(
+                f"unfinished writer for {self._path!r} was aborted (never closed)",
+                ResourceWarning,
+                stacklevel=1,
+            )
+            self._abort_quietly()
+
+
+class LimitedReader(io.RawIOBase):
+    """Reads at most ``limit`` bytes from ``inner``; closing it closes ``inner``."""
+
+    def __init__(self, inner: BinaryIO, limit: int) -> None:
+        super().__init__()
+        self._inner = inner
+        self._left = limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        if self._left <= 0:
+            return 0
+        view = memoryview(buffer)[: self._left]
+        data = self._inner.read(len(view))
+        n = len(data)
+        view[:n] = data
+        self._left -= n
+        return n
+
+    def read(self, size: int | None = -1) -> bytes:
+        if self._left <= 0:
+            return b""
+        want = self._left if size is None or size < 0 else min(size, self._left)
+        data = self._inner.read(want)
+        self._left -= len(data)
+        return data
+
+    def readall(self) -> bytes:
+        return self.read(-1)
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                self._inner.close()
+            finally:
+                super().close()
+
+
+OpenRange = Callable[[int, int | None], BinaryIO]
+
+
+class SeekableReader(io.RawIOBase):
+    """Random access over a file of known ``size`` by opening ranged readers.
+
+    Sequential reads reuse one open reader; a seek elsewhere closes it and
+    the next read opens a new one at the new position.
+    """
+
+    def __init__(self, open_range: OpenRange, size: int, fail: FailFn, path: str) -> None:
+        super().__init__()
+        self._open_range = open_range
+        self._size = size
+        self._fail = fail
+        self._path = path
+        self._pos = 0
+        self._reader: BinaryIO | None = None
+        self._reader_pos = -1
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            pos = offset
+        elif whence == io.SEEK_CUR:
+            pos = self._pos + offset
+        elif whence == io.SEEK_END:
+            pos = self._size + offset
+        else:
+            raise ValueError(f"invalid whence {whence}")
+        if pos < 0:
+            raise ValueError(f"negative seek position {pos}")
+        self._pos = pos
+        return pos
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        if self._pos >= self._size or len(buffer) == 0:
+            return 0
+        try:
+            return self._read_at_pos(buffer)
+        except Exception as exc:
+            self._reader = None
+            raise self._fail(exc, "read", self._path) from exc
+
+    def _read_at_pos(self, buffer: memoryview | bytearray) -> int:
+        if self._reader is None or self._reader_pos != self._pos:
+            self._drop_reader()
+            self._reader = self._open_range(self._pos, None)
+            self._reader_pos = self._pos
+        view = memoryview(buffer)[: self._size - self._pos]
+        data = self._reader.read(len(view))
+        n = len(data)
+        view[:n] = data
+        self._pos += n
+        self._reader_pos = self._pos
+        return n
+
+    def _drop_reader(self) -> None:
+        if self._reader is not None:
+            reader, self._reader = self._reader, None
+            reader.close()
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                self._drop_reader()
+            finally:
+                super().close()

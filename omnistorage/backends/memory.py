@@ -1,0 +1,201 @@
+"""The in-memory backend: the reference driver, thread-safe, fully featured.
+
+Objects live in a *space*. ``MemoryBackend()`` has a private space;
+``MemoryBackend(name="x")`` joins the named space ``x``, shared by every
+open backend of that name in this process and freed when the last one is
+garbage collected (``open_store("memory://x")`` uses this).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import threading
+import weakref
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import BinaryIO
+
+from omnistorage.capabilities import Capability, Features
+from omnistorage.driver import ExtendedBackend, WriteOptions, Writer
+from omnistorage.models import HashType, ObjectInfo
+
+__all__ = ["MemoryBackend"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Object:
+    data: bytes
+    modified: datetime
+    content_type: str | None
+    metadata: dict[str, str]
+    md5: str
+
+
+@dataclass
+class _Space:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    objects: dict[str, _Object] = field(default_factory=dict)
+
+
+_NAMED: weakref.WeakValueDictionary[str, _Space] = weakref.WeakValueDictionary()
+_NAMED_LOCK = threading.Lock()
+
+_FEATURES = Features.of(
+    [
+        Capability.READ,
+        Capability.WRITE,
+        Capability.DELETE,
+        Capability.LIST,
+        Capability.METADATA,
+        Capability.COPY,
+        Capability.MOVE,
+        Capability.ATOMIC_WRITE,
+        Capability.CONDITIONAL_WRITE,
+        Capability.RANGE_READ,
+        Capability.SET_MOD_TIME,
+        Capability.USER_METADATA,
+        Capability.CONTENT_TYPE,
+    ],
+    [HashType.MD5],
+)
+
+
+class MemoryBackend(ExtendedBackend):
+    """Objects in a dict, behind a lock. Writes publish atomically on close."""
+
+    name = "memory"
+
+    def __init__(self, *, name: str | None = None) -> None:
+        if name:
+            with _NAMED_LOCK:
+                space = _NAMED.get(name)
+                if space is None:
+                    space = _Space()
+                    _NAMED[name] = space
+        else:
+            space = _Space()
+        self._space = space
+        self._label = name or ""
+
+    def __repr__(self) -> str:
+        return f"MemoryBackend(name={self._label!r})"
+
+    def features(self) -> Features:
+        return _FEATURES
+
+    def new_writer(self, key: str, options: WriteOptions) -> Writer:
+        return _MemoryWriter(self._space, key, options)
+
+    def new_reader(self, key: str, *, offset: int = 0, length: int | None = None) -> BinaryIO:
+        obj = self._get(key)
+        end = None if length is None else offset + length
+        return io.BytesIO(obj.data[offset:end])
+
+    def exists(self, key: str) -> bool:
+        return key in self._space.objects
+
+    def delete(self, key: str) -> None:
+        with self._space.lock:
+            self._space.objects.pop(key, None)
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        with self._space.lock:
+            for key in keys:
+                self._space.objects.pop(key, None)
+
+    def list(self, prefix: str, *, recursive: bool = True) -> Iterator[ObjectInfo]:
+        with self._space.lock:
+            items = [(k, o) for k, o in self._space.objects.items() if k.startswith(prefix)]
+        cut = len(prefix)
+        folders: set[str] = set()
+        for key, obj in items:
+            if not recursive:
+                slash = key.find("/", cut)
+                if slash >= 0:
+                    folder = key[:slash]
+                    if folder not in folders:
+                        folders.add(folder)
+                        yield ObjectInfo(path=folder, is_dir=True)
+                    continue
+            yield _info(key, obj)
+
+    def stat(self, key: str) -> ObjectInfo:
+        return _info(key, self._get(key))
+
+    def copy(self, src: str, dst: str, *, overwrite: bool) -> None:
+        with self._space.lock:
+            obj = self._locked_get(src)
+            self._locked_check_free(dst, overwrite)
+            self._space.objects[dst] = obj
+
+    def move(self, src: str, dst: str, *, overwrite: bool) -> None:
+        with self._space.lock:
+            obj = self._locked_get(src)
+            self._locked_check_free(dst, overwrite)
+            self._space.objects[dst] = obj
+            del self._space.objects[src]
+
+    def _get(self, key: str) -> _Object:
+        obj = self._space.objects.get(key)
+        if obj is None:
+            raise FileNotFoundError(f"no object {key!r}")
+        return obj
+
+    def _locked_get(self, key: str) -> _Object:
+        return self._get(key)
+
+    def _locked_check_free(self, key: str, overwrite: bool) -> None:
+        if not overwrite and key in self._space.objects:
+            raise FileExistsError(f"object {key!r} exists")
+
+
+def _info(key: str, obj: _Object) -> ObjectInfo:
+    return ObjectInfo(
+        path=key,
+        size=len(obj.data),
+        modified=obj.modified,
+        content_type=obj.content_type,
+        etag=obj.md5,
+        hashes={HashType.MD5: obj.md5},
+        metadata=dict(obj.metadata),
+    )
+
+
+class _MemoryWriter(Writer):
+    def __init__(self, space: _Space, key: str, options: WriteOptions) -> None:
+        self._space = space
+        self._key = key
+        self._options = options
+        self._chunks: list[bytes] = []
+        self._done = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        if self._done:
+            raise ValueError("write to a finished writer")
+        self._chunks.append(bytes(data))
+        return len(data)
+
+    def close(self) -> None:
+        if self._done:
+            raise ValueError("writer already finished")
+        self._done = True
+        data = b"".join(self._chunks)
+        self._chunks = []
+        options = self._options
+        obj = _Object(
+            data=data,
+            modified=options.modified or datetime.now(UTC),
+            content_type=options.content_type,
+            metadata=dict(options.metadata),
+            md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),
+        )
+        with self._space.lock:
+            if not options.overwrite and self._key in self._space.objects:
+                raise FileExistsError(f"object {self._key!r} exists")
+            self._space.objects[self._key] = obj
+
+    def abort(self) -> None:
+        self._done = True
+        self._chunks = []

@@ -1,0 +1,206 @@
+"""Declarative configuration: named backends, named stores, and a :class:`Registry`.
+
+.. code-block:: toml
+
+    [backends.logs]
+    type = "s3"
+    options = { bucket = "acme-logs", region = "eu-west-1" }
+
+    [stores.events]
+    backend = "logs"
+    root_path = "events/v1"
+
+``${NAME}`` in a string value is replaced by the environment variable
+``NAME`` (a missing one is an error naming it); nothing else is expanded.
+Unknown keys anywhere are an error naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from omnistorage import paths
+from omnistorage.driver import Backend
+from omnistorage.errors import ConfigurationError, StorageError
+from omnistorage.registry import open_backend
+from omnistorage.store import Store
+
+__all__ = ["BackendConfig", "Registry", "RegistryConfig", "StoreProfile"]
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(frozen=True, slots=True)
+class BackendConfig:
+    """One backend: its type name and keyword options."""
+
+    type: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        # Option values may be credentials: show only the keys.
+        return f"BackendConfig(type={self.type!r}, options=<{', '.join(sorted(self.options))}>)"
+
+
+@dataclass(frozen=True, slots=True)
+class StoreProfile:
+    """One store: which named backend, and the folder inside it."""
+
+    backend: str
+    root_path: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryConfig:
+    """Named backends and named stores. Stores must name configured backends."""
+
+    backends: Mapping[str, BackendConfig] = field(default_factory=dict)
+    stores: Mapping[str, StoreProfile] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, profile in self.stores.items():
+            if profile.backend not in self.backends:
+                raise ConfigurationError(
+                    f"store {name!r} names backend {profile.backend!r}, which is not configured"
+                )
+            try:
+                paths.validate_folder(profile.root_path)
+            except StorageError as exc:
+                raise ConfigurationError(f"store {name!r}: root_path: {exc}") from exc
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RegistryConfig:
+        """Build from plain data (as parsed from TOML, JSON, YAML …)."""
+        _only(data, {"backends", "stores"}, "config")
+        backends: dict[str, BackendConfig] = {}
+        for name, raw in _table(data.get("backends", {}), "backends").items():
+            where = f"backends.{name}"
+            raw = _table(raw, where)
+            _only(raw, {"type", "options"}, where)
+            if not isinstance(raw.get("type"), str):
+                raise ConfigurationError(f"{where}.type must be a backend type name")
+            options = _expand(dict(_table(raw.get("options", {}), f"{where}.options")), where)
+            backends[name] = BackendConfig(raw["type"], MappingProxyType(options))
+        stores: dict[str, StoreProfile] = {}
+        for name, raw in _table(data.get("stores", {}), "stores").items():
+            where = f"stores.{name}"
+            raw = _table(raw, where)
+            _only(raw, {"backend", "root_path"}, where)
+            if not isinstance(raw.get("backend"), str):
+                raise ConfigurationError(f"{where}.backend must name a configured backend")
+            root = _expand(raw.get("root_path", ""), where)
+            if not isinstance(root, str):
+                raise ConfigurationError(f"{where}.root_path must be a string")
+            stores[name] = StoreProfile(raw["backend"], root)
+        return cls(MappingProxyType(backends), MappingProxyType(stores))
+
+    @classmethod
+    def from_toml(cls, source: str | os.PathLike[str]) -> RegistryConfig:
+        """Build from a TOML file path, or TOML text (a string containing a newline or ``=``)."""
+        try:
+            if isinstance(source, str) and ("\n" in source or "=" in source):
+                data = tomllib.loads(source)
+            else:
+                data = tomllib.loads(Path(source).read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigurationError(f"bad TOML: {exc}") from exc
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read config {os.fspath(source)!r}: {exc}") from exc
+        return cls.from_dict(data)
+
+
+class Registry:
+    """Builds configured backends lazily, shares one per name, and closes them all."""
+
+    def __init__(self, config: RegistryConfig) -> None:
+        self._config = config
+        self._backends: dict[str, Backend] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def config(self) -> RegistryConfig:
+        return self._config
+
+    def backend(self, name: str) -> Backend:
+        """The backend configured as ``name``, built on first use."""
+        config = self._config.backends.get(name)
+        if config is None:
+            raise ConfigurationError(f"no backend named {name!r} is configured")
+        with self._lock:
+            if self._closed:
+                raise ConfigurationError("the registry is closed")
+            backend = self._backends.get(name)
+            if backend is None:
+                backend = open_backend(config.type, **dict(config.options))
+                self._backends[name] = backend
+            return backend
+
+    def store(self, name: str) -> Store:
+        """The store profile ``name`` as a :class:`Store`."""
+        profile = self._config.stores.get(name)
+        if profile is None:
+            known = ", ".join(sorted(self._config.stores))
+            raise ConfigurationError(f"no store named {name!r} is configured (known: {known})")
+        return Store(self.backend(profile.backend), profile.root_path)
+
+    def close(self) -> None:
+        """Close every backend built so far; later calls raise."""
+        with self._lock:
+            self._closed = True
+            backends, self._backends = list(self._backends.values()), {}
+        errors: list[BaseException] = []
+        for backend in backends:
+            try:
+                backend.close()
+            except Exception as exc:  # noqa: BLE001 - close the rest, then report
+                errors.append(exc)
+        if errors:
+            raise ConfigurationError(
+                f"{len(errors)} backend(s) failed to close: {errors[0]}"
+            ) from errors[0]
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _table(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(f"{where} must be a table, got {type(value).__name__}")
+    return value
+
+
+def _only(data: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    for key in data:
+        if key not in allowed:
+            raise ConfigurationError(
+                f"unknown key {key!r} in {where} (allowed: {', '.join(sorted(allowed))})"
+            )
+
+
+def _expand(value: Any, where: str) -> Any:
+    if isinstance(value, str):
+
+        def lookup(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in os.environ:
+                raise ConfigurationError(f"{where}: environment variable {name!r} is not set")
+            return os.environ[name]
+
+        return _ENV.sub(lookup, value)
+    if isinstance(value, dict):
+        return {k: _expand(v, where) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, where) for v in value]
+    return value

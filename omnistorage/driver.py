@@ -1,0 +1,199 @@
+"""The driver contract: what a backend implements, and what it may assume.
+
+The rule (Go CDK's ``blob`` vs ``blob/driver``): the contract users rely on
+is implemented once, in :class:`omnistorage.Store`; a backend is a thin
+driver. What a driver may assume:
+
+- Every ``key`` it receives is valid under :mod:`omnistorage.paths` and
+  relative to the backend's own root. It never sees ``..``, a leading ``/``
+  or a backslash. Folder prefixes passed to :meth:`Backend.list` are ``""``
+  or end with ``/``.
+- ``options`` is never ``None``.
+- The Store has already checked capabilities: an extended method is only
+  called when :meth:`ExtendedBackend.features` declares the capability it
+  needs, and user metadata / content type / mtime only arrive when the
+  matching capability is declared.
+- The backend is not closed (the Store checks :attr:`Backend.closed`).
+
+What a driver must do:
+
+- Raise its **native** exceptions (botocore's, paramiko's, ``OSError`` …)
+  and say what they mean in :meth:`Backend.classify_error`. It never builds
+  omnistorage errors itself; the Store maps native errors once.
+- A missing key must raise something ``classify_error`` calls
+  ``NOT_FOUND``; a create-only write that finds a file must raise something
+  it calls ``ALREADY_EXISTS`` (from :meth:`Writer.close`, atomically where
+  ``CONDITIONAL_WRITE`` is declared).
+- Publish nothing before :meth:`Writer.close` returns; publish nothing at
+  all after :meth:`Writer.abort` or a failed ``close`` (remove temp files,
+  abort multipart uploads). Never publish from ``__del__``.
+- Keep memory bounded whatever the object size.
+- Be safe to call from several threads at once.
+- Keep credentials out of ``repr`` and out of the messages of exceptions it
+  raises; list secret values in :attr:`Backend.secret_values` so the error
+  mapping can scrub them.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import BinaryIO, TypeVar
+
+from omnistorage.capabilities import BASIC_FEATURES, Features
+from omnistorage.errors import Classification, classify_builtin
+from omnistorage.models import ObjectInfo
+
+__all__ = ["Backend", "ExtendedBackend", "WriteOptions", "Writer", "as_extended"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOptions:
+    """How a write should behave. Drivers receive it fully populated.
+
+    Attributes:
+        overwrite: ``False`` means create-only: publishing must fail with an
+            error classified ``ALREADY_EXISTS`` if a file exists at the key
+            (atomically where the backend declares ``CONDITIONAL_WRITE``).
+        content_type: the MIME type to store (only with ``CONTENT_TYPE``).
+        metadata: user metadata to store (only with ``USER_METADATA``).
+        modified: the modification time to set (only with ``SET_MOD_TIME``).
+        size_hint: the total size when the caller knows it (for part sizing).
+    """
+
+    overwrite: bool = False
+    content_type: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    modified: datetime | None = None
+    size_hint: int | None = None
+
+
+class Writer(abc.ABC):
+    """A streaming write to one key that becomes visible only on :meth:`close`."""
+
+    @abc.abstractmethod
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        """Buffer or send ``data``; return ``len(data)``. Nothing is visible yet."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Publish the whole object atomically. On failure nothing is published."""
+
+    @abc.abstractmethod
+    def abort(self) -> None:
+        """Discard everything written. Idempotent; safe after a failed ``close``."""
+
+
+class Backend(abc.ABC):
+    """The basic interface every backend implements.
+
+    Subclasses set :attr:`name` (the type name used in errors and URLs).
+    """
+
+    name: str = "backend"
+    closed: bool = False
+    secret_values: tuple[str, ...] = ()
+    """Values the error mapping scrubs from messages (passwords, keys)."""
+
+    @abc.abstractmethod
+    def new_writer(self, key: str, options: WriteOptions) -> Writer:
+        """Start a write to ``key``. May fail early (e.g. the folder is a file)."""
+
+    @abc.abstractmethod
+    def new_reader(self, key: str, *, offset: int = 0, length: int | None = None) -> BinaryIO:
+        """Open ``key`` for streaming reads from ``offset`` for ``length`` bytes (``None``: to
+        the end). A missing key raises an error classified ``NOT_FOUND`` — at the latest on the
+        first read. An offset past the end gives an empty stream."""
+
+    @abc.abstractmethod
+    def exists(self, key: str) -> bool:
+        """True when a *file* is stored at ``key`` (folders do not count)."""
+
+    @abc.abstractmethod
+    def delete(self, key: str) -> None:
+        """Delete the file at ``key``; deleting a missing key is not an error."""
+
+    @abc.abstractmethod
+    def list(self, prefix: str, *, recursive: bool = True) -> Iterator[ObjectInfo]:
+        """List under ``prefix`` (``""`` or ending with ``/``), lazily, in any order.
+
+        ``recursive=True`` yields every file below the prefix. ``recursive=False`` yields the
+        files directly in it and one ``is_dir=True`` entry per immediate sub-folder. Paths are
+        full keys relative to the backend root. Temporary files of in-flight writes are never
+        listed.
+        """
+
+    def close(self) -> None:
+        """Release connections and clients. Later Store calls raise ``BackendClosed``."""
+        self.closed = True
+
+    def classify_error(self, exc: BaseException) -> Classification:
+        """Say what a native exception raised by this driver means.
+
+        The default understands Python's builtin ``OSError`` family; drivers
+        extend it for their client library's exceptions.
+        """
+        return classify_builtin(exc)
+
+    def native_path(self, key: str) -> str:
+        """The backend's own name for ``key`` (``s3://bucket/k``, ``/abs/file``)."""
+        return f"{self.name}:{key}"
+
+    def key_from_native(self, native: str) -> str | None:
+        """The key for one of this backend's native paths, or ``None`` if it is not one."""
+        prefix = f"{self.name}:"
+        return native[len(prefix) :] if native.startswith(prefix) else None
+
+    def as_native(self, kind: type[T]) -> T | None:
+        """The native client of type ``kind`` (boto3 client, paramiko SFTPClient …), if any."""
+        return None
+
+    def __enter__(self: T) -> T:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class ExtendedBackend(Backend):
+    """The optional interface. The Store uses each method only where
+    :meth:`features` declares its capability, and falls back otherwise."""
+
+    def features(self) -> Features:
+        """What this backend really does (see :mod:`omnistorage.capabilities`)."""
+        return BASIC_FEATURES
+
+    def stat(self, key: str) -> ObjectInfo:  # Capability.METADATA
+        """Info for the file at ``key``; a missing file raises a ``NOT_FOUND`` error.
+        With ``MKDIR``, a real folder returns ``is_dir=True``."""
+        raise NotImplementedError
+
+    def mkdir(self, key: str) -> None:  # Capability.MKDIR
+        """Create the folder ``key`` and its parents; an existing folder is fine."""
+        raise NotImplementedError
+
+    def rmdir(self, key: str) -> None:  # Capability.MKDIR
+        """Remove the empty folder ``key`` (``DIRECTORY_NOT_EMPTY`` if it is not)."""
+        raise NotImplementedError
+
+    def copy(self, src: str, dst: str, *, overwrite: bool) -> None:  # Capability.COPY
+        """Copy a file server-side; ``overwrite=False`` fails with ``ALREADY_EXISTS``."""
+        raise NotImplementedError
+
+    def move(self, src: str, dst: str, *, overwrite: bool) -> None:  # Capability.MOVE
+        """Move a file server-side; ``overwrite=False`` fails with ``ALREADY_EXISTS``."""
+        raise NotImplementedError
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        """Delete several files (batched where the service allows). Missing keys are fine."""
+        for key in keys:
+            self.delete(key)
+
+
+def as_extended(backend: Backend) -> ExtendedBackend | None:
+    """``backend`` as an :class:`ExtendedBackend`, or ``None`` when it has only the basics."""
+    return backend if isinstance(backend, ExtendedBackend) else None

@@ -1,0 +1,265 @@
+"""The omnistorage error hierarchy and the one place native errors are mapped.
+
+Every error the Store raises is a :class:`StorageError`. Each carries the
+``path`` (store-relative key, when there is one), the ``backend`` name, the
+``op`` that failed and whether the failure is ``temporary`` (worth retrying).
+The native exception a driver raised is kept as ``__cause__``.
+
+Subclasses that have a natural builtin counterpart also derive from it, so
+``except FileNotFoundError`` keeps working: :class:`NotFound` is a
+:class:`FileNotFoundError`, :class:`AlreadyExists` a :class:`FileExistsError`,
+:class:`PermissionDenied` a :class:`PermissionError`.
+
+Drivers never build these by hand: they raise their native exceptions and
+classify them (:meth:`omnistorage.driver.Backend.classify_error`); the Store
+turns them into omnistorage errors with :func:`map_error`, exactly once.
+"""
+
+from __future__ import annotations
+
+import builtins
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = [
+    "AlreadyExists",
+    "BackendClosed",
+    "BackendUnavailable",
+    "CapabilityNotSupported",
+    "Classification",
+    "ConfigurationError",
+    "CorruptDataError",
+    "CorruptRecordError",
+    "DataError",
+    "DependencyMissing",
+    "DirectoryNotEmpty",
+    "ErrorKind",
+    "InvalidPath",
+    "NotFound",
+    "PermissionDenied",
+    "PreconditionFailed",
+    "RecordTooLargeError",
+    "StorageError",
+    "StreamClosed",
+    "TruncatedDataError",
+    "TruncatedRecordError",
+    "map_error",
+    "redact",
+]
+
+
+class StorageError(Exception):
+    """Base of every omnistorage error.
+
+    Attributes:
+        path: the store-relative key the operation was about, or ``None``.
+        backend: the backend type name (``"s3"``, ``"local"`` …), or ``None``.
+        op: the operation that failed (``"read"``, ``"write"`` …), or ``None``.
+        temporary: ``True`` when retrying the same call may succeed
+            (throttling, timeouts, 5xx). Retry layers retry only these.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        path: str | None = None,
+        backend: str | None = None,
+        op: str | None = None,
+        temporary: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+        self.backend = backend
+        self.op = op
+        self.temporary = temporary
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (
+            _rebuild,
+            (type(self), self.message, self.path, self.backend, self.op, self.temporary),
+        )
+
+
+def _rebuild(
+    cls: type[StorageError],
+    message: str,
+    path: str | None,
+    backend: str | None,
+    op: str | None,
+    temporary: bool,
+) -> StorageError:
+    return cls(message, path=path, backend=backend, op=op, temporary=temporary)
+
+
+class NotFound(StorageError, FileNotFoundError):
+    """No file (or folder) at the path."""
+
+
+class AlreadyExists(StorageError, FileExistsError):
+    """A create-only write, copy or move found something at the target."""
+
+
+class PermissionDenied(StorageError, PermissionError):
+    """The backend refused the operation (credentials, ACLs, file modes)."""
+
+
+class InvalidPath(StorageError, ValueError):
+    """A key broke the key grammar (see :mod:`omnistorage.paths`)."""
+
+
+class CapabilityNotSupported(StorageError):
+    """The backend cannot do this; raised before any I/O."""
+
+
+class DirectoryNotEmpty(StorageError, OSError):
+    """A non-recursive folder delete found entries in the folder."""
+
+
+class PreconditionFailed(StorageError):
+    """A conditional operation's condition (etag, generation) did not hold."""
+
+
+class BackendUnavailable(StorageError, ConnectionError):
+    """The backend could not be reached (network, server down, timeouts)."""
+
+
+class BackendClosed(StorageError):
+    """The backend (and so every Store over it) was closed."""
+
+
+class StreamClosed(StorageError, ValueError):
+    """A read or write on a stream that was already closed, published or aborted."""
+
+
+class ConfigurationError(StorageError, ValueError):
+    """A configuration, URL or option was wrong (an unknown key, a bad value)."""
+
+
+class DependencyMissing(ConfigurationError):
+    """An optional dependency is not installed; the message names the extra."""
+
+
+class DataError(StorageError, ValueError):
+    """Stored bytes are not what a codec or format expects."""
+
+
+class CorruptDataError(DataError):
+    """A compressed stream or record file has bytes that fail to decode or verify."""
+
+
+class TruncatedDataError(DataError):
+    """A stream ended in the middle of a frame, member or record."""
+
+
+class CorruptRecordError(CorruptDataError):
+    """A record's checksum or framing is wrong."""
+
+
+class TruncatedRecordError(TruncatedDataError):
+    """A record file ended inside a record."""
+
+
+class RecordTooLargeError(DataError):
+    """A record is larger than the configured ``max_record_size``."""
+
+
+class ErrorKind(enum.Enum):
+    """What a driver says a native exception means."""
+
+    NOT_FOUND = NotFound
+    ALREADY_EXISTS = AlreadyExists
+    PERMISSION_DENIED = PermissionDenied
+    INVALID_PATH = InvalidPath
+    NOT_SUPPORTED = CapabilityNotSupported
+    DIRECTORY_NOT_EMPTY = DirectoryNotEmpty
+    PRECONDITION_FAILED = PreconditionFailed
+    UNAVAILABLE = BackendUnavailable
+    CLOSED = BackendClosed
+    UNKNOWN = StorageError
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """A driver's verdict on a native exception."""
+
+    kind: ErrorKind
+    temporary: bool = False
+
+
+def classify_builtin(exc: BaseException) -> Classification:
+    """Classify Python's own exceptions; drivers fall back to this."""
+    if isinstance(exc, builtins.FileNotFoundError):
+        return Classification(ErrorKind.NOT_FOUND)
+    if isinstance(exc, (builtins.FileExistsError, builtins.NotADirectoryError)):
+        return Classification(ErrorKind.ALREADY_EXISTS)
+    if isinstance(exc, builtins.PermissionError):
+        return Classification(ErrorKind.PERMISSION_DENIED)
+    if isinstance(exc, (builtins.TimeoutError, builtins.ConnectionError)):
+        return Classification(ErrorKind.UNAVAILABLE, temporary=True)
+    if isinstance(exc, builtins.OSError) and exc.errno == 39:  # ENOTEMPTY
+        return Classification(ErrorKind.DIRECTORY_NOT_EMPTY)
+    return Classification(ErrorKind.UNKNOWN)
+
+
+_SECRET_MASK = "***"
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """Return ``text`` with every non-empty secret replaced by ``***``."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, _SECRET_MASK)
+    return text
+
+
+_KIND_WORDS = {
+    ErrorKind.NOT_FOUND: "not found",
+    ErrorKind.ALREADY_EXISTS: "already exists",
+    ErrorKind.PERMISSION_DENIED: "permission denied",
+    ErrorKind.INVALID_PATH: "invalid path",
+    ErrorKind.NOT_SUPPORTED: "not supported",
+    ErrorKind.DIRECTORY_NOT_EMPTY: "folder not empty",
+    ErrorKind.PRECONDITION_FAILED: "precondition failed",
+    ErrorKind.UNAVAILABLE: "backend unavailable",
+    ErrorKind.CLOSED: "backend closed",
+    ErrorKind.UNKNOWN: "storage error",
+}
+
+
+def map_error(
+    exc: BaseException,
+    classification: Classification,
+    *,
+    backend: str,
+    op: str,
+    path: str | None,
+    secrets: Iterable[str] = (),
+) -> StorageError:
+    """Build the omnistorage error for a classified native exception.
+
+    This is the single translation point: the Store calls it at its boundary
+    and raises the result ``from exc``. An exception that is already a
+    :class:`StorageError` is returned as it is, with missing context filled in.
+    """
+    if isinstance(exc, StorageError):
+        if exc.backend is None:
+            exc.backend = backend
+        if exc.op is None:
+            exc.op = op
+        if exc.path is None:
+            exc.path = path
+        return exc
+    detail = redact(f"{type(exc).__name__}: {exc}", secrets)
+    where = f" {path!r}" if path is not None else ""
+    message = f"{op}{where} on {backend}: {_KIND_WORDS[classification.kind]} ({detail})"
+    cls: type[StorageError] = classification.kind.value
+    return cls(message, path=path, backend=backend, op=op, temporary=classification.temporary)

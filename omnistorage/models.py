@@ -1,0 +1,77 @@
+"""Plain data types the Store returns: object and folder info, write results, plans."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+__all__ = ["FolderInfo", "HashType", "ObjectInfo", "ResolutionPlan", "WriteResult"]
+
+
+class HashType(enum.StrEnum):
+    """Content hashes a backend may report. Values are lowercase hex digests."""
+
+    MD5 = "md5"
+    SHA1 = "sha1"
+    SHA256 = "sha256"
+    CRC32C = "crc32c"
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    """What is known about one file (or, in shallow listings, one folder).
+
+    ``path`` is relative to the Store that returned it (drivers use keys
+    relative to the backend root; the Store rewrites them). ``modified`` is
+    timezone-aware UTC when known. ``hashes`` holds only what the backend
+    returns without reading the content (lowercase hex). ``etag`` is the
+    backend's opaque version tag, when it has one.
+    """
+
+    path: str
+    size: int = 0
+    modified: datetime | None = None
+    is_dir: bool = False
+    content_type: str | None = None
+    etag: str | None = None
+    hashes: Mapping[HashType, str] = field(default_factory=dict)
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The last segment of ``path``."""
+        return self.path[self.path.rfind("/") + 1 :]
+
+
+@dataclass(frozen=True, slots=True)
+class FolderInfo:
+    """A folder's summary: files under it (recursively), their total size, latest mtime."""
+
+    path: str
+    file_count: int
+    total_size: int
+    modified: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What a published write produced."""
+
+    path: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResolutionPlan:
+    """Where a store-relative path goes: which backend, which backend key, which native path.
+
+    Composite stores add one step per tier they would consult, in order.
+    """
+
+    path: str
+    backend: str
+    key: str
+    native_path: str
+    steps: tuple[str, ...] = ()

@@ -1,0 +1,289 @@
+"""Backend types by name, URLs, and :func:`open_store`.
+
+The only process-wide state is this table of backend *types*. Built-in types
+register themselves here by import path (so ``import omnistorage`` imports
+no cloud SDK); third-party types either call :func:`register` or publish an
+``omnistorage.backends`` entry point whose object is a :class:`BackendType`
+or a backend factory.
+
+URLs: ``memory://[name][/root]``, ``file:///abs/dir``, ``s3://bucket/prefix``,
+``gs://bucket/prefix``, ``az://container/prefix``,
+``sftp://user@host:port/path``. Query parameters are backend options
+(``s3://b/p?endpoint_url=http://127.0.0.1:9000``). A plain path opens the
+local backend.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any
+from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
+
+from omnistorage.driver import Backend
+from omnistorage.errors import ConfigurationError, DependencyMissing
+from omnistorage.store import Store
+
+__all__ = [
+    "BackendType",
+    "backend_types",
+    "open_backend",
+    "open_store",
+    "register",
+]
+
+Factory = Callable[..., Backend]
+UrlParser = Callable[[SplitResult], tuple[dict[str, Any], str]]
+"""Turns a split URL into (backend options, store root inside the backend)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BackendType:
+    """A kind of backend: how to build one, and how to read its URLs.
+
+    ``factory`` and ``parse_url`` may be import paths (``"pkg.mod:attr"``)
+    resolved on first use; ``extra`` names the ``pip install
+    'omnistorage[extra]'`` that brings its dependencies.
+    """
+
+    name: str
+    factory: Factory | str
+    parse_url: UrlParser | str | None = None
+    schemes: tuple[str, ...] = ()
+    extra: str | None = None
+
+
+_TYPES: dict[str, BackendType] = {}
+_SCHEMES: dict[str, str] = {}
+_LOCK = threading.Lock()
+_ENTRY_POINTS_LOADED = False
+
+
+def register(
+    name: str,
+    factory: Factory | str,
+    *,
+    schemes: tuple[str, ...] = (),
+    parse_url: UrlParser | str | None = None,
+    extra: str | None = None,
+) -> None:
+    """Register (or replace) a backend type under ``name`` and its URL ``schemes``."""
+    backend_type = BackendType(name, factory, parse_url, schemes or (name,), extra)
+    with _LOCK:
+        _TYPES[name] = backend_type
+        for scheme in backend_type.schemes:
+            _SCHEMES[scheme] = name
+
+
+def backend_types() -> dict[str, BackendType]:
+    """The registered backend types by name (entry points included)."""
+    _load_entry_points()
+    with _LOCK:
+        return dict(_TYPES)
+
+
+def _load_entry_points() -> None:
+    global _ENTRY_POINTS_LOADED
+    if _ENTRY_POINTS_LOADED:
+        return
+    _ENTRY_POINTS_LOADED = True
+    for ep in entry_points(group="omnistorage.backends"):
+        if ep.name in _TYPES:
+            continue
+        try:
+            obj = ep.load()
+        except Exception as exc:
+            raise ConfigurationError(
+                f"backend entry point {ep.name!r} failed to load: {exc}"
+            ) from exc
+        if isinstance(obj, BackendType):
+            register(
+                obj.name, obj.factory, schemes=obj.schemes, parse_url=obj.parse_url, extra=obj.extra
+            )
+        else:
+            register(ep.name, obj)
+
+
+def _lookup(name: str) -> BackendType:
+    backend_type = _TYPES.get(name)
+    if backend_type is None:
+        _load_entry_points()
+        backend_type = _TYPES.get(name)
+    if backend_type is None:
+        known = ", ".join(sorted(_TYPES))
+        raise ConfigurationError(f"unknown backend type {name!r} (known: {known})")
+    return backend_type
+
+
+def _resolve(target: Any, backend_type: BackendType, what: str) -> Any:
+    if not isinstance(target, str):
+        return target
+    module_name, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        hint = f": pip install 'omnistorage[{backend_type.extra}]'" if backend_type.extra else ""
+        raise DependencyMissing(
+            f"the {backend_type.name} backend needs a package that is not installed "
+            f"({exc.name or exc}){hint}"
+        ) from exc
+    try:
+        return getattr(module, attr)
+    except AttributeError as exc:
+        raise ConfigurationError(
+            f"{what} {target!r} of backend {backend_type.name!r} not found"
+        ) from exc
+
+
+def open_backend(name: str, **options: Any) -> Backend:
+    """Build a backend of type ``name`` with keyword ``options``.
+
+    An unknown option raises :class:`ConfigurationError` naming it and the
+    known ones; a missing optional dependency raises :class:`DependencyMissing`
+    with the ``pip install`` to run.
+    """
+    backend_type = _lookup(name)
+    factory: Factory = _resolve(backend_type.factory, backend_type, "factory")
+    options = _coerce_options(factory, options, name)
+    return factory(**options)
+
+
+def _coerce_options(factory: Factory, options: dict[str, Any], name: str) -> dict[str, Any]:
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return options
+    params = signature.parameters
+    accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    known = [p for p, v in params.items() if v.kind is not inspect.Parameter.VAR_KEYWORD]
+    out: dict[str, Any] = {}
+    for key, value in options.items():
+        param = params.get(key)
+        if param is None:
+            if accepts_any:
+                out[key] = value
+                continue
+            raise ConfigurationError(
+                f"unknown option {key!r} for the {name} backend (known: {', '.join(known)})"
+            )
+        out[key] = _coerce(value, param, key, name)
+    try:
+        signature.bind(**out)
+    except TypeError as exc:
+        raise ConfigurationError(f"bad options for the {name} backend: {exc}") from exc
+    return out
+
+
+def _coerce(value: Any, param: inspect.Parameter, key: str, name: str) -> Any:
+    """URL query values are strings: convert them to the type of the option's default."""
+    default = param.default
+    if not isinstance(value, str) or default is inspect.Parameter.empty or default is None:
+        return value
+    try:
+        if isinstance(default, bool):
+            lowered = value.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if isinstance(default, int):
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"option {key!r} of the {name} backend: {value!r} is not a {type(default).__name__}"
+        ) from exc
+    return value
+
+
+def open_store(target: str, **options: Any) -> Store:
+    """Open a :class:`Store` from a URL or a local path.
+
+    >>> store = open_store("memory://")
+    >>> store.write("a.txt", b"hi").size
+    2
+
+    ``options`` are backend options; they override URL query parameters.
+    """
+    if not isinstance(target, str) or not target:
+        raise ConfigurationError(f"open_store needs a URL or a path, got {target!r}")
+    if "://" not in target:
+        return Store(open_backend("local", root=target, **options))
+    split = urlsplit(target)
+    scheme = split.scheme.lower()
+    name = _SCHEMES.get(scheme)
+    if name is None:
+        _load_entry_points()
+        name = _SCHEMES.get(scheme)
+    if name is None:
+        known = ", ".join(sorted(_SCHEMES))
+        raise ConfigurationError(f"unknown URL scheme {scheme!r} in {target!r} (known: {known})")
+    backend_type = _lookup(name)
+    if backend_type.parse_url is None:
+        url_options: dict[str, Any] = {}
+        root = unquote(split.path).strip("/")
+    else:
+        parser: UrlParser = _resolve(backend_type.parse_url, backend_type, "URL parser")
+        url_options, root = parser(split)
+    for key, value in parse_qsl(split.query, keep_blank_values=True):
+        url_options.setdefault(key, value)
+    url_options.update(options)
+    backend = open_backend(name, **url_options)
+    try:
+        return Store(backend, root)
+    except BaseException:
+        backend.close()
+        raise
+
+
+# ---------------------------------------------------------------- built-in types
+
+
+def _parse_memory(split: SplitResult) -> tuple[dict[str, Any], str]:
+    options: dict[str, Any] = {"name": split.netloc} if split.netloc else {}
+    return options, unquote(split.path).strip("/")
+
+
+def _parse_file(split: SplitResult) -> tuple[dict[str, Any], str]:
+    if split.netloc not in ("", "localhost"):
+        raise ConfigurationError(f"file URLs name no host, got {split.netloc!r}")
+    path = unquote(split.path)
+    if not path.startswith("/"):
+        raise ConfigurationError(f"file URLs need an absolute path, got {path!r}")
+    return {"root": path}, ""
+
+
+def _builtin(
+    name: str, module: str, cls: str, schemes: tuple[str, ...], extra: str | None = None
+) -> None:
+    register(
+        name,
+        f"omnistorage.backends.{module}:{cls}",
+        schemes=schemes,
+        parse_url=f"omnistorage.backends.{module}:parse_url",
+        extra=extra,
+    )
+
+
+register(
+    "memory",
+    "omnistorage.backends.memory:MemoryBackend",
+    schemes=("memory",),
+    parse_url=_parse_memory,
+)
+register(
+    "local",
+    "omnistorage.backends.local:LocalBackend",
+    schemes=("file", "local"),
+    parse_url=_parse_file,
+)
+_builtin("s3", "s3", "S3Backend", ("s3",), "s3")
+_builtin("gcs", "gcs", "GCSBackend", ("gs", "gcs"), "gcs")
+_builtin("azure", "azure", "AzureBackend", ("az", "azure", "abfs"), "azure")
+_builtin("sftp", "sftp", "SFTPBackend", ("sftp",), "sftp")

@@ -1,0 +1,786 @@
+"""The portable :class:`Store`: one contract, implemented once, over any driver.
+
+A Store is a folder (``root``) inside one backend. It is immutable, cheap and
+safe to share between threads; :meth:`Store.child` makes a sub-folder store
+sharing the same backend. Every path argument is a key relative to the
+store's root (see :mod:`omnistorage.paths`); every path it returns is too.
+
+What the Store guarantees on every backend:
+
+1. Keys follow one grammar; nothing escapes the root. Bad keys raise
+   :class:`~omnistorage.errors.InvalidPath` before any I/O.
+2. Writes are atomic where the backend declares ``ATOMIC_WRITE`` (all the
+   built-in ones do): a reader sees the old object or the whole new one; an
+   exception, a failed upload or a dropped writer publishes nothing.
+3. ``overwrite=False`` (the default) is create-only, atomic where the backend
+   declares ``CONDITIONAL_WRITE``; elsewhere it is a check-then-write whose
+   race the backend's docs name.
+4. Reads and writes stream with bounded memory.
+5. Listing is folder-aware: ``list_files("data")`` never returns ``database.txt``.
+6. Every failure is a :class:`~omnistorage.errors.StorageError` with the
+   native exception as ``__cause__``; unsupported operations fail before I/O.
+7. Credentials never appear in ``repr`` or error messages.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
+from typing import IO, Any, BinaryIO, TypeVar
+
+from omnistorage import paths
+from omnistorage._glob import compile_glob, has_magic, static_prefix
+from omnistorage._io import AtomicWriter, ReadStream, SeekableReader
+from omnistorage.capabilities import BASIC_FEATURES, Capability, Features
+from omnistorage.driver import Backend, ExtendedBackend, WriteOptions, as_extended
+from omnistorage.errors import (
+    AlreadyExists,
+    BackendClosed,
+    CapabilityNotSupported,
+    Classification,
+    DirectoryNotEmpty,
+    ErrorKind,
+    InvalidPath,
+    NotFound,
+    StorageError,
+    map_error,
+)
+from omnistorage.models import FolderInfo, ObjectInfo, ResolutionPlan, WriteResult
+
+__all__ = ["Store"]
+
+T = TypeVar("T")
+
+_CHUNK = 1 << 20
+_DELETE_BATCH = 1000
+
+Content = bytes | bytearray | memoryview | IO[bytes] | Iterable[bytes]
+
+
+class Store:
+    """A folder inside a backend, with the whole omnistorage contract.
+
+    Args:
+        backend: the driver to use. The Store does not copy it; children share it.
+        root: a folder path inside the backend (``""`` is the backend's root).
+    """
+
+    __slots__ = ("_backend", "_caps", "_ext", "_features", "_prefix", "_root")
+
+    def __init__(self, backend: Backend, root: str = "") -> None:
+        self._backend = backend
+        self._root = paths.validate_folder(root)
+        self._prefix = paths.folder_prefix(self._root)
+        self._ext: ExtendedBackend | None = as_extended(backend)
+        self._features = self._ext.features() if self._ext is not None else BASIC_FEATURES
+        self._caps = self._features.capabilities
+
+    # ------------------------------------------------------------------ basics
+
+    @property
+    def root(self) -> str:
+        """This store's folder inside the backend (``""`` for the backend root)."""
+        return self._root
+
+    @property
+    def features(self) -> Features:
+        """The backend's declared features."""
+        return self._features
+
+    def supports(self, capability: Capability) -> bool:
+        """True when the backend natively does ``capability`` (see :class:`Capability`)."""
+        return capability in self._caps
+
+    def child(self, path: str) -> Store:
+        """A store rooted at the folder ``path`` below this one, sharing the backend."""
+        self._check_open()
+        return Store(self._backend, paths.join(self._root, paths.validate_folder(path)))
+
+    def close(self) -> None:
+        """Close the backend. Every store sharing it then raises ``BackendClosed``."""
+        if not self._backend.closed:
+            try:
+                self._backend.close()
+            except Exception as exc:
+                raise self._fail(exc, "close", None) from exc
+            self._backend.closed = True
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self._backend.name}:{self._root!r})"
+
+    # ------------------------------------------------------------------ reads
+
+    def read(self, path: str) -> BinaryIO:
+        """Open ``path`` for streaming reads. The caller closes the stream.
+
+        Raises ``NotFound`` (at open or at the first read) when there is no file.
+        """
+        key = self._key(path, Capability.READ, "read")
+        try:
+            inner = self._backend.new_reader(key)
+        except Exception as exc:
+            raise self._fail(exc, "read", path) from exc
+        return ReadStream(inner, self._fail, path)  # type: ignore[return-value]
+
+    def read_bytes(self, path: str) -> bytes:
+        """The whole content of ``path``."""
+        key = self._key(path, Capability.READ, "read")
+        try:
+            reader = self._backend.new_reader(key)
+            try:
+                return reader.read()
+            finally:
+                reader.close()
+        except Exception as exc:
+            raise self._fail(exc, "read", path) from exc
+
+    def read_text(self, path: str, *, encoding: str = "utf-8", errors: str = "strict") -> str:
+        """The whole content of ``path`` decoded as text."""
+        return self.read_bytes(path).decode(encoding, errors)
+
+    def read_range(self, path: str, offset: int, length: int) -> bytes:
+        """``length`` bytes of ``path`` from ``offset`` (fewer at the end of the file)."""
+        if offset < 0 or length < 0:
+            raise ValueError(f"offset and length must be >= 0, got {offset} and {length}")
+        key = self._key(path, Capability.READ, "read")
+        if length == 0:
+            if not self._exists_file(key, path):
+                raise self._not_found("read", path)
+            return b""
+        try:
+            reader = self._backend.new_reader(key, offset=offset, length=length)
+            try:
+                return _read_exactly(reader, length)
+            finally:
+                reader.close()
+        except Exception as exc:
+            raise self._fail(exc, "read", path) from exc
+
+    def read_seekable(self, path: str) -> BinaryIO:
+        """A seekable, buffered reader over ``path`` built on ranged reads."""
+        info = self.get_file_info(path)
+        key = self._prefix + path
+        backend = self._backend
+
+        def open_range(offset: int, length: int | None) -> BinaryIO:
+            return backend.new_reader(key, offset=offset, length=length)
+
+        raw = SeekableReader(open_range, info.size, self._fail, path)
+        return io.BufferedReader(raw, buffer_size=_CHUNK)
+
+    # ------------------------------------------------------------------ writes
+
+    def open_atomic(
+        self,
+        path: str,
+        *,
+        overwrite: bool = False,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        modified: datetime | None = None,
+        size_hint: int | None = None,
+    ) -> AtomicWriter:
+        """A streaming writer that publishes ``path`` only on a clean close.
+
+        Use as a context manager: a clean exit publishes the whole object, an
+        exception aborts (nothing appears). Requires ``ATOMIC_WRITE``.
+        ``overwrite=False`` makes publishing fail with ``AlreadyExists`` if a
+        file is there.
+        """
+        self._require(Capability.ATOMIC_WRITE, "write", path)
+        return self._open_writer(path, overwrite, content_type, metadata, modified, size_hint)
+
+    def write(
+        self,
+        path: str,
+        content: Content,
+        *,
+        overwrite: bool = False,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        modified: datetime | None = None,
+    ) -> WriteResult:
+        """Write ``content`` (bytes, a binary file object, or an iterable of bytes) to ``path``.
+
+        Streams file objects and iterables in chunks. Atomic on backends with
+        ``ATOMIC_WRITE``; ``overwrite=False`` (the default) is create-only.
+        """
+        if isinstance(content, str):
+            raise TypeError("write() takes bytes; use write_text() for str")
+        size_hint = _len_if_bytes(content)
+        writer = self._open_writer(path, overwrite, content_type, metadata, modified, size_hint)
+        with writer:
+            if size_hint is not None:
+                writer.write(content)  # type: ignore[arg-type]
+            else:
+                for chunk in _chunks(content):
+                    writer.write(chunk)
+        return WriteResult(path=path, size=writer.tell())
+
+    def write_text(
+        self,
+        path: str,
+        text: str,
+        *,
+        encoding: str = "utf-8",
+        overwrite: bool = False,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        modified: datetime | None = None,
+    ) -> WriteResult:
+        """Write ``text`` encoded with ``encoding``; otherwise as :meth:`write`."""
+        return self.write(
+            path,
+            text.encode(encoding),
+            overwrite=overwrite,
+            content_type=content_type,
+            metadata=metadata,
+            modified=modified,
+        )
+
+    def write_atomic(
+        self,
+        path: str,
+        content: Content,
+        *,
+        overwrite: bool = False,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        modified: datetime | None = None,
+    ) -> WriteResult:
+        """:meth:`write`, but fail before any I/O unless the backend has ``ATOMIC_WRITE``."""
+        self._require(Capability.ATOMIC_WRITE, "write", path)
+        return self.write(
+            path,
+            content,
+            overwrite=overwrite,
+            content_type=content_type,
+            metadata=metadata,
+            modified=modified,
+        )
+
+    def _open_writer(
+        self,
+        path: str,
+        overwrite: bool,
+        content_type: str | None,
+        metadata: Mapping[str, str] | None,
+        modified: datetime | None,
+        size_hint: int | None,
+    ) -> AtomicWriter:
+        key = self._key(path, Capability.WRITE, "write")
+        if content_type is not None:
+            self._require(Capability.CONTENT_TYPE, "write", path)
+        if metadata:
+            self._require(Capability.USER_METADATA, "write", path)
+            _check_metadata(metadata, path)
+        if modified is not None:
+            self._require(Capability.SET_MOD_TIME, "write", path)
+        # Without CONDITIONAL_WRITE create-only is check-then-write (a documented race).
+        if (
+            not overwrite
+            and Capability.CONDITIONAL_WRITE not in self._caps
+            and self._exists_file(key, path)
+        ):
+            raise self._already_exists("write", path)
+        options = WriteOptions(
+            overwrite=overwrite,
+            content_type=content_type,
+            metadata=dict(metadata or {}),
+            modified=modified,
+            size_hint=size_hint,
+        )
+        try:
+            writer = self._backend.new_writer(key, options)
+        except Exception as exc:
+            raise self._fail(exc, "write", path) from exc
+        return AtomicWriter(writer, self._fail, path)
+
+    # ------------------------------------------------------------------ queries
+
+    def exists(self, path: str) -> bool:
+        """True when a file or a folder exists at ``path`` (``""``, the root, always does)."""
+        if path == "":
+            self._check_open()
+            return True
+        key = self._key(path, None, "exists")
+        return self._exists_file(key, path) or self._folder_exists(key, path)
+
+    def is_file(self, path: str) -> bool:
+        """True when a file exists at ``path``."""
+        return self._exists_file(self._key(path, None, "exists"), path)
+
+    def is_folder(self, path: str) -> bool:
+        """True when ``path`` is a folder: it holds files, or (``MKDIR``) it exists empty."""
+        folder = self._folder_key(path)
+        if folder == "" and self._root == "":
+            return True
+        return self._folder_exists(folder, path)
+
+    def get_file_info(self, path: str) -> ObjectInfo:
+        """Size, mtime, hashes … of the file at ``path``; ``NotFound`` if there is none."""
+        key = self._key(path, None, "stat")
+        info = self._stat_file(key, path)
+        if info is None:
+            raise self._not_found("stat", path)
+        return dataclasses.replace(info, path=path)
+
+    def get_folder_info(self, path: str = "") -> FolderInfo:
+        """File count, total size and latest mtime below the folder ``path`` (recursive)."""
+        count = total = 0
+        latest: datetime | None = None
+        for info in self.list_files(path, recursive=True):
+            count += 1
+            total += info.size
+            if info.modified is not None and (latest is None or info.modified > latest):
+                latest = info.modified
+        if count == 0 and not self.is_folder(path):
+            raise self._not_found("stat", path)
+        return FolderInfo(
+            path=paths.validate_folder(path), file_count=count, total_size=total, modified=latest
+        )
+
+    # ------------------------------------------------------------------ listing
+
+    def list_files(
+        self,
+        path: str = "",
+        *,
+        recursive: bool = False,
+        pattern: str | None = None,
+        max_depth: int | None = None,
+    ) -> Iterator[ObjectInfo]:
+        """Files in the folder ``path``, lazily, in no particular order.
+
+        ``recursive`` descends into sub-folders, at most ``max_depth`` levels
+        below ``path`` (1 = only ``path`` itself). ``pattern`` is a glob the
+        file *name* must match. Returned paths are relative to this store.
+        """
+        if max_depth is not None and max_depth < 1:
+            raise ValueError(f"max_depth must be >= 1, got {max_depth}")
+        folder = self._folder_key(path, Capability.LIST, "list")
+        shallow = not recursive or max_depth == 1
+        return self._list_files(folder, path, shallow, pattern, max_depth)
+
+    def _list_files(
+        self,
+        folder: str,
+        path: str,
+        shallow: bool,
+        pattern: str | None,
+        max_depth: int | None,
+    ) -> Iterator[ObjectInfo]:
+        prefix = paths.folder_prefix(folder)
+        cut = len(self._prefix)
+        matcher = compile_glob(pattern).fullmatch if pattern else None
+        limit = None if max_depth is None else prefix.count("/") + max_depth
+        try:
+            for info in self._backend.list(prefix, recursive=not shallow):
+                key = info.path
+                if info.is_dir or not key.startswith(prefix) or len(key) == len(prefix):
+                    continue
+                if limit is not None and key.count("/") >= limit:
+                    continue
+                if matcher is not None and matcher(key[key.rfind("/") + 1 :]) is None:
+                    continue
+                yield dataclasses.replace(info, path=key[cut:])
+        except Exception as exc:
+            raise self._fail(exc, "list", path) from exc
+
+    def list_folders(self, path: str = "") -> Iterator[str]:
+        """The immediate sub-folders of ``path``, as store-relative paths, lazily."""
+        folder = self._folder_key(path, Capability.LIST, "list")
+        return self._list_folders(folder, path)
+
+    def _list_folders(self, folder: str, path: str) -> Iterator[str]:
+        prefix = paths.folder_prefix(folder)
+        cut = len(self._prefix)
+        seen: set[str] = set()
+        try:
+            for info in self._backend.list(prefix, recursive=False):
+                key = info.path.rstrip("/")
+                if not info.is_dir or not key.startswith(prefix) or len(key) == len(prefix):
+                    continue
+                if key not in seen:
+                    seen.add(key)
+                    yield key[cut:]
+        except Exception as exc:
+            raise self._fail(exc, "list", path) from exc
+
+    def glob(self, pattern: str) -> Iterator[ObjectInfo]:
+        """Files whose store-relative path matches ``pattern``.
+
+        ``*``, ``?`` and ``[...]`` match within one segment; a ``**`` segment
+        matches any number of segments.
+        """
+        self._require(Capability.LIST, "glob", pattern)
+        if not has_magic(pattern):
+            return iter([self.get_file_info(pattern)] if self.is_file(pattern) else [])
+        base = static_prefix(pattern)
+        if base:
+            paths.validate_folder(base)
+        regex = compile_glob(pattern)
+        deep = "**" in pattern or pattern.count("/") - base.count("/") > 1
+        return (
+            info
+            for info in self.list_files(base, recursive=deep)
+            if regex.fullmatch(info.path) is not None
+        )
+
+    # ------------------------------------------------------------------ changes
+
+    def delete(self, path: str, *, missing_ok: bool = False) -> None:
+        """Delete the file at ``path``; ``NotFound`` if there is none, unless ``missing_ok``."""
+        key = self._key(path, Capability.DELETE, "delete")
+        if not missing_ok and not self._exists_file(key, path):
+            raise self._not_found("delete", path)
+        try:
+            self._backend.delete(key)
+        except Exception as exc:
+            raise self._fail(exc, "delete", path) from exc
+
+    def delete_folder(
+        self, path: str, *, recursive: bool = False, missing_ok: bool = False
+    ) -> None:
+        """Delete the folder ``path``.
+
+        Without ``recursive`` the folder must be empty (``DirectoryNotEmpty``
+        otherwise). ``NotFound`` when there is no such folder, unless ``missing_ok``.
+        """
+        folder = self._folder_key(path, Capability.DELETE, "delete")
+        if not self._folder_exists(folder, path):
+            if missing_ok:
+                return
+            raise self._not_found("delete", path)
+        prefix = paths.folder_prefix(folder)
+        ext = self._ext
+        try:
+            if recursive:
+                batch: list[str] = []
+                for info in self._backend.list(prefix, recursive=True):
+                    if not info.is_dir and info.path.startswith(prefix):
+                        batch.append(info.path)
+                        if len(batch) >= _DELETE_BATCH:
+                            self._delete_batch(batch)
+                            batch = []
+                if batch:
+                    self._delete_batch(batch)
+            elif next(iter(self._backend.list(prefix, recursive=False)), None) is not None:
+                raise DirectoryNotEmpty(
+                    f"delete {path!r} on {self._backend.name}: folder not empty "
+                    "(use recursive=True)",
+                    path=path,
+                    backend=self._backend.name,
+                    op="delete",
+                )
+            if ext is not None and Capability.MKDIR in self._caps:
+                self._remove_dirs(ext, folder)
+        except StorageError:
+            raise
+        except Exception as exc:
+            raise self._fail(exc, "delete", path) from exc
+
+    def _delete_batch(self, keys: list[str]) -> None:
+        if self._ext is not None:
+            self._ext.delete_many(keys)
+        else:
+            for key in keys:
+                self._backend.delete(key)
+
+    def _remove_dirs(self, ext: ExtendedBackend, folder: str) -> None:
+        subfolders = [
+            info.path.rstrip("/")
+            for info in ext.list(paths.folder_prefix(folder), recursive=False)
+            if info.is_dir
+        ]
+        for sub in subfolders:
+            self._remove_dirs(ext, sub)
+        if folder:
+            ext.rmdir(folder)
+
+    def copy(self, src: str, dst: str, *, overwrite: bool = False) -> None:
+        """Copy the file ``src`` to ``dst`` (server-side with ``COPY``, else by streaming)."""
+        self._transfer("copy", src, dst, overwrite)
+
+    def move(self, src: str, dst: str, *, overwrite: bool = False) -> None:
+        """Move the file ``src`` to ``dst`` (server-side with ``MOVE``, else copy + delete)."""
+        self._transfer("move", src, dst, overwrite)
+
+    def _transfer(self, op: str, src: str, dst: str, overwrite: bool) -> None:
+        src_key = self._key(src, Capability.READ, op)
+        dst_key = self._key(dst, Capability.WRITE, op)
+        if op == "move":
+            self._require(Capability.DELETE, op, src)
+        if not self._exists_file(src_key, src):
+            raise self._not_found(op, src)
+        if src_key == dst_key:
+            if not overwrite:
+                raise self._already_exists(op, dst)
+            return
+        native = Capability.COPY if op == "copy" else Capability.MOVE
+        ext = self._ext
+        if ext is not None and native in self._caps:
+            if (
+                not overwrite
+                and Capability.CONDITIONAL_WRITE not in self._caps
+                and self._exists_file(dst_key, dst)
+            ):
+                raise self._already_exists(op, dst)
+            try:
+                if op == "copy":
+                    ext.copy(src_key, dst_key, overwrite=overwrite)
+                else:
+                    ext.move(src_key, dst_key, overwrite=overwrite)
+            except Exception as exc:
+                raise self._fail(exc, op, dst) from exc
+            return
+        self._stream_copy(src, src_key, dst, overwrite)
+        if op == "move":
+            try:
+                self._backend.delete(src_key)
+            except Exception as exc:
+                raise self._fail(exc, op, src) from exc
+
+    def _stream_copy(self, src: str, src_key: str, dst: str, overwrite: bool) -> None:
+        info = self._stat_file(src_key, src) if Capability.METADATA in self._caps else None
+        content_type = (
+            info.content_type if info and self.supports(Capability.CONTENT_TYPE) else None
+        )
+        metadata = info.metadata if info and self.supports(Capability.USER_METADATA) else None
+        writer = self._open_writer(
+            dst, overwrite, content_type, metadata, None, info.size if info else None
+        )
+        with writer:
+            try:
+                reader = self._backend.new_reader(src_key)
+            except Exception as exc:
+                raise self._fail(exc, "copy", src) from exc
+            try:
+                while chunk := reader.read(_CHUNK):
+                    writer.write(chunk)
+            except StorageError:
+                raise
+            except Exception as exc:
+                raise self._fail(exc, "copy", src) from exc
+            finally:
+                reader.close()
+
+    # ------------------------------------------------------------------ plumbing
+
+    def ping(self) -> None:
+        """Check the backend answers (one cheap listing call); raises if it does not."""
+        self._check_open()
+        try:
+            next(iter(self._backend.list(self._prefix, recursive=False)), None)
+        except Exception as exc:
+            raise self._fail(exc, "ping", None) from exc
+
+    def resolve(self, path: str) -> ResolutionPlan:
+        """Where ``path`` goes: backend name, backend key, native path."""
+        key = self._folder_key(path)
+        return ResolutionPlan(
+            path=path,
+            backend=self._backend.name,
+            key=key,
+            native_path=self._backend.native_path(key),
+            steps=(f"{self._backend.name}:{key}",),
+        )
+
+    def native_path(self, path: str = "") -> str:
+        """The backend's own name for ``path`` (``/abs/dir/file``, ``s3://bucket/key``)."""
+        return self._backend.native_path(self._folder_key(path))
+
+    def to_key(self, native: str) -> str:
+        """The store-relative key for one of the backend's native paths.
+
+        Raises ``InvalidPath`` when ``native`` is not a path of this backend
+        or lies outside this store's root.
+        """
+        self._check_open()
+        key = self._backend.key_from_native(native)
+        if key is None or not paths.is_within(key, self._root) or key == self._root:
+            raise InvalidPath(f"{native!r} is not a path inside {self!r}", path=native)
+        return paths.validate_key(paths.relative_to(key, self._root))
+
+    def unwrap(self, kind: type[T]) -> T:
+        """The backend itself or its native client, if it is a ``kind``.
+
+        The typed escape hatch (Go CDK's ``As``): ``store.unwrap(LocalBackend)``,
+        ``store.unwrap(botocore.client.BaseClient)``. ``CapabilityNotSupported``
+        when the backend has nothing of that type.
+        """
+        if isinstance(self._backend, kind):
+            return self._backend
+        native = self._backend.as_native(kind)
+        if native is None:
+            raise CapabilityNotSupported(
+                f"{self._backend.name} backend has no {kind.__name__}",
+                backend=self._backend.name,
+                op="unwrap",
+            )
+        return native
+
+    # ------------------------------------------------------------------ internals
+
+    def _check_open(self) -> None:
+        if self._backend.closed:
+            raise BackendClosed(
+                f"{self._backend.name} backend is closed", backend=self._backend.name
+            )
+
+    def _key(self, path: str, capability: Capability | None, op: str) -> str:
+        if self._backend.closed:
+            raise BackendClosed(
+                f"{op} {path!r}: {self._backend.name} backend is closed",
+                path=path if isinstance(path, str) else None,
+                backend=self._backend.name,
+                op=op,
+            )
+        if capability is not None and capability not in self._caps:
+            self._require(capability, op, path)
+        return self._prefix + paths.validate_key(path)
+
+    def _folder_key(self, path: str, capability: Capability | None = None, op: str = "") -> str:
+        self._check_open()
+        if capability is not None:
+            self._require(capability, op, path)
+        return paths.join(self._root, paths.validate_folder(path))
+
+    def _require(self, capability: Capability, op: str, path: str | None) -> None:
+        if capability not in self._caps:
+            raise CapabilityNotSupported(
+                f"{op} {path!r}: the {self._backend.name} backend does not support "
+                f"{capability.value}",
+                path=path,
+                backend=self._backend.name,
+                op=op,
+            )
+
+    def _fail(self, exc: BaseException, op: str, path: str | None) -> StorageError:
+        backend = self._backend
+        try:
+            classification = backend.classify_error(exc)
+        except Exception:  # noqa: BLE001 - a broken classifier must not hide the error
+            classification = Classification(ErrorKind.UNKNOWN)
+        return map_error(
+            exc,
+            classification,
+            backend=backend.name,
+            op=op,
+            path=path,
+            secrets=backend.secret_values,
+        )
+
+    def _is_kind(self, exc: BaseException, kind: ErrorKind) -> bool:
+        try:
+            return self._backend.classify_error(exc).kind is kind
+        except Exception:  # noqa: BLE001
+            return False
+
+    def _not_found(self, op: str, path: str) -> NotFound:
+        return NotFound(
+            f"{op} {path!r} on {self._backend.name}: not found",
+            path=path,
+            backend=self._backend.name,
+            op=op,
+        )
+
+    def _already_exists(self, op: str, path: str) -> AlreadyExists:
+        return AlreadyExists(
+            f"{op} {path!r} on {self._backend.name}: already exists (pass overwrite=True)",
+            path=path,
+            backend=self._backend.name,
+            op=op,
+        )
+
+    def _exists_file(self, key: str, path: str) -> bool:
+        try:
+            return self._backend.exists(key)
+        except Exception as exc:
+            raise self._fail(exc, "exists", path) from exc
+
+    def _stat_file(self, key: str, path: str) -> ObjectInfo | None:
+        """Info for a file, or None when there is none (uses stat, else a listing)."""
+        ext = self._ext
+        if ext is not None and Capability.METADATA in self._caps:
+            try:
+                info = ext.stat(key)
+            except Exception as exc:
+                if self._is_kind(exc, ErrorKind.NOT_FOUND):
+                    return None
+                raise self._fail(exc, "stat", path) from exc
+            return None if info.is_dir else info
+        try:
+            for info in self._backend.list(paths.folder_prefix(paths.parent(key)), recursive=False):
+                if info.path == key and not info.is_dir:
+                    return info
+        except Exception as exc:
+            raise self._fail(exc, "stat", path) from exc
+        return None
+
+    def _folder_exists(self, folder: str, path: str) -> bool:
+        ext = self._ext
+        try:
+            if ext is not None and Capability.MKDIR in self._caps:
+                try:
+                    return ext.stat(folder).is_dir
+                except Exception as exc:
+                    if self._is_kind(exc, ErrorKind.NOT_FOUND):
+                        return False
+                    raise
+            prefix = paths.folder_prefix(folder)
+            for info in self._backend.list(prefix, recursive=True):
+                if info.path.startswith(prefix):
+                    return True
+            return False
+        except Exception as exc:
+            raise self._fail(exc, "exists", path) from exc
+
+
+def _read_exactly(reader: BinaryIO, length: int) -> bytes:
+    data = reader.read(length)
+    if len(data) >= length:
+        return data
+    parts = [data]
+    got = len(data)
+    while got < length:
+        chunk = reader.read(length - got)
+        if not chunk:
+            break
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)
+
+
+def _len_if_bytes(content: Any) -> int | None:
+    if isinstance(content, (bytes, bytearray)):
+        return len(content)
+    if isinstance(content, memoryview):
+        return content.nbytes
+    return None
+
+
+def _chunks(content: Any) -> Iterator[bytes | bytearray | memoryview]:
+    read = getattr(content, "read", None)
+    if read is not None:
+        while chunk := read(_CHUNK):
+            yield chunk
+        return
+    for chunk in content:
+        if not isinstance(chunk, (bytes, bytearray, memoryview)):
+            raise TypeError(f"write() content chunks must be bytes, not {type(chunk).__name__}")
+        yield chunk
+
+
+def _check_metadata(metadata: Mapping[str, str], path: str) -> None:
+    for name, value in metadata.items():
+        if not isinstance(name, str) or not isinstance(value, str) or not name:
+            raise ValueError(f"metadata for {path!r} must map non-empty str to str: {name!r}")
