@@ -28,7 +28,7 @@ import dataclasses
 import io
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import IO, Any, BinaryIO, TypeVar
+from typing import IO, Any, BinaryIO, TypeVar, overload
 
 from omnistorage import paths
 from omnistorage._glob import compile_glob, has_magic, static_prefix
@@ -195,6 +195,7 @@ class Store:
         ``overwrite=False`` makes publishing fail with ``AlreadyExists`` if a
         file is there.
         """
+        paths.validate_key(path)
         self._require(Capability.ATOMIC_WRITE, "write", path)
         return self._open_writer(path, overwrite, content_type, metadata, modified, size_hint)
 
@@ -428,10 +429,10 @@ class Store:
         if base:
             paths.validate_folder(base)
         regex = compile_glob(pattern)
-        deep = "**" in pattern or pattern.count("/") - base.count("/") > 1
+        levels = None if "**" in pattern else paths.depth(pattern) - paths.depth(base)
         return (
             info
-            for info in self.list_files(base, recursive=deep)
+            for info in self.list_files(base, recursive=levels != 1, max_depth=levels)
             if regex.fullmatch(info.path) is not None
         )
 
@@ -610,14 +611,20 @@ class Store:
             raise InvalidPath(f"{native!r} is not a path inside {self!r}", path=native)
         return paths.validate_key(paths.relative_to(key, self._root))
 
-    def unwrap(self, kind: type[T]) -> T:
-        """The backend itself or its native client, if it is a ``kind``.
+    @overload
+    def unwrap(self) -> Backend: ...
+
+    @overload
+    def unwrap(self, kind: type[T]) -> T: ...
+
+    def unwrap(self, kind: type[Any] | None = None) -> Any:
+        """The driver (no argument), or the driver or its native client if it is a ``kind``.
 
         The typed escape hatch (Go CDK's ``As``): ``store.unwrap(LocalBackend)``,
         ``store.unwrap(botocore.client.BaseClient)``. ``CapabilityNotSupported``
         when the backend has nothing of that type.
         """
-        if isinstance(self._backend, kind):
+        if kind is None or isinstance(self._backend, kind):
             return self._backend
         native = self._backend.as_native(kind)
         if native is None:

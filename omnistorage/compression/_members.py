@@ -1,0 +1,149 @@
+"""Shared machinery for codecs made of self-contained members.
+
+gzip streams are a sequence of members and zstd streams a sequence of
+frames; both are decoded one member at a time by an object that reports
+``eof`` and hands back the bytes after the member in ``unused_data``. The two
+classes here hold that logic once:
+
+- :class:`MemberCompressor` opens a member lazily on the first non-empty
+  ``compress()`` and closes it on ``flush()``, so a flush never produces an
+  empty member and every flush ends a complete, independently decodable one.
+- :class:`MemberDecompressor` decodes members back to back and knows whether
+  the input stopped inside one, which is how truncation is detected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from omnistorage.compression._base import Buffer
+from omnistorage.errors import CorruptDataError, StreamClosed, TruncatedDataError
+
+__all__ = ["MemberCompressor", "MemberDecompressor"]
+
+
+class _CompressObj(Protocol):
+    def compress(self, data: Buffer, /) -> bytes: ...
+
+    def flush(self) -> bytes: ...
+
+
+class _DecompressObj(Protocol):
+    @property
+    def eof(self) -> bool: ...
+
+    @property
+    def unused_data(self) -> bytes: ...
+
+    def decompress(self, data: Buffer, /) -> bytes: ...
+
+
+class MemberCompressor:
+    """A :class:`~omnistorage.compression.Compressor` over member compress objects.
+
+    ``new_member()`` returns an object whose ``compress()`` feeds the member
+    and whose argument-less ``flush()`` ends it (zlib's ``Z_FINISH``,
+    python-zstandard's ``COMPRESSOBJ_FLUSH_FINISH``).
+    """
+
+    __slots__ = ("_emitted", "_finished", "_member", "_name", "_new_member")
+
+    def __init__(self, new_member: Callable[[], _CompressObj], *, name: str) -> None:
+        self._new_member = new_member
+        self._name = name
+        self._member: _CompressObj | None = None
+        self._emitted = False
+        self._finished = False
+
+    def compress(self, data: Buffer) -> bytes:
+        if self._finished:
+            raise StreamClosed(f"{self._name} compressor used after finish()")
+        if not data:
+            return b""
+        member = self._member
+        if member is None:
+            member = self._member = self._new_member()
+        out = member.compress(data)
+        if out:
+            self._emitted = True
+        return out
+
+    def flush(self) -> bytes:
+        if self._finished:
+            raise StreamClosed(f"{self._name} compressor used after finish()")
+        member = self._member
+        if member is None:
+            return b""
+        self._member = None
+        self._emitted = True
+        return member.flush()
+
+    def finish(self) -> bytes:
+        if self._finished:
+            raise StreamClosed(f"{self._name} compressor finished twice")
+        if self._member is None and not self._emitted:
+            # Nothing was ever written: emit one empty member so that the
+            # result is a valid stream for command-line tools too.
+            self._member = self._new_member()
+        out = self.flush()
+        self._finished = True
+        return out
+
+
+class MemberDecompressor:
+    """A :class:`~omnistorage.compression.Decompressor` over member objects.
+
+    ``new_member()`` returns a single-member decompress object with ``eof``
+    and ``unused_data``; ``errors`` are the exceptions it raises on bad input,
+    turned into :class:`CorruptDataError`.
+    """
+
+    __slots__ = ("_errors", "_finished", "_member", "_name", "_new_member")
+
+    def __init__(
+        self,
+        new_member: Callable[[], _DecompressObj],
+        *,
+        errors: tuple[type[BaseException], ...],
+        name: str,
+    ) -> None:
+        self._new_member = new_member
+        self._errors = errors
+        self._name = name
+        self._member: _DecompressObj | None = None
+        self._finished = False
+
+    def decompress(self, data: Buffer) -> bytes:
+        if self._finished:
+            raise StreamClosed(f"{self._name} decompressor used after finish()")
+        out: list[bytes] = []
+        while data:
+            member = self._member
+            if member is None:
+                member = self._member = self._new_member()
+            try:
+                chunk = member.decompress(data)
+            except self._errors as exc:
+                raise CorruptDataError(f"corrupt {self._name} stream: {exc}") from exc
+            if chunk:
+                out.append(chunk)
+            if not member.eof:
+                break
+            # The member ended; whatever follows starts the next one.
+            data = member.unused_data
+            self._member = None
+        if len(out) == 1:
+            return out[0]
+        return b"".join(out)
+
+    def finish(self) -> bytes:
+        if self._finished:
+            return b""
+        self._finished = True
+        if self._member is not None:
+            raise TruncatedDataError(
+                f"truncated {self._name} stream: the input ended inside a "
+                f"{'frame' if self._name == 'zstd' else 'member'}"
+            )
+        return b""

@@ -1,0 +1,58 @@
+"""none: the identity codec, so callers never special-case "no compression"."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from omnistorage.compression._base import Buffer
+from omnistorage.errors import StreamClosed
+
+__all__ = ["NoneCodec"]
+
+
+class _Identity:
+    """Both compressor and decompressor: returns its input as ``bytes``."""
+
+    __slots__ = ("_finished",)
+
+    def __init__(self) -> None:
+        self._finished = False
+
+    def compress(self, data: Buffer) -> bytes:
+        return self._pass(data)
+
+    def decompress(self, data: Buffer) -> bytes:
+        return self._pass(data)
+
+    def _pass(self, data: Buffer) -> bytes:
+        if self._finished:
+            raise StreamClosed("'none' codec used after finish()")
+        return data if type(data) is bytes else bytes(data)
+
+    def flush(self) -> bytes:
+        return b""
+
+    def finish(self) -> bytes:
+        self._finished = True
+        return b""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NoneCodec:
+    """No compression. Bytes pass through; nothing is buffered or checked.
+
+    A truncated stream cannot be detected at this layer (formats detect a
+    truncated record).
+    """
+
+    name: ClassVar[str] = "none"
+    extensions: ClassVar[tuple[str, ...]] = ()
+
+    def compressor(self) -> _Identity:
+        """Return a pass-through compressor."""
+        return _Identity()
+
+    def decompressor(self) -> _Identity:
+        """Return a pass-through decompressor."""
+        return _Identity()

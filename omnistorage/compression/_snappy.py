@@ -1,0 +1,226 @@
+"""snappy: the snappy *framing* format, built here on raw snappy blocks.
+
+The framing format (google/snappy ``framing_format.txt``) is a sequence of
+chunks, each ``type (1 byte) · length (3 bytes LE) · body``:
+
+- ``0xff`` stream identifier, body ``b"sNaPpY"``; first in every stream and
+  allowed again later (concatenated streams);
+- ``0x00`` compressed data: masked CRC-32C of the *uncompressed* data (4 bytes
+  LE) then a raw snappy block of at most 65536 uncompressed bytes;
+- ``0x01`` uncompressed data: masked CRC-32C then at most 65536 bytes;
+- ``0xfe`` padding and ``0x80``-``0xfd`` reserved skippable chunks: skipped;
+- ``0x02``-``0x7f`` reserved unskippable chunks: an error.
+
+We parse chunk headers ourselves and verify every CRC, so a stream that stops
+inside a chunk, or whose bytes changed, raises instead of returning short or
+wrong data. Raw block compression comes from cramjam, the engine of
+python-snappy 0.7.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from omnistorage.compression._base import Buffer
+from omnistorage.compression._crc import masked_crc32c
+from omnistorage.compression._imports import require
+from omnistorage.errors import CorruptDataError, StreamClosed, TruncatedDataError
+
+__all__ = ["SnappyCodec"]
+
+STREAM_IDENTIFIER = b"\xff\x06\x00\x00sNaPpY"
+CHUNK_SIZE = 65536  # the format's maximum uncompressed data per chunk
+_MAX_COMPRESSED = 32 + CHUNK_SIZE + CHUNK_SIZE // 6  # snappy MaxCompressedLength(65536)
+_COMPRESSED = 0x00
+_UNCOMPRESSED = 0x01
+_PADDING = 0xFE
+_IDENTIFIER = 0xFF
+
+
+def _snappy() -> Any:
+    # python-snappy 0.7 is the declared dependency; it is built on cramjam.
+    return require("cramjam", codec="snappy", install="python-snappy").snappy
+
+
+class SnappyFramedCompressor:
+    """Buffers input into 64 KiB chunks; ``flush()`` emits a short chunk."""
+
+    __slots__ = ("_buffer", "_compress_raw", "_finished", "_started")
+
+    def __init__(self) -> None:
+        self._compress_raw = _snappy().compress_raw
+        self._buffer = bytearray()
+        self._started = False
+        self._finished = False
+
+    def _chunk(self, raw: bytes) -> bytes:
+        crc = masked_crc32c(raw).to_bytes(4, "little")
+        packed = bytes(self._compress_raw(raw))
+        # Store uncompressed when compression saves less than 1/8 (as the
+        # reference implementation does).
+        if len(packed) < len(raw) - len(raw) // 8:
+            kind, body = _COMPRESSED, packed
+        else:
+            kind, body = _UNCOMPRESSED, raw
+        header = bytes((kind,)) + (len(body) + 4).to_bytes(3, "little")
+        return b"".join((header, crc, body))
+
+    def _start(self, out: list[bytes]) -> None:
+        if not self._started:
+            self._started = True
+            out.append(STREAM_IDENTIFIER)
+
+    def compress(self, data: Buffer) -> bytes:
+        if self._finished:
+            raise StreamClosed("snappy compressor used after finish()")
+        view = memoryview(data).cast("B")
+        buffer = self._buffer
+        if len(buffer) + len(view) < CHUNK_SIZE:
+            buffer += view
+            return b""
+        out: list[bytes] = []
+        self._start(out)
+        if buffer:
+            need = CHUNK_SIZE - len(buffer)
+            buffer += view[:need]
+            view = view[need:]
+            out.append(self._chunk(bytes(buffer)))
+            buffer.clear()
+        while len(view) >= CHUNK_SIZE:
+            out.append(self._chunk(bytes(view[:CHUNK_SIZE])))
+            view = view[CHUNK_SIZE:]
+        buffer += view
+        return b"".join(out)
+
+    def flush(self) -> bytes:
+        if self._finished:
+            raise StreamClosed("snappy compressor used after finish()")
+        if not self._buffer:
+            return b""
+        out: list[bytes] = []
+        self._start(out)
+        out.append(self._chunk(bytes(self._buffer)))
+        self._buffer.clear()
+        return b"".join(out)
+
+    def finish(self) -> bytes:
+        if self._finished:
+            raise StreamClosed("snappy compressor finished twice")
+        out = self.flush()
+        if not self._started:
+            self._started = True
+            out = STREAM_IDENTIFIER
+        self._finished = True
+        return out
+
+
+class SnappyFramedDecompressor:
+    """Parses chunks, verifies each CRC, and knows when input stops mid-chunk."""
+
+    __slots__ = ("_buffer", "_decompress_raw", "_errors", "_finished", "_offset", "_raw_len")
+
+    def __init__(self) -> None:
+        snappy = _snappy()
+        self._decompress_raw = snappy.decompress_raw
+        self._raw_len = snappy.decompress_raw_len
+        self._errors: tuple[type[BaseException], ...] = (
+            require("cramjam", codec="snappy", install="python-snappy").DecompressionError,
+        )
+        self._buffer = bytearray()
+        self._offset = 0  # stream offset of self._buffer[0], for messages
+        self._finished = False
+
+    def _corrupt(self, pos: int, why: str) -> CorruptDataError:
+        return CorruptDataError(f"corrupt snappy stream at byte {self._offset + pos}: {why}")
+
+    def decompress(self, data: Buffer) -> bytes:
+        if self._finished:
+            raise StreamClosed("snappy decompressor used after finish()")
+        buffer = self._buffer
+        buffer += data
+        out: list[bytes] = []
+        pos = 0
+        end = len(buffer)
+        if self._offset == 0 and end and buffer[0] != _IDENTIFIER:
+            raise self._corrupt(0, "the stream does not start with a stream identifier")
+        while end - pos >= 4:
+            kind = buffer[pos]
+            length = buffer[pos + 1] | buffer[pos + 2] << 8 | buffer[pos + 3] << 16
+            if kind == _COMPRESSED:
+                if not 4 < length <= 4 + _MAX_COMPRESSED:
+                    raise self._corrupt(pos, f"bad compressed chunk length {length}")
+            elif kind == _UNCOMPRESSED:
+                if not 4 <= length <= 4 + CHUNK_SIZE:
+                    raise self._corrupt(pos, f"bad uncompressed chunk length {length}")
+            elif kind == _IDENTIFIER:
+                if length != 6:
+                    raise self._corrupt(pos, "bad stream identifier")
+            elif kind < 0x80:
+                raise self._corrupt(pos, f"reserved unskippable chunk type {kind:#04x}")
+            start = pos + 4
+            stop = start + length
+            if stop > end:
+                break
+            pos = stop
+            if kind <= _UNCOMPRESSED:
+                out.append(self._data_chunk(kind, bytes(buffer[start:stop]), start - 4))
+            elif kind == _IDENTIFIER and buffer[start:stop] != b"sNaPpY":
+                raise self._corrupt(start - 4, "bad stream identifier")
+            # _PADDING and skippable chunks (0x80-0xfd) are ignored.
+        if pos:
+            del buffer[:pos]
+            self._offset += pos
+        if len(out) == 1:
+            return out[0]
+        return b"".join(out)
+
+    def _data_chunk(self, kind: int, body: bytes, pos: int) -> bytes:
+        expected = int.from_bytes(body[:4], "little")
+        if kind == _COMPRESSED:
+            packed = body[4:]
+            try:
+                if self._raw_len(packed) > CHUNK_SIZE:
+                    raise self._corrupt(pos, "chunk decompresses to more than 64 KiB")
+                raw = bytes(self._decompress_raw(packed))
+            except self._errors as exc:
+                raise self._corrupt(pos, f"bad snappy block ({exc})") from exc
+        else:
+            raw = body[4:]
+        if masked_crc32c(raw) != expected:
+            raise self._corrupt(pos, "chunk checksum mismatch")
+        return raw
+
+    def finish(self) -> bytes:
+        if self._finished:
+            return b""
+        self._finished = True
+        if self._buffer:
+            raise TruncatedDataError(
+                f"truncated snappy stream: the input ended inside a chunk at byte {self._offset}"
+            )
+        return b""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SnappyCodec:
+    """snappy framing format (``.sz``, ``.snappy``), input buffered into 64 KiB chunks.
+
+    Every chunk carries a masked CRC-32C of its uncompressed bytes, verified
+    on read. Every ``flush()`` emits the buffered data as a (short) chunk.
+    The framing format has no end marker: a stream cut exactly at a chunk
+    boundary is a valid shorter stream; a cut anywhere else raises
+    :class:`~omnistorage.errors.TruncatedDataError`. Compatible with
+    python-snappy's ``StreamCompressor``/``StreamDecompressor`` and ``snzip``.
+    """
+
+    name: ClassVar[str] = "snappy"
+    extensions: ClassVar[tuple[str, ...]] = (".sz", ".snappy")
+
+    def compressor(self) -> SnappyFramedCompressor:
+        """Return a new framing-format compressor."""
+        return SnappyFramedCompressor()
+
+    def decompressor(self) -> SnappyFramedDecompressor:
+        """Return a new framing-format decompressor."""
+        return SnappyFramedDecompressor()

@@ -1,0 +1,299 @@
+"""NDJSON: one JSON value per ``\\n``-terminated UTF-8 line, via orjson."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import orjson
+
+from omnistorage.errors import (
+    CorruptRecordError,
+    DataError,
+    RecordTooLargeError,
+    StreamClosed,
+    TruncatedRecordError,
+)
+from omnistorage.formats._base import (
+    DEFAULT_MAX_RECORD_SIZE,
+    SkipCallback,
+    check_max_record_size,
+)
+
+__all__ = ["NDJSON", "NDJSONDecoder", "NDJSONEncoder"]
+
+_RAW_TYPES = (bytes, bytearray, memoryview)
+_APPEND_NEWLINE = orjson.OPT_APPEND_NEWLINE
+
+
+class NDJSONEncoder:
+    """Encodes records as ``\\n``-terminated JSON lines (see :class:`NDJSON`)."""
+
+    __slots__ = ("_default", "_max")
+
+    def __init__(self, *, max_record_size: int, default: Callable[[Any], Any] | None) -> None:
+        self._max = max_record_size
+        self._default = default
+
+    def _too_large(self, size: int) -> RecordTooLargeError:
+        return RecordTooLargeError(
+            f"NDJSON record of {size} bytes exceeds max_record_size={self._max}"
+        )
+
+    def _raw_line(self, record: bytes | bytearray | memoryview) -> bytes:
+        line = bytes(record)
+        if b"\n" in line:
+            raise DataError("a raw NDJSON record must not contain a newline (b'\\n')")
+        if len(line) > self._max:
+            raise self._too_large(len(line))
+        return line + b"\n"
+
+    def encode(self, record: Any) -> bytes:
+        """Return ``record`` as one JSON line; bytes-like records are written as-is.
+
+        Raises:
+            DataError: the value is not JSON-serializable (orjson's rules:
+                str keys, 64-bit ints, no NaN/Infinity …), or a raw line
+                contains ``\\n``.
+            RecordTooLargeError: the line (without its ``\\n``) is longer
+                than ``max_record_size``.
+        """
+        if isinstance(record, _RAW_TYPES):
+            return self._raw_line(record)
+        try:
+            line = orjson.dumps(record, default=self._default, option=_APPEND_NEWLINE)
+        except orjson.JSONEncodeError as exc:
+            raise DataError(f"NDJSON record is not JSON-serializable: {exc}") from exc
+        if len(line) > self._max + 1:
+            raise self._too_large(len(line) - 1)
+        return line
+
+    def encode_many(self, records: Iterable[Any]) -> bytes:
+        """Return the lines of ``records`` joined; the same bytes as ``encode`` on each."""
+        if not isinstance(records, list | tuple):
+            records = list(records)
+        if self._default is None:
+            dumps = orjson.dumps
+            try:
+                # orjson rejects top-level bytes, so raw records fall through
+                # to the per-record path below.
+                lines = [dumps(record, option=_APPEND_NEWLINE) for record in records]
+            except orjson.JSONEncodeError:
+                lines = [self.encode(record) for record in records]
+        else:
+            lines = [self.encode(record) for record in records]
+        out = b"".join(lines)
+        if len(out) - len(lines) > self._max:
+            longest = max(map(len, lines))
+            if longest > self._max + 1:
+                raise self._too_large(longest - 1)
+        return out
+
+    def finish(self) -> bytes:
+        """NDJSON needs no trailer: returns ``b""``."""
+        return b""
+
+
+class NDJSONDecoder:
+    """Splits on ``\\n`` only and parses each line (see :class:`NDJSON`)."""
+
+    __slots__ = (
+        "_decode",
+        "_done",
+        "_line",
+        "_max",
+        "_offset",
+        "_on_skip",
+        "_pending",
+        "_pending_len",
+        "_recover",
+        "_strict_eof",
+        "skipped",
+    )
+
+    def __init__(
+        self,
+        *,
+        max_record_size: int,
+        decode: bool,
+        recover: bool,
+        on_skip: SkipCallback | None,
+        require_final_newline: bool,
+    ) -> None:
+        self._max = max_record_size
+        self._decode = decode
+        self._recover = recover
+        self._on_skip = on_skip
+        self._strict_eof = require_final_newline
+        self._pending: list[bytes] = []  # pieces of the unterminated last line
+        self._pending_len = 0
+        self._offset = 0  # stream offset of the first pending byte
+        self._line = 1  # line number of the pending line
+        self._done = False
+        self.skipped: list[tuple[int, int]] = []
+
+    def _skip(self, start: int, end: int) -> None:
+        self.skipped.append((start, end))
+        if self._on_skip is not None:
+            self._on_skip(start, end)
+
+    def _too_large(self, size: int, line: int, offset: int) -> RecordTooLargeError:
+        return RecordTooLargeError(
+            f"NDJSON line {line} at byte offset {offset} is longer than "
+            f"max_record_size={self._max} ({size} bytes without a newline so far)"
+        )
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[Any]:
+        if self._done:
+            raise StreamClosed("NDJSON decoder fed after finish()")
+        if not data:
+            return []
+        chunk = data if type(data) is bytes else bytes(data)
+        if b"\n" not in chunk:
+            self._pending.append(chunk)
+            self._pending_len += len(chunk)
+            if self._pending_len > self._max:
+                raise self._too_large(self._pending_len, self._line, self._offset)
+            return []
+        if self._pending:
+            self._pending.append(chunk)
+            chunk = b"".join(self._pending)
+        lines = chunk.split(b"\n")
+        tail = lines.pop()
+        consumed = len(chunk) - len(tail)
+        if consumed - len(lines) > self._max:
+            self._check_sizes(lines)
+        records = self._parse(lines)
+        self._line += len(lines)
+        self._offset += consumed
+        self._pending = [tail] if tail else []
+        self._pending_len = len(tail)
+        if self._pending_len > self._max:
+            raise self._too_large(self._pending_len, self._line, self._offset)
+        return records
+
+    def _check_sizes(self, lines: list[bytes]) -> None:
+        if max(map(len, lines)) <= self._max:
+            return
+        offset = self._offset
+        for index, line in enumerate(lines):
+            if len(line) > self._max:
+                raise self._too_large(len(line), self._line + index, offset)
+            offset += len(line) + 1
+
+    def _parse(self, lines: list[bytes]) -> list[Any]:
+        if not self._decode:
+            return [line for line in lines if line.strip()]
+        try:
+            return list(map(orjson.loads, lines))
+        except orjson.JSONDecodeError:
+            pass
+        # Slow path: blank lines to skip, or a bad line to report or skip.
+        records: list[Any] = []
+        offset = self._offset
+        for index, line in enumerate(lines):
+            try:
+                records.append(orjson.loads(line))
+            except orjson.JSONDecodeError as exc:
+                if not line.strip():
+                    pass
+                elif self._recover:
+                    self._skip(offset, offset + len(line) + 1)
+                else:
+                    raise CorruptRecordError(
+                        f"invalid JSON on NDJSON line {self._line + index} "
+                        f"at byte offset {offset}: {exc}"
+                    ) from exc
+            offset += len(line) + 1
+        return records
+
+    def finish(self) -> list[Any]:
+        """Return the last line if it lacks a final ``\\n`` (see :class:`NDJSON`)."""
+        if self._done:
+            return []
+        self._done = True
+        tail = b"".join(self._pending)
+        self._pending = []
+        if not tail.strip():
+            return []
+        where = f"line {self._line} at byte offset {self._offset}"
+        if self._strict_eof:
+            raise TruncatedRecordError(f"NDJSON object ends inside {where} (no final newline)")
+        if not self._decode:
+            return [tail]
+        try:
+            return [orjson.loads(tail)]
+        except orjson.JSONDecodeError as exc:
+            if self._recover:
+                self._skip(self._offset, self._offset + len(tail))
+                return []
+            raise TruncatedRecordError(
+                f"NDJSON object ends inside {where}: the last line has no newline "
+                f"and is not valid JSON ({exc})"
+            ) from exc
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NDJSON:
+    """NDJSON / JSON Lines (``.ndjson``, ``.jsonl``, ``.json``), via orjson.
+
+    Writing: each record is serialized by orjson (UTF-8, compact) and always
+    followed by ``\\n``. ``bytes``/``bytearray``/``memoryview`` records are
+    written as one line as they are (they must not contain ``\\n``; they are
+    not validated as JSON). ``default`` is orjson's hook for other types.
+
+    Reading: the input is split on ``\\n`` only — never on ``\\r``, U+2028 or
+    U+2029, which may appear inside strings — and each line parsed by
+    orjson; ``\\r\\n`` endings work because ``\\r`` is JSON whitespace.
+    Blank (whitespace-only) lines are skipped. ``decode=False`` yields each
+    non-blank line's raw bytes without its ``\\n``.
+
+    The end of the object: a last line without a final ``\\n`` is accepted
+    and decoded (many tools write files that way), unless it is not valid
+    JSON — then it is taken for a truncated record and ``finish()`` raises
+    :class:`~omnistorage.errors.TruncatedRecordError`. A truncation that
+    happens to leave valid JSON (``123`` from ``1234``) cannot be told
+    apart; set ``require_final_newline=True`` to reject every unterminated
+    last line.
+
+    ``max_record_size`` (bytes, without the ``\\n``; default 16 MiB) is
+    enforced when writing and when reading: a line that grows beyond it
+    raises :class:`~omnistorage.errors.RecordTooLargeError` without being
+    buffered further. With ``recover=True`` invalid JSON lines are skipped
+    and reported as ``(start, end)`` byte ranges (``end`` past the ``\\n``);
+    an oversized line still raises.
+
+    Raises:
+        ConfigurationError: a bad ``max_record_size``.
+    """
+
+    name: ClassVar[str] = "ndjson"
+    extensions: ClassVar[tuple[str, ...]] = (".ndjson", ".jsonl", ".json")
+
+    max_record_size: int = DEFAULT_MAX_RECORD_SIZE
+    require_final_newline: bool = False
+    default: Callable[[Any], Any] | None = None
+
+    def __post_init__(self) -> None:
+        check_max_record_size(self.max_record_size)
+
+    def encoder(self) -> NDJSONEncoder:
+        """Return a new encoder."""
+        return NDJSONEncoder(max_record_size=self.max_record_size, default=self.default)
+
+    def decoder(
+        self,
+        *,
+        decode: bool = True,
+        recover: bool = False,
+        on_skip: SkipCallback | None = None,
+    ) -> NDJSONDecoder:
+        """Return a new decoder (``decode=False``: raw line bytes)."""
+        return NDJSONDecoder(
+            max_record_size=self.max_record_size,
+            decode=decode,
+            recover=recover,
+            on_skip=on_skip,
+            require_final_newline=self.require_final_newline,
+        )

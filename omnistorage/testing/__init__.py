@@ -1,0 +1,38 @@
+"""The conformance suite every backend runs (Go CDK's ``drivertest``, rclone's ``fstests``).
+
+A backend's test file is a few lines::
+
+    import pytest
+    from omnistorage import Store, MemoryBackend
+    from omnistorage.testing import StoreConformance, make_state_machine
+
+    class TestMemory(StoreConformance):
+        backend_name = "memory"
+
+        @pytest.fixture
+        def empty_store(self):
+            store = Store(MemoryBackend())
+            yield store
+
+    TestMemoryModel = make_state_machine(lambda: Store(MemoryBackend())).TestCase
+
+``empty_store`` must yield an empty store over its *own* backend instance
+(it may share a server, bucket or folder with other tests under a unique
+root). Each test runs once per variant: ``[memory]`` (as given),
+``[memory-child]`` (under a ``child()`` prefix) and ``[memory-basic]``
+(the same backend seen through the basic interface only, so every Store
+fallback is checked against the same expectations as the fast paths).
+
+Tests are gated by capability: a test of ``CONDITIONAL_WRITE`` runs exactly
+when the backend declares it, so a declared capability is one the suite has
+passed. Known gaps of an emulator go in ``expected_failures`` (test name →
+reason) and run as strict expected failures, never silently skipped.
+
+Needs pytest and hypothesis (the ``dev`` extra).
+"""
+
+from omnistorage.testing.basic import BasicOnly
+from omnistorage.testing.conformance import CAPABILITY_TESTS, StoreConformance, requires
+from omnistorage.testing.stateful import make_state_machine
+
+__all__ = ["CAPABILITY_TESTS", "BasicOnly", "StoreConformance", "make_state_machine", "requires"]
