@@ -139,7 +139,7 @@ def _resolve(target: Any, backend_type: BackendType, what: str) -> Any:
         ) from exc
 
 
-def open_backend(name: str, **options: Any) -> Backend:
+def open_backend(name: str, /, **options: Any) -> Backend:
     """Build a backend of type ``name`` with keyword ``options``.
 
     An unknown option raises :class:`ConfigurationError` naming it and the

@@ -1,0 +1,192 @@
+"""What only the local backend must show: containment, atomic publish, racing creators."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from omnistorage import (
+    AlreadyExists,
+    InvalidPath,
+    LocalBackend,
+    NotFound,
+    PermissionDenied,
+    Store,
+    open_store,
+)
+from omnistorage.testing.conformance import HOSTILE_KEYS
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return tmp_path / "root"
+
+
+@pytest.fixture
+def store(root: Path) -> Store:
+    return Store(LocalBackend(root))
+
+
+@pytest.mark.parametrize("key", HOSTILE_KEYS, ids=repr)
+def test_hostile_keys_create_nothing_outside_the_root(
+    tmp_path: Path, store: Store, key: str
+) -> None:
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    for call in (
+        lambda: store.write(key, b"x"),
+        lambda: store.open_atomic(key),
+        lambda: store.delete(key),
+        lambda: store.copy("a", key),
+    ):
+        with pytest.raises(InvalidPath):
+            call()
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_sixteen_racing_creators_have_exactly_one_winner(store: Store) -> None:
+    for round_ in range(20):
+        key = f"race/{round_}.txt"
+        barrier = threading.Barrier(16)
+        wins: list[int] = []
+        losses: list[int] = []
+
+        def attempt(i: int, key: str = key, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            try:
+                store.write(key, f"writer {i}".encode() * 1000)
+                wins.append(i)
+            except AlreadyExists:
+                losses.append(i)
+
+        threads = [threading.Thread(target=attempt, args=(i,)) for i in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(wins) == 1, wins
+        assert len(losses) == 15
+        assert store.read_bytes(key) == f"writer {wins[0]}".encode() * 1000
+    leftovers = [p for p in Path(store.native_path()).rglob("*") if "omnistorage-tmp" in p.name]
+    assert leftovers == []
+
+
+def test_symlinked_folder_out_of_the_root_is_refused(tmp_path: Path, root: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("secret")
+    store = Store(LocalBackend(root))
+    (root / "link").symlink_to(outside)
+    with pytest.raises(PermissionDenied, match="outside the store root"):
+        store.read_bytes("link/secret.txt")
+    with pytest.raises(PermissionDenied):
+        store.write("link/new.txt", b"x")
+    with pytest.raises(PermissionDenied):
+        store.delete("link/secret.txt")
+    with pytest.raises(PermissionDenied):
+        list(store.list_files("link"))
+    assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
+    assert (outside / "secret.txt").read_text() == "secret"
+
+
+def test_symlinked_file_out_of_the_root_is_refused(tmp_path: Path, root: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text("secret")
+    store = Store(LocalBackend(root))
+    (root / "link.txt").symlink_to(outside)
+    with pytest.raises(PermissionDenied):
+        store.read_bytes("link.txt")
+    assert [i.path for i in store.list_files()] == []
+
+
+def test_folder_swapped_for_a_symlink_later_is_caught(tmp_path: Path, root: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "f.txt").write_text("secret")
+    store = Store(LocalBackend(root))
+    store.write("d/f.txt", b"inside")
+    assert store.read_bytes("d/f.txt") == b"inside"
+    (root / "d" / "f.txt").unlink()
+    (root / "d").rmdir()
+    (root / "d").symlink_to(outside)
+    with pytest.raises(PermissionDenied):
+        store.read_bytes("d/f.txt")
+
+
+def test_symlinks_inside_the_root_are_followed(root: Path) -> None:
+    store = Store(LocalBackend(root))
+    store.write("real/data.txt", b"data")
+    (root / "alias").symlink_to(root / "real")
+    assert store.read_bytes("alias/data.txt") == b"data"
+
+
+def test_temp_files_are_hidden_and_removed(store: Store) -> None:
+    writer = store.open_atomic("hidden.txt")
+    writer.write(b"x" * 100_000)
+    root = Path(store.native_path())
+    assert any("omnistorage-tmp" in p.name for p in root.rglob("*"))
+    assert list(store.list_files(recursive=True)) == []
+    writer.abort()
+    assert list(root.rglob("*")) == []
+
+
+def test_published_files_follow_the_umask(store: Store) -> None:
+    old = os.umask(0o022)
+    try:
+        store.write("perm.txt", b"x")
+    finally:
+        os.umask(old)
+    mode = os.stat(store.native_path("perm.txt")).st_mode & 0o777
+    assert mode == 0o644
+
+
+def test_durable_writes_round_trip(root: Path) -> None:
+    store = Store(LocalBackend(root, durable=True))
+    store.write("d/durable.txt", b"synced")
+    assert store.read_bytes("d/durable.txt") == b"synced"
+
+
+def test_a_file_where_a_folder_is_needed_is_an_error(store: Store) -> None:
+    store.write("a", b"file")
+    with pytest.raises(AlreadyExists):
+        store.write("a/b", b"x")
+    assert store.read_bytes("a") == b"file"
+
+
+def test_writing_over_a_folder_is_refused(store: Store) -> None:
+    store.write("dir/inner", b"x")
+    with pytest.raises(AlreadyExists):
+        store.write("dir", b"x", overwrite=True)
+    with pytest.raises(AlreadyExists):
+        store.write("dir", b"x")
+
+
+def test_empty_folders_exist_and_can_be_deleted(store: Store, root: Path) -> None:
+    (root / "empty").mkdir()
+    assert store.is_folder("empty")
+    assert list(store.list_folders()) == ["empty"]
+    store.delete_folder("empty")
+    assert not (root / "empty").exists()
+
+
+def test_missing_root_without_create_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        LocalBackend(tmp_path / "missing", create=False)
+
+
+def test_open_store_with_a_path_and_a_file_url(root: Path) -> None:
+    by_path = open_store(str(root))
+    by_path.write("x.txt", b"1")
+    by_url = open_store(f"file://{root}")
+    assert by_url.read_bytes("x.txt") == b"1"
+    assert by_url.to_key(str(root / "x.txt")) == "x.txt"
+    with pytest.raises(InvalidPath):
+        by_url.to_key("/etc/passwd")
+
+
+def test_read_of_a_folder_is_not_found(store: Store) -> None:
+    store.write("folder/f", b"x")
+    with pytest.raises(NotFound):
+        store.read_bytes("folder")
