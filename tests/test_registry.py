@@ -33,12 +33,12 @@ def test_plain_memory_url_is_private() -> None:
 
 
 def test_unknown_scheme_names_the_known_ones() -> None:
-    with pytest.raises(ConfigurationError, match="unknown URL scheme 'nope'.*memory"):
+    with pytest.raises(ConfigurationError, match=r"unknown URL scheme 'nope'.*memory"):
         open_store("nope://x")
 
 
 def test_unknown_option_is_an_error_naming_it(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match="unknown option 'colour'.*known: root"):
+    with pytest.raises(ConfigurationError, match=r"unknown option 'colour'.*known: root"):
         open_store(str(tmp_path), colour="blue")
     with pytest.raises(ConfigurationError, match="unknown option 'bogus'"):
         open_store(f"file://{tmp_path}?bogus=1")

@@ -53,7 +53,13 @@ def test_sixteen_racing_creators_have_exactly_one_winner(store: Store) -> None:
         wins: list[int] = []
         losses: list[int] = []
 
-        def attempt(i: int, key: str = key, barrier: threading.Barrier = barrier) -> None:
+        def attempt(
+            i: int,
+            key: str = key,
+            barrier: threading.Barrier = barrier,
+            wins: list[int] = wins,
+            losses: list[int] = losses,
+        ) -> None:
             barrier.wait()
             try:
                 store.write(key, f"writer {i}".encode() * 1000)
