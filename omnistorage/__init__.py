@@ -9,7 +9,7 @@ backend drivers (:mod:`omnistorage.driver`). Open one with :func:`open_store`::
 """
 
 from omnistorage._io import AtomicWriter
-from omnistorage.backends import LocalBackend, MemoryBackend
+from omnistorage.backends import ChannelBackend, LocalBackend, MemoryBackend
 from omnistorage.capabilities import BASIC_FEATURES, Capability, Features
 from omnistorage.config import BackendConfig, Registry, RegistryConfig, StoreProfile
 from omnistorage.driver import Backend, ExtendedBackend, WriteOptions, Writer, as_extended
@@ -52,6 +52,7 @@ __all__ = [
     "BackendType",
     "BackendUnavailable",
     "Capability",
+    "ChannelBackend",
     "CapabilityNotSupported",
     "Classification",
     "ConfigurationError",

@@ -283,6 +283,7 @@ register(
     schemes=("file", "local"),
     parse_url=_parse_file,
 )
+_builtin("channel", "channel", "ChannelBackend", ("channel",))
 _builtin("s3", "s3", "S3Backend", ("s3",), "s3")
 _builtin("gcs", "gcs", "GCSBackend", ("gs", "gcs"), "gcs")
 _builtin("azure", "azure", "AzureBackend", ("az", "azure", "abfs"), "azure")

@@ -178,6 +178,24 @@ class Store:
 
     # ------------------------------------------------------------------ writes
 
+    def open_writer(
+        self,
+        path: str,
+        *,
+        overwrite: bool = False,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        modified: datetime | None = None,
+        size_hint: int | None = None,
+    ) -> AtomicWriter:
+        """A streaming writer for ``path``, atomic exactly where the backend has ``ATOMIC_WRITE``.
+
+        Same object and rules as :meth:`open_atomic` (an exception in the
+        ``with`` block aborts), but it also works on streaming backends such as
+        ``channel``, where a reader sees the bytes as they are written.
+        """
+        return self._open_writer(path, overwrite, content_type, metadata, modified, size_hint)
+
     def open_atomic(
         self,
         path: str,
