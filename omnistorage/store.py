@@ -24,7 +24,6 @@ What the Store guarantees on every backend:
 
 from __future__ import annotations
 
-import dataclasses
 import io
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
@@ -350,7 +349,7 @@ class Store:
         info = self._stat_file(key, path)
         if info is None:
             raise self._not_found("stat", path)
-        return dataclasses.replace(info, path=path)
+        return _rebase(info, path)
 
     def get_folder_info(self, path: str = "") -> FolderInfo:
         """File count, total size and latest mtime below the folder ``path`` (recursive)."""
@@ -410,7 +409,7 @@ class Store:
                     continue
                 if matcher is not None and matcher(key[key.rfind("/") + 1 :]) is None:
                     continue
-                yield dataclasses.replace(info, path=key[cut:])
+                yield _rebase(info, key[cut:]) if cut else info
         except Exception as exc:
             raise self._fail(exc, "list", path) from exc
 
@@ -768,6 +767,20 @@ class Store:
             return False
         except Exception as exc:
             raise self._fail(exc, "exists", path) from exc
+
+
+def _rebase(info: ObjectInfo, path: str) -> ObjectInfo:
+    """``info`` with a store-relative path (cheaper than ``dataclasses.replace``)."""
+    return ObjectInfo(
+        path,
+        info.size,
+        info.modified,
+        info.is_dir,
+        info.content_type,
+        info.etag,
+        info.hashes,
+        info.metadata,
+    )
 
 
 def _read_exactly(reader: BinaryIO, length: int) -> bytes:

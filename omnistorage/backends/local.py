@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import itertools
 import mimetypes
 import os
@@ -174,7 +175,9 @@ class LocalBackend(ExtendedBackend):
             self._check_real(full, key)
             fd = os.open(full, _O_READ & ~getattr(os, "O_NOFOLLOW", 0))
         try:
-            reader = os.fdopen(fd, "rb")
+            # Unbuffered FileIO: no isatty() probe, no second buffer; regular files
+            # never return short reads before end-of-file.
+            reader: BinaryIO = io.FileIO(fd, "rb", closefd=True)
         except BaseException:
             os.close(fd)
             raise
@@ -323,10 +326,15 @@ class _LocalWriter(Writer):
         self._full = full
         self._options = options
         folder, _, name = full.rpartition("/")
-        _make_parent(full)
-        backend._check_real(folder, key)
         self._tmp = f"{folder}/.{name[:80]}.{_token}{next(_counter)}{_TMP_SUFFIX}"
-        fd = os.open(self._tmp, _O_TMP, 0o666)
+        try:
+            fd = os.open(self._tmp, _O_TMP, 0o666)
+        except FileNotFoundError:
+            # The folder is new: create it, then make sure it did not land outside
+            # the root through a symlinked ancestor (the caller checked the path).
+            _make_parent(full)
+            backend._check_real(folder, key)
+            fd = os.open(self._tmp, _O_TMP, 0o666)
         try:
             self._file = os.fdopen(fd, "wb", buffering=1 << 16)
         except BaseException:
