@@ -83,8 +83,9 @@ class Decompressor(Protocol):
 class Codec(Protocol):
     """A compression scheme with its options: a factory of codec objects.
 
-    Codec objects are immutable and cheap; every call to :meth:`compressor`
-    or :meth:`decompressor` returns a fresh single-use object.
+    Codec objects are immutable, cheap and safe to share between threads;
+    every call to :meth:`compressor` or :meth:`decompressor` returns a fresh
+    single-use object, which is not thread-safe (one per stream).
     """
 
     @property

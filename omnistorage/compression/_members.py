@@ -116,7 +116,7 @@ class MemberDecompressor:
 
     def decompress(self, data: Buffer) -> bytes:
         if self._finished:
-            raise StreamClosed(f"{self._name} decompressor used after finish()")
+            raise StreamClosed(f"{self._name} decompressor used after finish() or an error")
         out: list[bytes] = []
         while data:
             member = self._member
@@ -125,6 +125,7 @@ class MemberDecompressor:
             try:
                 chunk = member.decompress(data)
             except self._errors as exc:
+                self._finished = True  # never resume inside damaged input
                 raise CorruptDataError(f"corrupt {self._name} stream: {exc}") from exc
             if chunk:
                 out.append(chunk)

@@ -136,7 +136,14 @@ class SnappyFramedDecompressor:
 
     def decompress(self, data: Buffer) -> bytes:
         if self._finished:
-            raise StreamClosed("snappy decompressor used after finish()")
+            raise StreamClosed("snappy decompressor used after finish() or an error")
+        try:
+            return self._decompress(data)
+        except CorruptDataError:
+            self._finished = True  # never resume inside damaged input
+            raise
+
+    def _decompress(self, data: Buffer) -> bytes:
         buffer = self._buffer
         buffer += data
         out: list[bytes] = []

@@ -42,10 +42,15 @@ class CompressedWriter(io.BufferedIOBase):
     - ``close()`` finishes the stream (writing the final member/frame), then
       closes ``fileobj`` — which publishes it when it is an omnistorage
       Writer. With ``close_underlying=False`` it flushes ``fileobj`` and
-      leaves it open.
+      leaves it open. If writing the final bytes fails, it aborts instead
+      (see ``abort()``) and re-raises.
     - ``abort()`` drops the codec state without finishing the stream and, when
       ``close_underlying`` is true, calls ``fileobj.abort()`` if it exists
       (omnistorage Writers discard the object) or else ``fileobj.close()``.
+    - If a ``write`` or ``flush`` fails (the underlying write raised), the
+      stream has lost bytes: later writes raise
+      :class:`~omnistorage.errors.StreamClosed` and ``close()`` aborts
+      instead of publishing, then raises ``StreamClosed``.
     - As a context manager, an exception inside the block calls ``abort()``
       and a normal exit calls ``close()``. Garbage collection never finishes
       or publishes anything (``__del__`` does not close).
@@ -60,6 +65,7 @@ class CompressedWriter(io.BufferedIOBase):
         self._compressor = codec.compressor()
         self._close_underlying = close_underlying
         self._done = False
+        self._failure: BaseException | None = None
 
     def __del__(self) -> None:
         # io.IOBase.__del__ would call close(), which finishes the stream and
@@ -79,35 +85,61 @@ class CompressedWriter(io.BufferedIOBase):
             data = data[n:]
             n = self._fileobj.write(data)
 
-    def _check_open(self) -> None:
+    def _check_usable(self) -> None:
         if self._done:
             raise StreamClosed("write to a closed CompressedWriter")
+        if self._failure is not None:
+            raise StreamClosed(
+                "an earlier write to this CompressedWriter failed; the stream is unusable"
+            ) from self._failure
 
     def write(self, data: Buffer) -> int:  # type: ignore[override]
-        self._check_open()
-        out = self._compressor.compress(data)
-        if out:
-            self._write_out(out)
+        self._check_usable()
+        try:
+            out = self._compressor.compress(data)
+            if out:
+                self._write_out(out)
+        except BaseException as exc:
+            self._failure = exc
+            raise
         return memoryview(data).nbytes
 
     def flush(self) -> None:
         if self._done:
             return
-        out = self._compressor.flush()
-        if out:
-            self._write_out(out)
-        flush: Callable[[], Any] | None = getattr(self._fileobj, "flush", None)
-        if flush is not None:
-            flush()
+        self._check_usable()
+        try:
+            out = self._compressor.flush()
+            if out:
+                self._write_out(out)
+            flush: Callable[[], Any] | None = getattr(self._fileobj, "flush", None)
+            if flush is not None:
+                flush()
+        except BaseException as exc:
+            self._failure = exc
+            raise
 
     def close(self) -> None:
         if self._done:
             return
+        if self._failure is not None:
+            # Bytes were lost: finishing would publish a damaged stream.
+            failure = self._failure
+            self.abort()
+            raise StreamClosed(
+                "not published: an earlier write to this CompressedWriter failed "
+                "(the underlying writer was aborted)"
+            ) from failure
         try:
             out = self._compressor.finish()
-            self._done = True
             if out:
                 self._write_out(out)
+        except BaseException:
+            # The stream could not be completed: discard, never publish.
+            self.abort()
+            raise
+        self._done = True
+        try:
             if self._close_underlying:
                 self._fileobj.close()
             else:
@@ -115,7 +147,6 @@ class CompressedWriter(io.BufferedIOBase):
                 if flush is not None:
                     flush()
         finally:
-            self._done = True
             super().close()
 
     def abort(self) -> None:
@@ -150,7 +181,8 @@ class DecompressedReader(io.RawIOBase):
 
     It reads ``fileobj`` in chunks of ``read_size`` compressed bytes and
     holds the decompressed output of one chunk at a time, so memory stays
-    bounded whatever the stream's length. ``read(n)``, ``readinto``,
+    bounded whatever the stream's length. ``read(n)`` returns ``n`` bytes
+    unless the stream ends first (like a buffered reader); ``readinto``,
     ``read()`` (all), ``peek`` and ``readline`` work directly; wrap it in
     :class:`io.BufferedReader` or :class:`io.TextIOWrapper` as needed.
 
@@ -158,7 +190,8 @@ class DecompressedReader(io.RawIOBase):
     read that reaches the end of a truncated stream raises
     :class:`~omnistorage.errors.TruncatedDataError`, and bytes that fail to
     decode or verify raise :class:`~omnistorage.errors.CorruptDataError` —
-    never silently short or wrong data. ``close()`` closes ``fileobj`` unless
+    never silently short or wrong data. After such an error every later read
+    raises it again. ``close()`` closes ``fileobj`` unless
     ``close_underlying=False``.
     """
 
@@ -180,9 +213,15 @@ class DecompressedReader(io.RawIOBase):
         self._buffer = b""
         self._pos = 0
         self._eof = False
+        self._failure: BaseException | None = None
 
     def readable(self) -> bool:
         return True
+
+    @property
+    def name(self) -> Any:
+        """The underlying object's ``name`` (``AttributeError`` if it has none)."""
+        return self._fileobj.name  # type: ignore[attr-defined]
 
     def _check_open(self) -> None:
         if self.closed:
@@ -191,16 +230,25 @@ class DecompressedReader(io.RawIOBase):
     def _fill(self) -> int:
         """Make decoded bytes available; return how many (0 only at the end)."""
         while self._pos >= len(self._buffer):
+            if self._failure is not None:
+                # Stay failed: never resume after corrupt or missing bytes.
+                raise self._failure
             if self._eof:
                 return 0
-            chunk = self._fileobj.read(self._read_size)
-            if chunk is None:
-                raise BlockingIOError("the underlying stream would block")
-            if chunk:
-                self._buffer = self._decompressor.decompress(chunk)
-            else:
-                self._eof = True
-                self._buffer = self._decompressor.finish()
+            try:
+                chunk = self._fileobj.read(self._read_size)
+                if chunk is None:
+                    raise BlockingIOError("the underlying stream would block")
+                if chunk:
+                    self._buffer = self._decompressor.decompress(chunk)
+                else:
+                    self._buffer = self._decompressor.finish()
+                    self._eof = True
+            except BlockingIOError:
+                raise
+            except Exception as exc:
+                self._failure = exc
+                raise
             self._pos = 0
         return len(self._buffer) - self._pos
 
@@ -225,13 +273,22 @@ class DecompressedReader(io.RawIOBase):
         return n
 
     def read(self, size: int | None = -1) -> bytes:
+        """Return ``size`` bytes, fewer only at the end of the stream (all if negative)."""
         self._check_open()
         if size is None or size < 0:
             return self.readall()
         if size == 0 or not self._fill():
             return b""
-        # Like a raw read: return what is decoded already, at most ``size``.
-        return self._take(size)
+        first = self._take(size)
+        if len(first) == size:
+            return first
+        parts = [first]
+        missing = size - len(first)
+        while missing and self._fill():
+            part = self._take(missing)
+            parts.append(part)
+            missing -= len(part)
+        return b"".join(parts)
 
     def read1(self, size: int = -1) -> bytes:
         """Return at most ``size`` bytes (one chunk's worth if negative)."""

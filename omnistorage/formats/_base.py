@@ -8,14 +8,16 @@ decoder serves one object (file); make a new one per object.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from omnistorage.errors import ConfigurationError
+from omnistorage.errors import ConfigurationError, StreamClosed
 
 __all__ = [
     "DEFAULT_MAX_RECORD_SIZE",
     "Decoder",
+    "DecoderBase",
     "Encoder",
     "Format",
     "SkipCallback",
@@ -137,3 +139,62 @@ class Format(Protocol):
         cannot resynchronise raise :class:`~omnistorage.errors.ConfigurationError`.
         """
         ...
+
+
+class DecoderBase(abc.ABC):
+    """Shared lifecycle of the built-in decoders.
+
+    A decoder is single-use: ``feed`` after ``finish`` raises
+    :class:`~omnistorage.errors.StreamClosed`. After any error it stays
+    failed — every later ``feed``/``finish`` raises ``StreamClosed`` (with
+    the first error as ``__cause__``) — so it can never resume in the
+    middle of damaged input and return wrong records.
+    """
+
+    __slots__ = ("_failure", "_finished", "skipped")
+
+    _label: ClassVar[str] = "record"
+
+    def __init__(self) -> None:
+        self._finished = False
+        self._failure: BaseException | None = None
+        self.skipped: list[tuple[int, int]] = []
+
+    def _unusable(self) -> StreamClosed:
+        if self._failure is not None:
+            error = StreamClosed(
+                f"this {self._label} decoder failed earlier ({self._failure}); "
+                "it cannot be used again"
+            )
+            error.__cause__ = self._failure
+            return error
+        return StreamClosed(f"{self._label} decoder fed after finish()")
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[Any]:
+        """Consume ``data``; return the records it completed."""
+        if self._finished or self._failure is not None:
+            raise self._unusable()
+        try:
+            return self._feed(data)
+        except BaseException as exc:
+            self._failure = exc
+            raise
+
+    def finish(self) -> list[Any]:
+        """Declare end of input; return the last records (``[]`` if called again)."""
+        if self._failure is not None:
+            raise self._unusable()
+        if self._finished:
+            return []
+        self._finished = True
+        try:
+            return self._finish()
+        except BaseException as exc:
+            self._failure = exc
+            raise
+
+    @abc.abstractmethod
+    def _feed(self, data: bytes | bytearray | memoryview) -> list[Any]: ...
+
+    @abc.abstractmethod
+    def _finish(self) -> list[Any]: ...

@@ -12,11 +12,11 @@ from omnistorage.errors import (
     CorruptRecordError,
     DataError,
     RecordTooLargeError,
-    StreamClosed,
     TruncatedRecordError,
 )
 from omnistorage.formats._base import (
     DEFAULT_MAX_RECORD_SIZE,
+    DecoderBase,
     SkipCallback,
     check_max_record_size,
 )
@@ -95,12 +95,13 @@ class NDJSONEncoder:
         return b""
 
 
-class NDJSONDecoder:
+class NDJSONDecoder(DecoderBase):
     """Splits on ``\\n`` only and parses each line (see :class:`NDJSON`)."""
+
+    _label = "NDJSON"
 
     __slots__ = (
         "_decode",
-        "_done",
         "_line",
         "_max",
         "_offset",
@@ -109,7 +110,6 @@ class NDJSONDecoder:
         "_pending_len",
         "_recover",
         "_strict_eof",
-        "skipped",
     )
 
     def __init__(
@@ -121,6 +121,7 @@ class NDJSONDecoder:
         on_skip: SkipCallback | None,
         require_final_newline: bool,
     ) -> None:
+        super().__init__()
         self._max = max_record_size
         self._decode = decode
         self._recover = recover
@@ -130,8 +131,6 @@ class NDJSONDecoder:
         self._pending_len = 0
         self._offset = 0  # stream offset of the first pending byte
         self._line = 1  # line number of the pending line
-        self._done = False
-        self.skipped: list[tuple[int, int]] = []
 
     def _skip(self, start: int, end: int) -> None:
         self.skipped.append((start, end))
@@ -144,9 +143,7 @@ class NDJSONDecoder:
             f"max_record_size={self._max} ({size} bytes without a newline so far)"
         )
 
-    def feed(self, data: bytes | bytearray | memoryview) -> list[Any]:
-        if self._done:
-            raise StreamClosed("NDJSON decoder fed after finish()")
+    def _feed(self, data: bytes | bytearray | memoryview) -> list[Any]:
         if not data:
             return []
         chunk = data if type(data) is bytes else bytes(data)
@@ -208,11 +205,8 @@ class NDJSONDecoder:
             offset += len(line) + 1
         return records
 
-    def finish(self) -> list[Any]:
+    def _finish(self) -> list[Any]:
         """Return the last line if it lacks a final ``\\n`` (see :class:`NDJSON`)."""
-        if self._done:
-            return []
-        self._done = True
         tail = b"".join(self._pending)
         self._pending = []
         if not tail.strip():
