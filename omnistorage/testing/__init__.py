@@ -33,6 +33,15 @@ Needs pytest and hypothesis (the ``dev`` extra).
 
 from omnistorage.testing.basic import BasicOnly
 from omnistorage.testing.conformance import CAPABILITY_TESTS, StoreConformance, requires
+from omnistorage.testing.race import RaceResult, race_create_only
 from omnistorage.testing.stateful import make_state_machine
 
-__all__ = ["CAPABILITY_TESTS", "BasicOnly", "StoreConformance", "make_state_machine", "requires"]
+__all__ = [
+    "CAPABILITY_TESTS",
+    "BasicOnly",
+    "RaceResult",
+    "StoreConformance",
+    "make_state_machine",
+    "race_create_only",
+    "requires",
+]

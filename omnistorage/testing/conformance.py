@@ -27,6 +27,7 @@ from omnistorage.errors import (
 from omnistorage.models import HashType
 from omnistorage.store import Store
 from omnistorage.testing.basic import BasicOnly
+from omnistorage.testing.race import race_create_only
 
 __all__ = ["CAPABILITY_TESTS", "HOSTILE_KEYS", "StoreConformance", "requires"]
 
@@ -307,29 +308,12 @@ class StoreConformance:
 
     @requires(Capability.CONDITIONAL_WRITE)
     def test_racing_create_only_writers_have_one_winner(self, store: Store) -> None:
-        threads = 8
-        barrier = threading.Barrier(threads)
-        outcomes: list[str] = [""] * threads
+        def payload(i: int) -> bytes:
+            return f"writer {i}".encode()
 
-        def attempt(i: int) -> None:
-            barrier.wait()
-            try:
-                store.write("race.txt", f"writer {i}".encode())
-                outcomes[i] = "won"
-            except AlreadyExists:
-                outcomes[i] = "lost"
-            except Exception as exc:  # noqa: BLE001 - recorded and asserted below
-                outcomes[i] = f"error {exc!r}"
-
-        workers = [threading.Thread(target=attempt, args=(i,)) for i in range(threads)]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
-        assert outcomes.count("won") == 1, outcomes
-        assert outcomes.count("lost") == threads - 1, outcomes
-        winner = outcomes.index("won")
-        assert store.read_bytes("race.txt") == f"writer {winner}".encode()
+        race_create_only(store, "race.txt", payload, writers=8).assert_one_winner(
+            store, "race.txt", payload
+        )
 
     def test_concurrent_writes_to_distinct_keys(self, store: Store) -> None:
         def put(i: int) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from omnistorage import (
     Store,
     open_store,
 )
+from omnistorage.testing import race_create_only
 from omnistorage.testing.conformance import HOSTILE_KEYS
 
 
@@ -47,34 +47,12 @@ def test_hostile_keys_create_nothing_outside_the_root(
 
 
 def test_sixteen_racing_creators_have_exactly_one_winner(store: Store) -> None:
+    def payload(i: int) -> bytes:
+        return f"writer {i}".encode() * 1000
+
     for round_ in range(20):
         key = f"race/{round_}.txt"
-        barrier = threading.Barrier(16)
-        wins: list[int] = []
-        losses: list[int] = []
-
-        def attempt(
-            i: int,
-            key: str = key,
-            barrier: threading.Barrier = barrier,
-            wins: list[int] = wins,
-            losses: list[int] = losses,
-        ) -> None:
-            barrier.wait()
-            try:
-                store.write(key, f"writer {i}".encode() * 1000)
-                wins.append(i)
-            except AlreadyExists:
-                losses.append(i)
-
-        threads = [threading.Thread(target=attempt, args=(i,)) for i in range(16)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert len(wins) == 1, wins
-        assert len(losses) == 15
-        assert store.read_bytes(key) == f"writer {wins[0]}".encode() * 1000
+        race_create_only(store, key, payload, writers=16).assert_one_winner(store, key, payload)
     leftovers = [p for p in Path(store.native_path()).rglob("*") if "omnistorage-tmp" in p.name]
     assert leftovers == []
 
