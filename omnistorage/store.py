@@ -560,7 +560,11 @@ class Store:
             except Exception as exc:
                 raise self._fail(exc, op, dst) from exc
             return
-        self._stream_copy(src, src_key, dst, overwrite)
+        if op == "move" and ext is not None and Capability.COPY in self._caps:
+            # No native move, but a server-side copy: copy there, then delete the source.
+            self._transfer("copy", src, dst, overwrite)
+        else:
+            self._stream_copy(src, src_key, dst, overwrite)
         if op == "move":
             try:
                 self._backend.delete(src_key)

@@ -89,8 +89,9 @@ class StoreConformance:
 
     backend_name: ClassVar[str] = "backend"
     variants: ClassVar[tuple[str, ...]] = ("plain", "child", "basic")
-    expected_failures: ClassVar[Mapping[str, str]] = {}
-    """Test name → reason: known gaps of an emulator, run as strict xfails."""
+    expected_failures: ClassVar[Mapping[str, str | tuple[tuple[str, ...], str]]] = {}
+    """Test name → reason, or → (variants, reason): known gaps of an emulator, run as
+    strict xfails (on every variant, or only on the variants named)."""
     not_applicable: ClassVar[Mapping[str, str]] = {}
     """Test name → reason: behaviour the backend by design does not have (a one-shot
     pipe cannot be read twice); these are skipped, with the reason in the report."""
@@ -111,9 +112,11 @@ class StoreConformance:
         name = request.function.__name__
         if name in self.not_applicable:
             pytest.skip(f"not applicable to {self.backend_name}: {self.not_applicable[name]}")
-        reason = self.expected_failures.get(name)
-        if reason:
-            request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
+        gap = self.expected_failures.get(name)
+        if gap is not None:
+            variants, reason = ((), gap) if isinstance(gap, str) else gap
+            if not variants or variant in variants:
+                request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
         if variant == "child":
             store = empty_store.child("nested/child")
         elif variant == "basic":

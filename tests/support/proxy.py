@@ -97,6 +97,11 @@ class CuttingProxy:
 
 
 def _reset(sock: socket.socket) -> None:
+    """Abort ``sock`` with a TCP reset. ``shutdown`` first: a plain close does not take
+    effect while the other pump thread is blocked in ``recv`` on the same socket."""
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(OSError):
         sock.close()
