@@ -286,5 +286,5 @@ register(
 _builtin("channel", "channel", "ChannelBackend", ("channel",))
 _builtin("s3", "s3", "S3Backend", ("s3",), "s3")
 _builtin("gcs", "gcs", "GCSBackend", ("gs", "gcs"), "gcs")
-_builtin("azure", "azure", "AzureBackend", ("az", "azure", "abfs"), "azure")
+_builtin("azure", "azure", "AzureBackend", ("az", "azure", "abfs", "abfss"), "azure")
 _builtin("sftp", "sftp", "SFTPBackend", ("sftp",), "sftp")
