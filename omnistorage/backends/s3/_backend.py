@@ -1,0 +1,383 @@
+"""The S3 driver (boto3): Amazon S3 and S3-compatible services.
+
+What it does, and how it keeps the Store's contract:
+
+- **Writes** stream through :class:`~omnistorage.backends.s3._writer.S3Writer`:
+  one ``PutObject`` for objects that end within one part, else a multipart
+  upload with at most ``max_concurrency`` parts in flight, each part carrying
+  a CRC32 checksum S3 verifies (as boto3's ``upload_file`` does). Nothing is
+  visible before ``close()``; an abort or a failure aborts the multipart upload.
+- **Create-only** (``overwrite=False``) is atomic: ``If-None-Match: *`` on
+  ``PutObject`` and ``CompleteMultipartUpload`` (``CONDITIONAL_WRITE``).
+  Services that ignore the header (old S3-compatible servers) would make it a
+  last-writer-wins race; AWS S3 and moto honour it.
+- **Reads** are ``GetObject`` with ``Range`` for offsets; an offset at or
+  past the end gives an empty stream. With ``read_concurrency > 1`` a large
+  read is served from ranged requests fetched ahead in parallel (pinned to
+  the first response's ETag); see :mod:`~omnistorage.backends.s3._reader`.
+- **stat** is ``HeadObject``: size, mtime (``LastModified``), ETag, content
+  type, user metadata, and the MD5 when the ETag is one (a single-part upload
+  without SSE-KMS/SSE-C encryption). Listings give size, mtime and ETag (no
+  MD5: a listing does not say how an object was encrypted).
+- **Listing** is ``ListObjectsV2`` page by page; ``recursive=False`` uses
+  ``Delimiter='/'`` and yields common prefixes as folders. Folder-marker
+  objects (keys ending in ``/``) are skipped.
+- **Copy** is server-side: ``CopyObject`` up to ``multipart_copy_threshold``
+  (5 GiB, S3's limit), else a multipart ``UploadPartCopy`` pinned to the
+  source ETag. A create-only copy checks the destination with ``HEAD`` and
+  also sends ``If-None-Match: *`` (on ``CopyObject``, or on the
+  ``CompleteMultipartUpload`` of a multipart copy). AWS S3 enforces that
+  header atomically; where a service ignores it on ``CopyObject`` (moto
+  does), a writer racing between the ``HEAD`` and the copy can be
+  overwritten — that race is the documented limit
+  (:mod:`~omnistorage.backends.s3._copy`).
+- **Move** is not native (S3 has no rename): the Store copies and deletes,
+  and ``MOVE`` is not declared.
+- **Modification times** cannot be set (``LastModified`` is the server's;
+  ``SET_MOD_TIME`` is not declared). Storing an mtime in user metadata, as
+  rclone does, would make ``stat`` and listings disagree; put one in
+  ``metadata`` yourself if you need it.
+- **User metadata** names and values travel as HTTP headers: printable ASCII
+  only (anything else is refused before any I/O), and S3 returns names
+  lowercased.
+- **Errors**: botocore's exceptions, classified by
+  :func:`~omnistorage.backends.s3._errors.classify`; throttling, 5xx,
+  timeouts and dropped connections are ``temporary``. botocore retries them
+  first (``max_attempts``, ``retry_mode``).
+- **Credentials** (explicit options, or static ones found by the boto3 chain)
+  are listed in :attr:`S3Backend.secret_values` and never appear in ``repr``.
+
+Verified against moto server only (the test suite); paths that depend on AWS
+behaviour moto does not model — ``If-None-Match`` on ``CopyObject``,
+``409 ConditionalRequestConflict``, SSE-KMS ETags, multipart copies above
+5 GiB, credential chains and profiles, virtual-host addressing — are written
+to AWS's documentation and verified only against a real account.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
+
+import botocore.exceptions
+
+from omnistorage.backends.s3._config import (
+    MAX_OBJECT_SIZE,
+    MAX_PART_SIZE,
+    MAX_PARTS,
+    MAX_SINGLE_COPY,
+    MIN_PART_SIZE,
+    MiB,
+    build_client,
+    chain_secrets,
+    check_options,
+    without_userinfo,
+)
+from omnistorage.backends.s3._copy import CopySettings, copy_object
+from omnistorage.backends.s3._errors import classify
+from omnistorage.backends.s3._reader import ReadSettings, open_reader
+from omnistorage.backends.s3._writer import S3Writer, UploadSettings, metadata_problem
+from omnistorage.capabilities import Capability, Features
+from omnistorage.driver import ExtendedBackend, WriteOptions, Writer
+from omnistorage.errors import Classification, ConfigurationError, ErrorKind
+from omnistorage.models import HashType, ObjectInfo
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+__all__ = ["S3Backend"]
+
+T = TypeVar("T")
+
+_FEATURES = Features.of(
+    [
+        Capability.READ,
+        Capability.WRITE,
+        Capability.DELETE,
+        Capability.LIST,
+        Capability.METADATA,
+        Capability.COPY,
+        Capability.ATOMIC_WRITE,
+        Capability.CONDITIONAL_WRITE,
+        Capability.RANGE_READ,
+        Capability.USER_METADATA,
+        Capability.CONTENT_TYPE,
+    ],
+    [HashType.MD5],
+    max_object_size=MAX_OBJECT_SIZE,
+    min_part_size=MIN_PART_SIZE,
+    max_part_size=MAX_PART_SIZE,
+    max_parts=MAX_PARTS,
+)
+
+_DELETE_BATCH = 1000
+
+
+class S3Backend(ExtendedBackend):
+    """One S3 bucket (see the module docstring for the behaviour).
+
+    Args:
+        bucket: the bucket name.
+        endpoint_url: an S3-compatible endpoint (``http://127.0.0.1:9000``); ``None`` is AWS.
+        region: the region (``None``: from the boto3 configuration chain).
+        access_key_id, secret_access_key, session_token: explicit credentials;
+            without them the normal boto3 chain (environment, profile, instance role) is used.
+        profile: a named profile from the AWS config files.
+        addressing_style: ``"auto"``, ``"path"`` or ``"virtual"``.
+        part_size: the multipart part size (at least 5 MiB; grown automatically
+            to stay under 10,000 parts).
+        max_concurrency: parts in flight per upload (and blocks fetched ahead per
+            parallel read, and parts per multipart copy).
+        read_concurrency: ranged ``GetObject`` calls in flight per read of an object
+            larger than ``read_block_size``; ``1`` (the default) streams one ``GetObject``.
+            Parallel reads help on AWS, where one connection is slower than the
+            network; some emulators re-read the whole object for every range.
+        read_block_size: bytes per ranged request of a parallel read.
+        list_page_size: keys per ``ListObjectsV2`` page (at most 1000).
+        max_attempts: botocore's attempts per request (retries of throttling,
+            5xx, timeouts and connection errors), ``1`` for none.
+        retry_mode: botocore's retry mode: ``"standard"``, ``"adaptive"`` or ``"legacy"``.
+        connect_timeout, read_timeout: socket timeouts in seconds.
+        multipart_copy_threshold: objects larger than this are copied with
+            ``UploadPartCopy`` (S3 copies at most 5 GiB in one ``CopyObject``).
+        client: an existing boto3 S3 client to use (it is not closed by
+            :meth:`close`); the connection options above must then stay unset.
+    """
+
+    name = "s3"
+
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+        session_token: str | None = None,
+        profile: str | None = None,
+        addressing_style: str = "auto",
+        part_size: int = 8 * MiB,
+        max_concurrency: int = 4,
+        read_concurrency: int = 1,
+        read_block_size: int = 8 * MiB,
+        list_page_size: int = 1000,
+        max_attempts: int = 5,
+        retry_mode: str = "standard",
+        connect_timeout: float = 10.0,
+        read_timeout: float = 60.0,
+        multipart_copy_threshold: int = MAX_SINGLE_COPY,
+        client: S3Client | None = None,
+    ) -> None:
+        check_options(
+            bucket=bucket,
+            addressing_style=addressing_style,
+            part_size=part_size,
+            max_concurrency=max_concurrency,
+            read_concurrency=read_concurrency,
+            read_block_size=read_block_size,
+            list_page_size=list_page_size,
+            max_attempts=max_attempts,
+            retry_mode=retry_mode,
+            multipart_copy_threshold=multipart_copy_threshold,
+        )
+        explicit = (access_key_id, secret_access_key, session_token)
+        self.secret_values = tuple(v for v in explicit if v)
+        if client is not None:
+            connection_options = {
+                "endpoint_url": endpoint_url,
+                "region": region,
+                "access_key_id": access_key_id,
+                "secret_access_key": secret_access_key,
+                "session_token": session_token,
+                "profile": profile,
+            }
+            given = sorted(k for k, v in connection_options.items() if v is not None)
+            if given:
+                raise ConfigurationError(
+                    f"s3 backend: pass either client or {', '.join(given)}, not both"
+                )
+            self._client: S3Client = client
+            self._owns_client = False
+        else:
+            self._client = build_client(
+                endpoint_url=endpoint_url,
+                region=region,
+                access_key_id=access_key_id,
+                secret_access_key=secret_access_key,
+                session_token=session_token,
+                profile=profile,
+                addressing_style=addressing_style,
+                max_attempts=max_attempts,
+                retry_mode=retry_mode,
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+                max_pool_connections=max(16, 4 * max(max_concurrency, read_concurrency)),
+            )
+            self._owns_client = True
+        self.secret_values = tuple(dict.fromkeys(self.secret_values + chain_secrets(self._client)))
+        self._bucket = bucket
+        self._endpoint = without_userinfo(endpoint_url or self._client.meta.endpoint_url)
+        self._region = region or self._client.meta.region_name
+        self._upload = UploadSettings(self._client, bucket, part_size, max_concurrency)
+        self._read = ReadSettings(self._client, bucket, read_concurrency, read_block_size)
+        self._copy = CopySettings(self._client, bucket, multipart_copy_threshold, max_concurrency)
+        self._page_size = list_page_size
+
+    def __repr__(self) -> str:
+        return (
+            f"S3Backend(bucket={self._bucket!r}, endpoint_url={self._endpoint!r}, "
+            f"region={self._region!r})"
+        )
+
+    @property
+    def bucket(self) -> str:
+        """The bucket this backend reads and writes."""
+        return self._bucket
+
+    def features(self) -> Features:
+        return _FEATURES
+
+    def classify_error(self, exc: BaseException) -> Classification:
+        return classify(exc)
+
+    def native_path(self, key: str) -> str:
+        return f"s3://{self._bucket}/{key}"
+
+    def key_from_native(self, native: str) -> str | None:
+        base = f"s3://{self._bucket}"
+        if native == base or native == base + "/":
+            return ""
+        return native[len(base) + 1 :] if native.startswith(base + "/") else None
+
+    def as_native(self, kind: type[T]) -> T | None:
+        """The boto3 client for ``botocore.client.BaseClient`` (or any type it is)."""
+        return self._client if isinstance(self._client, kind) else None
+
+    def close(self) -> None:
+        if self._owns_client and not self.closed:
+            self._client.close()
+        super().close()
+
+    # ------------------------------------------------------------ writes
+
+    def new_writer(self, key: str, options: WriteOptions) -> Writer:
+        problem = metadata_problem(options.metadata)
+        if problem is not None:
+            raise ValueError(f"S3 cannot store this metadata: {problem}")
+        return S3Writer(self._upload, key, options)
+
+    # ------------------------------------------------------------ reads
+
+    def new_reader(self, key: str, *, offset: int = 0, length: int | None = None) -> BinaryIO:
+        return open_reader(self._read, key, offset, length)
+
+    # ------------------------------------------------------------ queries
+
+    def _head(self, key: str) -> Any:
+        return self._client.head_object(Bucket=self._bucket, Key=key)
+
+    def exists(self, key: str) -> bool:
+        try:
+            self._head(key)
+        except botocore.exceptions.ClientError as exc:
+            if classify(exc).kind is ErrorKind.NOT_FOUND:
+                return False
+            raise
+        return True
+
+    def stat(self, key: str) -> ObjectInfo:
+        head = self._head(key)
+        etag = str(head.get("ETag", "")).strip('"') or None
+        hashes: dict[HashType, str] = {}
+        if etag is not None and _is_plain_md5(etag, head):
+            hashes[HashType.MD5] = etag
+        return ObjectInfo(
+            path=key,
+            size=int(head.get("ContentLength", 0)),
+            modified=_utc(head.get("LastModified")),
+            content_type=head.get("ContentType"),
+            etag=etag,
+            hashes=hashes,
+            metadata=dict(head.get("Metadata", {})),
+        )
+
+    def list(self, prefix: str, *, recursive: bool = True) -> Iterator[ObjectInfo]:
+        kwargs: dict[str, Any] = {
+            "Bucket": self._bucket,
+            "Prefix": prefix,
+            "PaginationConfig": {"PageSize": self._page_size},
+        }
+        if not recursive:
+            kwargs["Delimiter"] = "/"
+        paginator = self._client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(**kwargs):
+            for common in page.get("CommonPrefixes", ()):
+                folder = common.get("Prefix", "")
+                if folder.endswith("/") and len(folder) > len(prefix) + 1:
+                    yield ObjectInfo(path=folder[:-1], is_dir=True)
+            for entry in page.get("Contents", ()):
+                key = entry["Key"]
+                if key.endswith("/"):
+                    continue  # a folder marker, not a file
+                etag = entry.get("ETag")
+                yield ObjectInfo(
+                    path=key,
+                    size=entry.get("Size", 0),
+                    modified=_utc(entry.get("LastModified")),
+                    etag=etag.strip('"') if etag else None,
+                )
+
+    # ------------------------------------------------------------ changes
+
+    def copy(self, src: str, dst: str, *, overwrite: bool) -> None:
+        """Server-side copy; create-only is a ``HEAD`` check plus ``If-None-Match: *`` (see
+        :mod:`~omnistorage.backends.s3._copy` for the race where a service ignores it)."""
+        copy_object(self._copy, src, dst, overwrite=overwrite)
+
+    def delete(self, key: str) -> None:
+        self._client.delete_object(Bucket=self._bucket, Key=key)
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        """``DeleteObjects`` in batches of 1000; any per-key error raises a ``ClientError``."""
+        batch: list[str] = []
+        for key in keys:
+            batch.append(key)
+            if len(batch) == _DELETE_BATCH:
+                self._delete_batch(batch)
+                batch = []
+        if batch:
+            self._delete_batch(batch)
+
+    def _delete_batch(self, keys: Sequence[str]) -> None:
+        response = self._client.delete_objects(
+            Bucket=self._bucket,
+            Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True},
+        )
+        errors = response.get("Errors", [])
+        if errors:
+            first = errors[0]
+            code = first.get("Code", "DeleteFailed")
+            message = (
+                f"{len(errors)} of {len(keys)} keys were not deleted; "
+                f"first {first.get('Key')!r}: {code} {first.get('Message', '')}"
+            )
+            raise botocore.exceptions.ClientError(
+                {"Error": {"Code": code, "Message": message}}, "DeleteObjects"
+            )
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _utc(when: datetime | None) -> datetime | None:
+    """botocore's timestamps (``tzutc`` or ``tzlocal``) as ``datetime.UTC``."""
+    return None if when is None else when.astimezone(UTC)
+
+
+def _is_plain_md5(etag: str, head: Any) -> bool:
+    if len(etag) != 32 or any(c not in "0123456789abcdef" for c in etag):
+        return False
+    encryption = str(head.get("ServerSideEncryption") or "")
+    return not encryption.startswith("aws:kms") and not head.get("SSECustomerAlgorithm")

@@ -1,0 +1,334 @@
+"""The streaming S3 writer: one ``PutObject``, or a bounded-memory multipart upload.
+
+- Data is buffered up to the current part size. An object that ends within
+  one part is sent with one ``PutObject`` on :meth:`S3Writer.close`.
+- Otherwise a multipart upload starts when the second part begins; parts go
+  out on a small thread pool with at most ``max_concurrency`` in flight, so
+  memory stays near ``(max_concurrency + 1) x part size``. Part sizes follow
+  :func:`~omnistorage.backends.s3._config.part_size_for`.
+- :meth:`S3Writer.close` sends the last part and ``CompleteMultipartUpload``;
+  nothing is visible before that call returns.
+- Create-only (``overwrite=False``) sends ``If-None-Match: *`` on
+  ``PutObject`` and on ``CompleteMultipartUpload``: of racing writers exactly
+  one wins, the others get :class:`ObjectExistsError`. A multipart create-only
+  upload also checks with ``HEAD`` before sending its first part, to fail fast
+  instead of uploading gigabytes for nothing (the conditional complete is
+  still the guard).
+- :meth:`S3Writer.abort` and every failure wait for the parts in flight and
+  send ``AbortMultipartUpload`` (retried on temporary errors), so no
+  incomplete upload is left behind. If even that fails (the network stays
+  down), the upload stays incomplete: a bucket lifecycle rule
+  ``AbortIncompleteMultipartUpload`` is the backstop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import botocore.exceptions
+
+from omnistorage.backends.s3._config import (
+    MAX_OBJECT_SIZE,
+    MAX_PARTS,
+    base_part_size,
+    part_size_for,
+)
+from omnistorage.backends.s3._errors import (
+    ObjectExistsError,
+    classify,
+    error_code,
+    is_precondition_failed,
+    retry_temporary,
+)
+from omnistorage.driver import WriteOptions, Writer
+from omnistorage.errors import ErrorKind
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+__all__ = ["S3Writer", "UploadSettings", "metadata_problem", "multipart_etag"]
+
+_ABORT_ATTEMPTS = 5
+_CHECKSUM: Literal["CRC32"] = "CRC32"
+"""Per-part checksum of multipart uploads (as boto3's ``upload_file`` does): S3 checks each
+part and the composite, and the completed object carries a ``CRC32`` composite checksum."""
+_CONFLICT_ATTEMPTS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class UploadSettings:
+    """What a writer needs from its backend."""
+
+    client: S3Client
+    bucket: str
+    part_size: int
+    max_concurrency: int
+
+
+def multipart_etag(part_etags: list[str]) -> str:
+    """The ETag S3 gives a completed multipart upload with these part ETags."""
+    digest = hashlib.md5(usedforsecurity=False)
+    for etag in part_etags:
+        digest.update(bytes.fromhex(etag.strip('"')))
+    return f"{digest.hexdigest()}-{len(part_etags)}"
+
+
+class S3Writer(Writer):
+    """A create-only or overwriting streaming write of one key (see the module docstring).
+
+    Used by one thread at a time, like any file object.
+    """
+
+    def __init__(self, settings: UploadSettings, key: str, options: WriteOptions) -> None:
+        if options.size_hint is not None and options.size_hint > MAX_OBJECT_SIZE:
+            raise ValueError(f"{options.size_hint} bytes is more than S3's 5 TiB object limit")
+        self._s = settings
+        self._key = key
+        self._options = options
+        self._base = base_part_size(settings.part_size, options.size_hint)
+        self._buffer = bytearray()
+        self._parts_sent = 0
+        self._upload_id: str | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: dict[int, Future[dict[str, Any]]] = {}
+        self._parts: dict[int, dict[str, Any]] = {}
+        self._done = False
+
+    # ------------------------------------------------------------ Writer
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        if self._done:
+            raise ValueError(f"write to a finished S3 writer for {self._key!r}")
+        view = memoryview(data).cast("B")
+        size = view.nbytes
+        while view.nbytes:
+            target = part_size_for(self._parts_sent + 1, self._base)
+            if len(self._buffer) >= target:
+                # The buffered part is full and more data follows: it is not the last part.
+                self._send_part(self._buffer)
+                self._buffer = bytearray()
+                continue
+            if not self._buffer and view.nbytes > target:
+                self._send_part(bytes(view[:target]))
+                view = view[target:]
+                continue
+            room = target - len(self._buffer)
+            self._buffer += view[:room]
+            view = view[room:]
+        return size
+
+    def close(self) -> None:
+        if self._done:
+            raise ValueError(f"S3 writer for {self._key!r} already finished")
+        self._done = True
+        try:
+            if self._upload_id is None:
+                body, self._buffer = self._buffer, bytearray()
+                self._put(body)
+            else:
+                if self._buffer:
+                    body, self._buffer = self._buffer, bytearray()
+                    self._send_part(body)
+                self._wait_for_parts(0)
+                self._complete()
+        except BaseException as exc:
+            try:
+                self._discard()
+            except Exception as cleanup:  # noqa: BLE001 - the publish error is the one raised
+                exc.add_note(f"aborting the multipart upload failed too: {cleanup!r}")
+            raise
+        finally:
+            self._shutdown_pool()
+
+    def abort(self) -> None:
+        self._done = True
+        self._discard()
+
+    # ------------------------------------------------------------ single PUT
+
+    def _extra_args(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if self._options.content_type is not None:
+            extra["ContentType"] = self._options.content_type
+        if self._options.metadata:
+            extra["Metadata"] = dict(self._options.metadata)
+        return extra
+
+    def _put(self, body: bytearray) -> None:
+        kwargs = self._extra_args()
+        if not self._options.overwrite:
+            kwargs["IfNoneMatch"] = "*"
+        s = self._s
+
+        def put() -> None:
+            try:
+                s.client.put_object(Bucket=s.bucket, Key=self._key, Body=_blob(body), **kwargs)
+            except botocore.exceptions.ClientError as exc:
+                self._raise_if_exists(exc)
+                raise
+
+        _retry_conflicts(put)
+
+    def _raise_if_exists(self, exc: BaseException) -> None:
+        if not self._options.overwrite and is_precondition_failed(exc):
+            raise ObjectExistsError(f"an object exists at {self._key!r}") from exc
+
+    # ------------------------------------------------------------ multipart
+
+    def _send_part(self, body: bytes | bytearray) -> None:
+        if self._upload_id is None:
+            self._start_multipart()
+        self._wait_for_parts(self._s.max_concurrency - 1)
+        number = self._parts_sent + 1
+        if number > MAX_PARTS:
+            raise ValueError(f"{self._key!r} needs more than {MAX_PARTS} parts")
+        assert self._pool is not None
+        self._pending[number] = self._pool.submit(self._upload_part, number, body)
+        self._parts_sent = number
+
+    def _start_multipart(self) -> None:
+        s = self._s
+        if not self._options.overwrite and self._head_exists():
+            raise ObjectExistsError(f"an object exists at {self._key!r}")
+        response = s.client.create_multipart_upload(
+            Bucket=s.bucket, Key=self._key, ChecksumAlgorithm=_CHECKSUM, **self._extra_args()
+        )
+        self._upload_id = response["UploadId"]
+        self._pool = ThreadPoolExecutor(
+            max_workers=s.max_concurrency, thread_name_prefix="omnistorage-s3-upload"
+        )
+
+    def _head_exists(self) -> bool:
+        s = self._s
+        try:
+            s.client.head_object(Bucket=s.bucket, Key=self._key)
+        except botocore.exceptions.ClientError as exc:
+            if classify(exc).kind is ErrorKind.NOT_FOUND:
+                return False
+            raise
+        return True
+
+    def _upload_part(self, number: int, body: bytes | bytearray) -> dict[str, Any]:
+        s = self._s
+        assert self._upload_id is not None
+        response = s.client.upload_part(
+            Bucket=s.bucket,
+            Key=self._key,
+            UploadId=self._upload_id,
+            PartNumber=number,
+            Body=_blob(body),
+            ChecksumAlgorithm=_CHECKSUM,
+        )
+        part: dict[str, Any] = {"PartNumber": number, "ETag": response["ETag"]}
+        checksum = response.get(f"Checksum{_CHECKSUM}")
+        if checksum:
+            part[f"Checksum{_CHECKSUM}"] = checksum
+        return part
+
+    def _wait_for_parts(self, keep: int) -> None:
+        """Wait until at most ``keep`` parts are in flight; raise the first part failure."""
+        while len(self._pending) > keep:
+            done, _ = wait(self._pending.values(), return_when=FIRST_COMPLETED)
+            for number, future in list(self._pending.items()):
+                if future in done:
+                    del self._pending[number]
+                    self._parts[number] = future.result()
+
+    def _complete(self) -> None:
+        s = self._s
+        assert self._upload_id is not None
+        parts: list[Any] = [self._parts[n] for n in sorted(self._parts)]
+        kwargs: dict[str, Any] = {}
+        if not self._options.overwrite:
+            kwargs["IfNoneMatch"] = "*"
+        try:
+            s.client.complete_multipart_upload(
+                Bucket=s.bucket,
+                Key=self._key,
+                UploadId=self._upload_id,
+                MultipartUpload={"Parts": parts},
+                **kwargs,
+            )
+        except botocore.exceptions.ClientError as exc:
+            self._raise_if_exists(exc)
+            # A retried complete whose first attempt succeeded finds no upload any more:
+            # the object is ours if its ETag is the one our parts produce.
+            if error_code(exc) != "NoSuchUpload" or not self._published_by_us(parts):
+                raise
+        self._upload_id = None
+
+    def _published_by_us(self, parts: list[Any]) -> bool:
+        s = self._s
+        try:
+            head = s.client.head_object(Bucket=s.bucket, Key=self._key)
+        except botocore.exceptions.ClientError:
+            return False
+        expected = multipart_etag([part["ETag"] for part in parts])
+        return head.get("ETag", "").strip('"') == expected
+
+    # ------------------------------------------------------------ cleanup
+
+    def _discard(self) -> None:
+        """Drop buffered data, let parts in flight finish, abort the upload (idempotent)."""
+        self._buffer = bytearray()
+        for future in self._pending.values():
+            future.cancel()
+        self._shutdown_pool()
+        self._pending.clear()
+        upload_id, self._upload_id = self._upload_id, None
+        if upload_id is None:
+            return
+        s = self._s
+
+        def abort() -> None:
+            try:
+                s.client.abort_multipart_upload(Bucket=s.bucket, Key=self._key, UploadId=upload_id)
+            except botocore.exceptions.ClientError as exc:
+                if error_code(exc) != "NoSuchUpload":
+                    raise
+
+        try:
+            retry_temporary(abort, _ABORT_ATTEMPTS)
+        except BaseException:
+            self._upload_id = upload_id  # a later abort() may try again
+            raise
+
+    def _shutdown_pool(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _blob(body: bytes | bytearray) -> Any:
+    """botocore sends a ``bytearray`` as it is (its stubs only name ``bytes``): no copy."""
+    return body
+
+
+def _retry_conflicts(call: Callable[[], None]) -> None:
+    """Retry a conditional PUT that S3 answered with ``409 ConditionalRequestConflict``."""
+    delay = 0.1
+    for attempt in range(1, _CONFLICT_ATTEMPTS + 1):
+        try:
+            call()
+            return
+        except botocore.exceptions.ClientError as exc:
+            if attempt == _CONFLICT_ATTEMPTS or error_code(exc) != "ConditionalRequestConflict":
+                raise
+        time.sleep(delay)
+        delay *= 2
+
+
+def metadata_problem(metadata: Mapping[str, str]) -> str | None:
+    """Why S3 cannot store ``metadata`` (``None`` when it can): names and values travel as
+    HTTP headers, so they must be printable ASCII (names without spaces or ``:``)."""
+    for name, value in metadata.items():
+        if not name.isascii() or not name.isprintable() or any(c in name for c in " :"):
+            return f"metadata name {name!r} is not a printable ASCII token"
+        if not value.isascii() or not value.isprintable():
+            return f"metadata value for {name!r} is not printable ASCII"
+    return None
