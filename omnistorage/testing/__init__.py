@@ -33,7 +33,7 @@ Needs pytest and hypothesis (the ``dev`` extra).
 
 from omnistorage.testing.basic import BasicOnly
 from omnistorage.testing.conformance import CAPABILITY_TESTS, StoreConformance, requires
-from omnistorage.testing.race import RaceResult, race_create_only
+from omnistorage.testing.race import RaceResult, race, race_create_only
 from omnistorage.testing.stateful import make_state_machine
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "RaceResult",
     "StoreConformance",
     "make_state_machine",
+    "race",
     "race_create_only",
     "requires",
 ]

@@ -23,7 +23,7 @@ from omnistorage import Store
 from omnistorage.backends.s3 import S3Backend
 from omnistorage.errors import AlreadyExists, BackendUnavailable, StorageError
 from omnistorage.registry import open_store
-from omnistorage.testing import StoreConformance, make_state_machine
+from omnistorage.testing import StoreConformance, make_state_machine, race_create_only
 from tests.support.proxy import CuttingProxy
 from tests.support.servers import server_env
 
@@ -318,29 +318,13 @@ MOTO_COMPLETE_RACE = (
 )
 def test_sixteen_racing_create_only_writers_have_one_winner(bucket: str, size: int) -> None:
     store = s3_store(bucket, part_size=5 * MiB, max_concurrency=2)
-    threads = 16
-    barrier = threading.Barrier(threads)
-    outcomes = [""] * threads
 
-    def attempt(i: int) -> None:
-        barrier.wait()
-        try:
-            store.write("race.bin", bytes([i]) * size)
-            outcomes[i] = "won"
-        except AlreadyExists:
-            outcomes[i] = "lost"
-        except Exception as exc:  # noqa: BLE001 - recorded and asserted below
-            outcomes[i] = f"error {exc!r}"
+    def payload(i: int) -> bytes:
+        return bytes([i]) * size
 
-    workers = [threading.Thread(target=attempt, args=(i,)) for i in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    assert outcomes.count("won") == 1, outcomes
-    assert outcomes.count("lost") == threads - 1, outcomes
-    winner = outcomes.index("won")
-    assert store.read_bytes("race.bin") == bytes([winner]) * size
+    race_create_only(store, "race.bin", payload, writers=16).assert_one_winner(
+        store, "race.bin", payload
+    )
     assert incomplete_uploads(bucket, store.root + "/") == []
 
 

@@ -42,7 +42,7 @@ from omnistorage.errors import (
     StorageError,
 )
 from omnistorage.registry import open_store
-from omnistorage.testing import StoreConformance, make_state_machine
+from omnistorage.testing import StoreConformance, make_state_machine, race
 from tests.support.proxy import CuttingProxy
 from tests.support.servers import server_env
 
@@ -372,37 +372,20 @@ def test_sixteen_racing_create_only_writers_have_one_winner(
     threads = 16
     root = f"{sftp_env['OMNI_TEST_SFTP_ROOT']}/{folder}"
     store = Store(_backend(sftp_env, root, max_connections=threads))
+
+    def payload(i: int) -> bytes:
+        return f"writer {i} ".encode() * 5000
+
     for attempt in range(3):
         key = f"race-{attempt}.bin"
-        barrier = threading.Barrier(threads)
-        outcomes = [""] * threads
 
-        def race(
-            i: int,
-            key: str = key,
-            barrier: threading.Barrier = barrier,
-            outcomes: list[str] = outcomes,
-        ) -> None:
-            try:
-                writer = store.open_atomic(key)
-                writer.write(f"writer {i} ".encode() * 5000)
-                barrier.wait()
-                writer.close()
-                outcomes[i] = "won"
-            except AlreadyExists:
-                outcomes[i] = "lost"
-            except Exception as exc:  # noqa: BLE001 - recorded and asserted below
-                outcomes[i] = f"error {exc!r}"
+        def publish(i: int, barrier: threading.Barrier, key: str = key) -> None:
+            writer = store.open_atomic(key)
+            writer.write(payload(i))
+            barrier.wait()  # race the publish itself, not the upload
+            writer.close()
 
-        workers = [threading.Thread(target=race, args=(i,)) for i in range(threads)]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
-        assert outcomes.count("won") == 1, outcomes
-        assert outcomes.count("lost") == threads - 1, outcomes
-        winner = outcomes.index("won")
-        assert store.read_bytes(key) == f"writer {winner} ".encode() * 5000
+        race(publish, threads=threads).assert_one_winner(store, key, payload)
     assert _raw_names(base, folder) == ["race-0.bin", "race-1.bin", "race-2.bin"]
     store.close()
 
@@ -415,26 +398,12 @@ def test_sixteen_racing_create_only_moves_have_one_winner(
     store = Store(_backend(sftp_env, root, max_connections=threads))
     for i in range(threads):
         store.write(f"src/{i}", str(i).encode())
-    barrier = threading.Barrier(threads)
-    outcomes = [""] * threads
 
-    def race(i: int) -> None:
+    def move(i: int, barrier: threading.Barrier) -> None:
         barrier.wait()
-        try:
-            store.move(f"src/{i}", "dst")
-            outcomes[i] = "won"
-        except AlreadyExists:
-            outcomes[i] = "lost"
-        except Exception as exc:  # noqa: BLE001 - recorded and asserted below
-            outcomes[i] = f"error {exc!r}"
+        store.move(f"src/{i}", "dst")
 
-    workers = [threading.Thread(target=race, args=(i,)) for i in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    assert outcomes.count("won") == 1, outcomes
-    winner = outcomes.index("won")
+    winner = race(move, threads=threads).winner
     assert store.read_bytes("dst") == str(winner).encode()
     assert len(list(store.list_files("src"))) == threads - 1
     store.close()
