@@ -39,7 +39,8 @@ from azure.storage.blob import (
 )
 
 from omnistorage import Store
-from omnistorage.backends.azure import AzureBackend, AzureCopyFailed, _BlockBlobWriter, parse_url
+from omnistorage.backends.azure import AzureBackend, AzureCopyFailed, parse_url
+from omnistorage.backends.azure._writer import BlockBlobWriter as _BlockBlobWriter
 from omnistorage.capabilities import Capability
 from omnistorage.driver import WriteOptions
 from omnistorage.errors import (

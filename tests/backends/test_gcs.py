@@ -39,8 +39,8 @@ from omnistorage import (
     Store,
     open_store,
 )
-from omnistorage.backends import gcs as gcs_module
 from omnistorage.backends.gcs import GCSBackend, ResumableUploadError, parse_url
+from omnistorage.backends.gcs import _writer as gcs_writer_module
 from omnistorage.testing import BasicOnly, StoreConformance, make_state_machine
 from tests.support.proxy import CuttingProxy
 from tests.support.servers import server_env
@@ -488,7 +488,7 @@ def _scripted_backend(monkeypatch: pytest.MonkeyPatch, *script: Any) -> tuple[GC
     backend = _offline_backend(chunk_size=CHUNK)
     session = _ScriptedSession(*script)
     monkeypatch.setattr(backend, "_http", session)
-    monkeypatch.setattr(gcs_module, "_UPLOAD_BACKOFF", 0.0)
+    monkeypatch.setattr(gcs_writer_module, "_UPLOAD_BACKOFF", 0.0)
     monkeypatch.setattr(
         storage.Blob, "create_resumable_upload_session", lambda *args, **kwargs: _SESSION_URL
     )

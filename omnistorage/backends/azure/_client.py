@@ -1,0 +1,156 @@
+"""The service client from the credential options, and the secrets it must never show.
+
+:func:`make_service` checks which credential options go together and builds a
+``BlobServiceClient`` (``DefaultAzureCredential`` when ``azure-identity`` is
+installed and nothing else is given; ``AZURE_STORAGE_CONNECTION_STRING`` when
+no account is given at all). Account keys, SAS tokens (also their ``sig`` in
+every quoting) and connection strings are returned as secrets to scrub.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+from azure.core.credentials import AzureSasCredential
+from azure.storage.blob import BlobServiceClient
+
+from omnistorage.backends.azure._limits import READ_CHUNK
+from omnistorage.errors import ConfigurationError
+
+__all__ = ["client_secrets", "make_service"]
+
+
+def make_service(
+    *,
+    account_url: str | None,
+    connection_string: str | None,
+    account_name: str | None,
+    account_key: str | None,
+    sas_token: str | None,
+    credential: Any,
+    service_client: BlobServiceClient | None,
+) -> tuple[BlobServiceClient, bool, list[str]]:
+    """The service client, whether the backend owns it, and the secrets to scrub."""
+    given = {
+        "account_url": account_url,
+        "connection_string": connection_string,
+        "account_name": account_name,
+        "account_key": account_key,
+        "sas_token": sas_token,
+        "credential": credential,
+    }
+    if service_client is not None:
+        extra = sorted(k for k, v in given.items() if v is not None)
+        if extra:
+            raise ConfigurationError(f"azure: service_client excludes {', '.join(extra)}")
+        return service_client, False, []
+    client_options: dict[str, Any] = {
+        "max_single_get_size": READ_CHUNK,
+        "max_chunk_get_size": READ_CHUNK,
+    }
+    if connection_string is None and not (account_url or account_name):
+        if account_key or sas_token or credential is not None:
+            raise ConfigurationError(
+                "azure: account_key, sas_token and credential need account_url or account_name"
+            )
+        connection_string = os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
+        if not connection_string:
+            raise ConfigurationError(
+                "azure: no account given: pass connection_string, account_url or account_name "
+                "(or set AZURE_STORAGE_CONNECTION_STRING)"
+            )
+    if connection_string is not None:
+        extra = sorted(k for k, v in given.items() if v is not None and k != "connection_string")
+        if extra:
+            raise ConfigurationError(f"azure: connection_string excludes {', '.join(extra)}")
+        secrets = _connection_string_secrets(connection_string)
+        try:
+            service = BlobServiceClient.from_connection_string(connection_string, **client_options)
+        except ValueError:
+            raise ConfigurationError("azure: the connection string is not valid") from None
+        return service, True, secrets
+    url = account_url or f"https://{account_name}.blob.core.windows.net"
+    secrets = []
+    query = urlsplit(url).query
+    if query:
+        secrets += _sas_secrets(query)
+    chosen = [k for k in ("account_key", "sas_token", "credential") if given[k] is not None]
+    if len(chosen) > 1:
+        raise ConfigurationError(f"azure: give only one of {', '.join(chosen)}")
+    cred: Any
+    if account_key is not None:
+        name = account_name or _account_from_url(url)
+        if not name:
+            raise ConfigurationError("azure: account_key needs account_name")
+        cred = {"account_name": name, "account_key": account_key}
+        secrets.append(account_key)
+    elif sas_token is not None:
+        secrets += _sas_secrets(sas_token)
+        cred = AzureSasCredential(sas_token.lstrip("?"))
+    elif credential is not None:
+        cred = credential
+    elif query:
+        cred = None  # the SAS is in the URL
+    else:
+        cred = _default_credential()
+    return BlobServiceClient(url, credential=cred, **client_options), True, secrets
+
+
+def client_secrets(service: BlobServiceClient) -> list[str]:
+    """Secrets a ready client holds (also one passed in as ``service_client``)."""
+    secrets: list[str] = []
+    credential = getattr(service, "credential", None)
+    key = getattr(credential, "account_key", None)
+    if isinstance(key, str):
+        secrets.append(key)
+    if isinstance(credential, AzureSasCredential):
+        secrets += _sas_secrets(credential.signature)
+    query = urlsplit(str(getattr(service, "url", "") or "")).query
+    if query:
+        secrets += _sas_secrets(query)
+    return secrets
+
+
+def _default_credential() -> Any:
+    try:
+        from azure.identity import DefaultAzureCredential
+    except ImportError:
+        raise ConfigurationError(
+            "azure: no credentials given (account_key, sas_token, credential or "
+            "connection_string), and DefaultAzureCredential needs azure-identity: "
+            "pip install azure-identity"
+        ) from None
+    return DefaultAzureCredential()
+
+
+def _connection_string_secrets(connection_string: str) -> list[str]:
+    secrets = [connection_string]
+    for part in connection_string.split(";"):
+        name, _, value = part.partition("=")
+        if name.strip().lower() == "accountkey":
+            secrets.append(value.strip())
+        elif name.strip().lower() == "sharedaccesssignature":
+            secrets += _sas_secrets(value.strip())
+    return secrets
+
+
+def _sas_secrets(token: str) -> list[str]:
+    token = token.lstrip("?")
+    secrets = [token]
+    for part in token.split("&"):
+        name, _, value = part.partition("=")
+        if name == "sig" and value:
+            plain = unquote(value)
+            secrets += [value, plain, quote(plain, safe="")]
+    return secrets
+
+
+def _account_from_url(url: str) -> str | None:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ".blob." in host:
+        return host.split(".", 1)[0]
+    segment = parts.path.strip("/").split("/", 1)[0]  # emulator style: http://host:port/account
+    return segment or None

@@ -1,0 +1,101 @@
+"""Blob metadata and properties: the write-side metadata, and :class:`ObjectInfo` from a blob.
+
+The modification time is kept rclone-style in the ``mtime`` metadata entry
+(RFC 3339); ``mtime`` and Data Lake's ``hdi_isfolder`` are reserved names.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from azure.storage.blob import BlobProperties
+
+from omnistorage.driver import WriteOptions
+from omnistorage.models import HashType, ObjectInfo
+
+__all__ = ["blob_metadata", "info", "is_directory", "listed"]
+
+_MTIME = "mtime"
+_HDI_FOLDER = "hdi_isfolder"
+_RESERVED = frozenset({_MTIME, _HDI_FOLDER})
+_METADATA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def blob_metadata(options: WriteOptions) -> dict[str, str] | None:
+    """The blob metadata for a write: checked user metadata plus the rclone-style ``mtime``."""
+    metadata: dict[str, str] = {}
+    seen: set[str] = set()
+    for name, value in options.metadata.items():
+        if not _METADATA_NAME.match(name):
+            raise ValueError(
+                f"Azure metadata names must be C# identifiers (ASCII letters, digits, '_'), "
+                f"got {name!r}"
+            )
+        lowered = name.lower()
+        if lowered in _RESERVED:
+            raise ValueError(f"the metadata name {name!r} is reserved by the azure backend")
+        if lowered in seen:
+            raise ValueError(f"Azure metadata names ignore case: {name!r} is given twice")
+        seen.add(lowered)
+        if not (value.isascii() and value.isprintable()) or value != value.strip():
+            raise ValueError(
+                f"Azure metadata values must be printable ASCII without surrounding blanks, "
+                f"got {value!r} for {name!r}"
+            )
+        metadata[name] = value
+    if options.modified is not None:
+        metadata[_MTIME] = _format_mtime(options.modified)
+    return metadata or None
+
+
+def _format_mtime(when: datetime) -> str:
+    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    fraction = f".{when.microsecond:06d}" if when.microsecond else ""
+    return when.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
+
+
+def _parse_mtime(value: str) -> datetime | None:
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def is_directory(metadata: Mapping[str, str] | None) -> bool:
+    items = (metadata or {}).items()
+    return any(k.lower() == _HDI_FOLDER and v.lower() == "true" for k, v in items)
+
+
+def info(key: str, props: BlobProperties) -> ObjectInfo:
+    user: dict[str, str] = {}
+    modified: datetime | None = None
+    for name, value in (props.metadata or {}).items():
+        lowered = name.lower()
+        if lowered == _MTIME:
+            modified = _parse_mtime(value)
+        elif lowered not in _RESERVED:
+            user[name] = value
+    if modified is None and props.last_modified is not None:
+        last = props.last_modified
+        modified = last.replace(tzinfo=UTC) if last.tzinfo is None else last.astimezone(UTC)
+    settings = props.content_settings
+    md5 = settings.content_md5 if settings is not None else None
+    return ObjectInfo(
+        path=key,
+        size=int(props.size or 0),
+        modified=modified,
+        content_type=settings.content_type if settings is not None else None,
+        etag=props.etag,
+        hashes={HashType.MD5: bytes(md5).hex()} if md5 else {},
+        metadata=user,
+    )
+
+
+def listed(props: BlobProperties) -> ObjectInfo | None:
+    name = props.name
+    if not name or name.endswith("/") or is_directory(props.metadata):
+        return None  # folder markers and Data Lake directories are not files
+    return info(name, props)

@@ -1,0 +1,168 @@
+"""The block-blob writer: one ``Put Blob`` for small objects, staged blocks + one commit else.
+
+Blocks are staged on a small thread pool with at most ``max_concurrency`` in
+flight; nothing is visible before the ``commit_block_list`` in
+:meth:`BlockBlobWriter.close`. The block size doubles every
+:data:`~omnistorage.backends.azure._limits.GROW_EVERY` blocks so a blob stays
+under Azure's block limit. An abort commits nothing: the staged blocks stay
+invisible until the service drops them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import uuid
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any
+
+from azure.core.exceptions import HttpResponseError
+from azure.storage.blob import BlobBlock, BlobClient, ContentSettings
+
+from omnistorage.backends.azure._errors import IF_MISSING, create_only, error_code
+from omnistorage.backends.azure._limits import GROW_EVERY, MAX_BLOCK_SIZE
+from omnistorage.driver import WriteOptions, Writer
+
+__all__ = ["BlockBlobWriter"]
+
+
+class BlockBlobWriter(Writer):
+    """One ``Put Blob`` for small objects; staged blocks + one commit for the rest."""
+
+    def __init__(
+        self,
+        blob: BlobClient,
+        key: str,
+        options: WriteOptions,
+        metadata: dict[str, str] | None,
+        *,
+        block_size: int,
+        max_concurrency: int,
+    ) -> None:
+        self._blob = blob
+        self._key = key
+        self._overwrite = options.overwrite
+        self._content_type = options.content_type
+        self._metadata = metadata
+        self._block_size = block_size
+        self._max_in_flight = max_concurrency
+        self._buffer = bytearray()
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._block_ids: list[str] = []
+        self._in_flight: set[Future[Any]] = set()
+        self._pool: ThreadPoolExecutor | None = None
+        self._token = uuid.uuid4().hex  # block ids never collide with a racing writer's
+        self._done = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        if self._done:
+            raise ValueError("write to a finished writer")
+        view = memoryview(data).cast("B")
+        pos, total = 0, len(view)
+        while pos < total:
+            room = self._block_size - len(self._buffer)
+            piece = view[pos : pos + room]
+            self._buffer += piece
+            pos += len(piece)
+            if len(self._buffer) >= self._block_size:
+                block = bytes(self._buffer)
+                self._buffer = bytearray()
+                self._stage(block)
+        return total
+
+    def close(self) -> None:
+        if self._done:
+            raise ValueError("writer already finished")
+        self._done = True
+        try:
+            if not self._block_ids:
+                self._put(bytes(self._buffer))
+            else:
+                if self._buffer:
+                    block = bytes(self._buffer)
+                    self._buffer = bytearray()
+                    self._stage(block)
+                self._wait_all()
+                self._commit()
+        finally:
+            self._buffer = bytearray()
+            self._stop()
+
+    def abort(self) -> None:
+        # Nothing was committed; the staged blocks stay invisible until the service drops them.
+        self._done = True
+        self._buffer = bytearray()
+        self._stop()
+
+    # ------------------------------------------------------------ internals
+
+    def _stage(self, block: bytes) -> None:
+        self._wait_until_below(self._max_in_flight)
+        self._md5.update(block)
+        index = len(self._block_ids)
+        block_id = base64.b64encode(f"{self._token}{index:06d}".encode()).decode()
+        self._block_ids.append(block_id)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(
+                max_workers=self._max_in_flight, thread_name_prefix="omnistorage-azure"
+            )
+        future = self._pool.submit(self._blob.stage_block, block_id, block, length=len(block))
+        self._in_flight.add(future)
+        if len(self._block_ids) % GROW_EVERY == 0:
+            self._block_size = min(self._block_size * 2, MAX_BLOCK_SIZE)
+
+    def _wait_until_below(self, limit: int) -> None:
+        while self._in_flight and (
+            len(self._in_flight) >= limit or any(f.done() for f in self._in_flight)
+        ):
+            done, _ = wait(self._in_flight, return_when=FIRST_COMPLETED)
+            for future in done:
+                self._in_flight.discard(future)
+                future.result()  # a failed block fails the write
+
+    def _wait_all(self) -> None:
+        while self._in_flight:
+            self._wait_until_below(1)
+
+    def _commit(self) -> None:
+        settings = ContentSettings(
+            content_type=self._content_type, content_md5=bytearray(self._md5.digest())
+        )
+        conditions: dict[str, Any] = {} if self._overwrite else {"match_condition": IF_MISSING}
+        blocks = [BlobBlock(block_id=block_id) for block_id in self._block_ids]
+        try:
+            with create_only(self._key, not self._overwrite):
+                self._blob.commit_block_list(
+                    blocks, content_settings=settings, metadata=self._metadata, **conditions
+                )
+        except HttpResponseError as exc:
+            # A racing writer committed first, which discards our staged blocks before the
+            # service looks at If-None-Match: for a create-only write that is "exists".
+            if (
+                not self._overwrite
+                and error_code(exc) == "InvalidBlockList"
+                and self._blob.exists()
+            ):
+                raise FileExistsError(f"blob {self._key!r} already exists") from exc
+            raise
+
+    def _put(self, data: bytes) -> None:
+        settings = ContentSettings(content_type=self._content_type) if self._content_type else None
+        with create_only(self._key, not self._overwrite):
+            self._blob.upload_blob(
+                data,
+                length=len(data),
+                overwrite=self._overwrite,
+                metadata=self._metadata,
+                content_settings=settings,
+                max_concurrency=self._max_in_flight,
+            )
+
+    def _stop(self) -> None:
+        pool, self._pool = self._pool, None
+        in_flight, self._in_flight = self._in_flight, set()
+        if pool is None:
+            return
+        for future in in_flight:
+            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,292 @@
+"""The Google Cloud Storage driver: :class:`GCSBackend` (options and operations).
+
+The behaviour, and what is verified only against the real service, is
+described in :mod:`omnistorage.backends.gcs`; uploads, the download stream,
+object info and error classification live in the sibling modules.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, BinaryIO, TypeVar
+
+from google.api_core import exceptions as api_exceptions
+from google.cloud.storage.retry import DEFAULT_RETRY
+
+from omnistorage._io import LimitedReader
+from omnistorage.backends.gcs._client import make_client
+from omnistorage.backends.gcs._errors import CONNECTION_ERRORS, InvalidResponse, classify
+from omnistorage.backends.gcs._metadata import crc32c_from_header, info
+from omnistorage.backends.gcs._reader import GCSReader
+from omnistorage.backends.gcs._writer import CHUNK_GRANULARITY, GCSWriter
+from omnistorage.capabilities import Capability, Features
+from omnistorage.driver import ExtendedBackend, WriteOptions, Writer
+from omnistorage.errors import Classification, ConfigurationError
+from omnistorage.models import HashType, ObjectInfo
+
+__all__ = ["GCSBackend"]
+
+T = TypeVar("T")
+
+_log = logging.getLogger("omnistorage.backends.gcs")
+
+_MIB = 1024 * 1024
+_MAX_OBJECT_SIZE = 5 * 1024 * 1024 * _MIB  # 5 TiB
+_DELETE_WORKERS = 8
+
+_FEATURES = Features.of(
+    [
+        Capability.READ,
+        Capability.WRITE,
+        Capability.DELETE,
+        Capability.LIST,
+        Capability.METADATA,
+        Capability.COPY,
+        Capability.ATOMIC_WRITE,
+        Capability.CONDITIONAL_WRITE,
+        Capability.RANGE_READ,
+        Capability.SET_MOD_TIME,
+        Capability.USER_METADATA,
+        Capability.CONTENT_TYPE,
+    ],
+    [HashType.MD5, HashType.CRC32C],
+    max_object_size=_MAX_OBJECT_SIZE,
+)
+
+
+class GCSBackend(ExtendedBackend):
+    """Objects in one Google Cloud Storage bucket.
+
+    Args:
+        bucket: the bucket name.
+        project: the project for the client (``None``: none; object operations
+            do not need one).
+        endpoint_url: another endpoint (emulator, private endpoint), e.g.
+            ``http://127.0.0.1:9023``. Anonymous credentials are used with it
+            unless ``credentials`` or ``credentials_file`` is given.
+        credentials: a ``google.auth`` credentials object.
+        credentials_file: a path to a service-account JSON key file; its project
+            is used when ``project`` is unset.
+        chunk_size: the resumable upload chunk, a positive multiple of 256 KiB;
+            objects up to this size go up in one request. Writers buffer about
+            two chunks.
+        list_page_size: results per listing request (1 to 1000).
+        timeout: seconds to wait for the service on each request.
+        client: a ready ``google.cloud.storage.Client`` to use instead of
+            building one (the connection options must then be left unset). The
+            backend does not close it.
+    """
+
+    name = "gcs"
+
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        project: str | None = None,
+        endpoint_url: str | None = None,
+        credentials: Any = None,
+        credentials_file: str | None = None,
+        chunk_size: int = 8 * _MIB,
+        list_page_size: int = 1000,
+        timeout: float = 60.0,
+        client: Any = None,
+    ) -> None:
+        if not isinstance(bucket, str) or not bucket or "/" in bucket:
+            raise ConfigurationError(f"GCS bucket must be a bucket name, got {bucket!r}")
+        if (
+            isinstance(chunk_size, bool)
+            or not isinstance(chunk_size, int)
+            or chunk_size <= 0
+            or chunk_size % CHUNK_GRANULARITY
+        ):
+            raise ConfigurationError(
+                f"GCS chunk_size must be a positive multiple of 256 KiB, got {chunk_size!r}"
+            )
+        if isinstance(list_page_size, bool) or not 1 <= list_page_size <= 1000:
+            raise ConfigurationError(
+                f"GCS list_page_size must be between 1 and 1000, got {list_page_size!r}"
+            )
+        if not timeout > 0:
+            raise ConfigurationError(f"GCS timeout must be positive, got {timeout!r}")
+        if client is not None:
+            given = [
+                name
+                for name, value in (
+                    ("project", project),
+                    ("endpoint_url", endpoint_url),
+                    ("credentials", credentials),
+                    ("credentials_file", credentials_file),
+                )
+                if value is not None
+            ]
+            if given:
+                raise ConfigurationError(
+                    f"GCS options {', '.join(given)} cannot be combined with client="
+                )
+            self._owns_client = False
+        else:
+            client = make_client(project, endpoint_url, credentials, credentials_file)
+            self._owns_client = True
+        self._client = client
+        self._bucket_name = bucket
+        self._bucket = client.bucket(bucket)
+        self._chunk_size = chunk_size
+        self._list_page_size = list_page_size
+        self._timeout = timeout
+        self._http = client._http  # the client's authorized requests session
+        endpoint = getattr(client, "api_endpoint", None) or client._connection.API_BASE_URL
+        self._api_base = str(endpoint).rstrip("/")
+        self._endpoint_label = endpoint_url
+
+    def __repr__(self) -> str:
+        endpoint = f", endpoint_url={self._endpoint_label!r}" if self._endpoint_label else ""
+        return f"GCSBackend(bucket={self._bucket_name!r}{endpoint})"
+
+    @property
+    def bucket(self) -> str:
+        """The bucket name."""
+        return self._bucket_name
+
+    def features(self) -> Features:
+        return _FEATURES
+
+    # ------------------------------------------------------------------ writes
+
+    def new_writer(self, key: str, options: WriteOptions) -> Writer:
+        return GCSWriter(self, key, options)
+
+    # ------------------------------------------------------------------ reads
+
+    def new_reader(self, key: str, *, offset: int = 0, length: int | None = None) -> BinaryIO:
+        if length == 0:
+            self._bucket.blob(key).reload(timeout=self._timeout)  # NotFound when missing
+            return io.BytesIO(b"")
+        ranged = offset > 0 or length is not None
+        headers = {"Accept-Encoding": "gzip"}  # the stored bytes, never transcoded
+        if ranged:
+            last = "" if length is None else str(offset + length - 1)
+            headers["Range"] = f"bytes={offset}-{last}"
+        url = f"{self._api_base}/download/storage/v1{self._bucket.blob(key).path}?alt=media"
+        response = self._http.request(
+            "GET", url, headers=headers, stream=True, timeout=self._timeout
+        )
+        status = response.status_code
+        if status == 416:  # the offset is at or past the end
+            response.close()
+            return io.BytesIO(b"")
+        if status not in (200, 206) or (status == 200 and offset > 0):
+            try:
+                if status == 200:
+                    raise InvalidResponse(response, "the service ignored the Range header")
+                raise api_exceptions.from_http_response(response)  # type: ignore[no-untyped-call]
+            finally:
+                response.close()
+        if status == 206:
+            return GCSReader(response, None)  # type: ignore[return-value]
+        # The whole object (a range from 0 may be answered in full): check its CRC32C.
+        expected = crc32c_from_header(response.headers.get("X-Goog-Hash"))
+        reader = GCSReader(response, expected)
+        if length is not None:
+            return LimitedReader(reader, length)  # type: ignore[arg-type,return-value]
+        return reader  # type: ignore[return-value]
+
+    # ------------------------------------------------------------------ queries
+
+    def exists(self, key: str) -> bool:
+        return bool(self._bucket.blob(key).exists(timeout=self._timeout))
+
+    def stat(self, key: str) -> ObjectInfo:
+        blob = self._bucket.blob(key)
+        blob.reload(timeout=self._timeout)
+        return info(blob)
+
+    def list(self, prefix: str, *, recursive: bool = True) -> Iterator[ObjectInfo]:
+        blobs = self._client.list_blobs(
+            self._bucket,
+            prefix=prefix or None,
+            delimiter=None if recursive else "/",
+            page_size=self._list_page_size,
+            timeout=self._timeout,
+        )
+        for page in blobs.pages:
+            for blob in page:
+                if not blob.name.endswith("/"):  # skip folder markers
+                    yield info(blob)
+            for folder in getattr(page, "prefixes", ()):
+                yield ObjectInfo(path=folder.rstrip("/"), is_dir=True)
+
+    # ------------------------------------------------------------------ changes
+
+    def delete(self, key: str) -> None:
+        try:
+            # Retrying is safe: a delete that already happened reads as "missing".
+            self._bucket.delete_blob(key, timeout=self._timeout, retry=DEFAULT_RETRY)
+        except api_exceptions.NotFound:
+            return
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        batch = list(keys)
+        if len(batch) <= 1:
+            for key in batch:
+                self.delete(key)
+            return
+        with ThreadPoolExecutor(max_workers=min(_DELETE_WORKERS, len(batch))) as pool:
+            for _ in pool.map(self.delete, batch):
+                pass
+
+    def copy(self, src: str, dst: str, *, overwrite: bool) -> None:
+        source = self._bucket.blob(src)
+        target = self._bucket.blob(dst)
+        token: str | None = None
+        while True:
+            token, _, _ = target.rewrite(
+                source,
+                token=token,
+                if_generation_match=None if overwrite else 0,
+                timeout=self._timeout,
+            )
+            if token is None:
+                return
+
+    # ------------------------------------------------------------------ plumbing
+
+    def close(self) -> None:
+        if self._owns_client:
+            self._client.close()
+        super().close()
+
+    def classify_error(self, exc: BaseException) -> Classification:
+        return classify(exc)
+
+    def native_path(self, key: str) -> str:
+        return f"gs://{self._bucket_name}/{key}" if key else f"gs://{self._bucket_name}"
+
+    def key_from_native(self, native: str) -> str | None:
+        for scheme in ("gs://", "gcs://"):
+            base = f"{scheme}{self._bucket_name}"
+            if native in (base, base + "/"):
+                return ""
+            if native.startswith(base + "/"):
+                return native[len(base) + 1 :]
+        return None
+
+    def as_native(self, kind: type[T]) -> T | None:
+        for candidate in (self._client, self._bucket):
+            if isinstance(candidate, kind):
+                return candidate
+        return None
+
+    def _cancel_session(self, session: str) -> None:
+        """Cancel a resumable upload session (best effort: an unfinished session never
+        becomes an object, and GCS drops it after a week)."""
+        try:
+            response = self._http.request("DELETE", session, timeout=self._timeout)
+        except CONNECTION_ERRORS as exc:
+            _log.debug("could not cancel a GCS upload session: %s", type(exc).__name__)
+            return
+        if response.status_code not in (200, 204, 404, 410, 499):
+            _log.debug("cancelling a GCS upload session answered HTTP %d", response.status_code)

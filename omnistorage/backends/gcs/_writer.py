@@ -1,0 +1,253 @@
+"""The streaming GCS writer: one simple upload, or a resumable session.
+
+A writer buffers at most one chunk. An object that fits in one chunk goes up
+in one simple request on :meth:`GCSWriter.close`; a larger one opens a
+resumable upload session when the first chunk is full, and the final chunk —
+which creates the object, checked against the CRC32C of the whole object — is
+sent only by :meth:`GCSWriter.close`. A failed chunk is retried after asking
+the session how many bytes it persisted. :meth:`GCSWriter.abort` cancels the
+session. Session URIs never appear in messages (:class:`ResumableUploadError`).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+import google_crc32c
+
+from omnistorage.backends.gcs._errors import (
+    CONNECTION_ERRORS,
+    TEMPORARY_STATUS,
+    ResumableUploadError,
+)
+from omnistorage.backends.gcs._metadata import MTIME_KEY, crc32c_header, format_mtime
+from omnistorage.driver import WriteOptions, Writer
+
+if TYPE_CHECKING:
+    from omnistorage.backends.gcs._backend import GCSBackend
+
+__all__ = ["CHUNK_GRANULARITY", "GCSWriter"]
+
+CHUNK_GRANULARITY = 256 * 1024
+"""Resumable upload chunks (all but the last) are multiples of this."""
+_DEFAULT_CONTENT_TYPE = "application/octet-stream"
+_UPLOAD_ATTEMPTS = 3
+_UPLOAD_BACKOFF = 0.5
+
+_OPEN, _CLOSING, _CLOSED, _ABORTED = "open", "closing", "closed", "aborted"
+
+
+class GCSWriter(Writer):
+    """Buffers one chunk; small objects go up in one request on close, larger ones
+    through a resumable session whose final chunk is sent only by close."""
+
+    def __init__(self, backend: GCSBackend, key: str, options: WriteOptions) -> None:
+        self._backend = backend
+        self._key = key
+        blob = backend._bucket.blob(key)
+        metadata = dict(options.metadata)
+        if options.modified is not None:
+            metadata[MTIME_KEY] = format_mtime(options.modified)
+        if metadata:
+            blob.metadata = metadata
+        self._content_type = options.content_type or _DEFAULT_CONTENT_TYPE
+        blob.content_type = self._content_type
+        self._blob = blob
+        self._generation_match = None if options.overwrite else 0
+        self._chunk_size = backend._chunk_size
+        self._buffer = bytearray()
+        self._offset = 0  # bytes the session has persisted; the buffer starts there
+        self._crc = 0  # CRC32C of the persisted bytes
+        self._session: str | None = None
+        self._upload_id = ""
+        self._state = _OPEN
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        if self._state != _OPEN:
+            raise ValueError(f"write to a finished GCS writer ({self._state})")
+        view = memoryview(data).cast("B")
+        total = len(view)
+        pos = 0
+        while pos < total:
+            room = self._chunk_size - len(self._buffer)
+            if room == 0:  # a full chunk and more to come: it is not the last one
+                self._send(final=False)
+                continue
+            take = min(room, total - pos)
+            self._buffer += view[pos : pos + take]
+            pos += take
+        return total
+
+    def close(self) -> None:
+        if self._state != _OPEN:
+            raise ValueError(f"GCS writer already finished ({self._state})")
+        self._state = _CLOSING
+        if self._session is None:
+            self._blob.upload_from_string(
+                bytes(self._buffer),
+                content_type=self._content_type,
+                if_generation_match=self._generation_match,
+                timeout=self._backend._timeout,
+            )
+        else:
+            self._send(final=True)
+        self._state = _CLOSED
+        self._buffer = bytearray()
+
+    def abort(self) -> None:
+        if self._state in (_CLOSED, _ABORTED):
+            return
+        self._state = _ABORTED
+        self._buffer = bytearray()
+        session, self._session = self._session, None
+        if session is not None:
+            self._backend._cancel_session(session)
+
+    # -------------------------------------------------------------- resumable session
+
+    def _send(self, *, final: bool) -> None:
+        """Send the buffer to the session (the last chunk when ``final``)."""
+        if self._session is None:
+            self._session = self._blob.create_resumable_upload_session(
+                content_type=self._content_type,
+                if_generation_match=self._generation_match,
+                timeout=self._backend._timeout,
+                checksum=None,
+            )
+            self._upload_id = _upload_id(self._session)
+        failures = 0
+        recover = False
+        while True:
+            try:
+                if recover:
+                    recover = False
+                    if self._query_status(final=final):
+                        return
+                    if not final and len(self._buffer) < self._chunk_size:
+                        return  # the session kept (part of) the chunk: refill the buffer
+                if self._put(final=final):
+                    return
+            except ResumableUploadError as exc:
+                if not exc.temporary:
+                    raise
+                failures += 1
+                if failures >= _UPLOAD_ATTEMPTS:
+                    raise
+                time.sleep(_UPLOAD_BACKOFF * 2 ** (failures - 1))
+                recover = True
+
+    def _put(self, *, final: bool) -> bool:
+        """One PUT of the buffer. True when this step is done: for a middle chunk, once the
+        session answers (keeping any unpersisted tail for the next chunk); for the last one,
+        once the object exists."""
+        data = bytes(self._buffer)
+        start = self._offset
+        end = start + len(data)
+        headers = {}
+        if final:
+            headers["Content-Range"] = (
+                f"bytes {start}-{end - 1}/{end}" if data else f"bytes */{end}"
+            )
+            crc = google_crc32c.extend(self._crc, data) if data else self._crc
+            headers["X-Goog-Hash"] = crc32c_header(crc)
+        else:
+            headers["Content-Range"] = f"bytes {start}-{end - 1}/*"
+        response = self._request("PUT", data, headers)
+        status = response.status_code
+        if status in (200, 201):
+            if not final:
+                raise ResumableUploadError(
+                    self._message("the session completed before its last chunk"),
+                    status=status,
+                    temporary=False,
+                )
+            return True
+        if status == 308:
+            if not self._advance(response, data):
+                raise ResumableUploadError(
+                    self._message("the session accepted none of the chunk"),
+                    status=status,
+                    temporary=False,
+                )
+            return not final
+        raise self._status_error(response)
+
+    def _query_status(self, *, final: bool) -> bool:
+        """Ask the session how much it has; True when the object already exists."""
+        response = self._request("PUT", b"", {"Content-Range": "bytes */*"})
+        status = response.status_code
+        if status in (200, 201):
+            if not final:
+                raise ResumableUploadError(
+                    self._message("the session completed before its last chunk"),
+                    status=status,
+                    temporary=False,
+                )
+            return True
+        if status == 308:
+            self._advance(response, bytes(self._buffer))
+            return False
+        raise self._status_error(response)
+
+    def _advance(self, response: Any, data: bytes) -> bool:
+        """Drop what the session reports persisted from the buffer; True if anything was."""
+        persisted = 0
+        match = re.fullmatch(r"bytes=0-(\d+)", (response.headers.get("Range") or "").strip())
+        if match is not None:
+            persisted = int(match.group(1)) + 1
+        start = self._offset
+        if not start <= persisted <= start + len(data):
+            raise ResumableUploadError(
+                self._message(
+                    f"the session reports {persisted} bytes persisted, "
+                    f"expected {start} to {start + len(data)}"
+                ),
+                status=response.status_code,
+                temporary=False,
+            )
+        done = persisted - start
+        if done:
+            self._crc = google_crc32c.extend(self._crc, data if done == len(data) else data[:done])
+            del self._buffer[:done]
+            self._offset = persisted
+        return done > 0
+
+    def _request(self, method: str, data: bytes, headers: dict[str, str]) -> Any:
+        assert self._session is not None
+        try:
+            return self._backend._http.request(
+                method, self._session, data=data, headers=headers, timeout=self._backend._timeout
+            )
+        except CONNECTION_ERRORS as exc:
+            # Re-raised without the original: its message holds the session URI.
+            raise ResumableUploadError(
+                self._message(f"connection failed ({type(exc).__name__})"),
+                status=None,
+                temporary=True,
+            ) from None
+
+    def _status_error(self, response: Any) -> ResumableUploadError:
+        status = int(response.status_code)
+        detail = ""
+        try:
+            detail = str(response.json()["error"]["message"])
+        except (ValueError, KeyError, TypeError):
+            detail = (response.text or "")[:200]
+        if self._upload_id:
+            detail = detail.replace(self._upload_id, "***")
+        reason = f"HTTP {status} {response.reason or ''}".rstrip()
+        return ResumableUploadError(
+            self._message(f"{reason}: {detail}" if detail else reason),
+            status=status,
+            temporary=status in TEMPORARY_STATUS or status >= 500,
+        )
+
+    def _message(self, what: str) -> str:
+        return f"resumable upload of {self._key!r} to bucket {self._backend.bucket!r}: {what}"
+
+
+def _upload_id(session: str) -> str:
+    match = re.search(r"[?&]upload_id=([^&#]+)", session)
+    return match.group(1) if match else session
