@@ -44,7 +44,6 @@ from omnistorage.backends.azure._writer import BlockBlobWriter as _BlockBlobWrit
 from omnistorage.capabilities import Capability
 from omnistorage.driver import WriteOptions
 from omnistorage.errors import (
-    AlreadyExists,
     BackendUnavailable,
     ConfigurationError,
     ErrorKind,
@@ -54,7 +53,7 @@ from omnistorage.errors import (
 )
 from omnistorage.models import HashType
 from omnistorage.registry import open_store
-from omnistorage.testing import StoreConformance, make_state_machine
+from omnistorage.testing import StoreConformance, make_state_machine, race
 from tests.support.proxy import CuttingProxy
 from tests.support.servers import server_env
 
@@ -224,31 +223,15 @@ def test_racing_create_only_writers_have_one_winner(
     container: str, block_size: int, size: int
 ) -> None:
     store = Store(backend(container, block_size=block_size), unique_root())
-    threads = 16
-    barrier = threading.Barrier(threads)
-    outcomes = [""] * threads
-    payloads = [bytes([i]) * size for i in range(threads)]
+    payloads = [bytes([i]) * size for i in range(16)]
 
-    def attempt(i: int) -> None:
+    def stream(i: int, barrier: threading.Barrier) -> None:
         barrier.wait()
-        try:
-            with store.open_atomic("race.bin") as writer:
-                for start in range(0, size, 32 * KiB):
-                    writer.write(payloads[i][start : start + 32 * KiB])
-            outcomes[i] = "won"
-        except AlreadyExists:
-            outcomes[i] = "lost"
-        except Exception as exc:  # noqa: BLE001 - recorded and asserted below
-            outcomes[i] = f"error {exc!r}"
+        with store.open_atomic("race.bin") as writer:
+            for start in range(0, size, 32 * KiB):
+                writer.write(payloads[i][start : start + 32 * KiB])
 
-    workers = [threading.Thread(target=attempt, args=(i,)) for i in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    assert outcomes.count("won") == 1, outcomes
-    assert outcomes.count("lost") == threads - 1, outcomes
-    assert store.read_bytes("race.bin") == payloads[outcomes.index("won")]
+    race(stream, threads=16).assert_one_winner(store, "race.bin", payloads.__getitem__)
 
 
 def test_staged_upload_reports_md5_and_metadata(container: str) -> None:
