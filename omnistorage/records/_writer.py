@@ -1,0 +1,473 @@
+"""RecordWriter: records → format → codec → a Store writer, in batches."""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Iterable
+from itertools import islice
+from types import TracebackType
+from typing import Any
+
+from omnistorage.compression import Codec
+from omnistorage.errors import ConfigurationError, DataError, StreamClosed
+from omnistorage.formats import Format
+from omnistorage.records._encoders import make_encoder
+from omnistorage.records._sinks import CompressingSink, Sink, Target, ThreadedSink
+from omnistorage.records._zstd_mt import make_compressor
+
+__all__ = [
+    "DEFAULT_BATCH_BYTES",
+    "DEFAULT_BATCH_RECORDS",
+    "DEFAULT_QUEUE_DEPTH",
+    "DEFAULT_WRITE_SIZE",
+    "RecordWriter",
+    "check_positive",
+]
+
+DEFAULT_BATCH_BYTES = 128 * 1024
+DEFAULT_BATCH_RECORDS = 4096
+DEFAULT_WRITE_SIZE = 1 << 20
+DEFAULT_QUEUE_DEPTH = 4
+_FIRST_BATCH = 1  # the first record is encoded alone: then the record size is known
+
+#: What a record that cannot be encoded raises (``DataError`` covers
+#: ``RecordTooLargeError`` and orjson's errors as the formats wrap them).
+ENCODE_ERRORS = (DataError, TypeError, ValueError)
+
+
+def check_positive(name: str, value: object) -> int:
+    """``value`` if it is a positive int, else :class:`ConfigurationError`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"{name} must be a positive int, got {value!r}")
+    return value
+
+
+class _Closed(list[Any]):
+    """Stands in for the pending list of a finished writer: ``append`` raises.
+
+    This keeps the per-record path of :meth:`RecordWriter.write` free of a
+    state check.
+    """
+
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__()
+        self.message = message
+        self.path = path
+
+    def append(self, item: Any) -> None:
+        raise StreamClosed(self.message, path=self.path or None)
+
+
+class RecordWriter:
+    """Writes records to one object: format-encode, compress, stream to the store.
+
+    Open one with :func:`omnistorage.records.open_writer`. Not thread-safe:
+    one writer per thread (or use :class:`~omnistorage.records.RollingRecordWriter`,
+    which is).
+
+    **Records.** ``bytes``/``bytearray``/``memoryview`` records are written
+    as one raw record each: an NDJSON line as it is (no ``\\n`` inside), a
+    length-prefixed payload, a CSV row as it is (CSV raw rows need
+    ``fieldnames=``). Other objects are encoded by the format: any
+    JSON-serializable value for NDJSON, a mapping or a sequence for CSV.
+
+    **Batching.** :meth:`write` only queues the record; queued records are
+    encoded together (``encode_many``) once their estimated encoded size —
+    the average so far times their number — reaches ``batch_bytes`` (at most
+    ``batch_records`` records), compressed in batches of ``batch_bytes / 2``
+    to ``batch_bytes``, and the compressed bytes go to the store in chunks
+    of about ``write_size``. Memory stays bounded by those sizes (plus, in
+    parallel mode, ``queue_depth`` batches or a few 1 MiB zstd jobs, and the
+    codec's own window) whatever the stream length. (If record sizes swing by orders of
+    magnitude, one batch can hold up to ``batch_records`` big records:
+    lower ``batch_records`` then.)
+
+    **A record that cannot be encoded** (:class:`~omnistorage.errors.DataError`,
+    :class:`~omnistorage.errors.RecordTooLargeError`, ``TypeError``): because
+    :meth:`write` encodes lazily, the error is raised by the call that
+    encodes that record's batch — a later :meth:`write`, or :meth:`flush`,
+    :meth:`write_many` or :meth:`close` — with a note giving the record's
+    0-based position among all records given to this writer. Only that
+    record is dropped (counted in :attr:`rejected`); every other record is
+    written, in order, and the writer stays usable. If :meth:`close` raises
+    this way it has not published: call it again to publish the other
+    records, or :meth:`abort`. :meth:`write_many` is stricter, see there.
+
+    **Failures of the store** (a failed write or publish): the object is
+    aborted — nothing is published — the error is raised, and every later
+    call raises :class:`~omnistorage.errors.StreamClosed`.
+
+    **Publishing.** :meth:`close` (or a clean exit from the ``with`` block)
+    publishes the object, atomically on backends with ``ATOMIC_WRITE``;
+    :meth:`abort`, an exception inside the ``with`` block, or garbage
+    collection of an unclosed writer (with a ``ResourceWarning``) publish
+    nothing.
+
+    **Parallel mode** (``parallel=True``) takes compression off the calling
+    thread, which then only encodes. zstd is compressed by libzstd's own
+    worker threads (one, or the codec's ``threads=N``), which need no GIL,
+    in jobs of 1 MiB so memory stays bounded; the output is a standard zstd
+    stream with the same frames (one per ``flush``), its blocks split
+    differently. Other codecs compress and write on one Python worker
+    thread fed through a queue of ``queue_depth`` batches; their output is
+    byte-for-byte the serial output. Those codecs release the GIL while they
+    compress but the encoding holds it, so the worker pays off when
+    compression costs more than encoding (zlib gzip: about 1.1-1.2x) or
+    when the store's writes block; for ISA-L gzip, snappy and ``none``,
+    whose compression is cheaper than the encoding, the hand-offs cost more
+    than they save on a local store: leave it off there. ``threads=N``
+    alone (a zstd codec option) also uses libzstd's workers.
+
+    Counters: :attr:`records`, :attr:`rejected`, :attr:`bytes_in` (encoded
+    bytes so far; queued records are not encoded yet) and :attr:`bytes_out`
+    (compressed bytes produced so far).
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_batch_bytes",
+        "_batch_records",
+        "_bytes_in",
+        "_encode_many",
+        "_encoder",
+        "_parts",
+        "_parts_size",
+        "_path",
+        "_pending",
+        "_rejected",
+        "_result",
+        "_sink",
+        "_state",
+        "_threshold",
+        "_written",
+    )
+
+    def __init__(
+        self,
+        target: Target,
+        *,
+        format: Format,
+        codec: Codec,
+        path: str = "",
+        parallel: bool = False,
+        batch_bytes: int = DEFAULT_BATCH_BYTES,
+        batch_records: int = DEFAULT_BATCH_RECORDS,
+        write_size: int = DEFAULT_WRITE_SIZE,
+        queue_depth: int = DEFAULT_QUEUE_DEPTH,
+    ) -> None:
+        self._state = "failed"  # until fully built: __del__ then does nothing
+        self._batch_bytes = check_positive("batch_bytes", batch_bytes)
+        self._batch_records = check_positive("batch_records", batch_records)
+        check_positive("write_size", write_size)
+        check_positive("queue_depth", queue_depth)
+        if not isinstance(parallel, bool):
+            raise ConfigurationError(f"parallel must be True or False, got {parallel!r}")
+        self._path = path
+        self._encoder = make_encoder(format)
+        self._encode_many = self._encoder.encode_many
+        compressor, offloaded = make_compressor(codec, parallel=parallel)
+        inner = CompressingSink(target, compressor, write_size)
+        # Multi-threaded zstd compresses on libzstd's threads already (without
+        # the GIL); a Python worker thread on top of it only adds hand-offs.
+        self._sink: Sink = ThreadedSink(inner, queue_depth) if parallel and not offloaded else inner
+        self._pending: list[Any] = []
+        self._threshold = min(_FIRST_BATCH, self._batch_records)
+        self._parts: list[bytes] = []
+        self._parts_size = 0
+        self._written = 0
+        self._rejected = 0
+        self._bytes_in = 0
+        self._result: Any = None
+        self._state = "open"
+
+    # ------------------------------------------------------------ counters
+
+    @property
+    def path(self) -> str:
+        """The store-relative key being written (``""`` if not given)."""
+        return self._path
+
+    @property
+    def records(self) -> int:
+        """Records accepted so far (queued or written), rejected ones excluded."""
+        return self._written + len(self._pending)
+
+    @property
+    def rejected(self) -> int:
+        """Records dropped because they could not be encoded."""
+        return self._rejected
+
+    @property
+    def bytes_in(self) -> int:
+        """Encoded (uncompressed) bytes so far; queued records count once encoded."""
+        return self._bytes_in
+
+    @property
+    def bytes_out(self) -> int:
+        """Compressed bytes produced so far (the object's size once closed)."""
+        return self._sink.bytes_out
+
+    @property
+    def closed(self) -> bool:
+        """True once published, aborted or failed."""
+        return self._state != "open"
+
+    # ------------------------------------------------------------ writing
+
+    def write(self, record: Any) -> None:
+        """Queue ``record`` (see the class docs for when it is encoded).
+
+        Raises:
+            StreamClosed: the writer is closed, aborted or failed.
+            DataError, TypeError: a record of the batch this call encoded
+                (this one or an earlier one) could not be encoded; it was
+                dropped, the others were written (see above).
+            StorageError: the store failed (the object is aborted).
+        """
+        pending = self._pending
+        pending.append(record)
+        if len(pending) >= self._threshold:
+            self._encode_pending()
+
+    def write_many(self, records: Iterable[Any]) -> None:
+        """Write ``records`` in order, encoded in batches (the fastest path).
+
+        Unlike :meth:`write`, errors are immediate and stop the call: if a
+        record cannot be encoded, the records before it are written, and that
+        record and the rest of ``records`` are not (the error's note says
+        which one; :attr:`records` tells how many were written). The writer
+        stays usable.
+        """
+        self._write_many(records, annotate=True)
+
+    def _write_many(self, records: Iterable[Any], annotate: bool = False) -> None:
+        self._check_open()
+        if self._pending:
+            self._encode_pending()
+        offset = 0
+        if isinstance(records, list | tuple):
+            total = len(records)
+            while offset < total:
+                step = self._threshold
+                self._encode_chunk(records[offset : offset + step], offset, annotate)
+                offset += step
+            return
+        iterator = iter(records)
+        while chunk := list(islice(iterator, self._threshold)):
+            self._encode_chunk(chunk, offset, annotate)
+            offset += len(chunk)
+
+    def flush(self) -> None:
+        """Encode what is queued, end the gzip member / zstd frame, hand it all to the store.
+
+        Afterwards the bytes given to the store decode completely on their
+        own: a streaming backend's reader (``channel``) gets every record
+        written so far, and a crash loses nothing before this point *of what
+        the store has kept*. On an atomic backend (memory, local, S3 …)
+        nothing is visible before :meth:`close`, and an object whose writer
+        dies is never published, so ``flush`` there only bounds what sits in
+        this process's buffers. Each flush starts a new member/frame, which
+        costs a little compression ratio: flush per second, not per record.
+        """
+        self._check_open()
+        self._encode_pending()
+        self._push_parts()
+        self._guard(self._sink.flush)
+
+    def close(self) -> Any:
+        """Publish the object; return what the target's ``close`` returned.
+
+        For a Store writer that is a :class:`~omnistorage.models.WriteResult`
+        (path and compressed size). Closing a published writer again returns
+        the same result.
+
+        Raises:
+            StreamClosed: the writer was aborted or failed.
+            DataError, TypeError: a queued record could not be encoded; the
+                writer is *not* closed (call ``close()`` again or ``abort()``).
+            StorageError: publishing failed (nothing was published), e.g.
+                ``AlreadyExists`` for a create-only key that appeared.
+        """
+        if self._state == "closed":
+            return self._result
+        self._check_open()
+        self._encode_pending()
+        self._push_parts()
+        tail = self._encoder.finish()
+        if tail:
+            self._bytes_in += len(tail)
+            self._guard(self._sink.push, tail)
+        self._retire("closed", "write to a closed RecordWriter")
+        try:
+            self._result = self._sink.close()
+        except BaseException:
+            self._state = "failed"
+            raise
+        return self._result
+
+    def abort(self) -> None:
+        """Discard the object: nothing is published. Idempotent."""
+        if self._state in ("aborted", "closed"):
+            return
+        failed = self._state == "failed"
+        self._retire("aborted", "write to an aborted RecordWriter")
+        if failed:
+            with contextlib.suppress(Exception):  # already aborted by the failure
+                self._sink.abort()
+            return
+        self._sink.abort()
+
+    def __enter__(self) -> RecordWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            self._abort_quietly()
+            return
+        try:
+            self.close()
+        except BaseException as exc:
+            if not self.closed and isinstance(exc, ENCODE_ERRORS):
+                exc.add_note(f"leaving the with block aborted {self._path!r}: nothing published")
+            self._abort_quietly()
+            raise
+
+    def __del__(self) -> None:
+        if getattr(self, "_state", None) == "open":
+            warnings.warn(
+                f"unclosed RecordWriter for {self._path!r} was aborted (never published)",
+                ResourceWarning,
+                stacklevel=1,
+            )
+            self._abort_quietly()
+
+    def __repr__(self) -> str:
+        return f"RecordWriter({self._path!r}, records={self.records}, state={self._state})"
+
+    # ------------------------------------------------------------ internals
+
+    def _check_open(self) -> None:
+        if self._state != "open":
+            raise StreamClosed(f"RecordWriter for {self._path!r} is {self._state}", path=self._path)
+
+    def _retire(self, state: str, message: str) -> None:
+        self._state = state
+        self._pending = _Closed(f"{message} ({self._path!r})", self._path)
+
+    def _abort_quietly(self) -> None:
+        with contextlib.suppress(Exception):  # already failing: the first error is reported
+            self.abort()
+
+    def _guard(self, call: Any, *args: Any) -> Any:
+        """Run a sink call; a failure kills the writer (the target aborted itself)."""
+        try:
+            return call(*args)
+        except BaseException:
+            self._retire("failed", "write to a failed RecordWriter")
+            with contextlib.suppress(Exception):  # the sink's error is the one to report
+                self._sink.abort()
+            raise
+
+    def _encode_pending(self) -> None:
+        records = self._pending
+        if not records:
+            return
+        self._pending = []
+        try:
+            data = self._encode_many(records)
+        except ENCODE_ERRORS:
+            self._encode_each(records)
+        else:
+            self._accept(len(records), data)
+
+    def _encode_each(self, records: list[Any]) -> None:
+        """Encode one by one after a failed batch: keep the good, drop and report the bad."""
+        encode = self._encoder.encode
+        good: list[bytes] = []
+        bad: list[int] = []
+        first: BaseException | None = None
+        base = self._written + self._rejected
+        for index, record in enumerate(records):
+            try:
+                good.append(encode(record))
+            except ENCODE_ERRORS as exc:
+                bad.append(base + index)
+                if first is None:
+                    first = exc
+        self._rejected += len(bad)
+        self._accept(len(good), b"".join(good))
+        if first is None:  # pragma: no cover - encode_many and encode disagree
+            return
+        others = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        first.add_note(
+            f"record {bad[0]}{others} given to the RecordWriter for {self._path!r} "
+            "was dropped; the writer kept the other records"
+        )
+        raise first
+
+    def _encode_chunk(
+        self, chunk: list[Any] | tuple[Any, ...], offset: int, annotate: bool
+    ) -> None:
+        try:
+            data = self._encode_many(chunk)
+        except ENCODE_ERRORS:
+            pass
+        else:
+            self._accept(len(chunk), data)
+            return
+        encode = self._encoder.encode
+        good: list[bytes] = []
+        for index, record in enumerate(chunk):
+            try:
+                good.append(encode(record))
+            except ENCODE_ERRORS as exc:
+                self._accept(len(good), b"".join(good))
+                if annotate:
+                    exc.add_note(
+                        f"write_many: record {offset + index} of the call and the ones after "
+                        f"it were not written to {self._path!r}; the ones before it were"
+                    )
+                raise
+        # Not reached unless encode_many and encode disagree.
+        self._accept(len(good), b"".join(good))  # pragma: no cover
+
+    def _write_now(self, record: Any) -> None:
+        """Encode and write one record now (errors are immediate; used by the rolling writer)."""
+        self._check_open()
+        if self._pending:
+            self._encode_pending()
+        self._accept(1, self._encoder.encode(record))
+
+    def _accept(self, count: int, data: bytes) -> None:
+        """Take ``count`` encoded records; compress when a batch's worth is ready."""
+        self._written += count
+        size = len(data)
+        if not size:
+            return
+        self._bytes_in += size
+        if count:
+            self._threshold = max(1, min(self._batch_records, self._batch_bytes * count // size))
+        parts = self._parts
+        if not parts and size >= self._batch_bytes >> 1:
+            # Big enough to compress on its own: skip the copy of a join.
+            self._guard(self._sink.push, data)
+            return
+        parts.append(data)
+        self._parts_size += size
+        if self._parts_size >= self._batch_bytes:
+            self._push_parts()
+
+    def _push_parts(self) -> None:
+        parts = self._parts
+        if not parts:
+            return
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        self._parts = []
+        self._parts_size = 0
+        self._guard(self._sink.push, data)
