@@ -32,7 +32,12 @@ Needs pytest and hypothesis (the ``dev`` extra).
 """
 
 from omnistorage.testing.basic import BasicOnly
-from omnistorage.testing.conformance import CAPABILITY_TESTS, StoreConformance, requires
+from omnistorage.testing.conformance import (
+    CAPABILITY_TESTS,
+    StoreConformance,
+    covers,
+    requires,
+)
 from omnistorage.testing.race import RaceResult, race, race_create_only
 from omnistorage.testing.stateful import make_state_machine
 
@@ -41,6 +46,7 @@ __all__ = [
     "BasicOnly",
     "RaceResult",
     "StoreConformance",
+    "covers",
     "make_state_machine",
     "race",
     "race_create_only",
