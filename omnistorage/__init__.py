@@ -12,12 +12,20 @@ from omnistorage._io import AtomicWriter
 from omnistorage.backends import ChannelBackend, LocalBackend, MemoryBackend
 from omnistorage.capabilities import BASIC_FEATURES, Capability, Features
 from omnistorage.config import BackendConfig, Registry, RegistryConfig, StoreProfile
-from omnistorage.driver import Backend, ExtendedBackend, WriteOptions, Writer, as_extended
+from omnistorage.driver import (
+    Backend,
+    ExtendedBackend,
+    PinnedReader,
+    WriteOptions,
+    Writer,
+    as_extended,
+)
 from omnistorage.errors import (
     AlreadyExists,
     BackendClosed,
     BackendUnavailable,
     CapabilityNotSupported,
+    ChangedDuringRead,
     Classification,
     ConfigurationError,
     CorruptDataError,
@@ -35,8 +43,16 @@ from omnistorage.errors import (
     StreamClosed,
     TruncatedDataError,
     TruncatedRecordError,
+    WriteConflict,
 )
-from omnistorage.models import FolderInfo, HashType, ObjectInfo, ResolutionPlan, WriteResult
+from omnistorage.models import (
+    FolderInfo,
+    HashType,
+    Leftover,
+    ObjectInfo,
+    ResolutionPlan,
+    WriteResult,
+)
 from omnistorage.registry import BackendType, backend_types, open_backend, open_store, register
 from omnistorage.store import Store
 
@@ -73,6 +89,10 @@ __all__ = [
     "ObjectInfo",
     "PermissionDenied",
     "PreconditionFailed",
+    "ChangedDuringRead",
+    "WriteConflict",
+    "PinnedReader",
+    "Leftover",
     "RecordTooLargeError",
     "Registry",
     "RegistryConfig",

@@ -53,6 +53,8 @@ class Capability(enum.StrEnum):
     """Writes store the given content type and ``stat`` returns it."""
     STREAMING = "streaming"
     """A reader may consume a key while its writer is still writing (channel)."""
+    PINNED_READ = "pinned_read"
+    """``open_pinned`` reads stay on one version; a change raises ``ChangedDuringRead``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,30 @@ What a driver must do:
 - Be safe to call from several threads at once.
 - Keep credentials out of ``repr`` and out of the messages of exceptions it
   raises; list secret values in :attr:`Backend.secret_values` so the error
-  mapping can scrub them.
+  mapping can scrub them, and register them with
+  :func:`omnistorage._redact.protect_secrets` so SDK logs are scrubbed too.
+- Yield listed names as they are stored (``a//b``, ``../x``, a tab): never
+  normalise them. The Store checks every listed key against the grammar and
+  skips, logs and counts the ones that break it.
+- A create-only publish that the client library retried and that then fails
+  with a conflict must find out whether the object there is its own (a
+  token, checksum or ETag it sent) and succeed if so.
+- Take ``connect_timeout``, ``read_timeout`` and ``retries`` options (network
+  backends; defaults in :mod:`omnistorage._net`) so a server that is down
+  fails within about 10 s with an error classified ``UNAVAILABLE``.
+
+Folders on object stores (S3, GCS, Azure): a zero-size object named
+``<folder>/`` is a *folder marker*, an empty folder. Drivers that keep
+markers declare ``MKDIR`` and then: :meth:`ExtendedBackend.mkdir` writes the
+marker; :meth:`ExtendedBackend.rmdir` deletes it (a folder without a marker
+is fine: nothing to do); :meth:`ExtendedBackend.stat` of a folder key returns
+``is_dir=True`` when a marker or any object lies below it. In listings a
+marker is yielded as ``ObjectInfo(path=<folder key>, is_dir=True)`` (no
+trailing ``/``): by a recursive listing for every marker at or below the
+prefix, the prefix folder's own marker included; by a shallow listing as the
+sub-folder entry. An object whose name ends with ``/`` but holds bytes is no
+marker: it is yielded as a file under its raw name, which the Store then
+reports as a foreign key.
 """
 
 from __future__ import annotations
@@ -43,10 +66,18 @@ from datetime import datetime
 from typing import BinaryIO, TypeVar
 
 from omnistorage.capabilities import BASIC_FEATURES, Features
-from omnistorage.errors import Classification, classify_builtin
-from omnistorage.models import ObjectInfo
+from omnistorage.errors import Classification, ObjectChanged, classify_builtin
+from omnistorage.models import Leftover, ObjectInfo
 
-__all__ = ["Backend", "ExtendedBackend", "WriteOptions", "Writer", "as_extended"]
+__all__ = [
+    "Backend",
+    "ExtendedBackend",
+    "ObjectChanged",
+    "PinnedReader",
+    "WriteOptions",
+    "Writer",
+    "as_extended",
+]
 
 T = TypeVar("T")
 
@@ -86,6 +117,32 @@ class Writer(abc.ABC):
     @abc.abstractmethod
     def abort(self) -> None:
         """Discard everything written. Idempotent; safe after a failed ``close``."""
+
+
+class PinnedReader(abc.ABC):
+    """Random access to ONE version of an object (``Capability.PINNED_READ``).
+
+    Made by :meth:`ExtendedBackend.open_pinned`, which pins the version that
+    is there at that moment: an open file handle (local, SFTP), the ETag
+    (S3, Azure: ``If-Match`` on every ranged request), the generation (GCS),
+    the immutable bytes (memory). Once the object is overwritten or deleted,
+    :meth:`read_range` raises :class:`~omnistorage.errors.ObjectChanged`
+    (classified ``CHANGED``) rather than return bytes of another version.
+    Backends whose open handle keeps the old version readable (POSIX files)
+    may keep serving it: that is one version too.
+    """
+
+    size: int
+    """The pinned version's size in bytes."""
+    version: str | None = None
+    """The pinned version's tag (ETag, generation …), when the backend has one."""
+
+    @abc.abstractmethod
+    def read_range(self, offset: int, length: int) -> bytes:
+        """Up to ``length`` bytes from ``offset`` (fewer only at the end of the object)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the handle or connection. Idempotent."""
 
 
 class Backend(abc.ABC):
@@ -139,6 +196,14 @@ class Backend(abc.ABC):
         """
         return classify_builtin(exc)
 
+    @classmethod
+    def check_config(cls, options: Mapping[str, object]) -> None:
+        """Check constructor ``options`` that the signature alone cannot (combinations,
+        formats such as an endpoint URL without a scheme) and raise
+        :class:`~omnistorage.errors.ConfigurationError` naming the option. No I/O, no
+        connection; never echo a value that may be a secret. Called by configuration
+        validation before any backend is built; the constructor must check the same."""
+
     def native_path(self, key: str) -> str:
         """The backend's own name for ``key`` (``s3://bucket/k``, ``/abs/file``)."""
         return f"{self.name}:{key}"
@@ -186,6 +251,21 @@ class ExtendedBackend(Backend):
 
     def move(self, src: str, dst: str, *, overwrite: bool) -> None:  # Capability.MOVE
         """Move a file server-side; ``overwrite=False`` fails with ``ALREADY_EXISTS``."""
+        raise NotImplementedError
+
+    def open_pinned(self, key: str) -> PinnedReader:  # Capability.PINNED_READ
+        """Pin the version of the file at ``key`` that is there now (see :class:`PinnedReader`).
+        A missing file raises a ``NOT_FOUND`` error."""
+        raise NotImplementedError
+
+    def list_leftovers(self, prefix: str) -> Iterator[Leftover]:
+        """What crashed writers left under ``prefix`` (``""`` or ending with ``/``): temp
+        files, incomplete multipart uploads, uncommitted blocks … including those of writers
+        that may still be running (the Store filters by age). Nothing by default."""
+        return iter(())
+
+    def remove_leftover(self, leftover: Leftover) -> None:
+        """Remove one leftover reported by :meth:`list_leftovers`; gone already is fine."""
         raise NotImplementedError
 
     def delete_many(self, keys: Iterable[str]) -> None:

@@ -27,6 +27,7 @@ __all__ = [
     "BackendClosed",
     "BackendUnavailable",
     "CapabilityNotSupported",
+    "ChangedDuringRead",
     "Classification",
     "ConfigurationError",
     "CorruptDataError",
@@ -37,6 +38,7 @@ __all__ = [
     "ErrorKind",
     "InvalidPath",
     "NotFound",
+    "ObjectChanged",
     "PermissionDenied",
     "PreconditionFailed",
     "RecordTooLargeError",
@@ -44,6 +46,7 @@ __all__ = [
     "StreamClosed",
     "TruncatedDataError",
     "TruncatedRecordError",
+    "WriteConflict",
     "map_error",
     "redact",
 ]
@@ -128,6 +131,23 @@ class PreconditionFailed(StorageError):
     """A conditional operation's condition (etag, generation) did not hold."""
 
 
+class ChangedDuringRead(PreconditionFailed):
+    """The object changed (overwritten or deleted) while a pinned reader was reading it.
+
+    Readers that span several requests (``read_seekable``, resumed and parallel
+    ranged reads) stay on the version they first saw; they raise this rather
+    than return bytes of two versions.
+    """
+
+
+class WriteConflict(StorageError):
+    """Another writer's publish to the same key raced this one and invalidated it.
+
+    Nothing of this write was published; the other writer's object stands.
+    Marked ``temporary``: redoing the whole write may succeed.
+    """
+
+
 class BackendUnavailable(StorageError, ConnectionError):
     """The backend could not be reached (network, server down, timeouts)."""
 
@@ -182,9 +202,20 @@ class ErrorKind(enum.Enum):
     NOT_SUPPORTED = CapabilityNotSupported
     DIRECTORY_NOT_EMPTY = DirectoryNotEmpty
     PRECONDITION_FAILED = PreconditionFailed
+    CHANGED = ChangedDuringRead
+    CONFLICT = WriteConflict
     UNAVAILABLE = BackendUnavailable
     CLOSED = BackendClosed
     UNKNOWN = StorageError
+
+
+class ObjectChanged(Exception):
+    """Raised by *drivers* (a native exception, not a :class:`StorageError`) when a
+    pinned read finds that the object is no longer the version it pinned.
+
+    :func:`classify_builtin` classifies it as :attr:`ErrorKind.CHANGED`, so the
+    Store raises :class:`ChangedDuringRead`.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,8 +230,13 @@ def classify_builtin(exc: BaseException) -> Classification:
     """Classify Python's own exceptions; drivers fall back to this."""
     if isinstance(exc, builtins.FileNotFoundError):
         return Classification(ErrorKind.NOT_FOUND)
-    if isinstance(exc, (builtins.FileExistsError, builtins.NotADirectoryError)):
+    if isinstance(exc, builtins.NotADirectoryError):
+        # A path component is a file: nothing can exist below it.
+        return Classification(ErrorKind.NOT_FOUND)
+    if isinstance(exc, builtins.FileExistsError):
         return Classification(ErrorKind.ALREADY_EXISTS)
+    if isinstance(exc, ObjectChanged):
+        return Classification(ErrorKind.CHANGED)
     if isinstance(exc, builtins.PermissionError):
         return Classification(ErrorKind.PERMISSION_DENIED)
     if isinstance(exc, (builtins.TimeoutError, builtins.ConnectionError)):
@@ -229,6 +265,8 @@ _KIND_WORDS = {
     ErrorKind.NOT_SUPPORTED: "not supported",
     ErrorKind.DIRECTORY_NOT_EMPTY: "folder not empty",
     ErrorKind.PRECONDITION_FAILED: "precondition failed",
+    ErrorKind.CHANGED: "the object changed while it was being read",
+    ErrorKind.CONFLICT: "another writer's publish raced this one (retry the write)",
     ErrorKind.UNAVAILABLE: "backend unavailable",
     ErrorKind.CLOSED: "backend closed",
     ErrorKind.UNKNOWN: "storage error",

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-__all__ = ["FolderInfo", "HashType", "ObjectInfo", "ResolutionPlan", "WriteResult"]
+__all__ = ["FolderInfo", "HashType", "Leftover", "ObjectInfo", "ResolutionPlan", "WriteResult"]
 
 
 class HashType(enum.StrEnum):
@@ -75,3 +75,30 @@ class ResolutionPlan:
     key: str
     native_path: str
     steps: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Leftover:
+    """Something a crashed or abandoned writer left behind, invisible to the Store API.
+
+    Drivers report these from :meth:`~omnistorage.driver.ExtendedBackend.list_leftovers`
+    and remove them with :meth:`~omnistorage.driver.ExtendedBackend.remove_leftover`.
+
+    Attributes:
+        kind: what it is: ``"temp-file"`` (local, SFTP), ``"multipart-upload"`` (S3),
+            ``"uncommitted-blocks"`` (Azure), ``"resumable-upload"`` (GCS) …
+        key: the backend-relative key the write was for (the Store rebases it), or
+            the folder the leftover lies in when the target cannot be known.
+        native: the backend's own name for the leftover (temp path, upload id …),
+            for logs and reports; never contains secrets.
+        size: bytes it holds, when known.
+        started: when the write started (or the leftover was last modified), UTC.
+        handle: opaque driver data that identifies it for removal.
+    """
+
+    kind: str
+    key: str
+    native: str
+    size: int | None = None
+    started: datetime | None = None
+    handle: str = ""

@@ -3,8 +3,10 @@
 A *key* names a file inside a store: relative, ``/``-separated, made of
 non-empty segments that are neither ``.`` nor ``..``, with no backslash, no
 NUL or other control character (U+0000 to U+001F, U+007F), at most 1024 bytes
-of UTF-8. Keys are literal: ``%2e%2e`` is a segment of five characters, not
-``..``; a backslash is rejected, never translated.
+of UTF-8. Segments starting with ``.omnistorage-tmp-`` are reserved for the
+temp files of in-flight writes (see :mod:`omnistorage._tempname`). Keys are
+literal: ``%2e%2e`` is a segment of five characters, not ``..``; a backslash
+is rejected, never translated.
 
 A *folder path* is a key or the empty string (the store's root); a single
 trailing ``/`` is accepted on folder paths and dropped.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import re
 
+from omnistorage._tempname import TEMP_MARK
 from omnistorage.errors import InvalidPath
 
 __all__ = [
@@ -36,6 +39,10 @@ MAX_KEY_BYTES = 1024
 _SEGMENT = r"(?!\.\.?(?:/|$))[^\x00-\x1f\x7f\\/]+"
 _KEY_RE = re.compile(rf"{_SEGMENT}(?:/{_SEGMENT})*")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+# A reserved segment is one that starts with TEMP_MARK: "/.omnistorage-tmp-" inside a key,
+# or TEMP_MARK at its start. Checking the substring "omnistorage-tmp-" first keeps the
+# common path to one C-level search; _is_reserved decides exactly.
+_TEMP_SEGMENT = TEMP_MARK[1:]
 
 
 def validate_key(key: str) -> str:
@@ -44,7 +51,9 @@ def validate_key(key: str) -> str:
     The message names the key and the rule it broke.
     """
     if type(key) is str and _KEY_RE.fullmatch(key) is not None:
-        if key.isascii():
+        if _TEMP_SEGMENT in key and _is_reserved(key):
+            pass
+        elif key.isascii():
             if len(key) <= MAX_KEY_BYTES:
                 return key
         elif _utf8_size(key) <= MAX_KEY_BYTES:
@@ -59,6 +68,10 @@ def validate_folder(path: str) -> str:
     if type(path) is str and path.endswith("/") and len(path) > 1:
         path = path[:-1]
     return validate_key(path)
+
+
+def _is_reserved(key: str) -> bool:
+    return key.startswith(TEMP_MARK) or f"/{TEMP_MARK}" in key
 
 
 def _utf8_size(key: str) -> int:
@@ -88,6 +101,8 @@ def _broken_rule(key: object) -> str:
             return "empty segments ('//' or a trailing '/') are not allowed"
         if segment in (".", ".."):
             return f"'{segment}' segments are not allowed"
+        if segment.startswith(TEMP_MARK):
+            return f"segments starting with {TEMP_MARK!r} are reserved for temp files"
     try:
         size = len(key.encode("utf-8"))
     except UnicodeEncodeError:
