@@ -196,7 +196,7 @@ class Backend(abc.ABC):
         """
         return classify_builtin(exc)
 
-    @classmethod
+    @classmethod  # noqa: B027 - an optional hook
     def check_config(cls, options: Mapping[str, object]) -> None:
         """Check constructor ``options`` that the signature alone cannot (combinations,
         formats such as an endpoint URL without a scheme) and raise
