@@ -9,6 +9,7 @@ backend drivers (:mod:`omnistorage.driver`). Open one with :func:`open_store`::
 """
 
 from omnistorage._io import AtomicWriter
+from omnistorage._listing import Listing
 from omnistorage.backends import ChannelBackend, LocalBackend, MemoryBackend
 from omnistorage.capabilities import BASIC_FEATURES, Capability, Features
 from omnistorage.config import BackendConfig, Registry, RegistryConfig, StoreProfile
@@ -46,6 +47,7 @@ from omnistorage.errors import (
     WriteConflict,
 )
 from omnistorage.models import (
+    CleanupReport,
     FolderInfo,
     HashType,
     Leftover,
@@ -93,6 +95,8 @@ __all__ = [
     "WriteConflict",
     "PinnedReader",
     "Leftover",
+    "Listing",
+    "CleanupReport",
     "RecordTooLargeError",
     "Registry",
     "RegistryConfig",

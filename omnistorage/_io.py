@@ -13,13 +13,14 @@ from __future__ import annotations
 import contextlib
 import io
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from types import TracebackType
 from typing import BinaryIO, Protocol
 
-from omnistorage.driver import Writer
+from omnistorage._hashing import MultiHasher
+from omnistorage.driver import PinnedReader, Writer
 from omnistorage.errors import StorageError, StreamClosed
-from omnistorage.models import WriteResult
+from omnistorage.models import HashType, WriteResult
 
 __all__ = ["AtomicWriter", "LimitedReader", "ReadStream", "SeekableReader"]
 
@@ -97,13 +98,22 @@ class AtomicWriter:
     Any failure in :meth:`write` aborts the upload; the writer is then dead.
     """
 
-    def __init__(self, writer: Writer, fail: FailFn, path: str, op: str = "write") -> None:
+    def __init__(
+        self,
+        writer: Writer,
+        fail: FailFn,
+        path: str,
+        op: str = "write",
+        *,
+        hashes: Iterable[HashType | str] = (),
+    ) -> None:
         self._writer = writer
         self._fail = fail
         self._path = path
         self._op = op
         self._size = 0
         self._done = False
+        self._hasher = MultiHasher(hashes) if hashes else None
 
     @property
     def path(self) -> str:
@@ -142,6 +152,8 @@ class AtomicWriter:
         except Exception as exc:
             self._abort_quietly()
             raise self._fail(exc, self._op, self._path) from exc
+        if self._hasher is not None:
+            self._hasher.update(data)
         n = len(data) if not isinstance(data, memoryview) else data.nbytes
         self._size += n
         return n
@@ -161,7 +173,8 @@ class AtomicWriter:
             with contextlib.suppress(Exception):  # the publish error is the one to report
                 self._writer.abort()
             raise self._fail(exc, self._op, self._path) from exc
-        return WriteResult(path=self._path, size=self._size)
+        hashes = self._hasher.digests() if self._hasher is not None else {}
+        return WriteResult(path=self._path, size=self._size, hashes=hashes)
 
     commit = close
 
@@ -244,25 +257,29 @@ class LimitedReader(io.RawIOBase):
                 super().close()
 
 
-OpenRange = Callable[[int, int | None], BinaryIO]
+_READALL_STEP = 8 << 20
 
 
 class SeekableReader(io.RawIOBase):
-    """Random access over a file of known ``size`` by opening ranged readers.
+    """Random access to ONE version of an object, over a driver's :class:`PinnedReader`.
 
-    Sequential reads reuse one open reader; a seek elsewhere closes it and
-    the next read opens a new one at the new position.
+    Every read is a ``read_range`` on the pinned version; if the object changes
+    the driver raises and this reader raises ``ChangedDuringRead`` (never bytes
+    of two versions). Wrap it in :class:`io.BufferedReader` for small reads.
     """
 
-    def __init__(self, open_range: OpenRange, size: int, fail: FailFn, path: str) -> None:
+    def __init__(self, pinned: PinnedReader, fail: FailFn, path: str) -> None:
         super().__init__()
-        self._open_range = open_range
-        self._size = size
+        self._pinned = pinned
+        self._size = pinned.size
         self._fail = fail
         self._path = path
         self._pos = 0
-        self._reader: BinaryIO | None = None
-        self._reader_pos = -1
+
+    @property
+    def size(self) -> int:
+        """The pinned version's size."""
+        return self._size
 
     def readable(self) -> bool:
         return True
@@ -288,35 +305,55 @@ class SeekableReader(io.RawIOBase):
         return pos
 
     def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
-        if self._pos >= self._size or len(buffer) == 0:
+        if self.closed:
+            raise StreamClosed(f"read on closed reader {self._path!r}", path=self._path)
+        want = min(len(buffer), self._size - self._pos)
+        if want <= 0:
             return 0
         try:
-            return self._read_at_pos(buffer)
+            data = self._pinned.read_range(self._pos, want)
         except Exception as exc:
-            self._reader = None
             raise self._fail(exc, "read", self._path) from exc
-
-    def _read_at_pos(self, buffer: memoryview | bytearray) -> int:
-        if self._reader is None or self._reader_pos != self._pos:
-            self._drop_reader()
-            self._reader = self._open_range(self._pos, None)
-            self._reader_pos = self._pos
-        view = memoryview(buffer)[: self._size - self._pos]
-        data = self._reader.read(len(view))
         n = len(data)
-        view[:n] = data
+        memoryview(buffer)[:n] = data
         self._pos += n
-        self._reader_pos = self._pos
         return n
 
-    def _drop_reader(self) -> None:
-        if self._reader is not None:
-            reader, self._reader = self._reader, None
-            reader.close()
+    def readall(self) -> bytes:
+        # RawIOBase.readall reads in 8 KiB steps: one request each on remote backends.
+        parts = []
+        while chunk := self.read(_READALL_STEP):
+            parts.append(chunk)
+        return b"".join(parts)
 
     def close(self) -> None:
         if not self.closed:
             try:
-                self._drop_reader()
+                self._pinned.close()
             finally:
                 super().close()
+
+
+class SpooledPinned(PinnedReader):
+    """The fallback pin for backends without ``PINNED_READ``: one streaming read of
+    the object into a spooled temporary file (memory up to ``max_memory``, then
+    disk), so every later range comes from that single version."""
+
+    def __init__(self, source: BinaryIO, *, max_memory: int = 8 << 20) -> None:
+        import tempfile
+
+        self._file = tempfile.SpooledTemporaryFile(max_size=max_memory)  # noqa: SIM115
+        try:
+            while chunk := source.read(1 << 20):
+                self._file.write(chunk)
+        except BaseException:
+            self._file.close()
+            raise
+        self.size = self._file.tell()
+
+    def read_range(self, offset: int, length: int) -> bytes:
+        self._file.seek(offset)
+        return self._file.read(length)
+
+    def close(self) -> None:
+        self._file.close()

@@ -7,7 +7,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-__all__ = ["FolderInfo", "HashType", "Leftover", "ObjectInfo", "ResolutionPlan", "WriteResult"]
+__all__ = [
+    "CleanupReport",
+    "FolderInfo",
+    "HashType",
+    "Leftover",
+    "ObjectInfo",
+    "ResolutionPlan",
+    "WriteResult",
+]
 
 
 class HashType(enum.StrEnum):
@@ -61,6 +69,8 @@ class WriteResult:
 
     path: str
     size: int
+    hashes: Mapping[HashType, str] = field(default_factory=dict)
+    """Hex digests of the published bytes, for the hash types the write asked for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,3 +112,24 @@ class Leftover:
     size: int | None = None
     started: datetime | None = None
     handle: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CleanupReport:
+    r"""What :meth:`omnistorage.Store.cleanup` found and did.
+
+    Attributes:
+        removed: leftovers removed (or, with ``dry_run``, that would be), with
+            store-relative ``key``\ s.
+        kept: leftovers younger than ``older_than`` (possibly live writers), left alone.
+        errors: ``(native name, error message)`` for leftovers that could not be removed.
+    """
+
+    removed: tuple[Leftover, ...] = ()
+    kept: tuple[Leftover, ...] = ()
+    errors: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def bytes_removed(self) -> int:
+        """Total size of the removed leftovers whose size is known."""
+        return sum(item.size or 0 for item in self.removed)

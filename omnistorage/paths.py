@@ -24,7 +24,9 @@ from omnistorage.errors import InvalidPath
 __all__ = [
     "MAX_KEY_BYTES",
     "basename",
+    "broken_rule",
     "depth",
+    "is_valid_key",
     "folder_prefix",
     "is_within",
     "join",
@@ -58,7 +60,18 @@ def validate_key(key: str) -> str:
                 return key
         elif _utf8_size(key) <= MAX_KEY_BYTES:
             return key
-    raise InvalidPath(f"invalid key {key!r}: {_broken_rule(key)}", path=_printable(key))
+    raise InvalidPath(f"invalid key {key!r}: {broken_rule(key)}", path=_printable(key))
+
+
+def is_valid_key(key: str) -> bool:
+    """True when ``key`` follows the key grammar (the check :func:`validate_key` makes)."""
+    if type(key) is not str or _KEY_RE.fullmatch(key) is None:
+        return False
+    if _TEMP_SEGMENT in key and _is_reserved(key):
+        return False
+    if key.isascii():
+        return len(key) <= MAX_KEY_BYTES
+    return _utf8_size(key) <= MAX_KEY_BYTES
 
 
 def validate_folder(path: str) -> str:
@@ -85,7 +98,8 @@ def _printable(key: object) -> str | None:
     return key if isinstance(key, str) else None
 
 
-def _broken_rule(key: object) -> str:
+def broken_rule(key: object) -> str:
+    """Which rule of the grammar ``key`` breaks, in words (for messages)."""
     if not isinstance(key, str):
         return f"keys are str, not {type(key).__name__}"
     if key == "":

@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import IO, Any, BinaryIO, TypeVar, overload
 
 from omnistorage import paths
 from omnistorage._glob import compile_glob, has_magic, static_prefix
-from omnistorage._io import AtomicWriter, ReadStream, SeekableReader
+from omnistorage._io import AtomicWriter, ReadStream, SeekableReader, SpooledPinned
+from omnistorage._listing import ForeignKeys, Listing, OnInvalid
 from omnistorage.capabilities import BASIC_FEATURES, Capability, Features
 from omnistorage.driver import Backend, ExtendedBackend, WriteOptions, as_extended
 from omnistorage.errors import (
@@ -46,7 +47,15 @@ from omnistorage.errors import (
     StorageError,
     map_error,
 )
-from omnistorage.models import FolderInfo, ObjectInfo, ResolutionPlan, WriteResult
+from omnistorage.models import (
+    CleanupReport,
+    FolderInfo,
+    HashType,
+    Leftover,
+    ObjectInfo,
+    ResolutionPlan,
+    WriteResult,
+)
 
 __all__ = ["Store"]
 
@@ -56,6 +65,10 @@ _CHUNK = 1 << 20
 _DELETE_BATCH = 1000
 
 Content = bytes | bytearray | memoryview | IO[bytes] | Iterable[bytes]
+Hashes = Iterable[HashType | str]
+
+DEFAULT_CLEANUP_AGE = timedelta(hours=24)
+"""Leftovers younger than this may belong to a writer that is still running."""
 
 
 class Store:
@@ -113,7 +126,8 @@ class Store:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Store({self._backend.name}:{self._root!r})"
+        # The backend's repr names its location (folder, bucket, host), never secrets.
+        return f"Store({self._backend!r}, root={self._root!r})"
 
     # ------------------------------------------------------------------ reads
 
@@ -164,15 +178,30 @@ class Store:
             raise self._fail(exc, "read", path) from exc
 
     def read_seekable(self, path: str) -> BinaryIO:
-        """A seekable, buffered reader over ``path`` built on ranged reads."""
-        info = self.get_file_info(path)
-        key = self._prefix + path
-        backend = self._backend
+        """A seekable, buffered reader over ONE version of ``path``.
 
-        def open_range(offset: int, length: int | None) -> BinaryIO:
-            return backend.new_reader(key, offset=offset, length=length)
-
-        raw = SeekableReader(open_range, info.size, self._fail, path)
+        With ``PINNED_READ`` the driver pins the version there now (ETag,
+        generation, open handle) and every range read checks it: if the object
+        is overwritten or deleted meanwhile, reads raise
+        :class:`~omnistorage.errors.ChangedDuringRead`, never bytes of two
+        versions. Without it, the object is streamed once into a spooled
+        temporary file (memory up to 8 MiB, then disk) at open, which is one
+        version by construction. ``NotFound`` when there is no file.
+        """
+        key = self._key(path, Capability.READ, "read")
+        ext = self._ext
+        try:
+            if ext is not None and Capability.PINNED_READ in self._caps:
+                pinned = ext.open_pinned(key)
+            else:
+                source = self._backend.new_reader(key)
+                try:
+                    pinned = SpooledPinned(source)
+                finally:
+                    source.close()
+        except Exception as exc:
+            raise self._fail(exc, "read", path) from exc
+        raw = SeekableReader(pinned, self._fail, path)
         return io.BufferedReader(raw, buffer_size=_CHUNK)
 
     # ------------------------------------------------------------------ writes
@@ -186,6 +215,7 @@ class Store:
         metadata: Mapping[str, str] | None = None,
         modified: datetime | None = None,
         size_hint: int | None = None,
+        hashes: Hashes = (),
     ) -> AtomicWriter:
         """A streaming writer for ``path``, atomic exactly where the backend has ``ATOMIC_WRITE``.
 
@@ -193,7 +223,9 @@ class Store:
         ``with`` block aborts), but it also works on streaming backends such as
         ``channel``, where a reader sees the bytes as they are written.
         """
-        return self._open_writer(path, overwrite, content_type, metadata, modified, size_hint)
+        return self._open_writer(
+            path, overwrite, content_type, metadata, modified, size_hint, hashes
+        )
 
     def open_atomic(
         self,
@@ -204,17 +236,21 @@ class Store:
         metadata: Mapping[str, str] | None = None,
         modified: datetime | None = None,
         size_hint: int | None = None,
+        hashes: Hashes = (),
     ) -> AtomicWriter:
         """A streaming writer that publishes ``path`` only on a clean close.
 
         Use as a context manager: a clean exit publishes the whole object, an
         exception aborts (nothing appears). Requires ``ATOMIC_WRITE``.
         ``overwrite=False`` makes publishing fail with ``AlreadyExists`` if a
-        file is there.
+        file is there. ``hashes`` (e.g. ``[HashType.MD5]``) are computed while
+        streaming and returned by ``close()`` in ``WriteResult.hashes``.
         """
         paths.validate_key(path)
         self._require(Capability.ATOMIC_WRITE, "write", path)
-        return self._open_writer(path, overwrite, content_type, metadata, modified, size_hint)
+        return self._open_writer(
+            path, overwrite, content_type, metadata, modified, size_hint, hashes
+        )
 
     def write(
         self,
@@ -225,23 +261,28 @@ class Store:
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
         modified: datetime | None = None,
+        hashes: Hashes = (),
     ) -> WriteResult:
         """Write ``content`` (bytes, a binary file object, or an iterable of bytes) to ``path``.
 
         Streams file objects and iterables in chunks. Atomic on backends with
         ``ATOMIC_WRITE``; ``overwrite=False`` (the default) is create-only.
+        ``hashes`` lists hash types to compute while streaming; the result's
+        ``hashes`` holds their hex digests.
         """
         if isinstance(content, str):
             raise TypeError("write() takes bytes; use write_text() for str")
         size_hint = _len_if_bytes(content)
-        writer = self._open_writer(path, overwrite, content_type, metadata, modified, size_hint)
+        writer = self._open_writer(
+            path, overwrite, content_type, metadata, modified, size_hint, hashes
+        )
         with writer:
             if size_hint is not None:
                 writer.write(content)  # type: ignore[arg-type]
             else:
                 for chunk in _chunks(content):
                     writer.write(chunk)
-        return WriteResult(path=path, size=writer.tell())
+            return writer.close()
 
     def write_text(
         self,
@@ -253,6 +294,7 @@ class Store:
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
         modified: datetime | None = None,
+        hashes: Hashes = (),
     ) -> WriteResult:
         """Write ``text`` encoded with ``encoding``; otherwise as :meth:`write`."""
         return self.write(
@@ -262,6 +304,7 @@ class Store:
             content_type=content_type,
             metadata=metadata,
             modified=modified,
+            hashes=hashes,
         )
 
     def write_atomic(
@@ -273,6 +316,7 @@ class Store:
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
         modified: datetime | None = None,
+        hashes: Hashes = (),
     ) -> WriteResult:
         """:meth:`write`, but fail before any I/O unless the backend has ``ATOMIC_WRITE``."""
         self._require(Capability.ATOMIC_WRITE, "write", path)
@@ -283,6 +327,7 @@ class Store:
             content_type=content_type,
             metadata=metadata,
             modified=modified,
+            hashes=hashes,
         )
 
     def _open_writer(
@@ -293,8 +338,10 @@ class Store:
         metadata: Mapping[str, str] | None,
         modified: datetime | None,
         size_hint: int | None,
+        hashes: Hashes = (),
     ) -> AtomicWriter:
         key = self._key(path, Capability.WRITE, "write")
+        hash_kinds = _hash_kinds(hashes)
         if content_type is not None:
             self._require(Capability.CONTENT_TYPE, "write", path)
         if metadata:
@@ -320,7 +367,7 @@ class Store:
             writer = self._backend.new_writer(key, options)
         except Exception as exc:
             raise self._fail(exc, "write", path) from exc
-        return AtomicWriter(writer, self._fail, path)
+        return AtomicWriter(writer, self._fail, path, hashes=hash_kinds)
 
     # ------------------------------------------------------------------ queries
 
@@ -375,18 +422,27 @@ class Store:
         recursive: bool = False,
         pattern: str | None = None,
         max_depth: int | None = None,
-    ) -> Iterator[ObjectInfo]:
+        on_invalid: OnInvalid | None = None,
+    ) -> Listing[ObjectInfo]:
         """Files in the folder ``path``, lazily, in no particular order.
 
         ``recursive`` descends into sub-folders, at most ``max_depth`` levels
         below ``path`` (1 = only ``path`` itself). ``pattern`` is a glob the
         file *name* must match. Returned paths are relative to this store.
+
+        Only valid keys are yielded. A listed name the key grammar refuses (a
+        foreign key another tool wrote: ``a//b``, ``../x``, a tab) is skipped,
+        logged at WARNING, counted on the returned :class:`Listing`
+        (``invalid_count``, ``invalid``) and passed to ``on_invalid``.
         """
         if max_depth is not None and max_depth < 1:
             raise ValueError(f"max_depth must be >= 1, got {max_depth}")
         folder = self._folder_key(path, Capability.LIST, "list")
         shallow = not recursive or max_depth == 1
-        return self._list_files(folder, path, shallow, pattern, max_depth)
+        foreign = ForeignKeys(self._backend.name, on_invalid)
+        return Listing(
+            self._list_files(folder, path, shallow, pattern, max_depth, foreign), foreign
+        )
 
     def _list_files(
         self,
@@ -395,37 +451,56 @@ class Store:
         shallow: bool,
         pattern: str | None,
         max_depth: int | None,
+        foreign: ForeignKeys,
     ) -> Iterator[ObjectInfo]:
         prefix = paths.folder_prefix(folder)
         cut = len(self._prefix)
         matcher = compile_glob(pattern).fullmatch if pattern else None
         limit = None if max_depth is None else prefix.count("/") + max_depth
+        is_valid = paths.is_valid_key
         try:
             for info in self._backend.list(prefix, recursive=not shallow):
                 key = info.path
-                if info.is_dir or not key.startswith(prefix) or len(key) == len(prefix):
+                if info.is_dir or not key.startswith(prefix):
+                    continue
+                rel = key[cut:]
+                if len(key) == len(prefix) or not is_valid(rel):
+                    foreign.report(key)
                     continue
                 if limit is not None and key.count("/") >= limit:
                     continue
                 if matcher is not None and matcher(key[key.rfind("/") + 1 :]) is None:
                     continue
-                yield _rebase(info, key[cut:]) if cut else info
+                yield _rebase(info, rel) if cut else info
         except Exception as exc:
             raise self._fail(exc, "list", path) from exc
 
-    def list_folders(self, path: str = "") -> Iterator[str]:
-        """The immediate sub-folders of ``path``, as store-relative paths, lazily."""
-        folder = self._folder_key(path, Capability.LIST, "list")
-        return self._list_folders(folder, path)
+    def list_folders(self, path: str = "", *, on_invalid: OnInvalid | None = None) -> Listing[str]:
+        """The immediate sub-folders of ``path``, as store-relative paths, lazily.
 
-    def _list_folders(self, folder: str, path: str) -> Iterator[str]:
+        Folder names outside the key grammar are skipped and reported as in
+        :meth:`list_files`.
+        """
+        folder = self._folder_key(path, Capability.LIST, "list")
+        foreign = ForeignKeys(self._backend.name, on_invalid)
+        return Listing(self._list_folders(folder, path, foreign), foreign)
+
+    def _list_folders(self, folder: str, path: str, foreign: ForeignKeys) -> Iterator[str]:
         prefix = paths.folder_prefix(folder)
         cut = len(self._prefix)
         seen: set[str] = set()
         try:
             for info in self._backend.list(prefix, recursive=False):
-                key = info.path.rstrip("/")
-                if not info.is_dir or not key.startswith(prefix) or len(key) == len(prefix):
+                if not info.is_dir:
+                    continue
+                key = info.path
+                if key.endswith("/"):  # tolerate a driver that keeps the delimiter
+                    key = key[:-1]
+                if not key.startswith(prefix):
+                    continue
+                name = key[len(prefix) :]
+                if not name or "/" in name or not paths.is_valid_key(key[cut:]):
+                    foreign.report(info.path)
                     continue
                 if key not in seen:
                     seen.add(key)
@@ -433,25 +508,30 @@ class Store:
         except Exception as exc:
             raise self._fail(exc, "list", path) from exc
 
-    def glob(self, pattern: str) -> Iterator[ObjectInfo]:
+    def glob(self, pattern: str, *, on_invalid: OnInvalid | None = None) -> Listing[ObjectInfo]:
         """Files whose store-relative path matches ``pattern``.
 
         ``*``, ``?`` and ``[...]`` match within one segment; a ``**`` segment
-        matches any number of segments.
+        matches any number of segments. Foreign keys are skipped and reported
+        as in :meth:`list_files`.
         """
         self._require(Capability.LIST, "glob", pattern)
+        foreign = ForeignKeys(self._backend.name, on_invalid)
         if not has_magic(pattern):
-            return iter([self.get_file_info(pattern)] if self.is_file(pattern) else [])
+            found = [self.get_file_info(pattern)] if self.is_file(pattern) else []
+            return Listing(iter(found), foreign)
         base = static_prefix(pattern)
         if base:
             paths.validate_folder(base)
         regex = compile_glob(pattern)
         levels = None if "**" in pattern else paths.depth(pattern) - paths.depth(base)
-        return (
+        folder = self._folder_key(base, Capability.LIST, "glob")
+        matches = (
             info
-            for info in self.list_files(base, recursive=levels != 1, max_depth=levels)
+            for info in self._list_files(folder, base, levels == 1, None, levels, foreign)
             if regex.fullmatch(info.path) is not None
         )
+        return Listing(matches, foreign)
 
     # ------------------------------------------------------------------ changes
 
@@ -471,7 +551,12 @@ class Store:
         """Delete the folder ``path``.
 
         Without ``recursive`` the folder must be empty (``DirectoryNotEmpty``
-        otherwise). ``NotFound`` when there is no such folder, unless ``missing_ok``.
+        otherwise). ``NotFound`` when there is no such folder, unless
+        ``missing_ok``. Empty sub-folders and folder markers go too, and so do
+        the leftovers of crashed writers below it (temp files, incomplete
+        uploads: see :meth:`cleanup`). Entries whose names are not valid keys
+        (written by other tools) are never touched: if any remain, the files
+        that could be deleted are, and ``DirectoryNotEmpty`` names them.
         """
         folder = self._folder_key(path, Capability.DELETE, "delete")
         if not self._folder_exists(folder, path):
@@ -480,15 +565,21 @@ class Store:
             raise self._not_found("delete", path)
         prefix = paths.folder_prefix(folder)
         ext = self._ext
+        foreign = ForeignKeys(self._backend.name, None)
         try:
             if recursive:
                 batch: list[str] = []
+                cut = len(self._prefix)
                 for info in self._backend.list(prefix, recursive=True):
-                    if not info.is_dir and info.path.startswith(prefix):
-                        batch.append(info.path)
-                        if len(batch) >= _DELETE_BATCH:
-                            self._delete_batch(batch)
-                            batch = []
+                    if info.is_dir or not info.path.startswith(prefix):
+                        continue
+                    if not paths.is_valid_key(info.path[cut:]):
+                        foreign.report(info.path)
+                        continue
+                    batch.append(info.path)
+                    if len(batch) >= _DELETE_BATCH:
+                        self._delete_batch(batch)
+                        batch = []
                 if batch:
                     self._delete_batch(batch)
             elif next(iter(self._backend.list(prefix, recursive=False)), None) is not None:
@@ -499,12 +590,108 @@ class Store:
                     backend=self._backend.name,
                     op="delete",
                 )
-            if ext is not None and Capability.MKDIR in self._caps:
-                self._remove_dirs(ext, folder)
+            if foreign.count:
+                shown = ", ".join(repr(name) for name in foreign.names[:5])
+                raise DirectoryNotEmpty(
+                    f"delete {path!r} on {self._backend.name}: {foreign.count} entr"
+                    f"{'y is' if foreign.count == 1 else 'ies are'} not valid keys and "
+                    f"were left alone ({shown}); remove them with the backend's own tools",
+                    path=path,
+                    backend=self._backend.name,
+                    op="delete",
+                )
+            if ext is not None:
+                for leftover in ext.list_leftovers(prefix):
+                    ext.remove_leftover(leftover)
+                if Capability.MKDIR in self._caps:
+                    self._remove_dirs(ext, folder)
         except StorageError:
             raise
         except Exception as exc:
             raise self._fail(exc, "delete", path) from exc
+
+    def make_folder(self, path: str) -> None:
+        """Create the folder ``path`` (and its parents) so it exists while empty.
+
+        Requires ``MKDIR``: a real directory (local, SFTP) or a zero-size
+        ``path/`` folder marker (S3, GCS, Azure). An existing folder is fine;
+        ``AlreadyExists`` when a file stands at ``path``. Without ``MKDIR``
+        folders exist only while they hold files, and this raises
+        ``CapabilityNotSupported`` before any I/O.
+        """
+        folder = self._folder_key(path, Capability.MKDIR, "mkdir")
+        if not folder:
+            return
+        if self._exists_file(folder, path):
+            raise self._already_exists("mkdir", path)
+        ext = self._ext
+        assert ext is not None  # MKDIR is only declared by extended backends
+        try:
+            ext.mkdir(folder)
+        except Exception as exc:
+            raise self._fail(exc, "mkdir", path) from exc
+
+    def cleanup(
+        self,
+        path: str = "",
+        *,
+        older_than: timedelta = DEFAULT_CLEANUP_AGE,
+        dry_run: bool = False,
+    ) -> CleanupReport:
+        """Remove what crashed writers left below the folder ``path``, and say what it was.
+
+        A writer killed before ``close()`` or ``abort()`` can leave data the
+        Store API never shows: temp files (local, SFTP), incomplete multipart
+        uploads (S3), uncommitted blocks (Azure). GCS keeps nothing listable.
+        Leftovers that started less than ``older_than`` ago may belong to a
+        writer that is still running and are kept (pass ``timedelta(0)`` when
+        no writer can be running). ``dry_run`` removes nothing and reports what
+        would go. A leftover that cannot be removed is reported in ``errors``;
+        the rest still go. Keys in the report are relative to this store.
+        """
+        folder = self._folder_key(path, None, "cleanup")
+        ext = self._ext
+        if ext is None:
+            return CleanupReport()
+        cutoff = datetime.now(UTC) - older_than
+        removed: list[Leftover] = []
+        kept: list[Leftover] = []
+        errors: list[tuple[str, str]] = []
+        try:
+            found = list(ext.list_leftovers(paths.folder_prefix(folder)))
+        except Exception as exc:
+            raise self._fail(exc, "cleanup", path) from exc
+        for leftover in found:
+            shown = self._rebase_leftover(leftover)
+            young = (
+                older_than > timedelta(0) if leftover.started is None else leftover.started > cutoff
+            )
+            if young:
+                kept.append(shown)
+                continue
+            if not dry_run:
+                try:
+                    ext.remove_leftover(leftover)
+                except Exception as exc:  # noqa: BLE001 - reported, the rest still go
+                    errors.append((leftover.native, str(self._fail(exc, "cleanup", shown.key))))
+                    continue
+            removed.append(shown)
+        return CleanupReport(removed=tuple(removed), kept=tuple(kept), errors=tuple(errors))
+
+    def _rebase_leftover(self, leftover: Leftover) -> Leftover:
+        key = leftover.key
+        if self._root and paths.is_within(key, self._root):
+            key = paths.relative_to(key, self._root)
+        elif key == self._root:
+            key = ""
+        return Leftover(
+            kind=leftover.kind,
+            key=key,
+            native=leftover.native,
+            size=leftover.size,
+            started=leftover.started,
+            handle=leftover.handle,
+        )
 
     def _delete_batch(self, keys: list[str]) -> None:
         if self._ext is not None:
@@ -766,7 +953,7 @@ class Store:
                     raise
             prefix = paths.folder_prefix(folder)
             for info in self._backend.list(prefix, recursive=True):
-                if info.path.startswith(prefix):
+                if info.path.startswith(prefix) or (info.is_dir and info.path == folder):
                     return True
             return False
         except Exception as exc:
@@ -820,6 +1007,16 @@ def _chunks(content: Any) -> Iterator[bytes | bytearray | memoryview]:
         if not isinstance(chunk, (bytes, bytearray, memoryview)):
             raise TypeError(f"write() content chunks must be bytes, not {type(chunk).__name__}")
         yield chunk
+
+
+def _hash_kinds(hashes: Hashes) -> tuple[HashType, ...]:
+    if isinstance(hashes, (str, HashType)):
+        hashes = (hashes,)
+    try:
+        return tuple(HashType(kind) for kind in hashes)
+    except ValueError as exc:
+        known = ", ".join(kind.value for kind in HashType)
+        raise ValueError(f"unknown hash type in {hashes!r} (known: {known})") from exc
 
 
 def _check_metadata(metadata: Mapping[str, str], path: str) -> None:

@@ -262,4 +262,4 @@ def test_stores_are_cheap_and_share_the_backend() -> None:
     child.write("c.txt", b"x")
     assert store.read_bytes("a/b/c.txt") == b"x"
     assert child.root == "a/b"
-    assert repr(child) == "Store(memory:'a/b')"
+    assert repr(child) == "Store(MemoryBackend(name=''), root='a/b')"

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import BinaryIO
 
 from omnistorage.capabilities import Capability, Features
-from omnistorage.driver import ExtendedBackend, WriteOptions, Writer
+from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer
 from omnistorage.models import HashType, ObjectInfo
 
 __all__ = ["MemoryBackend"]
@@ -57,6 +57,7 @@ _FEATURES = Features.of(
         Capability.SET_MOD_TIME,
         Capability.USER_METADATA,
         Capability.CONTENT_TYPE,
+        Capability.PINNED_READ,
     ],
     [HashType.MD5],
 )
@@ -124,6 +125,10 @@ class MemoryBackend(ExtendedBackend):
     def stat(self, key: str) -> ObjectInfo:
         return _info(key, self._get(key))
 
+    def open_pinned(self, key: str) -> PinnedReader:
+        # Stored bytes are immutable: holding them pins this version.
+        return _MemoryPinned(self._locked_get(key))
+
     def copy(self, src: str, dst: str, *, overwrite: bool) -> None:
         with self._space.lock:
             obj = self._locked_get(src)
@@ -161,6 +166,16 @@ def _info(key: str, obj: _Object) -> ObjectInfo:
         hashes={HashType.MD5: obj.md5},
         metadata=dict(obj.metadata),
     )
+
+
+class _MemoryPinned(PinnedReader):
+    def __init__(self, obj: _Object) -> None:
+        self._data = obj.data
+        self.size = len(obj.data)
+        self.version = obj.md5
+
+    def read_range(self, offset: int, length: int) -> bytes:
+        return self._data[offset : offset + length]
 
 
 class _MemoryWriter(Writer):

@@ -31,22 +31,21 @@ reason) and run as strict expected failures, never silently skipped.
 Needs pytest and hypothesis (the ``dev`` extra).
 """
 
+from omnistorage.testing._integrity import FOREIGN_CANDIDATES, driver_of
+from omnistorage.testing._marks import CAPABILITY_TESTS, covers, requires
 from omnistorage.testing.basic import BasicOnly
-from omnistorage.testing.conformance import (
-    CAPABILITY_TESTS,
-    StoreConformance,
-    covers,
-    requires,
-)
+from omnistorage.testing.conformance import StoreConformance
 from omnistorage.testing.race import RaceResult, race, race_create_only
 from omnistorage.testing.stateful import make_state_machine
 
 __all__ = [
     "CAPABILITY_TESTS",
+    "FOREIGN_CANDIDATES",
     "BasicOnly",
     "RaceResult",
     "StoreConformance",
     "covers",
+    "driver_of",
     "make_state_machine",
     "race",
     "race_create_only",

@@ -26,6 +26,14 @@ class BasicOnly(Backend):
         self.secret_values = inner.secret_values
 
     @property
+    def inner(self) -> Backend:
+        """The wrapped backend."""
+        return self._inner
+
+    def __repr__(self) -> str:
+        return f"BasicOnly({self._inner!r})"
+
+    @property
     def closed(self) -> bool:
         return self._inner.closed
 

@@ -7,9 +7,9 @@ import hashlib
 import io
 import threading
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import pytest
 
@@ -26,12 +26,12 @@ from omnistorage.errors import (
 )
 from omnistorage.models import HashType
 from omnistorage.store import Store
+from omnistorage.testing._integrity import IntegrityTests
+from omnistorage.testing._marks import CAPABILITY_TESTS, covers, requires
 from omnistorage.testing.basic import BasicOnly
 from omnistorage.testing.race import race_create_only
 
 __all__ = ["CAPABILITY_TESTS", "HOSTILE_KEYS", "StoreConformance", "requires"]
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 HOSTILE_KEYS = (
     "../x",
@@ -59,33 +59,6 @@ SPECIAL_KEYS = (
     "-dash",
 )
 
-CAPABILITY_TESTS: dict[Capability, list[str]] = {}
-"""Which suite tests exercise each capability (filled by :func:`requires`)."""
-
-
-def requires(*capabilities: Capability) -> Callable[[F], F]:
-    """Run the decorated test only on stores that declare every capability."""
-
-    def mark(test: F) -> F:
-        test._omni_requires = capabilities  # type: ignore[attr-defined]
-        for capability in capabilities:
-            CAPABILITY_TESTS.setdefault(capability, []).append(test.__name__)
-        return test
-
-    return mark
-
-
-def covers(*capabilities: Capability) -> Callable[[F], F]:
-    """Record that the decorated test exercises ``capabilities`` natively where they are
-    declared, while still running (through the Store's fallback) where they are not."""
-
-    def mark(test: F) -> F:
-        for capability in capabilities:
-            CAPABILITY_TESTS.setdefault(capability, []).append(test.__name__)
-        return test
-
-    return mark
-
 
 def _hash(kind: HashType, data: bytes) -> str:
     if kind is HashType.CRC32C:
@@ -95,7 +68,7 @@ def _hash(kind: HashType, data: bytes) -> str:
     return hashlib.new(kind.value, data).hexdigest()
 
 
-class StoreConformance:
+class StoreConformance(IntegrityTests):
     """Behaviour every backend must show. Subclasses set :attr:`backend_name` and
     define an ``empty_store`` fixture; see :mod:`omnistorage.testing`."""
 

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import hashlib
+from datetime import UTC, datetime
+
 import pytest
 
 from omnistorage import MemoryBackend, Store
+from omnistorage.backends.memory import _Object
 from omnistorage.testing import StoreConformance, make_state_machine
+from omnistorage.testing._integrity import FOREIGN_CANDIDATES, driver_of
 
 
 class TestMemoryConformance(StoreConformance):
     backend_name = "memory"
+    foreign_names = FOREIGN_CANDIDATES
 
     @pytest.fixture
     def empty_store(self) -> Store:
         return Store(MemoryBackend())
+
+    def plant_foreign(self, store: Store, name: str, data: bytes) -> None:
+        backend = driver_of(store)
+        assert isinstance(backend, MemoryBackend)
+        native = f"{store.root}/{name}" if store.root else name
+        digest = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        backend._space.objects[native] = _Object(data, datetime.now(UTC), None, {}, digest)
 
 
 TestMemoryModel = make_state_machine(lambda: Store(MemoryBackend())).TestCase
