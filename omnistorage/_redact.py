@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["SDK_LOGGERS", "protect_secrets", "scrub"]
+__all__ = ["SDK_LOGGERS", "protect_secrets", "redact_url", "scrub"]
 
 SDK_LOGGERS = (
     "botocore",
@@ -77,6 +77,19 @@ def scrub(text: str) -> str:
     for pattern in _PATTERNS:
         text = pattern.sub(lambda m: m.group(1) + _MASK, text)
     return text
+
+
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*://)([^/?#@]*)@")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with the password of its ``user:password@`` part (and any query value
+    named like a credential) replaced by ``***``; the user name is kept."""
+    match = _USERINFO.match(url)
+    if match is not None:
+        user, sep, _ = match.group(2).partition(":")
+        url = f"{match.group(1)}{user}{':' + _MASK if sep else ''}@{url[match.end() :]}"
+    return scrub(url)
 
 
 def _is_sdk_record(name: str) -> bool:

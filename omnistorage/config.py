@@ -12,7 +12,16 @@
 
 ``${NAME}`` in a string value is replaced by the environment variable
 ``NAME`` (a missing one is an error naming it); nothing else is expanded.
-Unknown keys anywhere are an error naming the key.
+Values taken from the environment are treated as secrets: they never appear
+in messages or in the SDK logs.
+
+Everything is checked when the configuration is read, without connecting:
+unknown keys anywhere, unknown backend types, option names and option types
+against each backend's declared options, missing required options and the
+backend's own checks (:meth:`~omnistorage.driver.Backend.check_config`). A
+backend whose optional dependency is not installed is reported when it is
+used, with the ``pip install`` to run. TOML syntax errors name the file and
+the line.
 """
 
 from __future__ import annotations
@@ -28,9 +37,10 @@ from types import MappingProxyType
 from typing import Any
 
 from omnistorage import paths
+from omnistorage._redact import protect_secrets
 from omnistorage.driver import Backend
-from omnistorage.errors import ConfigurationError, StorageError
-from omnistorage.registry import open_backend
+from omnistorage.errors import ConfigurationError, StorageError, redact
+from omnistorage.registry import check_backend_options, open_backend
 from omnistorage.store import Store
 
 __all__ = ["BackendConfig", "Registry", "RegistryConfig", "StoreProfile"]
@@ -64,6 +74,17 @@ class RegistryConfig:
 
     backends: Mapping[str, BackendConfig] = field(default_factory=dict)
     stores: Mapping[str, StoreProfile] = field(default_factory=dict)
+    env_values: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+    """Values that came from ``${ENV}`` placeholders: scrubbed from every message."""
+
+    def validate(self) -> None:
+        """Check every backend's type and options (see the module docstring); no I/O."""
+        for name, backend in self.backends.items():
+            try:
+                check_backend_options(backend.type, backend.options)
+            except ConfigurationError as exc:
+                message = redact(f"backends.{name}: {exc}", self.env_values)
+                raise ConfigurationError(message) from None
 
     def __post_init__(self) -> None:
         for name, profile in self.stores.items():
@@ -80,6 +101,7 @@ class RegistryConfig:
     def from_dict(cls, data: Mapping[str, Any]) -> RegistryConfig:
         """Build from plain data (as parsed from TOML, JSON, YAML …)."""
         _only(data, {"backends", "stores"}, "config")
+        env_values: set[str] = set()
         backends: dict[str, BackendConfig] = {}
         for name, raw in _table(data.get("backends", {}), "backends").items():
             where = f"backends.{name}"
@@ -87,7 +109,9 @@ class RegistryConfig:
             _only(raw, {"type", "options"}, where)
             if not isinstance(raw.get("type"), str):
                 raise ConfigurationError(f"{where}.type must be a backend type name")
-            options = _expand(dict(_table(raw.get("options", {}), f"{where}.options")), where)
+            options = _expand(
+                dict(_table(raw.get("options", {}), f"{where}.options")), where, env_values
+            )
             backends[name] = BackendConfig(raw["type"], MappingProxyType(options))
         stores: dict[str, StoreProfile] = {}
         for name, raw in _table(data.get("stores", {}), "stores").items():
@@ -96,22 +120,27 @@ class RegistryConfig:
             _only(raw, {"backend", "root_path"}, where)
             if not isinstance(raw.get("backend"), str):
                 raise ConfigurationError(f"{where}.backend must name a configured backend")
-            root = _expand(raw.get("root_path", ""), where)
+            root = _expand(raw.get("root_path", ""), where, env_values)
             if not isinstance(root, str):
                 raise ConfigurationError(f"{where}.root_path must be a string")
             stores[name] = StoreProfile(raw["backend"], root)
-        return cls(MappingProxyType(backends), MappingProxyType(stores))
+        protect_secrets(*env_values)
+        config = cls(MappingProxyType(backends), MappingProxyType(stores), frozenset(env_values))
+        config.validate()
+        return config
 
     @classmethod
     def from_toml(cls, source: str | os.PathLike[str]) -> RegistryConfig:
         """Build from a TOML file path, or TOML text (a string containing a newline or ``=``)."""
+        where = "TOML text"
         try:
             if isinstance(source, str) and ("\n" in source or "=" in source):
                 data = tomllib.loads(source)
             else:
+                where = os.fspath(source)
                 data = tomllib.loads(Path(source).read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigurationError(f"bad TOML: {exc}") from exc
+            raise ConfigurationError(f"bad TOML in {where}: {exc}") from exc
         except OSError as exc:
             raise ConfigurationError(f"cannot read config {os.fspath(source)!r}: {exc}") from exc
         return cls.from_dict(data)
@@ -121,6 +150,7 @@ class Registry:
     """Builds configured backends lazily, shares one per name, and closes them all."""
 
     def __init__(self, config: RegistryConfig) -> None:
+        config.validate()
         self._config = config
         self._backends: dict[str, Backend] = {}
         self._lock = threading.Lock()
@@ -140,7 +170,19 @@ class Registry:
                 raise ConfigurationError("the registry is closed")
             backend = self._backends.get(name)
             if backend is None:
-                backend = open_backend(config.type, **dict(config.options))
+                try:
+                    backend = open_backend(config.type, **dict(config.options))
+                except StorageError as exc:
+                    if not self._config.env_values:
+                        raise
+                    message = redact(str(exc), self._config.env_values)
+                    raise type(exc)(
+                        message,
+                        path=exc.path,
+                        backend=exc.backend,
+                        op=exc.op,
+                        temporary=exc.temporary,
+                    ) from None
                 self._backends[name] = backend
             return backend
 
@@ -189,18 +231,19 @@ def _only(data: Mapping[str, Any], allowed: set[str], where: str) -> None:
             )
 
 
-def _expand(value: Any, where: str) -> Any:
+def _expand(value: Any, where: str, env_values: set[str]) -> Any:
     if isinstance(value, str):
 
         def lookup(match: re.Match[str]) -> str:
             name = match.group(1)
             if name not in os.environ:
                 raise ConfigurationError(f"{where}: environment variable {name!r} is not set")
+            env_values.add(os.environ[name])
             return os.environ[name]
 
         return _ENV.sub(lookup, value)
     if isinstance(value, dict):
-        return {k: _expand(v, where) for k, v in value.items()}
+        return {k: _expand(v, where, env_values) for k, v in value.items()}
     if isinstance(value, list):
-        return [_expand(v, where) for v in value]
+        return [_expand(v, where, env_values) for v in value]
     return value

@@ -15,22 +15,25 @@ local backend.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import inspect
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
+from omnistorage._redact import redact_url
 from omnistorage.driver import Backend
-from omnistorage.errors import ConfigurationError, DependencyMissing
+from omnistorage.errors import ConfigurationError, DependencyMissing, StorageError, redact
 from omnistorage.store import Store
 
 __all__ = [
     "BackendType",
     "backend_types",
+    "check_backend_options",
     "open_backend",
     "open_store",
     "register",
@@ -114,8 +117,12 @@ def _lookup(name: str) -> BackendType:
         _load_entry_points()
         backend_type = _TYPES.get(name)
     if backend_type is None:
-        known = ", ".join(sorted(_TYPES))
-        raise ConfigurationError(f"unknown backend type {name!r} (known: {known})")
+        known = sorted(_TYPES)
+        close = (
+            difflib.get_close_matches(name, known, n=1, cutoff=0.5) if isinstance(name, str) else []
+        )
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigurationError(f"unknown backend type {name!r} (known: {', '.join(known)}){hint}")
     return backend_type
 
 
@@ -149,7 +156,34 @@ def open_backend(name: str, /, **options: Any) -> Backend:
     backend_type = _lookup(name)
     factory: Factory = _resolve(backend_type.factory, backend_type, "factory")
     options = _coerce_options(factory, options, name)
+    _check_config(factory, options)
     return factory(**options)
+
+
+def check_backend_options(name: str, options: Mapping[str, Any]) -> None:
+    """Check a backend type name and its options without building the backend.
+
+    Raises :class:`ConfigurationError` for an unknown type, an unknown option
+    name, a value of the wrong type, a missing required option, or anything
+    the backend's own :meth:`~omnistorage.driver.Backend.check_config` refuses
+    (an endpoint without a scheme, a secret without its key id …). Nothing
+    connects. When the backend's optional dependency is not installed the
+    names cannot be checked here; that is reported (with the ``pip install``
+    hint) when the backend is used.
+    """
+    backend_type = _lookup(name)
+    try:
+        factory: Factory = _resolve(backend_type.factory, backend_type, "factory")
+    except DependencyMissing:
+        return
+    coerced = _coerce_options(factory, dict(options), name)
+    _check_config(factory, coerced)
+
+
+def _check_config(factory: Factory, options: Mapping[str, Any]) -> None:
+    check = getattr(factory, "check_config", None)
+    if callable(check):
+        check(options)
 
 
 def _coerce_options(factory: Factory, options: dict[str, Any], name: str) -> dict[str, Any]:
@@ -171,6 +205,18 @@ def _coerce_options(factory: Factory, options: dict[str, Any], name: str) -> dic
                 f"unknown option {key!r} for the {name} backend (known: {', '.join(known)})"
             )
         out[key] = _coerce(value, param, key, name)
+    missing = [
+        p
+        for p, v in params.items()
+        if v.default is inspect.Parameter.empty
+        and v.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        and p not in out
+        and p != "self"
+    ]
+    if missing:
+        raise ConfigurationError(
+            f"the {name} backend needs option(s) {', '.join(map(repr, missing))}"
+        )
     try:
         signature.bind(**out)
     except TypeError as exc:
@@ -179,26 +225,50 @@ def _coerce_options(factory: Factory, options: dict[str, Any], name: str) -> dic
 
 
 def _coerce(value: Any, param: inspect.Parameter, key: str, name: str) -> Any:
-    """URL query values are strings: convert them to the type of the option's default."""
+    """Give a value the type of the option's default.
+
+    URL query values are strings and are converted (``"8"`` → 8, ``"yes"`` →
+    True); other values must already have the type. Messages never echo the
+    value: it may be a credential or come from the environment.
+    """
     default = param.default
-    if not isinstance(value, str) or default is inspect.Parameter.empty or default is None:
+    if default is inspect.Parameter.empty or default is None:
         return value
-    try:
-        if isinstance(default, bool):
-            lowered = value.strip().lower()
-            if lowered in ("1", "true", "yes", "on"):
-                return True
-            if lowered in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(value)
-        if isinstance(default, int):
-            return int(value)
-        if isinstance(default, float):
-            return float(value)
-    except ValueError as exc:
+    expected = type(default)
+    if isinstance(value, str) and expected is not str:
+        try:
+            if expected is bool:
+                lowered = value.strip().lower()
+                if lowered in ("1", "true", "yes", "on"):
+                    return True
+                if lowered in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError(key)
+            if expected is int:
+                return int(value)
+            if expected is float:
+                return float(value)
+        except ValueError as exc:
+            raise ConfigurationError(
+                f"option {key!r} of the {name} backend must be a {expected.__name__} "
+                f"(got a string that is not one)"
+            ) from exc
+        return value
+    if expected is bool and not isinstance(value, bool):
+        ok = False
+    elif expected is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif expected is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif expected is str:
+        ok = isinstance(value, str)
+    else:
+        ok = True
+    if not ok:
         raise ConfigurationError(
-            f"option {key!r} of the {name} backend: {value!r} is not a {type(default).__name__}"
-        ) from exc
+            f"option {key!r} of the {name} backend must be a {expected.__name__}, "
+            f"not a {type(value).__name__}"
+        )
     return value
 
 
@@ -212,7 +282,8 @@ def open_store(target: str, **options: Any) -> Store:
     ``options`` are backend options; they override URL query parameters.
     """
     if not isinstance(target, str) or not target:
-        raise ConfigurationError(f"open_store needs a URL or a path, got {target!r}")
+        shown = redact_url(str(target))
+        raise ConfigurationError(f"open_store needs a URL or a path, got {shown!r}")
     if "://" not in target:
         return Store(open_backend("local", root=target, **options))
     split = urlsplit(target)
@@ -223,7 +294,24 @@ def open_store(target: str, **options: Any) -> Store:
         name = _SCHEMES.get(scheme)
     if name is None:
         known = ", ".join(sorted(_SCHEMES))
-        raise ConfigurationError(f"unknown URL scheme {scheme!r} in {target!r} (known: {known})")
+        raise ConfigurationError(
+            f"unknown URL scheme {scheme!r} in {redact_url(target)!r} (known: {known})"
+        )
+    password = split.password
+    try:
+        return _open_url(name, split, options)
+    except StorageError as exc:
+        if not password:
+            raise
+        # Never let the URL's password reach a message (or a chained cause).
+        secrets = (password, unquote(password))
+        message = redact(str(exc), secrets)
+        raise type(exc)(
+            message, path=exc.path, backend=exc.backend, op=exc.op, temporary=exc.temporary
+        ) from None
+
+
+def _open_url(name: str, split: SplitResult, options: Mapping[str, Any]) -> Store:
     backend_type = _lookup(name)
     if backend_type.parse_url is None:
         url_options: dict[str, Any] = {}

@@ -8,6 +8,7 @@ import pytest
 
 from omnistorage import (
     BackendClosed,
+    BackendConfig,
     ConfigurationError,
     MemoryBackend,
     Registry,
@@ -87,17 +88,67 @@ def test_bad_config_names_what_is_wrong(data: dict[str, object], message: str) -
         RegistryConfig.from_dict(data)
 
 
-def test_unknown_backend_option_fails_when_built() -> None:
-    config = RegistryConfig.from_dict(
-        {"backends": {"b": {"type": "memory", "options": {"size": 3}}}}
-    )
+def test_unknown_backend_option_fails_when_the_config_is_read() -> None:
+    with pytest.raises(ConfigurationError, match=r"backends\.b: unknown option 'size'"):
+        RegistryConfig.from_dict({"backends": {"b": {"type": "memory", "options": {"size": 3}}}})
+
+
+def test_a_config_built_by_hand_is_checked_by_the_registry() -> None:
+    config = RegistryConfig(backends={"b": BackendConfig("memory", {"size": 3})})
     with pytest.raises(ConfigurationError, match="unknown option 'size'"):
-        Registry(config).backend("b")
+        Registry(config)
+
+
+def test_typo_in_an_option_name_fails_at_from_toml() -> None:
+    toml = '[backends.s]\ntype = "s3"\noptions = { bucket = "b", secret_acces_key = "x" }\n'
+    with pytest.raises(ConfigurationError, match="unknown option 'secret_acces_key'"):
+        RegistryConfig.from_toml(toml)
+
+
+def test_typo_in_a_backend_type_fails_at_from_toml_with_a_suggestion() -> None:
+    with pytest.raises(ConfigurationError, match=r"unknown backend type 's4'.*did you mean 's3'"):
+        RegistryConfig.from_toml('[backends.s]\ntype = "s4"\n')
+
+
+def test_option_of_the_wrong_type_fails_at_from_dict() -> None:
+    with pytest.raises(ConfigurationError, match="'durable' of the local backend must be a bool"):
+        RegistryConfig.from_dict(
+            {"backends": {"d": {"type": "local", "options": {"root": "/tmp/x", "durable": 3}}}}
+        )
+
+
+def test_missing_required_option_fails_at_from_dict() -> None:
+    with pytest.raises(ConfigurationError, match=r"needs option.*'root'"):
+        RegistryConfig.from_dict({"backends": {"d": {"type": "local"}}})
+
+
+def test_env_value_never_appears_in_a_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMNI_SECRETISH", "s3cr3t-value-from-env")
+    with pytest.raises(ConfigurationError) as info:
+        RegistryConfig.from_dict(
+            {
+                "backends": {
+                    "d": {
+                        "type": "local",
+                        "options": {"root": "/tmp/x", "durable": "${OMNI_SECRETISH}"},
+                    }
+                }
+            }
+        )
+    assert "s3cr3t-value-from-env" not in str(info.value)
+    assert "durable" in str(info.value)
+
+
+def test_toml_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "omni.toml"
+    path.write_text('[backends.a]\ntype = "memory"\noptions = { name = }\n')
+    with pytest.raises(ConfigurationError, match=r"omni\.toml.*line 3"):
+        RegistryConfig.from_toml(path)
 
 
 def test_backend_config_repr_hides_option_values() -> None:
     config = RegistryConfig.from_dict(
-        {"backends": {"b": {"type": "s3", "options": {"secret_access_key": "abc123secret"}}}}
+        {"backends": {"b": {"type": "memory", "options": {"name": "abc123secret"}}}}
     )
     assert "abc123secret" not in repr(config)
 
