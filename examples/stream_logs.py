@@ -4,7 +4,8 @@
 
 An "application" of three services emits synthetic log events (timestamp,
 level, service, message, user id, latency) from three threads into one
-RollingRecordWriter over a local store (default: a fresh temporary folder).
+RollingRecordWriter over a local store (default: a fresh temporary folder,
+kept afterwards; the last line says where).
 Objects rotate on size, record count and age; an idle pause shows the age
 timer publishing the last events without waiting for a new one. Everything
 is then read back with open_reader and checked. Runs on embedded defaults,
@@ -121,8 +122,7 @@ def main(folder: str) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1:
-        main(sys.argv[1])
-    else:
-        with tempfile.TemporaryDirectory(prefix="omnistorage-logs-") as tmp:
-            main(tmp)
+    # The objects are kept so you can look at them (zstd -dc FILE | head).
+    folder = sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp(prefix="omnistorage-logs-")
+    main(folder)
+    print(f"the objects are in {folder} (look with: zstd -dc FILE | head; delete it when done)")

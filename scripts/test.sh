@@ -40,8 +40,21 @@ if [[ ! -x "$VENV/bin/python" ]]; then
     fi
     say "python3 -m venv $VENV"
     python3 -m venv "$VENV"
-    # The pip bundled with Python 3.11 gives up resolving the dev extra
-    # (s3fs/fsspec pins); a current pip resolves it.
+fi
+
+# Whatever state the venv is in (made here, by the README's first command, or
+# by hand): the pip bundled with Python 3.11 (23.x) may give up resolving the
+# extras, so bring pip up to what they need before installing.
+MIN_PIP=24.0
+if ! "$VENV/bin/python" - "$MIN_PIP" <<'PY'
+import sys
+from importlib.metadata import version
+have = tuple(int(p) for p in version("pip").split(".")[:2] if p.isdigit())
+need = tuple(int(p) for p in sys.argv[1].split("."))
+sys.exit(0 if have >= need else 1)
+PY
+then
+    say "pip install --upgrade pip (older than $MIN_PIP)"
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
 fi
 

@@ -80,3 +80,10 @@ def test_builtin_remote_types_are_registered_lazily() -> None:
     for name in ("s3", "gcs", "azure", "sftp"):
         assert isinstance(types[name], BackendType)
         assert isinstance(types[name].factory, str)
+
+
+def test_a_url_password_never_reaches_a_message() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        open_store("sftpx://bob:Pass%21word@example.invalid/data")
+    assert "Pass" not in str(info.value)
+    assert "bob:***@" in str(info.value)

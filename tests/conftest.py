@@ -1,0 +1,39 @@
+"""Suite-wide pytest hooks: a short summary of the capability-gated skips.
+
+The conformance suite skips every test a backend's capabilities do not
+declare (about a hundred). Listing each one drowns the summary, so
+``pyproject.toml`` reports only failures, errors and unexpected passes
+(``-rfEX``), and this hook prints one line per backend instead; any other
+skip is listed with its reason, since it may hide a problem.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import pytest
+
+_GATED = re.compile(r"^(?P<backend>[\w.-]+) \((?P<variant>\w+)\) does not declare (?P<cap>\w+)$")
+_NOT_APPLICABLE = re.compile(r"^not applicable to (?P<backend>[\w.-]+):")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    gated: Counter[str] = Counter()
+    other: list[str] = []
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        gated_match = _GATED.match(reason) or _NOT_APPLICABLE.match(reason)
+        if gated_match is not None:
+            gated[gated_match.group("backend")] += 1
+        else:
+            other.append(f"{report.nodeid}: {reason}")
+    if gated:
+        parts = ", ".join(f"{backend} {count}" for backend, count in sorted(gated.items()))
+        terminalreporter.write_line(
+            f"capability-gated or not-applicable skips ({sum(gated.values())}): {parts}"
+        )
+    for line in other:
+        terminalreporter.write_line(f"SKIPPED {line}")
