@@ -16,8 +16,12 @@ from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 from omnistorage import paths
+from omnistorage._content import rebase
+from omnistorage._glob import compile_glob
+from omnistorage.driver import Backend
+from omnistorage.models import ObjectInfo
 
-__all__ = ["ForeignKeys", "Listing", "OnInvalid"]
+__all__ = ["ForeignKeys", "Listing", "OnInvalid", "iter_files", "iter_folders"]
 
 T = TypeVar("T")
 
@@ -83,3 +87,55 @@ class Listing(Iterator[T], Generic[T]):
     def invalid(self) -> list[str]:
         """The native names of the skipped entries (the first 1000)."""
         return list(self._foreign.names)
+
+
+def iter_files(
+    backend: Backend,
+    prefix: str,
+    cut: int,
+    *,
+    shallow: bool,
+    pattern: str | None,
+    max_depth: int | None,
+    foreign: ForeignKeys,
+) -> Iterator[ObjectInfo]:
+    """The files the driver lists under ``prefix``, with paths cut to the store's root
+    (``cut`` characters), filtered by name ``pattern`` and ``max_depth``; foreign keys go
+    to ``foreign``."""
+    matcher = compile_glob(pattern).fullmatch if pattern else None
+    limit = None if max_depth is None else prefix.count("/") + max_depth
+    is_valid = paths.is_valid_key
+    for info in backend.list(prefix, recursive=not shallow):
+        key = info.path
+        if info.is_dir or not key.startswith(prefix):
+            continue
+        rel = key[cut:]
+        if len(key) == len(prefix) or not is_valid(rel):
+            foreign.report(key)
+            continue
+        if limit is not None and key.count("/") >= limit:
+            continue
+        if matcher is not None and matcher(key[key.rfind("/") + 1 :]) is None:
+            continue
+        yield rebase(info, rel) if cut else info
+
+
+def iter_folders(backend: Backend, prefix: str, cut: int, foreign: ForeignKeys) -> Iterator[str]:
+    """The immediate sub-folders the driver lists under ``prefix``, cut to the store's
+    root, each once; names outside the grammar go to ``foreign``."""
+    seen: set[str] = set()
+    for info in backend.list(prefix, recursive=False):
+        if not info.is_dir:
+            continue
+        key = info.path
+        if key.endswith("/"):  # tolerate a driver that keeps the delimiter
+            key = key[:-1]
+        if not key.startswith(prefix):
+            continue
+        name = key[len(prefix) :]
+        if not name or "/" in name or not paths.is_valid_key(key[cut:]):
+            foreign.report(info.path)
+            continue
+        if key not in seen:
+            seen.add(key)
+            yield key[cut:]

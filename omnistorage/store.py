@@ -25,14 +25,25 @@ What the Store guarantees on every backend:
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime, timedelta
-from typing import IO, Any, BinaryIO, TypeVar, overload
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timedelta
+from typing import Any, BinaryIO, TypeVar, overload
 
 from omnistorage import paths
+from omnistorage._content import (
+    Content,
+    Hashes,
+    check_metadata,
+    chunks,
+    hash_kinds,
+    len_if_bytes,
+    read_exactly,
+    rebase,
+)
+from omnistorage._folders import delete_batch, remove_dirs, run_cleanup
 from omnistorage._glob import compile_glob, has_magic, static_prefix
 from omnistorage._io import AtomicWriter, ReadStream, SeekableReader, SpooledPinned
-from omnistorage._listing import ForeignKeys, Listing, OnInvalid
+from omnistorage._listing import ForeignKeys, Listing, OnInvalid, iter_files, iter_folders
 from omnistorage.capabilities import BASIC_FEATURES, Capability, Features
 from omnistorage.driver import Backend, ExtendedBackend, WriteOptions, as_extended
 from omnistorage.errors import (
@@ -50,8 +61,6 @@ from omnistorage.errors import (
 from omnistorage.models import (
     CleanupReport,
     FolderInfo,
-    HashType,
-    Leftover,
     ObjectInfo,
     ResolutionPlan,
     WriteResult,
@@ -64,8 +73,6 @@ T = TypeVar("T")
 _CHUNK = 1 << 20
 _DELETE_BATCH = 1000
 
-Content = bytes | bytearray | memoryview | IO[bytes] | Iterable[bytes]
-Hashes = Iterable[HashType | str]
 
 DEFAULT_CLEANUP_AGE = timedelta(hours=24)
 """Leftovers younger than this may belong to a writer that is still running."""
@@ -171,7 +178,7 @@ class Store:
         try:
             reader = self._backend.new_reader(key, offset=offset, length=length)
             try:
-                return _read_exactly(reader, length)
+                return read_exactly(reader, length)
             finally:
                 reader.close()
         except Exception as exc:
@@ -272,7 +279,7 @@ class Store:
         """
         if isinstance(content, str):
             raise TypeError("write() takes bytes; use write_text() for str")
-        size_hint = _len_if_bytes(content)
+        size_hint = len_if_bytes(content)
         writer = self._open_writer(
             path, overwrite, content_type, metadata, modified, size_hint, hashes
         )
@@ -280,7 +287,7 @@ class Store:
             if size_hint is not None:
                 writer.write(content)  # type: ignore[arg-type]
             else:
-                for chunk in _chunks(content):
+                for chunk in chunks(content):
                     writer.write(chunk)
             return writer.close()
 
@@ -341,12 +348,12 @@ class Store:
         hashes: Hashes = (),
     ) -> AtomicWriter:
         key = self._key(path, Capability.WRITE, "write")
-        hash_kinds = _hash_kinds(hashes)
+        kinds = hash_kinds(hashes)
         if content_type is not None:
             self._require(Capability.CONTENT_TYPE, "write", path)
         if metadata:
             self._require(Capability.USER_METADATA, "write", path)
-            _check_metadata(metadata, path)
+            check_metadata(metadata, path)
         if modified is not None:
             self._require(Capability.SET_MOD_TIME, "write", path)
         # Without CONDITIONAL_WRITE create-only is check-then-write (a documented race).
@@ -367,7 +374,7 @@ class Store:
             writer = self._backend.new_writer(key, options)
         except Exception as exc:
             raise self._fail(exc, "write", path) from exc
-        return AtomicWriter(writer, self._fail, path, hashes=hash_kinds)
+        return AtomicWriter(writer, self._fail, path, hashes=kinds)
 
     # ------------------------------------------------------------------ queries
 
@@ -396,7 +403,7 @@ class Store:
         info = self._stat_file(key, path)
         if info is None:
             raise self._not_found("stat", path)
-        return _rebase(info, path)
+        return rebase(info, path)
 
     def get_folder_info(self, path: str = "") -> FolderInfo:
         """File count, total size and latest mtime below the folder ``path`` (recursive)."""
@@ -453,27 +460,22 @@ class Store:
         max_depth: int | None,
         foreign: ForeignKeys,
     ) -> Iterator[ObjectInfo]:
-        prefix = paths.folder_prefix(folder)
-        cut = len(self._prefix)
-        matcher = compile_glob(pattern).fullmatch if pattern else None
-        limit = None if max_depth is None else prefix.count("/") + max_depth
-        is_valid = paths.is_valid_key
+        files = iter_files(
+            self._backend,
+            paths.folder_prefix(folder),
+            len(self._prefix),
+            shallow=shallow,
+            pattern=pattern,
+            max_depth=max_depth,
+            foreign=foreign,
+        )
+        return self._guard(files, "list", path)
+
+    def _guard(self, items: Iterator[T], op: str, path: str) -> Iterator[T]:
         try:
-            for info in self._backend.list(prefix, recursive=not shallow):
-                key = info.path
-                if info.is_dir or not key.startswith(prefix):
-                    continue
-                rel = key[cut:]
-                if len(key) == len(prefix) or not is_valid(rel):
-                    foreign.report(key)
-                    continue
-                if limit is not None and key.count("/") >= limit:
-                    continue
-                if matcher is not None and matcher(key[key.rfind("/") + 1 :]) is None:
-                    continue
-                yield _rebase(info, rel) if cut else info
+            yield from items
         except Exception as exc:
-            raise self._fail(exc, "list", path) from exc
+            raise self._fail(exc, op, path) from exc
 
     def list_folders(self, path: str = "", *, on_invalid: OnInvalid | None = None) -> Listing[str]:
         """The immediate sub-folders of ``path``, as store-relative paths, lazily.
@@ -483,30 +485,10 @@ class Store:
         """
         folder = self._folder_key(path, Capability.LIST, "list")
         foreign = ForeignKeys(self._backend.name, on_invalid)
-        return Listing(self._list_folders(folder, path, foreign), foreign)
-
-    def _list_folders(self, folder: str, path: str, foreign: ForeignKeys) -> Iterator[str]:
-        prefix = paths.folder_prefix(folder)
-        cut = len(self._prefix)
-        seen: set[str] = set()
-        try:
-            for info in self._backend.list(prefix, recursive=False):
-                if not info.is_dir:
-                    continue
-                key = info.path
-                if key.endswith("/"):  # tolerate a driver that keeps the delimiter
-                    key = key[:-1]
-                if not key.startswith(prefix):
-                    continue
-                name = key[len(prefix) :]
-                if not name or "/" in name or not paths.is_valid_key(key[cut:]):
-                    foreign.report(info.path)
-                    continue
-                if key not in seen:
-                    seen.add(key)
-                    yield key[cut:]
-        except Exception as exc:
-            raise self._fail(exc, "list", path) from exc
+        folders = iter_folders(
+            self._backend, paths.folder_prefix(folder), len(self._prefix), foreign
+        )
+        return Listing(self._guard(folders, "list", path), foreign)
 
     def glob(self, pattern: str, *, on_invalid: OnInvalid | None = None) -> Listing[ObjectInfo]:
         """Files whose store-relative path matches ``pattern``.
@@ -578,10 +560,10 @@ class Store:
                         continue
                     batch.append(info.path)
                     if len(batch) >= _DELETE_BATCH:
-                        self._delete_batch(batch)
+                        delete_batch(self._backend, self._ext, batch)
                         batch = []
                 if batch:
-                    self._delete_batch(batch)
+                    delete_batch(self._backend, self._ext, batch)
             elif next(iter(self._backend.list(prefix, recursive=False)), None) is not None:
                 raise DirectoryNotEmpty(
                     f"delete {path!r} on {self._backend.name}: folder not empty "
@@ -604,7 +586,7 @@ class Store:
                 for leftover in ext.list_leftovers(prefix):
                     ext.remove_leftover(leftover)
                 if Capability.MKDIR in self._caps:
-                    self._remove_dirs(ext, folder)
+                    remove_dirs(ext, folder)
         except StorageError:
             raise
         except Exception as exc:
@@ -653,63 +635,15 @@ class Store:
         ext = self._ext
         if ext is None:
             return CleanupReport()
-        cutoff = datetime.now(UTC) - older_than
-        removed: list[Leftover] = []
-        kept: list[Leftover] = []
-        errors: list[tuple[str, str]] = []
-        try:
-            found = list(ext.list_leftovers(paths.folder_prefix(folder)))
-        except Exception as exc:
-            raise self._fail(exc, "cleanup", path) from exc
-        for leftover in found:
-            shown = self._rebase_leftover(leftover)
-            young = (
-                older_than > timedelta(0) if leftover.started is None else leftover.started > cutoff
-            )
-            if young:
-                kept.append(shown)
-                continue
-            if not dry_run:
-                try:
-                    ext.remove_leftover(leftover)
-                except Exception as exc:  # noqa: BLE001 - reported, the rest still go
-                    errors.append((leftover.native, str(self._fail(exc, "cleanup", shown.key))))
-                    continue
-            removed.append(shown)
-        return CleanupReport(removed=tuple(removed), kept=tuple(kept), errors=tuple(errors))
-
-    def _rebase_leftover(self, leftover: Leftover) -> Leftover:
-        key = leftover.key
-        if self._root and paths.is_within(key, self._root):
-            key = paths.relative_to(key, self._root)
-        elif key == self._root:
-            key = ""
-        return Leftover(
-            kind=leftover.kind,
-            key=key,
-            native=leftover.native,
-            size=leftover.size,
-            started=leftover.started,
-            handle=leftover.handle,
+        return run_cleanup(
+            ext,
+            paths.folder_prefix(folder),
+            self._root,
+            older_than=older_than,
+            dry_run=dry_run,
+            describe=lambda exc, key: str(self._fail(exc, "cleanup", key)),
+            on_list_error=lambda exc: self._fail(exc, "cleanup", path),
         )
-
-    def _delete_batch(self, keys: list[str]) -> None:
-        if self._ext is not None:
-            self._ext.delete_many(keys)
-        else:
-            for key in keys:
-                self._backend.delete(key)
-
-    def _remove_dirs(self, ext: ExtendedBackend, folder: str) -> None:
-        subfolders = [
-            info.path.rstrip("/")
-            for info in ext.list(paths.folder_prefix(folder), recursive=False)
-            if info.is_dir
-        ]
-        for sub in subfolders:
-            self._remove_dirs(ext, sub)
-        if folder:
-            ext.rmdir(folder)
 
     def copy(self, src: str, dst: str, *, overwrite: bool = False) -> None:
         """Copy the file ``src`` to ``dst`` (server-side with ``COPY``, else by streaming)."""
@@ -958,68 +892,3 @@ class Store:
             return False
         except Exception as exc:
             raise self._fail(exc, "exists", path) from exc
-
-
-def _rebase(info: ObjectInfo, path: str) -> ObjectInfo:
-    """``info`` with a store-relative path (cheaper than ``dataclasses.replace``)."""
-    return ObjectInfo(
-        path,
-        info.size,
-        info.modified,
-        info.is_dir,
-        info.content_type,
-        info.etag,
-        info.hashes,
-        info.metadata,
-    )
-
-
-def _read_exactly(reader: BinaryIO, length: int) -> bytes:
-    data = reader.read(length)
-    if len(data) >= length:
-        return data
-    parts = [data]
-    got = len(data)
-    while got < length:
-        chunk = reader.read(length - got)
-        if not chunk:
-            break
-        parts.append(chunk)
-        got += len(chunk)
-    return b"".join(parts)
-
-
-def _len_if_bytes(content: Any) -> int | None:
-    if isinstance(content, (bytes, bytearray)):
-        return len(content)
-    if isinstance(content, memoryview):
-        return content.nbytes
-    return None
-
-
-def _chunks(content: Any) -> Iterator[bytes | bytearray | memoryview]:
-    read = getattr(content, "read", None)
-    if read is not None:
-        while chunk := read(_CHUNK):
-            yield chunk
-        return
-    for chunk in content:
-        if not isinstance(chunk, (bytes, bytearray, memoryview)):
-            raise TypeError(f"write() content chunks must be bytes, not {type(chunk).__name__}")
-        yield chunk
-
-
-def _hash_kinds(hashes: Hashes) -> tuple[HashType, ...]:
-    if isinstance(hashes, (str, HashType)):
-        hashes = (hashes,)
-    try:
-        return tuple(HashType(kind) for kind in hashes)
-    except ValueError as exc:
-        known = ", ".join(kind.value for kind in HashType)
-        raise ValueError(f"unknown hash type in {hashes!r} (known: {known})") from exc
-
-
-def _check_metadata(metadata: Mapping[str, str], path: str) -> None:
-    for name, value in metadata.items():
-        if not isinstance(name, str) or not isinstance(value, str) or not name:
-            raise ValueError(f"metadata for {path!r} must map non-empty str to str: {name!r}")
