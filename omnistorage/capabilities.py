@@ -44,7 +44,10 @@ class Capability(enum.StrEnum):
     GLOB = "glob"
     """The backend filters glob patterns itself."""
     MKDIR = "mkdir"
-    """Folders are real: they exist empty, and ``mkdir``/``rmdir`` work."""
+    """Folders exist while empty: real directories (local, SFTP) or zero-size ``name/``
+    folder markers (S3, GCS, Azure). ``Store.make_folder`` creates one and
+    ``Store.delete_folder`` removes it; without this flag a folder exists only while it
+    holds files."""
     SET_MOD_TIME = "set_mod_time"
     """A write can set the file's modification time."""
     USER_METADATA = "user_metadata"
