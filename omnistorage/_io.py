@@ -19,7 +19,7 @@ from typing import BinaryIO, Protocol
 
 from omnistorage._hashing import MultiHasher
 from omnistorage.driver import PinnedReader, Writer
-from omnistorage.errors import StorageError, StreamClosed
+from omnistorage.errors import StorageError, StreamClosed, native_cause
 from omnistorage.models import HashType, WriteResult
 
 __all__ = ["AtomicWriter", "LimitedReader", "ReadStream", "SeekableReader"]
@@ -46,7 +46,7 @@ class ReadStream(io.RawIOBase):
         try:
             return self._inner.read(-1 if size is None else size)
         except Exception as exc:
-            raise self._fail(exc, "read", self._path) from exc
+            raise self._fail(exc, "read", self._path) from native_cause(exc)
 
     def readall(self) -> bytes:
         return self.read(-1)
@@ -59,7 +59,7 @@ class ReadStream(io.RawIOBase):
                 return int(readinto(buffer))
             data = self._inner.read(len(buffer))
         except Exception as exc:
-            raise self._fail(exc, "read", self._path) from exc
+            raise self._fail(exc, "read", self._path) from native_cause(exc)
         buffer[: len(data)] = data
         return len(data)
 
@@ -68,14 +68,14 @@ class ReadStream(io.RawIOBase):
         try:
             return self._inner.readline(-1 if size is None else size)
         except Exception as exc:
-            raise self._fail(exc, "read", self._path) from exc
+            raise self._fail(exc, "read", self._path) from native_cause(exc)
 
     def close(self) -> None:
         if not self.closed:
             try:
                 self._inner.close()
             except Exception as exc:
-                raise self._fail(exc, "read", self._path) from exc
+                raise self._fail(exc, "read", self._path) from native_cause(exc)
             finally:
                 super().close()
 
@@ -151,7 +151,7 @@ class AtomicWriter:
             self._writer.write(data)
         except Exception as exc:
             self._abort_quietly()
-            raise self._fail(exc, self._op, self._path) from exc
+            raise self._fail(exc, self._op, self._path) from native_cause(exc)
         if self._hasher is not None:
             self._hasher.update(data)
         n = len(data) if not isinstance(data, memoryview) else data.nbytes
@@ -172,7 +172,7 @@ class AtomicWriter:
         except Exception as exc:
             with contextlib.suppress(Exception):  # the publish error is the one to report
                 self._writer.abort()
-            raise self._fail(exc, self._op, self._path) from exc
+            raise self._fail(exc, self._op, self._path) from native_cause(exc)
         hashes = self._hasher.digests() if self._hasher is not None else {}
         return WriteResult(path=self._path, size=self._size, hashes=hashes)
 
@@ -186,7 +186,7 @@ class AtomicWriter:
         try:
             self._writer.abort()
         except Exception as exc:
-            raise self._fail(exc, "abort", self._path) from exc
+            raise self._fail(exc, "abort", self._path) from native_cause(exc)
 
     def _abort_quietly(self) -> None:
         self._done = True
@@ -313,7 +313,7 @@ class SeekableReader(io.RawIOBase):
         try:
             data = self._pinned.read_range(self._pos, want)
         except Exception as exc:
-            raise self._fail(exc, "read", self._path) from exc
+            raise self._fail(exc, "read", self._path) from native_cause(exc)
         n = len(data)
         memoryview(buffer)[:n] = data
         self._pos += n

@@ -48,6 +48,7 @@ __all__ = [
     "TruncatedRecordError",
     "WriteConflict",
     "map_error",
+    "native_cause",
     "redact",
 ]
 
@@ -301,3 +302,12 @@ def map_error(
     message = f"{op}{where} on {backend}: {_KIND_WORDS[classification.kind]} ({detail})"
     cls: type[StorageError] = classification.kind.value
     return cls(message, path=path, backend=backend, op=op, temporary=classification.temporary)
+
+
+def native_cause(exc: BaseException) -> BaseException | None:
+    """What to chain a mapped error to: ``exc`` itself, or, when ``exc`` is already a
+    :class:`StorageError` (a layer or a mirror raised it), its own native cause, so an
+    error is never its own ``__cause__``."""
+    if isinstance(exc, StorageError):
+        return exc.__cause__
+    return exc

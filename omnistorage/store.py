@@ -57,6 +57,7 @@ from omnistorage.errors import (
     NotFound,
     StorageError,
     map_error,
+    native_cause,
 )
 from omnistorage.models import (
     CleanupReport,
@@ -123,7 +124,7 @@ class Store:
             try:
                 self._backend.close()
             except Exception as exc:
-                raise self._fail(exc, "close", None) from exc
+                raise self._fail(exc, "close", None) from native_cause(exc)
             self._backend.closed = True
 
     def __enter__(self) -> Store:
@@ -147,7 +148,7 @@ class Store:
         try:
             inner = self._backend.new_reader(key)
         except Exception as exc:
-            raise self._fail(exc, "read", path) from exc
+            raise self._fail(exc, "read", path) from native_cause(exc)
         return ReadStream(inner, self._fail, path)  # type: ignore[return-value]
 
     def read_bytes(self, path: str) -> bytes:
@@ -160,7 +161,7 @@ class Store:
             finally:
                 reader.close()
         except Exception as exc:
-            raise self._fail(exc, "read", path) from exc
+            raise self._fail(exc, "read", path) from native_cause(exc)
 
     def read_text(self, path: str, *, encoding: str = "utf-8", errors: str = "strict") -> str:
         """The whole content of ``path`` decoded as text."""
@@ -182,7 +183,7 @@ class Store:
             finally:
                 reader.close()
         except Exception as exc:
-            raise self._fail(exc, "read", path) from exc
+            raise self._fail(exc, "read", path) from native_cause(exc)
 
     def read_seekable(self, path: str) -> BinaryIO:
         """A seekable, buffered reader over ONE version of ``path``.
@@ -207,7 +208,7 @@ class Store:
                 finally:
                     source.close()
         except Exception as exc:
-            raise self._fail(exc, "read", path) from exc
+            raise self._fail(exc, "read", path) from native_cause(exc)
         raw = SeekableReader(pinned, self._fail, path)
         return io.BufferedReader(raw, buffer_size=_CHUNK)
 
@@ -373,7 +374,7 @@ class Store:
         try:
             writer = self._backend.new_writer(key, options)
         except Exception as exc:
-            raise self._fail(exc, "write", path) from exc
+            raise self._fail(exc, "write", path) from native_cause(exc)
         return AtomicWriter(writer, self._fail, path, hashes=kinds)
 
     # ------------------------------------------------------------------ queries
@@ -475,7 +476,7 @@ class Store:
         try:
             yield from items
         except Exception as exc:
-            raise self._fail(exc, op, path) from exc
+            raise self._fail(exc, op, path) from native_cause(exc)
 
     def list_folders(self, path: str = "", *, on_invalid: OnInvalid | None = None) -> Listing[str]:
         """The immediate sub-folders of ``path``, as store-relative paths, lazily.
@@ -525,7 +526,7 @@ class Store:
         try:
             self._backend.delete(key)
         except Exception as exc:
-            raise self._fail(exc, "delete", path) from exc
+            raise self._fail(exc, "delete", path) from native_cause(exc)
 
     def delete_folder(
         self, path: str, *, recursive: bool = False, missing_ok: bool = False
@@ -590,7 +591,7 @@ class Store:
         except StorageError:
             raise
         except Exception as exc:
-            raise self._fail(exc, "delete", path) from exc
+            raise self._fail(exc, "delete", path) from native_cause(exc)
 
     def make_folder(self, path: str) -> None:
         """Create the folder ``path`` (and its parents) so it exists while empty.
@@ -611,7 +612,7 @@ class Store:
         try:
             ext.mkdir(folder)
         except Exception as exc:
-            raise self._fail(exc, "mkdir", path) from exc
+            raise self._fail(exc, "mkdir", path) from native_cause(exc)
 
     def cleanup(
         self,
@@ -679,7 +680,7 @@ class Store:
                 else:
                     ext.move(src_key, dst_key, overwrite=overwrite)
             except Exception as exc:
-                raise self._fail(exc, op, dst) from exc
+                raise self._fail(exc, op, dst) from native_cause(exc)
             return
         if op == "move" and ext is not None and Capability.COPY in self._caps:
             # No native move, but a server-side copy: copy there, then delete the source.
@@ -690,7 +691,7 @@ class Store:
             try:
                 self._backend.delete(src_key)
             except Exception as exc:
-                raise self._fail(exc, op, src) from exc
+                raise self._fail(exc, op, src) from native_cause(exc)
 
     def _stream_copy(self, src: str, src_key: str, dst: str, overwrite: bool) -> None:
         info = self._stat_file(src_key, src) if Capability.METADATA in self._caps else None
@@ -705,14 +706,14 @@ class Store:
             try:
                 reader = self._backend.new_reader(src_key)
             except Exception as exc:
-                raise self._fail(exc, "copy", src) from exc
+                raise self._fail(exc, "copy", src) from native_cause(exc)
             try:
                 while chunk := reader.read(_CHUNK):
                     writer.write(chunk)
             except StorageError:
                 raise
             except Exception as exc:
-                raise self._fail(exc, "copy", src) from exc
+                raise self._fail(exc, "copy", src) from native_cause(exc)
             finally:
                 reader.close()
 
@@ -724,7 +725,7 @@ class Store:
         try:
             next(iter(self._backend.list(self._prefix, recursive=False)), None)
         except Exception as exc:
-            raise self._fail(exc, "ping", None) from exc
+            raise self._fail(exc, "ping", None) from native_cause(exc)
 
     def resolve(self, path: str) -> ResolutionPlan:
         """Where ``path`` goes: backend name, backend key, native path."""
@@ -817,7 +818,7 @@ class Store:
         backend = self._backend
         try:
             classification = backend.classify_error(exc)
-        except Exception:  # noqa: BLE001 - a broken classifier must not hide the error
+        except Exception:
             classification = Classification(ErrorKind.UNKNOWN)
         return map_error(
             exc,
@@ -831,7 +832,7 @@ class Store:
     def _is_kind(self, exc: BaseException, kind: ErrorKind) -> bool:
         try:
             return self._backend.classify_error(exc).kind is kind
-        except Exception:  # noqa: BLE001
+        except Exception:
             return False
 
     def _not_found(self, op: str, path: str) -> NotFound:
@@ -854,7 +855,7 @@ class Store:
         try:
             return self._backend.exists(key)
         except Exception as exc:
-            raise self._fail(exc, "exists", path) from exc
+            raise self._fail(exc, "exists", path) from native_cause(exc)
 
     def _stat_file(self, key: str, path: str) -> ObjectInfo | None:
         """Info for a file, or None when there is none (uses stat, else a listing)."""
@@ -865,14 +866,14 @@ class Store:
             except Exception as exc:
                 if self._is_kind(exc, ErrorKind.NOT_FOUND):
                     return None
-                raise self._fail(exc, "stat", path) from exc
+                raise self._fail(exc, "stat", path) from native_cause(exc)
             return None if info.is_dir else info
         try:
             for info in self._backend.list(paths.folder_prefix(paths.parent(key)), recursive=False):
                 if info.path == key and not info.is_dir:
                     return info
         except Exception as exc:
-            raise self._fail(exc, "stat", path) from exc
+            raise self._fail(exc, "stat", path) from native_cause(exc)
         return None
 
     def _folder_exists(self, folder: str, path: str) -> bool:
@@ -891,4 +892,4 @@ class Store:
                     return True
             return False
         except Exception as exc:
-            raise self._fail(exc, "exists", path) from exc
+            raise self._fail(exc, "exists", path) from native_cause(exc)
