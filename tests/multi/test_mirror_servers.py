@@ -47,3 +47,49 @@ class TestMirrorS3GCSAzure(StoreConformance):
         yield store
         for part in parts:
             wipe(part)
+
+
+def test_rolling_writer_over_local_and_s3_with_s3_failing_mid_run(tmp_path: Path) -> None:
+    """Records acknowledged as published are in both, or the report says where they are."""
+    from omnistorage.multi import MirrorReport, quorum
+    from omnistorage.records import RollingRecordWriter, open_reader
+    from tests.support.faults import Faults, Faulty
+
+    faults = Faults()
+    s3 = s3_store()
+    local = Store(LocalBackend(tmp_path / "local"))
+    flaky_s3 = Store(Faulty(s3.unwrap(), faults), s3.root)
+    reports: list[MirrorReport] = []
+    mirror = Store(MirrorBackend([local, flaky_s3], policy=quorum(1), on_report=reports.append))
+    try:
+        with RollingRecordWriter(
+            mirror,
+            "{prefix}/{stream}-{seq:06d}.ndjson.zst",
+            prefix="logs",
+            stream="api",
+            max_records=500,
+        ) as log:
+            for i in range(2_000):
+                if i == 1_100:
+                    faults.fail_after_bytes = 10
+                log.write({"i": i, "payload": "x" * 50})
+        assert [r.destinations[0].state for r in reports] == ["published"] * 4
+        both = [r.key for r in reports if r.ok]
+        local_only = [r.key for r in reports if not r.ok]
+        assert len(both) == 2
+        assert len(local_only) == 2
+        for report in reports:
+            if not report.ok:
+                assert report.destinations[1].state == "failed"
+                assert "injected" in (report.destinations[1].error or "")
+        for key in both:
+            assert s3.read_bytes(key) == local.read_bytes(key)
+        for key in local_only:
+            assert not s3.is_file(key)
+        seen: list[int] = []
+        for report in reports:
+            with open_reader(local, report.key) as reader:
+                seen.extend(record["i"] for record in reader)
+        assert seen == list(range(2_000))
+    finally:
+        wipe(s3)
