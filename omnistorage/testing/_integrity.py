@@ -162,7 +162,7 @@ class IntegrityTests:
 
     def test_make_folder_without_mkdir_fails_before_io(self, store: Store) -> None:
         if store.supports(Capability.MKDIR):
-            pytest.skip("declares mkdir")
+            pytest.skip(f"not applicable to {self._name()}: it declares mkdir")
         with pytest.raises(CapabilityNotSupported):
             store.make_folder("f")
 

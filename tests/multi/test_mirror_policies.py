@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from omnistorage import AlreadyExists, LocalBackend, MemoryBackend, NotFound, Store
+from omnistorage.ext import FaultInjectionLayer
 from omnistorage.multi import (
     ALL,
     BEST_EFFORT,
@@ -19,7 +21,6 @@ from omnistorage.multi import (
     quorum,
 )
 from omnistorage.records import RollingRecordWriter, open_reader
-from tests.support.faults import Faults, Faulty
 
 PAYLOAD = b"0123456789" * 100_000  # 1 MB, written in 64 KiB chunks below
 
@@ -28,9 +29,37 @@ def _chunks(data: bytes, size: int = 64 << 10) -> list[bytes]:
     return [data[i : i + size] for i in range(0, len(data), size)]
 
 
-def _dest(faults: Faults | None = None) -> tuple[Store, MemoryBackend]:
+Setup = Callable[[FaultInjectionLayer], object]
+
+
+def open_fails(layer: FaultInjectionLayer) -> object:
+    return layer.fail_nth("open_write", 1, times=None)
+
+
+def publish_fails(layer: FaultInjectionLayer) -> object:
+    return layer.fail_nth("publish", 1, times=None)
+
+
+def reads_fail(layer: FaultInjectionLayer) -> None:
+    for op in ("open_read", "exists", "stat", "pinned"):
+        layer.fail_nth(op, 1, times=None)
+
+
+def cut_after(nbytes: int) -> Setup:
+    return lambda layer: layer.cut_stream("write", nbytes, times=1000)
+
+
+def slow(seconds: float) -> Setup:
+    return lambda layer: layer.add_latency("write", seconds)
+
+
+def _dest(setup: Setup | None = None) -> tuple[Store, MemoryBackend]:
     memory = MemoryBackend()
-    return Store(Faulty(memory, faults) if faults is not None else memory), memory
+    if setup is None:
+        return Store(memory), memory
+    layer = FaultInjectionLayer(memory)
+    setup(layer)
+    return Store(layer), memory
 
 
 def _mirror(stores: list[Store], **options: object) -> tuple[Store, list[MirrorReport]]:
@@ -49,10 +78,10 @@ def _holds(memory: MemoryBackend, key: str) -> bytes | None:
 
 @pytest.mark.parametrize(
     "faults",
-    [Faults(fail_open=True), Faults(fail_after_bytes=300_000), Faults(fail_after_bytes=999_999)],
+    [open_fails, cut_after(300_000), cut_after(999_999)],
     ids=["at-open", "mid-stream", "at-staging-end"],
 )
-def test_all_publishes_nothing_anywhere_when_staging_fails(faults: Faults) -> None:
+def test_all_publishes_nothing_anywhere_when_staging_fails(faults: Setup) -> None:
     (a, mem_a), (b, mem_b) = _dest(), _dest(faults)
     mirror, reports = _mirror([a, b], policy=ALL)
     with pytest.raises(MirrorWriteError) as info:
@@ -67,7 +96,7 @@ def test_all_publishes_nothing_anywhere_when_staging_fails(faults: Faults) -> No
 
 
 def test_all_rolls_back_create_only_copies_when_a_late_publish_fails() -> None:
-    (a, mem_a), (b, mem_b), (c, mem_c) = _dest(), _dest(), _dest(Faults(fail_publish=True))
+    (a, mem_a), (b, mem_b), (c, mem_c) = _dest(), _dest(), _dest(publish_fails)
     mirror, _ = _mirror([a, b, c], policy=ALL)
     with pytest.raises(MirrorWriteError) as info:
         mirror.write("k.bin", PAYLOAD)
@@ -82,10 +111,9 @@ def test_all_overwrite_that_fails_late_raises_partial_publish_naming_versions() 
     (a, mem_a), (_b, mem_b) = _dest(), _dest()
     Store(mem_a).write("k.bin", b"old")
     Store(mem_b).write("k.bin", b"old")
-    faults = Faults()
-    faulty_b = Store(Faulty(mem_b, faults))
-    mirror, _ = _mirror([a, faulty_b], policy=ALL)
-    faults.fail_publish = True
+    faulty = FaultInjectionLayer(mem_b)
+    mirror, _ = _mirror([a, Store(faulty)], policy=ALL)
+    publish_fails(faulty)
     with pytest.raises(PartialPublish) as info:
         mirror.write("k.bin", PAYLOAD, overwrite=True)
     assert (info.value.new, info.value.old) == ((0,), (1,))
@@ -135,7 +163,7 @@ def test_racing_create_only_writers_through_a_mirror_have_one_winner() -> None:
 def test_quorum_succeeds_with_k_published_and_reports_the_rest() -> None:
     (a, mem_a), (b, mem_b), (c, mem_c) = (
         _dest(),
-        _dest(Faults(fail_after_bytes=100_000)),
+        _dest(cut_after(100_000)),
         _dest(),
     )
     mirror, reports = _mirror([a, b, c], policy=quorum(2))
@@ -149,8 +177,8 @@ def test_quorum_succeeds_with_k_published_and_reports_the_rest() -> None:
 def test_quorum_not_reached_rolls_create_only_copies_back() -> None:
     (a, mem_a), (b, _), (c, _) = (
         _dest(),
-        _dest(Faults(fail_publish=True)),
-        _dest(Faults(fail_publish=True)),
+        _dest(publish_fails),
+        _dest(publish_fails),
     )
     mirror, _ = _mirror([a, b, c], policy=quorum(2))
     with pytest.raises(MirrorWriteError):
@@ -159,7 +187,7 @@ def test_quorum_not_reached_rolls_create_only_copies_back() -> None:
 
 
 def test_best_effort_publishes_wherever_possible() -> None:
-    (a, mem_a), (b, mem_b) = _dest(Faults(fail_open=True)), _dest()
+    (a, mem_a), (b, mem_b) = _dest(open_fails), _dest()
     mirror, reports = _mirror([a, b], policy=BEST_EFFORT)
     mirror.write("k.bin", PAYLOAD)
     assert _holds(mem_a, "k.bin") is None
@@ -168,7 +196,7 @@ def test_best_effort_publishes_wherever_possible() -> None:
 
 
 def test_best_effort_with_every_destination_failing_raises() -> None:
-    (a, _), (b, _) = _dest(Faults(fail_open=True)), _dest(Faults(fail_open=True))
+    (a, _), (b, _) = _dest(open_fails), _dest(open_fails)
     mirror, _ = _mirror([a, b], policy=BEST_EFFORT)
     with pytest.raises(MirrorWriteError):
         mirror.write("k.bin", PAYLOAD)
@@ -178,8 +206,7 @@ def test_best_effort_with_every_destination_failing_raises() -> None:
 
 
 def test_a_slow_destination_applies_back_pressure_under_all() -> None:
-    faults = Faults(write_delay=0.02)
-    (a, mem_a), (b, mem_b) = _dest(), _dest(faults)
+    (a, mem_a), (b, mem_b) = _dest(), _dest(slow(0.02))
     mirror, _ = _mirror([a, b], policy=ALL, queue_chunks=2)
     started = time.perf_counter()
     mirror.write("k.bin", iter(_chunks(PAYLOAD)))
@@ -189,7 +216,7 @@ def test_a_slow_destination_applies_back_pressure_under_all() -> None:
 
 
 def test_a_lagging_destination_is_dropped_under_best_effort() -> None:
-    (a, mem_a), (b, mem_b) = _dest(), _dest(Faults(write_delay=1.0))
+    (a, mem_a), (b, mem_b) = _dest(), _dest(slow(1.0))
     mirror, reports = _mirror([a, b], policy=BEST_EFFORT, queue_chunks=1, max_lag=0.2)
     started = time.perf_counter()
     mirror.write("k.bin", iter(_chunks(PAYLOAD)))
@@ -203,11 +230,11 @@ def test_a_lagging_destination_is_dropped_under_best_effort() -> None:
 
 
 def test_reads_fail_over_on_temporary_errors() -> None:
-    faults = Faults()
-    (a, _mem_a), (b, _mem_b) = _dest(faults), _dest()
+    layer = FaultInjectionLayer(MemoryBackend())
+    a, b = Store(layer), Store(MemoryBackend())
     mirror, _ = _mirror([a, b])
     mirror.write("k.bin", b"data")
-    faults.fail_reads = True
+    reads_fail(layer)
     assert mirror.read_bytes("k.bin") == b"data"
     assert mirror.read_range("k.bin", 1, 2) == b"at"
     assert mirror.exists("k.bin")
@@ -224,7 +251,7 @@ def test_not_found_fails_over_only_when_asked() -> None:
 
 
 def test_fastest_read_returns_the_first_answer() -> None:
-    (a, _), (b, _) = _dest(Faults(fail_reads=True)), _dest()
+    (a, _), (b, _) = _dest(reads_fail), _dest()
     mirror, _ = _mirror([a, b], read_policy="fastest")
     mirror.write("k.bin", b"data")
     assert mirror.read_bytes("k.bin") == b"data"
@@ -282,16 +309,16 @@ def test_memory_stays_bounded_by_the_lanes(tmp_path: Path) -> None:
 def test_rolling_writer_fans_records_out_and_a_failing_destination_is_reported(
     tmp_path: Path,
 ) -> None:
-    faults = Faults()
     local = Store(LocalBackend(tmp_path / "local"))
     other_mem = MemoryBackend()
-    mirror, reports = _mirror([local, Store(Faulty(other_mem, faults))], policy=quorum(1))
+    layer = FaultInjectionLayer(other_mem)
+    mirror, reports = _mirror([local, Store(layer)], policy=quorum(1))
     with RollingRecordWriter(
         mirror, "{prefix}/{stream}-{seq:06d}.ndjson", prefix="logs", stream="app", max_records=100
     ) as log:
         for i in range(250):
             if i == 120:
-                faults.fail_open = True
+                open_fails(layer)
             log.write({"i": i})
     published = [r for r in reports if r.destinations[0].state == "published"]
     assert len(published) == 3

@@ -51,14 +51,14 @@ class TestMirrorS3GCSAzure(StoreConformance):
 
 def test_rolling_writer_over_local_and_s3_with_s3_failing_mid_run(tmp_path: Path) -> None:
     """Records acknowledged as published are in both, or the report says where they are."""
+    from omnistorage.ext import FaultInjectionLayer
     from omnistorage.multi import MirrorReport, quorum
     from omnistorage.records import RollingRecordWriter, open_reader
-    from tests.support.faults import Faults, Faulty
 
-    faults = Faults()
     s3 = s3_store()
     local = Store(LocalBackend(tmp_path / "local"))
-    flaky_s3 = Store(Faulty(s3.unwrap(), faults), s3.root)
+    layer = FaultInjectionLayer(s3.unwrap())
+    flaky_s3 = Store(layer, s3.root)
     reports: list[MirrorReport] = []
     mirror = Store(MirrorBackend([local, flaky_s3], policy=quorum(1), on_report=reports.append))
     try:
@@ -71,7 +71,7 @@ def test_rolling_writer_over_local_and_s3_with_s3_failing_mid_run(tmp_path: Path
         ) as log:
             for i in range(2_000):
                 if i == 1_100:
-                    faults.fail_after_bytes = 10
+                    layer.fail_nth("write", 1, times=None)
                 log.write({"i": i, "payload": "x" * 50})
         assert [r.destinations[0].state for r in reports] == ["published"] * 4
         both = [r.key for r in reports if r.ok]

@@ -1,0 +1,334 @@
+"""MetricsLayer and LoggingLayer: see every driver call, its bytes, time and outcome.
+
+Both wrap each call the same way and differ in what they do with the
+observation (:class:`Observation`): :class:`MetricsLayer` aggregates counts,
+errors, bytes and latency per operation (``snapshot()``), and, with
+``opentelemetry-api`` installed and ``otel=True``, also records OpenTelemetry
+counters and histograms and one span per call (nothing is imported
+otherwise). :class:`LoggingLayer` logs one structured record per call on the
+``omnistorage.ops`` logger (DEBUG for reads, INFO for changes, WARNING for
+failures) with the key, bytes, milliseconds and error; messages pass through
+the secret scrubber, so no credential reaches a log.
+
+Stream bytes are counted as they flow: a reader's or writer's observation is
+made when it is closed (or published), with the total bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO, TypeVar
+
+from omnistorage._redact import scrub
+from omnistorage.driver import Backend, PinnedReader, WriteOptions, Writer
+from omnistorage.ext._layer import Layer
+from omnistorage.models import ObjectInfo
+
+__all__ = ["LoggingLayer", "MetricsLayer", "Observation", "OpStats"]
+
+T = TypeVar("T")
+
+_CHANGES = frozenset({"write", "delete", "copy", "move", "mkdir", "rmdir"})
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One finished driver call."""
+
+    backend: str
+    op: str
+    key: str | None
+    seconds: float
+    bytes: int = 0
+    error: BaseException | None = None
+
+
+@dataclass
+class OpStats:
+    """Aggregates for one operation."""
+
+    calls: int = 0
+    errors: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    max_seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {
+            "calls": self.calls,
+            "errors": self.errors,
+            "bytes": self.bytes,
+            "seconds": round(self.seconds, 6),
+            "max_seconds": round(self.max_seconds, 6),
+        }
+
+
+class _Observed(Layer):
+    """Times every call and hands an :class:`Observation` to :meth:`observe`."""
+
+    def observe(self, observation: Observation) -> None:
+        raise NotImplementedError
+
+    def _timed(self, op: str, key: str | None, call: Callable[[], T], nbytes: int = 0) -> T:
+        started = time.perf_counter()
+        try:
+            result = call()
+        except BaseException as exc:
+            self.observe(Observation(self.name, op, key, time.perf_counter() - started, 0, exc))
+            raise
+        self.observe(Observation(self.name, op, key, time.perf_counter() - started, nbytes))
+        return result
+
+    def new_writer(self, key: str, options: WriteOptions) -> Writer:
+        inner = self._timed("open_write", key, lambda: self.inner.new_writer(key, options))
+        return _ObservedWriter(self, key, inner)
+
+    def new_reader(self, key: str, *, offset: int = 0, length: int | None = None) -> BinaryIO:
+        inner = self._timed(
+            "open_read", key, lambda: self.inner.new_reader(key, offset=offset, length=length)
+        )
+        return _ObservedReader(self, key, inner)  # type: ignore[return-value]
+
+    def exists(self, key: str) -> bool:
+        return self._timed("exists", key, lambda: self.inner.exists(key))
+
+    def delete(self, key: str) -> None:
+        self._timed("delete", key, lambda: self.inner.delete(key))
+
+    def list(self, prefix: str, *, recursive: bool = True) -> Iterator[ObjectInfo]:
+        started = time.perf_counter()
+        count = 0
+        try:
+            for info in self.inner.list(prefix, recursive=recursive):
+                count += 1
+                yield info
+        except BaseException as exc:
+            self.observe(
+                Observation(self.name, "list", prefix, time.perf_counter() - started, 0, exc)
+            )
+            raise
+        self.observe(Observation(self.name, "list", prefix, time.perf_counter() - started))
+
+    def stat(self, key: str) -> ObjectInfo:
+        return self._timed("stat", key, lambda: self._extended().stat(key))
+
+    def copy(self, src: str, dst: str, *, overwrite: bool) -> None:
+        self._timed("copy", dst, lambda: self._extended().copy(src, dst, overwrite=overwrite))
+
+    def move(self, src: str, dst: str, *, overwrite: bool) -> None:
+        self._timed("move", dst, lambda: self._extended().move(src, dst, overwrite=overwrite))
+
+    def mkdir(self, key: str) -> None:
+        self._timed("mkdir", key, lambda: self._extended().mkdir(key))
+
+    def rmdir(self, key: str) -> None:
+        self._timed("rmdir", key, lambda: self._extended().rmdir(key))
+
+    def open_pinned(self, key: str) -> PinnedReader:
+        pinned = self._timed("open_read", key, lambda: self._extended().open_pinned(key))
+        return _ObservedPin(self, key, pinned)
+
+
+class _ObservedWriter(Writer):
+    def __init__(self, layer: _Observed, key: str, inner: Writer) -> None:
+        self._layer = layer
+        self._key = key
+        self._inner = inner
+        self._bytes = 0
+        self._started = time.perf_counter()
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        n = self._inner.write(data)
+        self._bytes += len(data) if not isinstance(data, memoryview) else data.nbytes
+        return n
+
+    def close(self) -> None:
+        layer, started = self._layer, self._started
+        try:
+            self._inner.close()
+        except BaseException as exc:
+            seconds = time.perf_counter() - started
+            layer.observe(Observation(layer.name, "write", self._key, seconds, self._bytes, exc))
+            raise
+        seconds = time.perf_counter() - started
+        layer.observe(Observation(layer.name, "write", self._key, seconds, self._bytes))
+
+    def abort(self) -> None:
+        self._inner.abort()
+
+
+class _ObservedReader:
+    def __init__(self, layer: _Observed, key: str, inner: BinaryIO) -> None:
+        self._layer = layer
+        self._key = key
+        self._inner = inner
+        self._bytes = 0
+        self._started = time.perf_counter()
+        self._error: BaseException | None = None
+        self.closed = False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        try:
+            data = self._inner.read(-1 if size is None else size)
+        except BaseException as exc:
+            self._error = exc
+            raise
+        self._bytes += len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._inner.close()
+        layer = self._layer
+        seconds = time.perf_counter() - self._started
+        layer.observe(Observation(layer.name, "read", self._key, seconds, self._bytes, self._error))
+
+    def __enter__(self) -> _ObservedReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class _ObservedPin(PinnedReader):
+    def __init__(self, layer: _Observed, key: str, inner: PinnedReader) -> None:
+        self._layer = layer
+        self._key = key
+        self._inner = inner
+        self.size = inner.size
+        self.version = inner.version
+
+    def read_range(self, offset: int, length: int) -> bytes:
+        return self._layer._timed(
+            "read_range", self._key, lambda: self._inner.read_range(offset, length)
+        )
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class MetricsLayer(_Observed):
+    """Counts, errors, bytes and latency per operation (see the module docstring).
+
+    Args:
+        inner: the backend to wrap.
+        otel: also record OpenTelemetry metrics and spans (needs ``opentelemetry-api``,
+            the ``otel`` extra); ``False`` by default, so nothing is imported.
+    """
+
+    def __init__(self, inner: Backend, *, otel: bool = False) -> None:
+        super().__init__(inner)
+        self._lock = threading.Lock()
+        self._stats: dict[str, OpStats] = {}
+        self._otel: _Otel | None = _Otel(inner.name) if otel else None
+
+    def observe(self, observation: Observation) -> None:
+        with self._lock:
+            stats = self._stats.setdefault(observation.op, OpStats())
+            stats.calls += 1
+            stats.bytes += observation.bytes
+            stats.seconds += observation.seconds
+            stats.max_seconds = max(stats.max_seconds, observation.seconds)
+            if observation.error is not None:
+                stats.errors += 1
+        if self._otel is not None:
+            self._otel.record(observation)
+
+    def snapshot(self) -> dict[str, dict[str, float | int]]:
+        """``{op: {calls, errors, bytes, seconds, max_seconds}}`` so far."""
+        with self._lock:
+            return {op: stats.to_dict() for op, stats in sorted(self._stats.items())}
+
+    def reset(self) -> None:
+        with self._lock:
+            self._stats.clear()
+
+
+class _Otel:
+    """OpenTelemetry instruments, imported only when asked for."""
+
+    def __init__(self, backend: str) -> None:
+        try:
+            from opentelemetry import metrics, trace
+        except ImportError as exc:
+            from omnistorage.errors import DependencyMissing
+
+            raise DependencyMissing(
+                "MetricsLayer(otel=True) needs opentelemetry-api: pip install 'omnistorage[otel]'"
+            ) from exc
+        meter = metrics.get_meter("omnistorage")
+        self._tracer = trace.get_tracer("omnistorage")
+        self._calls = meter.create_counter("omnistorage.calls", unit="1")
+        self._errors = meter.create_counter("omnistorage.errors", unit="1")
+        self._bytes = meter.create_counter("omnistorage.bytes", unit="By")
+        self._latency = meter.create_histogram("omnistorage.duration", unit="s")
+        self._backend = backend
+
+    def record(self, observation: Observation) -> None:
+        attributes = {"omnistorage.backend": self._backend, "omnistorage.op": observation.op}
+        self._calls.add(1, attributes)
+        self._bytes.add(observation.bytes, attributes)
+        self._latency.record(observation.seconds, attributes)
+        if observation.error is not None:
+            self._errors.add(1, attributes)
+        end = time.time_ns()
+        start = end - int(observation.seconds * 1e9)
+        span = self._tracer.start_span(f"omnistorage.{observation.op}", start_time=start)
+        span.set_attributes(attributes)
+        if observation.error is not None:
+            span.record_exception(observation.error)
+        span.end(end_time=end)
+
+
+class LoggingLayer(_Observed):
+    """One structured log record per driver call (see the module docstring)."""
+
+    def __init__(self, inner: Backend, *, logger: logging.Logger | None = None) -> None:
+        super().__init__(inner)
+        self._log = logger or logging.getLogger("omnistorage.ops")
+
+    def observe(self, observation: Observation) -> None:
+        if observation.error is not None:
+            level = logging.WARNING
+        elif observation.op in _CHANGES:
+            level = logging.INFO
+        else:
+            level = logging.DEBUG
+        if not self._log.isEnabledFor(level):
+            return
+        error = (
+            f" error={type(observation.error).__name__}: {observation.error}"
+            if observation.error is not None
+            else ""
+        )
+        message = scrub(
+            f"{observation.backend} {observation.op} key={observation.key!r} "
+            f"bytes={observation.bytes} ms={observation.seconds * 1000:.2f}{error}"
+        )
+        self._log.log(
+            level,
+            "%s",
+            message,
+            extra={
+                "omnistorage_backend": observation.backend,
+                "omnistorage_op": observation.op,
+                "omnistorage_key": observation.key,
+                "omnistorage_bytes": observation.bytes,
+                "omnistorage_seconds": observation.seconds,
+                "omnistorage_ok": observation.error is None,
+            },
+        )

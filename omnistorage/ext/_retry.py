@@ -1,0 +1,302 @@
+"""RetryLayer: retry temporary failures, and only those, within a budget.
+
+What is retried (each call independently, with exponential backoff and full
+jitter, honouring a ``Retry-After`` the error carries, until ``attempts`` or
+the ``budget`` in seconds runs out):
+
+- idempotent calls: ``exists``, ``stat``, ``delete``, ``delete_many``,
+  ``mkdir``, ``rmdir``, ``list_leftovers``/``remove_leftover``, opening a
+  reader, opening a pin, and a listing until its first entry (a listing that
+  fails midway is not restarted: entries would repeat);
+- ranged reads of a pinned version (``open_pinned``), which are safe to repeat;
+  with ``PINNED_READ``, streaming reads are served from a pin and so resume
+  after a temporary failure *at the same version* (a changed object raises
+  ``ChangedDuringRead``, which is never retried);
+- ``copy`` and ``move`` with ``overwrite=True``; a create-only copy that
+  fails with a temporary error and then, retried, finds the destination
+  taken is a question (did the first attempt succeed?), not an answer: it is
+  reported as the original temporary failure, not as ``AlreadyExists``.
+
+What is never retried: anything the classifier does not mark
+``temporary``; a writer's ``write``/``close`` (the bytes of a stream cannot be
+replayed here; the drivers' own clients retry each request, and a
+create-only publish whose reply was lost checks ownership in the driver);
+``ChangedDuringRead``.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator
+from email.utils import parsedate_to_datetime
+from typing import Any, BinaryIO, TypeVar
+
+from omnistorage.capabilities import Capability
+from omnistorage.driver import Backend, PinnedReader, WriteOptions, Writer
+from omnistorage.errors import ErrorKind
+from omnistorage.ext._layer import Layer
+from omnistorage.models import Leftover, ObjectInfo
+
+__all__ = ["RetryLayer"]
+
+T = TypeVar("T")
+
+
+class RetryLayer(Layer):
+    """Retries temporary failures (see the module docstring).
+
+    Args:
+        inner: the backend to wrap.
+        attempts: tries per call, the first included.
+        base_delay: the first backoff ceiling in seconds (doubling each retry).
+        max_delay: the largest backoff ceiling.
+        budget: seconds a call may spend in total, retries included.
+        sleep, rng: injectable for tests.
+    """
+
+    def __init__(
+        self,
+        inner: Backend,
+        *,
+        attempts: int = 5,
+        base_delay: float = 0.1,
+        max_delay: float = 5.0,
+        budget: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        super().__init__(inner)
+        if attempts < 1:
+            raise ValueError("attempts must be >= 1")
+        self._attempts = attempts
+        self._base = base_delay
+        self._max = max_delay
+        self._budget = budget
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self.retries = 0
+        """Retries made so far (for tests and metrics)."""
+
+    def __repr__(self) -> str:
+        return f"RetryLayer({self.inner!r}, attempts={self._attempts})"
+
+    # ------------------------------------------------------------ the loop
+
+    def _temporary(self, exc: BaseException) -> bool:
+        try:
+            verdict = self.inner.classify_error(exc)
+        except Exception:  # noqa: BLE001 - a broken classifier means: do not retry
+            return False
+        return verdict.temporary and verdict.kind is not ErrorKind.CHANGED
+
+    def _call(self, call: Callable[[], T]) -> T:
+        started = time.monotonic()
+        waited = 0.0  # counted apart too: an injected sleep does not move the clock
+        attempt = 1
+        while True:
+            try:
+                return call()
+            except Exception as exc:
+                if attempt >= self._attempts or not self._temporary(exc):
+                    raise
+                delay = self._delay(attempt, exc)
+                spent = max(time.monotonic() - started, waited)
+                if spent + delay > self._budget:
+                    raise
+                self.retries += 1
+                attempt += 1
+                waited += delay
+                self._sleep(delay)
+
+    def _delay(self, attempt: int, exc: BaseException) -> float:
+        hinted = retry_after(exc)
+        if hinted is not None:
+            return min(hinted, self._budget)
+        ceiling = min(self._max, self._base * (2 ** (attempt - 1)))
+        return self._rng.uniform(0, ceiling)  # full jitter
+
+    # ------------------------------------------------------------ idempotent calls
+
+    def exists(self, key: str) -> bool:
+        return self._call(lambda: self.inner.exists(key))
+
+    def stat(self, key: str) -> ObjectInfo:
+        return self._call(lambda: self._extended().stat(key))
+
+    def delete(self, key: str) -> None:
+        self._call(lambda: self.inner.delete(key))
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        batch = list(keys)
+        self._call(lambda: super(RetryLayer, self).delete_many(batch))
+
+    def mkdir(self, key: str) -> None:
+        self._call(lambda: self._extended().mkdir(key))
+
+    def rmdir(self, key: str) -> None:
+        self._call(lambda: self._extended().rmdir(key))
+
+    def list_leftovers(self, prefix: str) -> Iterator[Leftover]:
+        return iter(self._call(lambda: list(super(RetryLayer, self).list_leftovers(prefix))))
+
+    def remove_leftover(self, leftover: Leftover) -> None:
+        self._call(lambda: self._extended().remove_leftover(leftover))
+
+    def list(self, prefix: str, *, recursive: bool = True) -> Iterator[ObjectInfo]:
+        def first() -> tuple[Iterator[ObjectInfo], list[ObjectInfo]]:
+            entries = iter(self.inner.list(prefix, recursive=recursive))
+            head = next(entries, None)
+            return entries, ([] if head is None else [head])
+
+        entries, head = self._call(first)
+        yield from head
+        yield from entries
+
+    def new_writer(self, key: str, options: WriteOptions) -> Writer:
+        return self._call(lambda: self.inner.new_writer(key, options))
+
+    # ------------------------------------------------------------ reads
+
+    def open_pinned(self, key: str) -> PinnedReader:
+        pinned = self._call(lambda: self._extended().open_pinned(key))
+        return _RetriedPin(pinned, self)
+
+    def new_reader(self, key: str, *, offset: int = 0, length: int | None = None) -> BinaryIO:
+        if Capability.PINNED_READ in self.features().capabilities:
+            pin = self.open_pinned(key)
+            return _PinnedStream(pin, offset, length)  # type: ignore[return-value]
+        return self._call(lambda: self.inner.new_reader(key, offset=offset, length=length))
+
+    # ------------------------------------------------------------ copies
+
+    def copy(self, src: str, dst: str, *, overwrite: bool) -> None:
+        self._transfer(lambda: self._extended().copy(src, dst, overwrite=overwrite), overwrite)
+
+    def move(self, src: str, dst: str, *, overwrite: bool) -> None:
+        self._transfer(lambda: self._extended().move(src, dst, overwrite=overwrite), overwrite)
+
+    def _transfer(self, call: Callable[[], None], overwrite: bool) -> None:
+        if overwrite:
+            self._call(call)
+            return
+        first: list[BaseException] = []
+
+        def attempt() -> None:
+            try:
+                call()
+            except Exception as exc:
+                if first and self._kind(exc) is ErrorKind.ALREADY_EXISTS:
+                    # The earlier attempt may have succeeded: a conflict now is no answer.
+                    raise _Ambiguous(first[0]) from exc
+                if not first and self._temporary(exc):
+                    first.append(exc)
+                raise
+
+        try:
+            self._call(attempt)
+        except _Ambiguous as ambiguous:
+            raise ambiguous.first from ambiguous
+
+    def _kind(self, exc: BaseException) -> ErrorKind:
+        try:
+            return self.inner.classify_error(exc).kind
+        except Exception:  # noqa: BLE001
+            return ErrorKind.UNKNOWN
+
+
+class _Ambiguous(Exception):
+    """A retried create-only transfer found its destination taken (not retried)."""
+
+    def __init__(self, first: BaseException) -> None:
+        super().__init__(str(first))
+        self.first = first
+
+
+class _RetriedPin(PinnedReader):
+    """Ranged reads of one pinned version, each retried on temporary failures."""
+
+    def __init__(self, pinned: PinnedReader, layer: RetryLayer) -> None:
+        self._pinned = pinned
+        self._layer = layer
+        self.size = pinned.size
+        self.version = pinned.version
+
+    def read_range(self, offset: int, length: int) -> bytes:
+        return self._layer._call(lambda: self._pinned.read_range(offset, length))
+
+    def close(self) -> None:
+        self._pinned.close()
+
+
+class _PinnedStream:
+    """A streaming reader served by ranged reads of one pinned version."""
+
+    _STEP = 8 << 20
+
+    def __init__(self, pin: PinnedReader, offset: int, length: int | None) -> None:
+        self._pin = pin
+        self._pos = offset
+        end = pin.size if length is None else min(pin.size, offset + length)
+        self._end = max(end, offset)
+        self.closed = False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            parts = []
+            while chunk := self.read(self._STEP):
+                parts.append(chunk)
+            return b"".join(parts)
+        want = min(size, self._end - self._pos)
+        if want <= 0:
+            return b""
+        data = self._pin.read_range(self._pos, want)
+        self._pos += len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._pin.close()
+
+    def __enter__(self) -> _PinnedStream:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """Seconds to wait that the failure itself asks for (``Retry-After``), if any."""
+    value: Any = getattr(exc, "retry_after", None)
+    if value is None:
+        response = getattr(exc, "response", None)
+        headers: Any = None
+        if isinstance(response, dict):  # botocore ClientError
+            headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+        elif response is not None:  # azure / requests style
+            headers = getattr(response, "headers", None)
+        if headers is not None:
+            try:
+                value = headers.get("retry-after") or headers.get("Retry-After")
+            except AttributeError:
+                value = None
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except (TypeError, ValueError):
+        pass
+    try:
+        when = parsedate_to_datetime(str(value))
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
