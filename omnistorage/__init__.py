@@ -10,6 +10,7 @@ backend drivers (:mod:`omnistorage.driver`). Open one with :func:`open_store`::
 
 from omnistorage._io import AtomicWriter
 from omnistorage._listing import Listing
+from omnistorage._open import open
 from omnistorage.backends import ChannelBackend, LocalBackend, MemoryBackend
 from omnistorage.capabilities import BASIC_FEATURES, Capability, Features
 from omnistorage.config import BackendConfig, Registry, RegistryConfig, StoreProfile
@@ -96,6 +97,7 @@ __all__ = [
     "PinnedReader",
     "Leftover",
     "Listing",
+    "open",
     "CleanupReport",
     "RecordTooLargeError",
     "Registry",

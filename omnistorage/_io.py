@@ -84,7 +84,7 @@ class ReadStream(io.RawIOBase):
             raise StreamClosed(f"read from closed stream {self._path!r}", path=self._path)
 
 
-class AtomicWriter:
+class AtomicWriter(io.BufferedIOBase):
     """A file-like writer that publishes the whole object on close, or nothing.
 
     - :meth:`write` buffers or uploads; nothing is visible yet.
@@ -96,6 +96,12 @@ class AtomicWriter:
       ``ResourceWarning``); it never publishes.
 
     Any failure in :meth:`write` aborts the upload; the writer is then dead.
+
+    It is a real :class:`io.BufferedIOBase` (``writable()``, ``closed``,
+    ``flush()``), so ``io.TextIOWrapper``, ``shutil.copyfileobj``, ``tarfile``
+    and pandas' ``to_csv`` write to it directly. ``close()`` after the first
+    returns the same result (closing twice is harmless, as for files); only a
+    clean ``close()`` publishes, never garbage collection or an exception.
     """
 
     def __init__(
@@ -114,6 +120,7 @@ class AtomicWriter:
         self._size = 0
         self._done = False
         self._hasher = MultiHasher(hashes) if hashes else None
+        self._result: WriteResult | None = None
 
     @property
     def path(self) -> str:
@@ -143,7 +150,7 @@ class AtomicWriter:
         if self._done:
             raise StreamClosed(f"flush on finished writer {self._path!r}", path=self._path)
 
-    def write(self, data: bytes | bytearray | memoryview) -> int:
+    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
         """Write ``data``; returns ``len(data)``."""
         if self._done:
             raise StreamClosed(f"write to finished writer {self._path!r}", path=self._path)
@@ -158,14 +165,20 @@ class AtomicWriter:
         self._size += n
         return n
 
-    def writelines(self, chunks: Iterable[bytes | bytearray | memoryview]) -> None:
+    def writelines(self, chunks: Iterable[bytes | bytearray | memoryview]) -> None:  # type: ignore[override]
         for chunk in chunks:
             self.write(chunk)
 
-    def close(self) -> WriteResult:
-        """Publish. On failure nothing is published and the error is raised."""
+    def close(self) -> WriteResult:  # type: ignore[override]
+        """Publish. On failure nothing is published and the error is raised.
+
+        A second ``close()`` returns the first one's result; closing an aborted
+        writer raises ``StreamClosed``.
+        """
         if self._done:
-            raise StreamClosed(f"writer {self._path!r} already finished", path=self._path)
+            if self._result is not None:
+                return self._result
+            raise StreamClosed(f"writer {self._path!r} was aborted", path=self._path)
         self._done = True
         try:
             self._writer.close()
@@ -174,7 +187,8 @@ class AtomicWriter:
                 self._writer.abort()
             raise self._fail(exc, self._op, self._path) from native_cause(exc)
         hashes = self._hasher.digests() if self._hasher is not None else {}
-        return WriteResult(path=self._path, size=self._size, hashes=hashes)
+        self._result = WriteResult(path=self._path, size=self._size, hashes=hashes)
+        return self._result
 
     commit = close
 
@@ -194,6 +208,8 @@ class AtomicWriter:
             self._writer.abort()
 
     def __enter__(self) -> AtomicWriter:
+        if self._done:
+            raise StreamClosed(f"writer {self._path!r} already finished", path=self._path)
         return self
 
     def __exit__(
