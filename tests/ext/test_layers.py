@@ -270,3 +270,47 @@ def test_a_resumed_stream_never_mixes_versions() -> None:
         faults.fail_nth("pinned", 1, times=1)
         rest = stream.read()
     assert first + rest == old  # memory pins the old bytes: one version throughout
+
+
+def test_metrics_layer_records_opentelemetry_metrics_and_spans() -> None:
+    pytest.importorskip("opentelemetry.sdk")
+    from opentelemetry import metrics, trace
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    reader = InMemoryMetricReader()
+    metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+
+    store = Store(MetricsLayer(MemoryBackend(), otel=True))
+    store.write("k", b"abc")
+    store.read_bytes("k")
+    spans = {span.name for span in exporter.get_finished_spans()}
+    assert {"omnistorage.write", "omnistorage.read"} <= spans
+    data = reader.get_metrics_data()
+    assert data is not None
+    names = {
+        metric.name
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+    }
+    assert {"omnistorage.calls", "omnistorage.bytes", "omnistorage.duration"} <= names
+
+
+def test_import_omnistorage_ext_imports_no_opentelemetry_or_fsspec() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, omnistorage, omnistorage.ext;"
+        "bad = [m for m in sys.modules if m.startswith(('opentelemetry', 'fsspec'))];"
+        "print(bad); raise SystemExit(1 if bad else 0)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
