@@ -21,9 +21,16 @@ not hold a permit, and ``FaultInjectionLayer`` innermost in tests.
 - :class:`FaultInjectionLayer`: fail the Nth call, fail with probability p
   from a seed, cut a stream after N bytes, throttle, add latency.
 - :class:`MetricsLayer` (optionally OpenTelemetry) and :class:`LoggingLayer`.
+- :class:`ReadCacheLayer`: a local-disk cache keyed by version, bounded, LRU,
+  safe for concurrent processes.
 - :class:`ReadOnlyLayer`.
+
+Adapters (imported on demand): :mod:`omnistorage.ext.fsspec` (an fsspec
+filesystem, so pandas, Dask and DuckDB reach any Store) and
+:mod:`omnistorage.ext.arrow` (a pyarrow filesystem).
 """
 
+from omnistorage.ext._cache import ReadCacheLayer
 from omnistorage.ext._faults import Fault, FaultInjectionLayer, InjectedFault, InjectedThrottle
 from omnistorage.ext._layer import Layer
 from omnistorage.ext._limit import ConcurrencyLimitLayer, Limiter
@@ -43,6 +50,7 @@ __all__ = [
     "MetricsLayer",
     "Observation",
     "OpStats",
+    "ReadCacheLayer",
     "ReadOnlyLayer",
     "RetryLayer",
     "retry_after",

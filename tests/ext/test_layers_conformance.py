@@ -56,3 +56,13 @@ class TestObservedMemory(StoreConformance):
 
 
 TestRetryModel = make_state_machine(lambda: Store(RetryLayer(MemoryBackend()))).TestCase
+
+
+class TestReadCacheOverMemory(StoreConformance):
+    backend_name = "cache-memory"
+
+    @pytest.fixture
+    def empty_store(self, tmp_path: Path) -> Store:
+        from omnistorage.ext import ReadCacheLayer
+
+        return Store(ReadCacheLayer(MemoryBackend(), tmp_path / "cache", max_bytes=64 << 20))
