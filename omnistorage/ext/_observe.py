@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Any, BinaryIO, TypeVar
 
 from omnistorage._redact import scrub
@@ -70,17 +71,19 @@ class OpStats:
 class _Observed(Layer):
     """Times every call and hands an :class:`Observation` to :meth:`observe`."""
 
-    def observe(self, observation: Observation) -> None:
+    def observe(
+        self, op: str, key: str | None, seconds: float, nbytes: int, error: BaseException | None
+    ) -> None:
         raise NotImplementedError
 
-    def _timed(self, op: str, key: str | None, call: Callable[[], T], nbytes: int = 0) -> T:
-        started = time.perf_counter()
+    def _timed(self, op: str, key: str | None, call: Callable[[], T]) -> T:
+        started = perf_counter()
         try:
             result = call()
         except BaseException as exc:
-            self.observe(Observation(self.name, op, key, time.perf_counter() - started, 0, exc))
+            self.observe(op, key, perf_counter() - started, 0, exc)
             raise
-        self.observe(Observation(self.name, op, key, time.perf_counter() - started, nbytes))
+        self.observe(op, key, perf_counter() - started, 0, None)
         return result
 
     def new_writer(self, key: str, options: WriteOptions) -> Writer:
@@ -88,10 +91,13 @@ class _Observed(Layer):
         return _ObservedWriter(self, key, inner)
 
     def new_reader(self, key: str, *, offset: int = 0, length: int | None = None) -> BinaryIO:
-        inner = self._timed(
-            "open_read", key, lambda: self.inner.new_reader(key, offset=offset, length=length)
-        )
-        return _ObservedReader(self, key, inner)  # type: ignore[return-value]
+        started = perf_counter()
+        try:
+            inner = self.inner.new_reader(key, offset=offset, length=length)
+        except BaseException as exc:
+            self.observe("read", key, perf_counter() - started, 0, exc)
+            raise
+        return _ObservedReader(self, key, inner, started)  # type: ignore[return-value]
 
     def exists(self, key: str) -> bool:
         return self._timed("exists", key, lambda: self.inner.exists(key))
@@ -100,18 +106,16 @@ class _Observed(Layer):
         self._timed("delete", key, lambda: self.inner.delete(key))
 
     def list(self, prefix: str, *, recursive: bool = True) -> Iterator[ObjectInfo]:
-        started = time.perf_counter()
+        started = perf_counter()
         count = 0
         try:
             for info in self.inner.list(prefix, recursive=recursive):
                 count += 1
                 yield info
         except BaseException as exc:
-            self.observe(
-                Observation(self.name, "list", prefix, time.perf_counter() - started, 0, exc)
-            )
+            self.observe("list", prefix, perf_counter() - started, 0, exc)
             raise
-        self.observe(Observation(self.name, "list", prefix, time.perf_counter() - started))
+        self.observe("list", prefix, perf_counter() - started, 0, None)
 
     def stat(self, key: str) -> ObjectInfo:
         return self._timed("stat", key, lambda: self._extended().stat(key))
@@ -139,7 +143,7 @@ class _ObservedWriter(Writer):
         self._key = key
         self._inner = inner
         self._bytes = 0
-        self._started = time.perf_counter()
+        self._started = perf_counter()
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
         n = self._inner.write(data)
@@ -151,23 +155,23 @@ class _ObservedWriter(Writer):
         try:
             self._inner.close()
         except BaseException as exc:
-            seconds = time.perf_counter() - started
-            layer.observe(Observation(layer.name, "write", self._key, seconds, self._bytes, exc))
+            seconds = perf_counter() - started
+            layer.observe("write", self._key, seconds, self._bytes, exc)
             raise
-        seconds = time.perf_counter() - started
-        layer.observe(Observation(layer.name, "write", self._key, seconds, self._bytes))
+        seconds = perf_counter() - started
+        layer.observe("write", self._key, seconds, self._bytes, None)
 
     def abort(self) -> None:
         self._inner.abort()
 
 
 class _ObservedReader:
-    def __init__(self, layer: _Observed, key: str, inner: BinaryIO) -> None:
+    def __init__(self, layer: _Observed, key: str, inner: BinaryIO, started: float) -> None:
         self._layer = layer
         self._key = key
         self._inner = inner
         self._bytes = 0
-        self._started = time.perf_counter()
+        self._started = started
         self._error: BaseException | None = None
         self.closed = False
 
@@ -194,8 +198,8 @@ class _ObservedReader:
         self.closed = True
         self._inner.close()
         layer = self._layer
-        seconds = time.perf_counter() - self._started
-        layer.observe(Observation(layer.name, "read", self._key, seconds, self._bytes, self._error))
+        seconds = perf_counter() - self._started
+        layer.observe("read", self._key, seconds, self._bytes, self._error)
 
     def __enter__(self) -> _ObservedReader:
         return self
@@ -236,17 +240,22 @@ class MetricsLayer(_Observed):
         self._stats: dict[str, OpStats] = {}
         self._otel: _Otel | None = _Otel(inner.name) if otel else None
 
-    def observe(self, observation: Observation) -> None:
+    def observe(
+        self, op: str, key: str | None, seconds: float, nbytes: int, error: BaseException | None
+    ) -> None:
         with self._lock:
-            stats = self._stats.setdefault(observation.op, OpStats())
+            stats = self._stats.get(op)
+            if stats is None:
+                stats = self._stats[op] = OpStats()
             stats.calls += 1
-            stats.bytes += observation.bytes
-            stats.seconds += observation.seconds
-            stats.max_seconds = max(stats.max_seconds, observation.seconds)
-            if observation.error is not None:
+            stats.bytes += nbytes
+            stats.seconds += seconds
+            if seconds > stats.max_seconds:
+                stats.max_seconds = seconds
+            if error is not None:
                 stats.errors += 1
         if self._otel is not None:
-            self._otel.record(observation)
+            self._otel.record(Observation(self.name, op, key, seconds, nbytes, error))
 
     def snapshot(self) -> dict[str, dict[str, float | int]]:
         """``{op: {calls, errors, bytes, seconds, max_seconds}}`` so far."""
@@ -301,7 +310,10 @@ class LoggingLayer(_Observed):
         super().__init__(inner)
         self._log = logger or logging.getLogger("omnistorage.ops")
 
-    def observe(self, observation: Observation) -> None:
+    def observe(
+        self, op: str, key: str | None, seconds: float, nbytes: int, error: BaseException | None
+    ) -> None:
+        observation = Observation(self.name, op, key, seconds, nbytes, error)
         if observation.error is not None:
             level = logging.WARNING
         elif observation.op in _CHANGES:
@@ -310,14 +322,14 @@ class LoggingLayer(_Observed):
             level = logging.DEBUG
         if not self._log.isEnabledFor(level):
             return
-        error = (
+        failure = (
             f" error={type(observation.error).__name__}: {observation.error}"
             if observation.error is not None
             else ""
         )
         message = scrub(
             f"{observation.backend} {observation.op} key={observation.key!r} "
-            f"bytes={observation.bytes} ms={observation.seconds * 1000:.2f}{error}"
+            f"bytes={observation.bytes} ms={observation.seconds * 1000:.2f}{failure}"
         )
         self._log.log(
             level,

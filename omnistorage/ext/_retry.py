@@ -26,6 +26,7 @@ create-only publish whose reply was lost checks ownership in the driver);
 
 from __future__ import annotations
 
+import io
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -39,6 +40,8 @@ from omnistorage.ext._layer import Layer
 from omnistorage.models import Leftover, ObjectInfo
 
 __all__ = ["RetryLayer"]
+
+_SMALL = 256 << 10
 
 T = TypeVar("T")
 
@@ -77,6 +80,7 @@ class RetryLayer(Layer):
         self._rng = rng or random.Random()
         self.retries = 0
         """Retries made so far (for tests and metrics)."""
+        self._pinned_reads = Capability.PINNED_READ in self.features().capabilities
 
     def __repr__(self) -> str:
         return f"RetryLayer({self.inner!r}, attempts={self._attempts})"
@@ -163,8 +167,16 @@ class RetryLayer(Layer):
         return _RetriedPin(pinned, self)
 
     def new_reader(self, key: str, *, offset: int = 0, length: int | None = None) -> BinaryIO:
-        if Capability.PINNED_READ in self.features().capabilities:
+        if self._pinned_reads:
             pin = self.open_pinned(key)
+            end = pin.size if length is None else min(pin.size, offset + length)
+            if end - offset <= _SMALL:
+                # Small objects are read in one pinned request: nothing left to resume.
+                try:
+                    data = pin.read_range(offset, max(end - offset, 0)) if end > offset else b""
+                finally:
+                    pin.close()
+                return io.BytesIO(data)
             return _PinnedStream(pin, offset, length)  # type: ignore[return-value]
         return self._call(lambda: self.inner.new_reader(key, offset=offset, length=length))
 
