@@ -222,8 +222,8 @@ def test_metrics_count_calls_bytes_and_errors() -> None:
     snap = metrics.snapshot()
     assert snap["write"]["bytes"] == 5
     assert snap["read"]["bytes"] == 5
-    assert snap["open_read"]["errors"] == 1
-    assert snap["open_read"]["calls"] == 2
+    assert snap["read"]["errors"] == 1
+    assert snap["read"]["calls"] == 2
 
 
 def test_logs_are_structured_and_scrubbed(caplog: pytest.LogCaptureFixture) -> None:
