@@ -15,6 +15,9 @@ Rows (best of ``--repeat``; ratio = peer time / our time, so > 1 means faster):
   ``smart_open.open(path, "rb").read()`` on a local gzip file (target >= 1.0x).
 - LAYERS: ``read_bytes`` of 4 KiB objects on the memory backend through
   ``RetryLayer(MetricsLayer(...))`` vs bare (target overhead <= 1.15x).
+- PARQUET 1 GiB (``--big-gib``, 0 to skip): a Parquet dataset of that size
+  written to S3 (moto) through ``arrow_filesystem`` and scanned back, with the
+  process's RSS growth (``VmRSS`` sampled every 5 ms) during each phase.
 """
 
 from __future__ import annotations
@@ -144,16 +147,91 @@ def layers(repeat: int) -> None:
     )
 
 
+def _rss() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _peak_growth(call: Callable[[], object]) -> tuple[float, int]:
+    import threading
+
+    before = _rss()
+    peak = [before]
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss())
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    started = time.perf_counter()
+    try:
+        call()
+    finally:
+        done.set()
+        watcher.join()
+    return time.perf_counter() - started, peak[0] - before
+
+
+def parquet_big(gib: float) -> None:
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    store = s3_store(part_size=16 * MiB)
+    fs = arrow_filesystem(store)
+    rows_per_file = 4_000_000  # 64 MiB of two int64 columns, uncompressed
+    files = max(1, int(gib * 1024 / 64))
+    try:
+
+        def write() -> None:
+            for part in range(files):
+                start = part * rows_per_file
+                ids = pa.array(range(start, start + rows_per_file), pa.int64())
+                table = pa.table({"id": ids, "twice": pa.compute.multiply(ids, 2)})
+                pq.write_table(
+                    table, f"big/part-{part:04d}.parquet", filesystem=fs, compression="none"
+                )
+
+        rows = [0]
+
+        def scan() -> None:
+            dataset = ds.dataset("big", format="parquet", filesystem=fs)
+            for batch in dataset.to_batches(
+                batch_size=1 << 16, batch_readahead=2, fragment_readahead=1
+            ):
+                rows[0] += batch.num_rows
+
+        write_s, write_rss = _peak_growth(write)
+        size = sum(info.size for info in store.list_files("big"))
+        scan_s, scan_rss = _peak_growth(scan)
+        assert rows[0] == files * rows_per_file
+        print(
+            f"{'parquet ' + str(size >> 20) + ' MiB':<16} write {write_s:6.1f}s "
+            f"(RSS +{write_rss >> 20} MiB)  scan {scan_s:6.1f}s (RSS +{scan_rss >> 20} MiB)"
+        )
+    finally:
+        wipe(store)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=256)
     parser.add_argument("--rows", type=int, default=4_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--big-gib", type=float, default=1.0)
     args = parser.parse_args()
     fsspec_read(args.size_mib * MiB, args.repeat)
     parquet_scan(args.rows, args.repeat)
     open_gzip(args.repeat)
     layers(args.repeat)
+    if args.big_gib > 0:
+        parquet_big(args.big_gib)
 
 
 if __name__ == "__main__":
