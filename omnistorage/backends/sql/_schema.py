@@ -1,0 +1,93 @@
+"""The tables of the SQL blob store, and engine setup (no I/O until used).
+
+Layout (the prefix defaults to ``omnistorage``):
+
+- ``<prefix>_blobs``: one row per published object: ``key`` (primary key),
+  the ``upload`` that holds its bytes, ``size``, ``chunk_size``, ``modified``,
+  ``content_type``, ``metadata`` (JSON) and ``md5``.
+- ``<prefix>_chunks``: the bytes, ``chunk_size`` bytes per row, keyed by
+  ``(upload, seq)``. A write stages its chunks under a fresh upload id, each
+  in its own short transaction (bounded memory, no long lock), and publishes
+  them with ONE transaction that points the key's row at the upload.
+- ``<prefix>_uploads``: uploads in flight (``upload``, ``key``, ``started``).
+  Publishing deletes the row; a crashed writer's row and chunks are the
+  leftovers ``cleanup`` removes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Engine,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+)
+
+__all__ = ["Tables", "make_engine"]
+
+
+class Tables:
+    """The three tables under one name prefix."""
+
+    def __init__(self, prefix: str = "omnistorage") -> None:
+        if not prefix.replace("_", "").isalnum():
+            raise ValueError(f"table prefix must be letters, digits and '_', got {prefix!r}")
+        self.metadata = MetaData()
+        self.blobs = Table(
+            f"{prefix}_blobs",
+            self.metadata,
+            Column("key", String(1024), primary_key=True),
+            Column("upload", String(32), nullable=False),
+            Column("size", BigInteger, nullable=False),
+            Column("chunk_size", Integer, nullable=False),
+            Column("modified", DateTime(timezone=True), nullable=False),
+            Column("content_type", String(255)),
+            Column("metadata", Text),
+            Column("md5", String(32)),
+        )
+        self.chunks = Table(
+            f"{prefix}_chunks",
+            self.metadata,
+            Column("upload", String(32), primary_key=True),
+            Column("seq", Integer, primary_key=True),
+            Column("data", LargeBinary, nullable=False),
+        )
+        self.uploads = Table(
+            f"{prefix}_uploads",
+            self.metadata,
+            Column("upload", String(32), primary_key=True),
+            Column("key", String(1024), nullable=False),
+            Column("started", DateTime(timezone=True), nullable=False),
+        )
+
+    def create(self, engine: Engine) -> None:
+        self.metadata.create_all(engine, checkfirst=True)
+
+
+def make_engine(url: str, **options: Any) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, ``synchronous=NORMAL`` and a busy timeout."""
+    if url.startswith("sqlite"):
+        options.setdefault("connect_args", {}).setdefault("check_same_thread", False)
+        options["connect_args"].setdefault("timeout", 30)
+    engine = create_engine(url, **options)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(connection: Any, _record: Any) -> None:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+    return engine
