@@ -89,6 +89,12 @@ def _declared(name: str) -> set[str]:
         from omnistorage.backends.local import LocalBackend
 
         features = LocalBackend(os.getcwd()).features()
+    elif name == "sql":
+        import tempfile
+
+        from omnistorage.backends.sql import SQLBlobBackend
+
+        features = SQLBlobBackend(f"sqlite:///{tempfile.mkdtemp()}/caps.db").features()
     elif name == "channel":
         from omnistorage.backends.channel import ChannelBackend
 
@@ -104,7 +110,7 @@ def _declared(name: str) -> set[str]:
     return {c.value for c in features.capabilities}
 
 
-@pytest.mark.parametrize("name", ["memory", "local", "channel", "s3", "gcs", "azure", "sftp"])
+@pytest.mark.parametrize("name", ["memory", "local", "channel", "s3", "gcs", "azure", "sftp", "sql"])
 def test_readme_capability_rows_match_the_declared_features(name: str) -> None:
     rows = _readme_capabilities()
     assert name in rows, f"no README capability row for {name}"
