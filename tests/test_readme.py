@@ -110,7 +110,9 @@ def _declared(name: str) -> set[str]:
     return {c.value for c in features.capabilities}
 
 
-@pytest.mark.parametrize("name", ["memory", "local", "channel", "s3", "gcs", "azure", "sftp", "sql"])
+@pytest.mark.parametrize(
+    "name", ["memory", "local", "channel", "s3", "gcs", "azure", "sftp", "sql"]
+)
 def test_readme_capability_rows_match_the_declared_features(name: str) -> None:
     rows = _readme_capabilities()
     assert name in rows, f"no README capability row for {name}"
