@@ -268,6 +268,12 @@ class ExtendedBackend(Backend):
         """Remove one leftover reported by :meth:`list_leftovers`; gone already is fine."""
         raise NotImplementedError
 
+    def resolution_steps(self, key: str) -> tuple[str, ...]:
+        """How ``key`` resolves, step by step, for :meth:`omnistorage.Store.resolve` (a
+        composite lists the tiers it tried and the one that answered). No I/O beyond
+        what answering needs."""
+        return (self.native_path(key),)
+
     def delete_many(self, keys: Iterable[str]) -> None:
         """Delete several files (batched where the service allows). Missing keys are fine."""
         for key in keys:

@@ -728,14 +728,22 @@ class Store:
             raise self._fail(exc, "ping", None) from native_cause(exc)
 
     def resolve(self, path: str) -> ResolutionPlan:
-        """Where ``path`` goes: backend name, backend key, native path."""
+        """Where ``path`` goes: backend name, backend key, native path, and the steps of
+        the resolution (one for plain backends; the tiers tried for a composite)."""
         key = self._folder_key(path)
+        ext = self._ext
+        try:
+            steps = (
+                ext.resolution_steps(key) if ext is not None else (f"{self._backend.name}:{key}",)
+            )
+        except Exception as exc:
+            raise self._fail(exc, "resolve", path) from native_cause(exc)
         return ResolutionPlan(
             path=path,
             backend=self._backend.name,
             key=key,
             native_path=self._backend.native_path(key),
-            steps=(f"{self._backend.name}:{key}",),
+            steps=tuple(steps),
         )
 
     def native_path(self, path: str = "") -> str:

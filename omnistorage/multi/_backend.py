@@ -27,14 +27,13 @@ root; a mirror key ``k`` is ``k`` inside every destination.
 from __future__ import annotations
 
 import contextlib
-import io
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, BinaryIO, TypeVar
 
 from omnistorage import paths
-from omnistorage._io import LimitedReader
+from omnistorage._delegate import StorePinned, ranged_reader
 from omnistorage.capabilities import Capability, Features
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer, as_extended
 from omnistorage.errors import (
@@ -223,10 +222,10 @@ class MirrorBackend(ExtendedBackend):
     def new_reader(self, key: str, *, offset: int = 0, length: int | None = None) -> BinaryIO:
         if offset == 0 and length is None:
             return self._first(lambda store: store.read(key))
-        return self._first(lambda store: _ranged(store, key, offset, length))
+        return self._first(lambda store: ranged_reader(store, key, offset, length))
 
     def open_pinned(self, key: str) -> PinnedReader:
-        return self._first(lambda store: _StorePinned(store, key))
+        return self._first(lambda store: StorePinned(store, key))
 
     def exists(self, key: str) -> bool:
         return self._first(lambda store: store.is_file(key))
@@ -327,33 +326,6 @@ class MirrorBackend(ExtendedBackend):
                 handle=handle,
             )
         )
-
-
-def _ranged(store: Store, key: str, offset: int, length: int | None) -> BinaryIO:
-    reader = store.read_seekable(key)
-    try:
-        reader.seek(offset)
-    except BaseException:
-        reader.close()
-        raise
-    if length is None:
-        return reader
-    return LimitedReader(reader, length)  # type: ignore[return-value]
-
-
-class _StorePinned(PinnedReader):
-    """A destination's pinned seekable reader as a driver-level pin."""
-
-    def __init__(self, store: Store, key: str) -> None:
-        self._reader = store.read_seekable(key)
-        self.size = self._reader.seek(0, io.SEEK_END)
-
-    def read_range(self, offset: int, length: int) -> bytes:
-        self._reader.seek(offset)
-        return self._reader.read(length)
-
-    def close(self) -> None:
-        self._reader.close()
 
 
 def _close_result(future: Future[Any]) -> None:

@@ -1,0 +1,415 @@
+"""CompositeStore: one Store over tiers of stores (hot, warm, archive …).
+
+>>> from omnistorage import MemoryBackend, Store
+>>> from omnistorage.composite import CompositeStore, Tier
+>>> hot, cold = Store(MemoryBackend()), Store(MemoryBackend())
+>>> cold.write("report.csv", b"old,data") and None
+>>> tiers = CompositeStore([Tier("hot", hot), Tier("cold", cold)])
+>>> tiers.read_bytes("report.csv")      # falls through to the cold tier
+b'old,data'
+>>> tiers.resolve("report.csv").steps
+('hot: not found', 'cold: resolved')
+
+- **Reads** fall through the tiers in order, among the tiers whose ``match``
+  glob matches the key (a tier without ``match`` takes every key); the first
+  tier holding the file answers. ``exists``, stats and ranged/pinned reads
+  follow the same rule.
+- **Writes** go to one tier: ``write_tier`` if given, else the first
+  matching tier. They never touch other tiers, unless ``write_through=True``,
+  which copies each published object to the other matching tiers (a failure
+  there raises after the primary publish; the primary copy stands).
+- **Deletes** remove the key from every matching tier that can delete, so a
+  lower tier's older copy cannot reappear through fallthrough.
+- **Listings** are the union of the matching tiers, deduplicated, the first
+  tier winning; ``list_files(..., tier="name")`` scopes to one tier.
+- ``migrate(key, from_tier, to_tier)`` copies between tiers (then deletes the
+  source unless ``keep_source=True``).
+- **Capabilities**: writes (ATOMIC_WRITE, CONDITIONAL_WRITE, metadata …) are
+  the write tier's; reads declare RANGE_READ / PINNED_READ / METADATA only
+  when every tier does.
+- ``resolve(key)`` lists the tiers tried and the one that answered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import BinaryIO
+
+from omnistorage import paths
+from omnistorage._delegate import StorePinned, ranged_reader
+from omnistorage._glob import compile_glob
+from omnistorage._io import AtomicWriter
+from omnistorage._listing import Listing, OnInvalid
+from omnistorage.capabilities import Capability, Features
+from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer, as_extended
+from omnistorage.errors import (
+    Classification,
+    ConfigurationError,
+    ErrorKind,
+    StorageError,
+    classify_builtin,
+)
+from omnistorage.models import Leftover, ObjectInfo
+from omnistorage.multi._report import detach
+from omnistorage.store import Store
+
+__all__ = ["CompositeStore", "Tier"]
+
+_WRITE_SIDE = (
+    Capability.WRITE,
+    Capability.DELETE,
+    Capability.ATOMIC_WRITE,
+    Capability.CONDITIONAL_WRITE,
+    Capability.MKDIR,
+    Capability.SET_MOD_TIME,
+    Capability.USER_METADATA,
+    Capability.CONTENT_TYPE,
+)
+_READ_SIDE = (Capability.METADATA, Capability.RANGE_READ, Capability.PINNED_READ)
+_KINDS = sorted(ErrorKind, key=lambda kind: -len(kind.value.__mro__))
+
+
+@dataclass(frozen=True)
+class Tier:
+    """One tier: a name, a store, and optionally a glob (``"hot/**"``) of the keys it holds."""
+
+    name: str
+    store: Store
+    match: str | None = None
+
+    def takes(self, key: str) -> bool:
+        return self.match is None or compile_glob(self.match).fullmatch(key) is not None
+
+
+@contextlib.contextmanager
+def _detached() -> Iterator[None]:
+    """Re-raise a tier store's error without its tier-relative path (the composite Store
+    fills in its own), chained to the native cause."""
+    try:
+        yield
+    except StorageError as exc:
+        error = detach(exc)
+        raise error from error.__cause__
+
+
+class _TierBackend(ExtendedBackend):
+    """The driver behind :class:`CompositeStore` (see the module docstring)."""
+
+    name = "composite"
+
+    def __init__(self, tiers: Sequence[Tier], write_tier: str | None, write_through: bool) -> None:
+        names = [tier.name for tier in tiers]
+        if not tiers or len(set(names)) != len(names):
+            raise ConfigurationError("a composite needs one or more tiers with distinct names")
+        if write_tier is not None and write_tier not in names:
+            raise ConfigurationError(f"write_tier {write_tier!r} is not one of {names}")
+        self.tiers = tuple(tiers)
+        self._write_tier = write_tier
+        self._write_through = write_through
+        self._features = self._compute_features()
+
+    def __repr__(self) -> str:
+        return "CompositeStore([" + ", ".join(f"{t.name}={t.store!r}" for t in self.tiers) + "])"
+
+    def _compute_features(self) -> Features:
+        writer = self._tier_named(self._write_tier) if self._write_tier else self.tiers[0]
+        caps = {Capability.READ, Capability.LIST}
+        caps |= {c for c in _WRITE_SIDE if writer.store.supports(c)}
+        caps |= {c for c in _READ_SIDE if all(t.store.supports(c) for t in self.tiers)}
+        return Features.of(caps)
+
+    def features(self) -> Features:
+        return self._features
+
+    def classify_error(self, exc: BaseException) -> Classification:
+        if isinstance(exc, StorageError):
+            for kind in _KINDS:
+                if isinstance(exc, kind.value):
+                    return Classification(kind, exc.temporary)
+        return classify_builtin(exc)
+
+    def close(self) -> None:
+        for tier in self.tiers:
+            tier.store.close()
+        self.closed = True
+
+    # ------------------------------------------------------------ routing
+
+    def _tier_named(self, name: str | None) -> Tier:
+        for tier in self.tiers:
+            if tier.name == name:
+                return tier
+        raise ConfigurationError(f"no tier named {name!r}")
+
+    def _candidates(self, key: str) -> list[Tier]:
+        return [tier for tier in self.tiers if tier.takes(key)]
+
+    def _writer_for(self, key: str) -> Tier:
+        if self._write_tier is not None:
+            return self._tier_named(self._write_tier)
+        candidates = self._candidates(key)
+        if not candidates:
+            raise PermissionError(f"no tier takes {key!r}")
+        return candidates[0]
+
+    def _holder(self, key: str) -> Tier:
+        for tier in self._candidates(key):
+            if tier.store.is_file(key):
+                return tier
+        raise FileNotFoundError(f"{key!r} is in no tier")
+
+    def resolution_steps(self, key: str) -> tuple[str, ...]:
+        steps = []
+        for tier in self.tiers:
+            if not tier.takes(key):
+                steps.append(f"{tier.name}: skipped (match {tier.match!r})")
+            elif tier.store.is_file(key):
+                steps.append(f"{tier.name}: resolved")
+                break
+            else:
+                steps.append(f"{tier.name}: not found")
+        return tuple(steps)
+
+    # ------------------------------------------------------------ reads
+
+    def new_reader(self, key: str, *, offset: int = 0, length: int | None = None) -> BinaryIO:
+        with _detached():
+            tier = self._holder(key)
+            if offset == 0 and length is None:
+                return tier.store.read(key)
+            return ranged_reader(tier.store, key, offset, length)
+
+    def open_pinned(self, key: str) -> PinnedReader:
+        with _detached():
+            return StorePinned(self._holder(key).store, key)
+
+    def exists(self, key: str) -> bool:
+        with _detached():
+            return any(tier.store.is_file(key) for tier in self._candidates(key))
+
+    def stat(self, key: str) -> ObjectInfo:
+        with _detached():
+            return self._stat(key)
+
+    def _stat(self, key: str) -> ObjectInfo:
+        for tier in self._candidates(key):
+            if tier.store.is_file(key):
+                info = tier.store.get_file_info(key)
+                return ObjectInfo(
+                    key,
+                    info.size,
+                    info.modified,
+                    False,
+                    info.content_type,
+                    info.etag,
+                    info.hashes,
+                    info.metadata,
+                )
+        if any(tier.store.is_folder(key) for tier in self.tiers):
+            return ObjectInfo(path=key, is_dir=True)
+        raise FileNotFoundError(f"{key!r} is in no tier")
+
+    def list(self, prefix: str, *, recursive: bool = True) -> Iterator[ObjectInfo]:
+        with _detached():
+            yield from self._union(self.tiers, prefix, recursive)
+
+    def _union(self, tiers: Sequence[Tier], prefix: str, recursive: bool) -> Iterator[ObjectInfo]:
+        folder = prefix[:-1]
+        seen: set[str] = set()
+        for tier in tiers:
+            for info in tier.store.list_files(folder, recursive=recursive):
+                if info.path not in seen and tier.takes(info.path):
+                    seen.add(info.path)
+                    yield info
+            if not recursive:
+                for sub in tier.store.list_folders(folder):
+                    if sub + "/" not in seen:
+                        seen.add(sub + "/")
+                        yield ObjectInfo(path=sub, is_dir=True)
+
+    # ------------------------------------------------------------ writes
+
+    def new_writer(self, key: str, options: WriteOptions) -> Writer:
+        with _detached():
+            return self._new_writer(key, options)
+
+    def _new_writer(self, key: str, options: WriteOptions) -> Writer:
+        tier = self._writer_for(key)
+        inner = tier.store.open_writer(
+            key,
+            overwrite=options.overwrite,
+            content_type=options.content_type,
+            metadata=dict(options.metadata) or None,
+            modified=options.modified,
+            size_hint=options.size_hint,
+        )
+        others = [t for t in self._candidates(key) if t is not tier] if self._write_through else []
+        return _TierWriter(inner, tier, others, key, options)
+
+    def delete(self, key: str) -> None:
+        with _detached():
+            for tier in self._candidates(key):
+                if tier.store.supports(Capability.DELETE):
+                    tier.store.delete(key, missing_ok=True)
+
+    def mkdir(self, key: str) -> None:
+        with _detached():
+            self._writer_for(key).store.make_folder(key)
+
+    def rmdir(self, key: str) -> None:
+        with _detached():
+            for tier in self.tiers:
+                if tier.store.supports(Capability.MKDIR) and tier.store.is_folder(key):
+                    tier.store.delete_folder(key)
+
+    def list_leftovers(self, prefix: str) -> Iterator[Leftover]:
+        for index, tier in enumerate(self.tiers):
+            ext = as_extended(tier.store.unwrap())
+            if ext is None:
+                continue
+            inner = paths.folder_prefix(paths.join(tier.store.root, prefix[:-1]))
+            for item in ext.list_leftovers(inner):
+                key = item.key
+                if tier.store.root and paths.is_within(key, tier.store.root):
+                    key = paths.relative_to(key, tier.store.root)
+                yield Leftover(
+                    item.kind,
+                    key,
+                    item.native,
+                    item.size,
+                    item.started,
+                    f"{index}\x00{item.key}\x00{item.handle}",
+                )
+
+    def remove_leftover(self, leftover: Leftover) -> None:
+        index, key, handle = leftover.handle.split("\x00", 2)
+        ext = as_extended(self.tiers[int(index)].store.unwrap())
+        if ext is not None:
+            ext.remove_leftover(
+                Leftover(
+                    leftover.kind, key, leftover.native, leftover.size, leftover.started, handle
+                )
+            )
+
+
+class _TierWriter(Writer):
+    """Writes to the write tier; with write-through, copies the published object on."""
+
+    def __init__(
+        self, inner: AtomicWriter, tier: Tier, others: list[Tier], key: str, options: WriteOptions
+    ) -> None:
+        self._inner = inner
+        self._tier = tier
+        self._others = others
+        self._key = key
+        self._options = options
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        with _detached():
+            return self._inner.write(data)
+
+    def close(self) -> None:
+        with _detached():
+            self._inner.close()
+            for other in self._others:
+                with self._tier.store.read(self._key) as source:
+                    other.store.write(self._key, source, overwrite=True)
+
+    def abort(self) -> None:
+        with _detached():
+            self._inner.abort()
+
+
+class CompositeStore(Store):
+    """A Store over tiers (see the module docstring).
+
+    Args:
+        tiers: the tiers, in read priority order.
+        write_tier: the tier writes go to (default: the first tier that takes the key).
+        write_through: also copy each published object to the other matching tiers.
+        root: a folder inside every tier, as for any Store.
+    """
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        tiers: Sequence[Tier],
+        *,
+        write_tier: str | None = None,
+        write_through: bool = False,
+        root: str = "",
+    ) -> None:
+        super().__init__(_TierBackend(tiers, write_tier, write_through), root)
+
+    @property
+    def tiers(self) -> tuple[Tier, ...]:
+        return self._tier_backend().tiers
+
+    def _tier_backend(self) -> _TierBackend:
+        backend = self.unwrap()
+        assert isinstance(backend, _TierBackend)
+        return backend
+
+    def child(self, path: str) -> CompositeStore:
+        """A composite rooted at ``path`` below this one, over the same tiers."""
+        self._check_open()
+        child = object.__new__(CompositeStore)
+        Store.__init__(child, self.unwrap(), paths.join(self.root, paths.validate_folder(path)))
+        return child
+
+    def tier(self, name: str) -> Store:
+        """The store of tier ``name``, scoped to this composite's root."""
+        store = self._tier_backend()._tier_named(name).store
+        return store.child(self.root) if self.root else store
+
+    def list_files(
+        self,
+        path: str = "",
+        *,
+        recursive: bool = False,
+        pattern: str | None = None,
+        max_depth: int | None = None,
+        on_invalid: OnInvalid | None = None,
+        tier: str | None = None,
+    ) -> Listing[ObjectInfo]:
+        """As :meth:`Store.list_files`; ``tier=`` scopes the listing to one tier."""
+        if tier is not None:
+            return self.tier(tier).list_files(
+                path,
+                recursive=recursive,
+                pattern=pattern,
+                max_depth=max_depth,
+                on_invalid=on_invalid,
+            )
+        return super().list_files(
+            path, recursive=recursive, pattern=pattern, max_depth=max_depth, on_invalid=on_invalid
+        )
+
+    def migrate(
+        self,
+        path: str,
+        from_tier: str,
+        to_tier: str,
+        *,
+        keep_source: bool = False,
+        modified: datetime | None = None,
+    ) -> None:
+        """Copy ``path`` from one tier to another (overwriting there), then delete it from
+        the source tier unless ``keep_source``."""
+        source, target = self.tier(from_tier), self.tier(to_tier)
+        info = source.get_file_info(path)
+        with source.read(path) as stream:
+            target.write(
+                path,
+                stream,
+                overwrite=True,
+                modified=modified if target.supports(Capability.SET_MOD_TIME) else None,
+            )
+        if target.get_file_info(path).size != info.size:
+            raise StorageError(f"migrate {path!r}: the copy in {to_tier!r} has the wrong size")
+        if not keep_source:
+            source.delete(path)
