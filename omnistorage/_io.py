@@ -355,7 +355,7 @@ class SpooledPinned(PinnedReader):
     the object into a spooled temporary file (memory up to ``max_memory``, then
     disk), so every later range comes from that single version."""
 
-    def __init__(self, source: BinaryIO, *, max_memory: int = 8 << 20) -> None:
+    def __init__(self, source: BinaryIO, *, max_memory: int = 1 << 20) -> None:
         import tempfile
 
         self._file = tempfile.SpooledTemporaryFile(max_size=max_memory)  # noqa: SIM115

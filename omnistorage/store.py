@@ -193,7 +193,7 @@ class Store:
         is overwritten or deleted meanwhile, reads raise
         :class:`~omnistorage.errors.ChangedDuringRead`, never bytes of two
         versions. Without it, the object is streamed once into a spooled
-        temporary file (memory up to 8 MiB, then disk) at open, which is one
+        temporary file (memory up to 1 MiB, then disk) at open, which is one
         version by construction. ``NotFound`` when there is no file.
         """
         key = self._key(path, Capability.READ, "read")

@@ -37,7 +37,7 @@ from omnistorage._io import LimitedReader
 from omnistorage.capabilities import Capability, Features
 from omnistorage.driver import ExtendedBackend, WriteOptions, Writer
 from omnistorage.errors import Classification, ErrorKind, classify_builtin
-from omnistorage.models import ObjectInfo
+from omnistorage.models import Leftover, ObjectInfo
 
 __all__ = ["LocalBackend"]
 
@@ -300,6 +300,45 @@ class LocalBackend(ExtendedBackend):
             writer.abort()
             raise
 
+    def list_leftovers(self, prefix: str) -> Iterator[Leftover]:
+        """Temp files of writers that never published, below ``prefix`` (recursively)."""
+        folder = prefix[:-1]
+        base = self._root_slash + folder if folder else self._root
+        if folder:
+            self._check_folder(base, folder)
+        stack = [(base, folder)]
+        while stack:
+            directory, key_folder = stack.pop()
+            try:
+                entries = list(os.scandir(directory))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(
+                        (entry.path, f"{key_folder}/{entry.name}" if key_folder else entry.name)
+                    )
+                elif entry.name.endswith(_TMP_SUFFIX) and entry.is_file(follow_symlinks=False):
+                    try:
+                        info = entry.stat(follow_symlinks=False)
+                    except FileNotFoundError:
+                        continue
+                    yield Leftover(
+                        kind="temp-file",
+                        key=key_folder,
+                        native=entry.path,
+                        size=info.st_size,
+                        started=_mtime(info),
+                        handle=entry.path,
+                    )
+
+    def remove_leftover(self, leftover: Leftover) -> None:
+        path = leftover.handle
+        if not path.startswith(self._root_slash) or not path.endswith(_TMP_SUFFIX):
+            raise PermissionError(errno.EACCES, "not a temp file of this store")
+        self._check_folder(os.path.dirname(path), leftover.key)
+        _unlink_quietly(path)
+
     def move(self, src: str, dst: str, *, overwrite: bool) -> None:
         src_full = self._path(src)
         dst_full = self._path(dst)
@@ -329,6 +368,10 @@ class _LocalWriter(Writer):
         self._tmp = f"{folder}/.{name[:80]}.{_token}{next(_counter)}{_TMP_SUFFIX}"
         try:
             fd = os.open(self._tmp, _O_TMP, 0o666)
+        except NotADirectoryError as exc:
+            raise FileExistsError(
+                errno.EEXIST, f"a file stands where a folder of {key!r} is needed"
+            ) from exc
         except FileNotFoundError:
             # The folder is new: create it, then make sure it did not land outside
             # the root through a symlinked ancestor (the caller checked the path).

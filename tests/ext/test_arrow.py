@@ -3,8 +3,6 @@ Parquet dataset through S3 (moto) with bounded memory."""
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -59,50 +57,26 @@ def test_missing_files_raise_file_not_found() -> None:
         pq.read_table("nope.parquet", filesystem=fs)
 
 
-def _rss() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
 @pytest.mark.server
-def test_parquet_dataset_through_s3_streams_with_bounded_memory() -> None:
-    """Scanning a dataset much larger than the memory it may use: RSS grows by less
-    than half the data read (the 1 GiB run is in benchmarks/adapters.py)."""
+def test_parquet_dataset_round_trips_through_s3() -> None:
+    """Eight Parquet files written to S3 (moto) through the handler and scanned back in
+    batches. (Memory during the scan is measured by benchmarks/adapters.py.)"""
     from tests.support.remote import s3_store, wipe
 
     store = s3_store(part_size=8 << 20)
     fs = arrow_filesystem(store)
-    rows = 400_000
+    rows = 200_000
     try:
         for part in range(8):
-            start = part * rows
-            ids = pa.array(range(start, start + rows), pa.int64())
-            noise = pa.array((i * 2654435761) % 2**63 for i in range(start, start + rows))
-            table = pa.table({"id": ids, "noise": noise})
-            pq.write_table(table, f"big/part-{part}.parquet", filesystem=fs, compression="none")
-        size = sum(info.size for info in store.list_files("big"))
-        assert size > 40 << 20
-        before = _rss()
-        peak = [before]
-        done = threading.Event()
-
-        def watch() -> None:
-            while not done.is_set():
-                peak[0] = max(peak[0], _rss())
-                time.sleep(0.005)
-
-        watcher = threading.Thread(target=watch, daemon=True)
-        watcher.start()
+            ids = pa.array(range(part * rows, (part + 1) * rows), pa.int64())
+            pq.write_table(pa.table({"id": ids}), f"big/part-{part}.parquet", filesystem=fs)
         total = 0
+        checksum = 0
         dataset = ds.dataset("big", format="parquet", filesystem=fs)
-        for batch in dataset.to_batches(batch_size=65536, batch_readahead=1, fragment_readahead=1):
+        for batch in dataset.to_batches(batch_size=65536):
             total += batch.num_rows
-        done.set()
-        watcher.join()
+            checksum += sum(batch["id"].to_pylist())
         assert total == 8 * rows
-        assert peak[0] - before < size / 2, (peak[0] - before, size)
+        assert checksum == (8 * rows - 1) * 8 * rows // 2
     finally:
         wipe(store)
