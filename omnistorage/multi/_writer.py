@@ -92,11 +92,14 @@ class _Lane:
                     if self.cancelled.is_set():
                         break
                     continue
-                if item is _END or self.cancelled.is_set():
-                    break
-                assert isinstance(item, bytes)
-                self.writer.write(item)
-                self.bytes += len(item)
+                try:
+                    if item is _END or self.cancelled.is_set():
+                        break
+                    assert isinstance(item, bytes)
+                    self.writer.write(item)
+                    self.bytes += len(item)
+                finally:
+                    self.queue.task_done()
         except BaseException as exc:  # noqa: BLE001 - kept and reported by the writer
             self.error = exc
             self.state = "failed"
@@ -119,6 +122,11 @@ class _Lane:
                     self.drop()
                     return False
         return False
+
+    def drain(self) -> None:
+        """Wait until the lane has handed every queued chunk to its writer, or died."""
+        while self.alive and self.queue.unfinished_tasks:
+            time.sleep(_POLL / 10)
 
     def finish(self) -> None:
         """End the stream (phase 1); the caller then waits for ``staged``."""
@@ -205,6 +213,16 @@ class MirrorWriter(Writer):
                 lane.put(chunk, self._max_lag)
         self._check_enough_alive()
         return len(chunk)
+
+    def flush(self) -> None:
+        """Block until every live destination's writer has taken the bytes written so far.
+
+        Nothing becomes visible (that is still :meth:`close`); it bounds how
+        far a destination lags and makes each one's staged state observable.
+        """
+        for lane in self._lanes:
+            lane.drain()
+        self._check_enough_alive()
 
     def _check_enough_alive(self) -> None:
         alive = sum(1 for lane in self._lanes if lane.alive)
