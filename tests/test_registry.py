@@ -46,7 +46,7 @@ def test_unknown_option_is_an_error_naming_it(tmp_path: Path) -> None:
 
 def test_query_options_are_converted_to_the_option_type(tmp_path: Path) -> None:
     store = open_store(f"file://{tmp_path}?durable=true")
-    assert store.unwrap(LocalBackend)._durable is True
+    assert store.unwrap(LocalBackend).durable is True
     with pytest.raises(ConfigurationError, match="must be a bool"):
         open_store(f"file://{tmp_path}?durable=maybe")
 

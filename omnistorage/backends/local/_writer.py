@@ -1,0 +1,216 @@
+"""Atomic writes of the local backend: a temp file beside the target, published by descriptor.
+
+The writer opens the target's folder once (creating it, never through a
+symlink) and keeps that descriptor: the temp file is created, and later
+renamed or linked into place, relative to it. A folder swapped for a symlink
+between ``open`` and ``close`` cannot redirect the publish.
+
+- The temp name comes from :func:`omnistorage._tempname.temp_name`: fresh
+  randomness per attempt (unique across ``fork``), the reserved
+  ``.omnistorage-tmp-`` prefix (no valid key can collide with it), cut by
+  bytes to fit ``NAME_MAX``.
+- Only the temp file this attempt created is ever removed, and at most once.
+- Overwrite keeps the replaced file's permission bits and, where the process
+  may, its owner and group; a new file gets ``0o666`` minus the umask.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat as st
+from typing import TYPE_CHECKING, BinaryIO
+
+from omnistorage._tempname import temp_name
+from omnistorage.backends.local._resolve import EscapesRoot, RootDir, SymlinkRefused, split
+from omnistorage.driver import WriteOptions, Writer
+
+if TYPE_CHECKING:
+    from omnistorage.backends.local._backend import LocalBackend
+
+__all__ = ["LocalWriter", "link_or_exclusive", "open_folder_for_write"]
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_TMP = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+_NO_LINKS = (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK)
+
+
+class LocalWriter(Writer):
+    """Streams into a temp file in the target's folder; :meth:`close` publishes it."""
+
+    def __init__(self, backend: LocalBackend, key: str, options: WriteOptions) -> None:
+        self._backend = backend
+        self._key = key
+        self._options = options
+        folder, self._name = split(key)
+        self._dir = open_folder_for_write(backend.root_dir, folder, key)
+        self._tmp: str | None = None
+        try:
+            for _ in range(8):
+                name = temp_name(self._name)
+                try:
+                    fd = os.open(name, _O_TMP, 0o666, dir_fd=self._dir)
+                except FileExistsError:
+                    continue  # 64 random bits collided, or a planted name: draw again
+                self._tmp = name
+                break
+            else:
+                raise FileExistsError(errno.EEXIST, f"no free temp name beside {key!r}")
+            self._file = os.fdopen(fd, "wb", buffering=1 << 16)
+        except BaseException:
+            self._remove_temp()
+            os.close(self._dir)
+            raise
+        self._done = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        return self._file.write(data)
+
+    def copy_from(self, source: BinaryIO) -> None:
+        """Copy all of ``source`` (an open file) in the kernel where it can."""
+        self._file.flush()
+        out_fd = self._file.fileno()
+        in_fd = source.fileno()
+        try:
+            while os.copy_file_range(in_fd, out_fd, 1 << 30):
+                pass
+        except OSError:
+            source.seek(0)
+            os.lseek(out_fd, 0, os.SEEK_SET)
+            os.ftruncate(out_fd, 0)
+            while chunk := source.read(1 << 20):
+                self._file.write(chunk)
+
+    def close(self) -> None:
+        if self._done:
+            raise ValueError("writer already finished")
+        self._done = True
+        try:
+            self._file.flush()
+            fd = self._file.fileno()
+            modified = self._options.modified
+            if modified is not None:
+                stamp = int(modified.timestamp() * 1_000_000_000)
+                os.utime(fd, ns=(stamp, stamp))
+            if self._backend.durable:
+                os.fsync(fd)
+            if self._options.overwrite:
+                self._keep_mode(fd)
+            self._file.close()
+            self._check_folder_unmoved()
+            self._publish()
+            if self._backend.durable:
+                os.fsync(self._dir)
+        except BaseException:
+            self._discard()
+            raise
+        finally:
+            os.close(self._dir)
+
+    def _check_folder_unmoved(self) -> None:
+        """Refuse to publish when the key's folder is no longer the one the writer holds.
+
+        The publish itself goes through the held descriptor, so it can never
+        land outside the root; this makes it land at the key it was asked for
+        or nowhere (a folder renamed or swapped for a symlink meanwhile).
+        """
+        held = os.fstat(self._dir)
+        try:
+            now_fd = self._backend.root_dir.open_folder(split(self._key)[0])
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            raise FileNotFoundError(
+                errno.ENOENT, f"the folder of {self._key!r} was removed during the write"
+            ) from exc
+        try:
+            now = os.fstat(now_fd)
+        finally:
+            os.close(now_fd)
+        if (now.st_dev, now.st_ino) != (held.st_dev, held.st_ino):
+            raise FileNotFoundError(
+                errno.ENOENT, f"the folder of {self._key!r} was replaced during the write"
+            )
+
+    def _keep_mode(self, fd: int) -> None:
+        """Give the temp file the permission bits (and owner) of the file it replaces."""
+        try:
+            old = os.stat(self._name, dir_fd=self._dir, follow_symlinks=False)
+        except FileNotFoundError:
+            return
+        if not st.S_ISREG(old.st_mode):
+            return
+        mine = os.fstat(fd)
+        if (old.st_uid, old.st_gid) != (mine.st_uid, mine.st_gid):
+            with contextlib.suppress(PermissionError):
+                os.fchown(fd, old.st_uid, old.st_gid)
+        os.fchmod(fd, st.S_IMODE(old.st_mode))
+
+    def _publish(self) -> None:
+        assert self._tmp is not None
+        if self._options.overwrite:
+            try:
+                os.replace(self._tmp, self._name, src_dir_fd=self._dir, dst_dir_fd=self._dir)
+            except IsADirectoryError as exc:
+                raise FileExistsError(errno.EEXIST, f"a folder exists at {self._key!r}") from exc
+            self._tmp = None  # it is the published file now
+            return
+        try:
+            link_or_exclusive(self._dir, self._tmp, self._dir, self._name)
+        except FileExistsError as exc:
+            raise FileExistsError(errno.EEXIST, f"a file exists at {self._key!r}") from exc
+        finally:
+            self._remove_temp()
+
+    def abort(self) -> None:
+        if not self._done:
+            self._done = True
+            try:
+                self._discard()
+            finally:
+                os.close(self._dir)
+
+    def _discard(self) -> None:
+        with contextlib.suppress(OSError):
+            self._file.close()
+        self._remove_temp()
+
+    def _remove_temp(self) -> None:
+        name, self._tmp = self._tmp, None
+        if name is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(name, dir_fd=self._dir)
+
+
+def open_folder_for_write(root: RootDir, folder: str, key: str) -> int:
+    """A descriptor of ``folder``, created when missing, for a write to ``key``.
+
+    A file in the way is ``FileExistsError``; a symlink in the way is
+    :class:`EscapesRoot` (permission denied: nothing is written through it).
+    """
+    try:
+        return root.open_folder(folder, create=True)
+    except NotADirectoryError as exc:
+        raise FileExistsError(
+            errno.EEXIST, f"a file stands where a folder of {key!r} is needed"
+        ) from exc
+    except SymlinkRefused as exc:
+        raise EscapesRoot(errno.EACCES, f"{exc.strerror}; nothing was written") from None
+
+
+def link_or_exclusive(src_dir: int, src: str, dst_dir: int, dst: str) -> None:
+    """Give ``src``'s file the name ``dst`` only if ``dst`` does not exist (atomically).
+
+    By ``link(2)``; on a filesystem without hard links, by an ``O_EXCL``
+    placeholder then replaced (``src`` is gone afterwards in that case).
+    """
+    try:
+        os.link(src, dst, src_dir_fd=src_dir, dst_dir_fd=dst_dir, follow_symlinks=False)
+        return
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        if exc.errno not in _NO_LINKS:
+            raise
+    fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o666, dir_fd=dst_dir)
+    os.close(fd)
+    os.replace(src, dst, src_dir_fd=src_dir, dst_dir_fd=dst_dir)
