@@ -1,11 +1,13 @@
 """Store overhead on the local backend vs raw os/pathlib, measured in the same run.
 
-    python benchmarks/local_store.py [--objects 2000] [--repeat 7]
+    python benchmarks/local_store.py [--objects 2000] [--repeat 7] [--dir /dev/shm]
 
 Each operation runs over N objects of 4 KiB in one folder; the best of
-``--repeat`` rounds is reported (least disturbed by the machine). Targets
-(issue 2): read and exists <= 1.3x raw, atomic write <= 1.5x a raw
-temp-file + os.replace.
+``--repeat`` rounds is reported (least disturbed by the machine). The Store
+resolves every key by descriptor beneath its root (no symlinks followed, no
+cache), which raw calls do not; the ratios are the price of that containment.
+Targets (issue 7): read_bytes <= 1.3x raw, atomic write <= 1.0x a raw
+temp-file + os.replace, exists <= 2.5x os.path.exists.
 """
 
 from __future__ import annotations
@@ -23,23 +25,28 @@ from omnistorage import LocalBackend, Store
 PAYLOAD = os.urandom(4096)
 
 
-def best_of(repeat: int, run: Callable[[], None]) -> float:
-    best = float("inf")
+def best_of(repeat: int, raw: Callable[[], None], ours: Callable[[], None]) -> tuple[float, float]:
+    """Best time of each, the rounds interleaved so a drifting disk biases neither side."""
+    best = [float("inf"), float("inf")]
     for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best
+        for side, run in enumerate((raw, ours)):
+            start = time.perf_counter()
+            run()
+            best[side] = min(best[side], time.perf_counter() - start)
+    return best[0], best[1]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--objects", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument(
+        "--dir", default=None, help="where to work (e.g. /dev/shm to take the disk out)"
+    )
     args = parser.parse_args()
     n, repeat = args.objects, args.repeat
 
-    base = Path(tempfile.mkdtemp(prefix="omni-bench-"))
+    base = Path(tempfile.mkdtemp(prefix="omni-bench-", dir=args.dir))
     try:
         root = base / "store"
         raw_dir = root / "raw"
@@ -108,18 +115,17 @@ def main() -> None:
         raw_write()
         store_write()
         rows = [
-            ("write (overwrite, atomic)", raw_write, store_write, n, "<= 1.5x temp+os.replace"),
+            ("write (overwrite, atomic)", raw_write, store_write, n, "<= 1.0x temp+os.replace"),
             ("write (create-only)", raw_create, store_create, n, "vs temp+os.link"),
             ("read_bytes", raw_read, store_read, n, "<= 1.3x open().read()"),
-            ("exists", raw_exists, store_exists, n, "<= 1.3x os.path.exists"),
+            ("exists", raw_exists, store_exists, n, "<= 2.5x os.path.exists"),
             ("exists vs pathlib", pathlib_exists, store_exists, n, "vs Path.exists"),
             ("list_files", raw_list, store_list, 20 * n, "vs os.scandir + stat"),
         ]
         print(f"local Store vs raw os/pathlib: {n} objects of 4 KiB, best of {repeat}")
         print(f"{'operation':28} {'raw us/op':>10} {'store us/op':>12} {'ratio':>7}  target")
         for name, raw, ours, ops, target in rows:
-            raw_t = best_of(repeat, raw)
-            our_t = best_of(repeat, ours)
+            raw_t, our_t = best_of(repeat, raw, ours)
             print(
                 f"{name:28} {raw_t / ops * 1e6:10.2f} {our_t / ops * 1e6:12.2f} "
                 f"{our_t / raw_t:6.2f}x  {target}"

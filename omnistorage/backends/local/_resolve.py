@@ -162,6 +162,17 @@ class RootDir:
         """
         if not folder:
             return os.dup(self.fd)
+        if "/" not in folder:
+            try:  # one segment: a plain O_NOFOLLOW open is already contained
+                return os.open(folder, _O_DIR, dir_fd=self.fd)
+            except FileNotFoundError:
+                if not create:
+                    raise
+                return self._walk(folder, create=True)
+            except OSError as exc:
+                if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+                    raise
+                return self._walk(folder, create=create)  # names what is in the way
         try:
             fd = _openat2(self.fd, folder, _O_DIR)
         except OSError as exc:

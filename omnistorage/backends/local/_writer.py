@@ -116,16 +116,13 @@ class LocalWriter(Writer):
         or nowhere (a folder renamed or swapped for a symlink meanwhile).
         """
         held = os.fstat(self._dir)
+        folder = split(self._key)[0]
         try:
-            now_fd = self._backend.root_dir.open_folder(split(self._key)[0])
+            now = self._backend.root_dir.lstat(folder) if folder else held
         except (FileNotFoundError, NotADirectoryError) as exc:
             raise FileNotFoundError(
                 errno.ENOENT, f"the folder of {self._key!r} was removed during the write"
             ) from exc
-        try:
-            now = os.fstat(now_fd)
-        finally:
-            os.close(now_fd)
         if (now.st_dev, now.st_ino) != (held.st_dev, held.st_ino):
             raise FileNotFoundError(
                 errno.ENOENT, f"the folder of {self._key!r} was replaced during the write"
@@ -143,7 +140,8 @@ class LocalWriter(Writer):
         if (old.st_uid, old.st_gid) != (mine.st_uid, mine.st_gid):
             with contextlib.suppress(PermissionError):
                 os.fchown(fd, old.st_uid, old.st_gid)
-        os.fchmod(fd, st.S_IMODE(old.st_mode))
+        if st.S_IMODE(old.st_mode) != st.S_IMODE(mine.st_mode):
+            os.fchmod(fd, st.S_IMODE(old.st_mode))
 
     def _publish(self) -> None:
         assert self._tmp is not None
