@@ -24,6 +24,7 @@ import paramiko
 import pytest
 
 from omnistorage import Store
+from omnistorage._tempname import temp_name
 from omnistorage.backends.sftp import (
     SFTPAuthenticationError,
     SFTPBackend,
@@ -54,7 +55,6 @@ ENV_NAMES = (
     "OMNI_TEST_SFTP_KNOWN_HOSTS",
     "OMNI_TEST_SFTP_ROOT",
 )
-TMP_SUFFIX = ".omnistorage-tmp"
 
 
 def _env() -> dict[str, str]:
@@ -534,7 +534,7 @@ def test_leftover_temp_files_are_hidden_and_removed_with_their_folder(
     backend.mkdir("crashed")
     sftp = base.unwrap(paramiko.SFTPClient)
     try:
-        with sftp.open(f"{backend.root}/crashed/.data.bin.dead0001{TMP_SUFFIX}", "wx") as f:
+        with sftp.open(f"{backend.root}/crashed/{temp_name('data.bin')}", "wx") as f:
             f.write(b"partial")
     finally:
         sftp.close()

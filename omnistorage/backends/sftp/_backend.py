@@ -18,12 +18,13 @@ from typing import BinaryIO, TypeVar, cast
 
 import paramiko
 from paramiko.sftp import SFTP_FLAG_READ
+from paramiko.sftp_attr import SFTPAttributes
 
+from omnistorage._tempname import is_temp_name
 from omnistorage.backends.sftp._connect import Connector
 from omnistorage.backends.sftp._errors import classify, is_failure
 from omnistorage.backends.sftp._hostkeys import POLICIES, HostKeyPolicy, known_hosts_files
 from omnistorage.backends.sftp._ops import (
-    TMP_SUFFIX,
     check_mtime,
     file_attrs,
     file_info,
@@ -43,7 +44,7 @@ from omnistorage.backends.sftp._writer import SFTPWriter
 from omnistorage.capabilities import Capability, Features
 from omnistorage.driver import ExtendedBackend, WriteOptions, Writer
 from omnistorage.errors import Classification, ConfigurationError
-from omnistorage.models import ObjectInfo
+from omnistorage.models import Leftover, ObjectInfo
 
 __all__ = ["SFTPBackend"]
 
@@ -302,6 +303,39 @@ class SFTPBackend(ExtendedBackend):
                     yield file_info(key, attrs)
             stack.extend(reversed(subfolders))
 
+    # ------------------------------------------------------------ crash leftovers
+
+    def list_leftovers(self, prefix: str) -> Iterator[Leftover]:
+        """Temp files of writers that never published, below ``prefix`` (recursively)."""
+        start = self._path(prefix[:-1]) if prefix else self._root
+        stack = [(start, prefix[:-1])]
+        while stack:
+            folder, key_folder = stack.pop()
+            entries = self._pool.call(partial(_raw_entries, folder=folder), "list", retry=True)
+            for name, attrs in entries:
+                mode = attrs.st_mode or 0
+                if st.S_ISDIR(mode) and not is_temp_name(name):
+                    sub = f"{key_folder}/{name}" if key_folder else name
+                    stack.append((join(folder, name), sub))
+                elif is_temp_name(name) and st.S_ISREG(mode):
+                    native = join(folder, name)
+                    yield Leftover(
+                        kind="temp-file",
+                        key=key_folder,
+                        native=native,
+                        size=attrs.st_size,
+                        started=mtime(attrs),
+                        handle=native,
+                    )
+
+    def remove_leftover(self, leftover: Leftover) -> None:
+        path = leftover.handle
+        name = posixpath.basename(path)
+        root = self._root.rstrip("/") + "/"
+        if not is_temp_name(name) or not path.startswith(root) or "/../" in path:
+            raise PermissionError(errno.EACCES, "not a temp file of this store")
+        self._pool.call(lambda sftp: remove_file(sftp, path), "cleanup", retry=True)
+
     # ------------------------------------------------------------ extended interface
 
     def stat(self, key: str) -> ObjectInfo:
@@ -336,7 +370,7 @@ class SFTPBackend(ExtendedBackend):
             if not st.S_ISDIR(attrs.st_mode or 0):
                 raise NotADirectoryError(errno.ENOTDIR, f"{key!r} is not a folder") from failure
             names = [name for name, _ in Pipe(sftp).listdir(path)]
-            if any(not name.endswith(TMP_SUFFIX) for name in names):
+            if any(not is_temp_name(name) for name in names):
                 raise OSError(errno.ENOTEMPTY, f"folder {key!r} is not empty") from failure
             for name in names:  # only leftovers of interrupted writes
                 with contextlib.suppress(FileNotFoundError):
@@ -359,3 +393,11 @@ class SFTPBackend(ExtendedBackend):
                 publish(sftp, src_path, dst_path, overwrite, dst)
 
         self._pool.call(rename, "move", retry=False)
+
+
+def _raw_entries(sftp: paramiko.SFTPClient, folder: str) -> list[tuple[str, SFTPAttributes]]:
+    """Every entry of ``folder`` as the server lists it (temp files included)."""
+    try:
+        return Pipe(sftp).listdir(folder)
+    except FileNotFoundError:
+        return []

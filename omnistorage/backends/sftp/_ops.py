@@ -3,8 +3,8 @@
 Each takes a ``paramiko.SFTPClient`` the caller holds exclusively and raises
 paramiko's exceptions, turning the generic ``SSH_FX_FAILURE`` into a precise
 error where a second look at the server can tell (a file exists, a folder is
-in the way). Temporary files of in-flight writes end in :data:`TMP_SUFFIX`
-and are never listed.
+in the way). Temporary files of in-flight writes are named by
+:mod:`omnistorage._tempname` (a prefix no key may use) and never listed.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ import paramiko
 from paramiko.sftp import CMD_REMOVE
 from paramiko.sftp_attr import SFTPAttributes
 
+from omnistorage._tempname import is_temp_name
 from omnistorage.backends.sftp._errors import is_failure
 from omnistorage.backends.sftp._protocol import Pipe
 from omnistorage.models import ObjectInfo
 
 __all__ = [
-    "TMP_SUFFIX",
     "check_mtime",
     "file_attrs",
     "file_info",
@@ -39,7 +39,6 @@ __all__ = [
     "remove_files",
 ]
 
-TMP_SUFFIX = ".omnistorage-tmp"
 _DELETE_WINDOW = 64  # remove requests in flight in delete_many
 
 
@@ -135,7 +134,7 @@ def read_folder(sftp: paramiko.SFTPClient, folder: str) -> list[tuple[str, SFTPA
         return []
     out: list[tuple[str, SFTPAttributes]] = []
     for name, attrs in entries:
-        if name.endswith(TMP_SUFFIX):
+        if is_temp_name(name):
             continue
         mode = attrs.st_mode or 0
         if st.S_ISLNK(mode):

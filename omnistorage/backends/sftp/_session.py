@@ -9,13 +9,19 @@ the calls in flight with :class:`SFTPConnectionError`; the next call
 reconnects (idempotent calls on a stale pooled session are retried once).
 Temporary files that a broken connection could not remove are removed on
 the next one.
+
+After ``fork`` the child never touches the parent's SSH connection (its
+socket is shared, its reader thread did not survive): every pool forgets its
+sessions and locks in the child and connects afresh on first use.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -77,6 +83,18 @@ def open_sftp(ssh: paramiko.SSHClient) -> paramiko.SFTPClient:
     return sftp
 
 
+_POOLS: weakref.WeakSet[SessionPool] = weakref.WeakSet()
+_INHERITED: list[object] = []  # the parent's connections, kept from garbage collection
+
+
+def _after_fork_in_child() -> None:
+    for pool in list(_POOLS):
+        pool._forget_parent()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class SessionPool:
     """Up to ``max_connections`` sessions on one SSH connection made by ``connect``.
 
@@ -108,6 +126,20 @@ class SessionPool:
         self._busy = 0
         self._held: dict[int, int] = {}
         self._orphans: set[str] = set()
+        _POOLS.add(self)
+
+    def _forget_parent(self) -> None:
+        """In a forked child: drop (never close: that would talk on the parent's
+        socket) every inherited session and the connection; fresh locks."""
+        _INHERITED.extend(self._idle)
+        if self._ssh is not None:
+            _INHERITED.append(self._ssh)
+        self._cond = threading.Condition()
+        self._connect_lock = threading.Lock()
+        self._ssh = None
+        self._idle = []
+        self._busy = 0
+        self._held = {}
 
     def connected(self) -> paramiko.SSHClient:
         """The live SSH connection, (re)connecting when there is none."""

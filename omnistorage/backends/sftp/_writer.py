@@ -1,21 +1,23 @@
 """Atomic writes: stream into a hidden temporary file beside the target, then publish.
 
-The data goes to ``.<name>.<token><n>.omnistorage-tmp`` in the target's
-folder (created as needed) with pipelined ``SSH_FXP_WRITE`` requests, a
-bounded number in flight and every reply checked. ``close`` sets the
+The data goes to a temp file named by :func:`omnistorage._tempname.temp_name`
+(random per attempt and unique across ``fork``, a prefix no key may use, cut
+to 255 bytes) in the target's folder (created as needed) with pipelined
+``SSH_FXP_WRITE`` requests, a bounded number in flight and every reply
+checked. ``close`` sets the
 modification time and fsyncs (when asked), closes the handle and publishes
 (:func:`~omnistorage.backends.sftp._ops.publish`: atomic replace, or
-create-only). An abort, an exception or a failed publish removes the
-temporary file; when the connection is gone, the pool removes it on the next
-connection.
+create-only). An overwrite first gives the temp file the replaced file's
+permission bits (and owner and group, where the server allows). An abort,
+an exception or a failed publish removes the temporary file; when the
+connection is gone, the pool removes it on the next connection.
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
-import os
+import stat as st
 from collections import deque
 
 import paramiko
@@ -32,8 +34,9 @@ from paramiko.sftp import (
 )
 from paramiko.sftp_attr import SFTPAttributes
 
+from omnistorage._tempname import temp_name
 from omnistorage.backends.sftp._errors import is_failure
-from omnistorage.backends.sftp._ops import TMP_SUFFIX, check_mtime, join, makedirs, publish
+from omnistorage.backends.sftp._ops import check_mtime, join, lstat_or_none, makedirs, publish
 from omnistorage.backends.sftp._protocol import Pipe
 from omnistorage.backends.sftp._session import SessionPool
 from omnistorage.driver import WriteOptions, Writer
@@ -44,8 +47,6 @@ log = logging.getLogger("omnistorage.backends.sftp")
 
 _CHUNK = 32768  # the write size every SFTP server accepts
 _WRITE_WINDOW = 32  # write requests in flight per writer (1 MiB)
-_counter = itertools.count()
-_token = os.urandom(4).hex()
 
 
 class SFTPWriter(Writer):
@@ -74,7 +75,7 @@ class SFTPWriter(Writer):
 
         def start(sftp: paramiko.SFTPClient) -> tuple[Pipe, bytes]:
             # A fresh name per attempt: a retried open never meets its own first try.
-            self._tmp = tmp = join(folder, f".{_short(name)}.{_token}{next(_counter)}{TMP_SUFFIX}")
+            self._tmp = tmp = join(folder, temp_name(name))
             pipe = Pipe(sftp)
             flags = SFTP_FLAG_WRITE | SFTP_FLAG_CREATE | SFTP_FLAG_EXCL | SFTP_FLAG_TRUNC
             try:
@@ -156,6 +157,8 @@ class SFTPWriter(Writer):
                     self._inflight.append(num)
             while self._inflight:
                 pipe.status(self._inflight.popleft())
+            if self._options.overwrite:
+                self._keep_mode()
             publish(self._session.sftp, self._tmp, self._final, self._options.overwrite, self._key)
         except BaseException as exc:
             lost = self._fail(exc)
@@ -164,6 +167,25 @@ class SFTPWriter(Writer):
             raise lost from exc
         self._released = True
         self._pool.release(self._session, clean=True)
+
+    def _keep_mode(self) -> None:
+        """Give the temp file the mode (and owner) of the regular file it will replace."""
+        sftp = self._session.sftp
+        old = lstat_or_none(sftp, self._final)
+        if old is None or not st.S_ISREG(old.st_mode or 0):
+            return
+        mine = sftp.lstat(self._tmp)
+        if (old.st_uid, old.st_gid) != (mine.st_uid, mine.st_gid) and old.st_uid is not None:
+            try:
+                sftp.chown(self._tmp, old.st_uid, old.st_gid or 0)
+            except PermissionError:
+                pass  # only a privileged account may give files away
+            except OSError as exc:
+                if not is_failure(exc):
+                    raise
+        wanted = st.S_IMODE(old.st_mode or 0)
+        if wanted != st.S_IMODE(mine.st_mode or 0):
+            sftp.chmod(self._tmp, wanted)
 
     def abort(self) -> None:
         self._done = True
@@ -206,11 +228,3 @@ class SFTPWriter(Writer):
             self._pool.release(session, clean=True)
             return None
         return self._pool.failed(session, problem, f"write of {self._key!r}")
-
-
-def _short(name: str, limit: int = 100) -> str:
-    """``name`` cut to at most ``limit`` UTF-8 bytes (temp names must fit in 255)."""
-    raw = name.encode("utf-8")
-    if len(raw) <= limit:
-        return name
-    return raw[:limit].decode("utf-8", errors="ignore")
