@@ -56,6 +56,9 @@ class IntegrityTests:
     abandoned_write_size: ClassVar[int] = _MiB
     """Bytes an abandoned writer sends before it is dropped; backends whose writers keep
     data client-side below some size (S3 parts) set this above that size."""
+    crash_leaves_leftovers: ClassVar[bool] = False
+    """True where an abandoned writer leaves something ``cleanup`` must find (temp
+    files, multipart uploads, staged rows): the tests then require that it was found."""
     foreign_names: ClassVar[tuple[str, ...]] = ()
     """The names of :data:`FOREIGN_CANDIDATES` this backend can hold (see :meth:`plant_foreign`)."""
 
@@ -195,6 +198,8 @@ class IntegrityTests:
         try:
             report = store.cleanup(older_than=timedelta(0))
             assert report.errors == ()
+            if self.crash_leaves_leftovers:
+                assert report.removed, "the abandoned write left nothing cleanup could find"
             for item in report.removed:
                 assert item.key == "crash" or paths.is_within(item.key, "crash"), item
             assert self._leftovers(store) == []

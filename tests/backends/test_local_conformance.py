@@ -12,6 +12,7 @@ from omnistorage.testing import StoreConformance, make_state_machine
 
 
 class TestLocalConformance(StoreConformance):
+    crash_leaves_leftovers = True
     backend_name = "local"
 
     @pytest.fixture

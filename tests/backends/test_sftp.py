@@ -122,6 +122,7 @@ def _host_key_line(env: dict[str, str], port: int) -> str:
 
 
 class TestSFTPConformance(StoreConformance):
+    crash_leaves_leftovers = True
     backend_name = "sftp"
 
     @pytest.fixture

@@ -27,6 +27,7 @@ def _pg_url() -> str:
 
 
 class TestSQLiteConformance(StoreConformance):
+    crash_leaves_leftovers = True
     backend_name = "sqlite"
 
     @pytest.fixture
@@ -38,6 +39,7 @@ class TestSQLiteConformance(StoreConformance):
 
 @pytest.mark.server
 class TestPostgresConformance(StoreConformance):
+    crash_leaves_leftovers = True
     backend_name = "postgresql"
     many_keys: ClassVar[int] = 400
 

@@ -21,6 +21,7 @@ from omnistorage.backends.azure._client import client_secrets, make_service
 from omnistorage.backends.azure._copy import copy_blob
 from omnistorage.backends.azure._datalake import datalake_service, dfs_url, has_hns, rename_file
 from omnistorage.backends.azure._errors import classify, error_code
+from omnistorage.backends.azure._leftovers import list_uncommitted, remove_uncommitted
 from omnistorage.backends.azure._limits import BATCH, MAX_BLOCK_SIZE, MAX_BLOCKS, MAX_PAGE, MiB
 from omnistorage.backends.azure._metadata import blob_metadata, info, is_directory, listed
 from omnistorage.backends.azure._reader import DownloadReader
@@ -28,7 +29,7 @@ from omnistorage.backends.azure._writer import BlockBlobWriter
 from omnistorage.capabilities import Capability, Features
 from omnistorage.driver import ExtendedBackend, WriteOptions, Writer
 from omnistorage.errors import Classification, ConfigurationError
-from omnistorage.models import HashType, ObjectInfo
+from omnistorage.models import HashType, Leftover, ObjectInfo
 
 __all__ = ["AzureBackend"]
 
@@ -263,6 +264,16 @@ class AzureBackend(ExtendedBackend):
         if self._dfs is not None:
             self._dfs.close()
         self.closed = True
+
+    # ------------------------------------------------------------ crash leftovers
+
+    def list_leftovers(self, prefix: str) -> Iterator[Leftover]:
+        """Blobs below ``prefix`` with uncommitted blocks only (see ``_leftovers``)."""
+        self._ensure_container()
+        yield from list_uncommitted(self._container, prefix, self._page_size)
+
+    def remove_leftover(self, leftover: Leftover) -> None:
+        remove_uncommitted(self._container, leftover.handle)
 
     # ------------------------------------------------------------ extended
 

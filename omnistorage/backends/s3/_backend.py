@@ -81,7 +81,7 @@ from omnistorage.backends.s3._writer import S3Writer, UploadSettings, metadata_p
 from omnistorage.capabilities import Capability, Features
 from omnistorage.driver import ExtendedBackend, WriteOptions, Writer
 from omnistorage.errors import Classification, ConfigurationError, ErrorKind
-from omnistorage.models import HashType, ObjectInfo
+from omnistorage.models import HashType, Leftover, ObjectInfo
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -328,6 +328,46 @@ class S3Backend(ExtendedBackend):
                     modified=_utc(entry.get("LastModified")),
                     etag=etag.strip('"') if etag else None,
                 )
+
+    # ------------------------------------------------------------ crash leftovers
+
+    def list_leftovers(self, prefix: str) -> Iterator[Leftover]:
+        """Incomplete multipart uploads below ``prefix`` (what a killed writer leaves).
+
+        Their size is the sum of the parts uploaded so far (one ``ListParts``
+        per upload). A bucket lifecycle rule ``AbortIncompleteMultipartUpload``
+        is the backstop for uploads nobody cleans up.
+        """
+        paginator = self._client.get_paginator("list_multipart_uploads")
+        for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
+            for upload in page.get("Uploads", ()):
+                key, upload_id = upload["Key"], upload["UploadId"]
+                yield Leftover(
+                    kind="multipart-upload",
+                    key=key,
+                    native=f"s3://{self._bucket}/{key} (upload {upload_id})",
+                    size=self._parts_size(key, upload_id),
+                    started=_utc(upload.get("Initiated")),
+                    handle=f"{key}\x00{upload_id}",
+                )
+
+    def _parts_size(self, key: str, upload_id: str) -> int | None:
+        total = 0
+        paginator = self._client.get_paginator("list_parts")
+        try:
+            for page in paginator.paginate(Bucket=self._bucket, Key=key, UploadId=upload_id):
+                total += sum(part.get("Size", 0) for part in page.get("Parts", ()))
+        except botocore.exceptions.ClientError:
+            return None  # aborted or completed meanwhile
+        return total
+
+    def remove_leftover(self, leftover: Leftover) -> None:
+        key, _, upload_id = leftover.handle.partition("\x00")
+        try:
+            self._client.abort_multipart_upload(Bucket=self._bucket, Key=key, UploadId=upload_id)
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
+                raise
 
     # ------------------------------------------------------------ changes
 
