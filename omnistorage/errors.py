@@ -181,6 +181,13 @@ class TruncatedDataError(DataError):
     """A stream ended in the middle of a frame, member or record."""
 
 
+class LimitExceeded(DataError):
+    """Valid data beyond a configured limit (a zstd window above ``max_window_size`` …).
+
+    Not corruption: the message names the option that raises the limit.
+    """
+
+
 class CorruptRecordError(CorruptDataError):
     """A record's checksum or framing is wrong."""
 

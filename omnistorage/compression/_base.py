@@ -55,10 +55,14 @@ class Decompressor(Protocol):
 
     What the caller may rely on:
 
-    - ``decompress(data)`` returns all the bytes that ``data`` (together with
-      what was fed before) decodes to. Input may be split anywhere. The output
-      of one call is bounded by ``len(data)`` times the compression ratio, so
-      feed modest chunks to keep memory bounded.
+    - ``decompress(data, max_length=-1)`` returns bytes that ``data``
+      (together with what was fed before) decodes to, at most
+      ``max_length`` of them when it is not negative. Input may be split
+      anywhere. What did not fit stays inside: ``needs_input`` is then False,
+      and ``decompress(b"", n)`` returns more. Callers that pass a
+      ``max_length`` and drain before feeding more hold bounded memory
+      whatever the input (a decompression bomb included); without one the
+      output is bounded only by the compression ratio.
     - Concatenated gzip members, zstd frames and snappy streams are decoded
       one after the other, as the command-line tools do.
     - Bytes that fail to decode or verify raise
@@ -70,8 +74,13 @@ class Decompressor(Protocol):
       It returns any remaining output (``b""`` for the built-in codecs).
     """
 
-    def decompress(self, data: Buffer) -> bytes:
-        """Feed ``data``; return the bytes it decodes to."""
+    @property
+    def needs_input(self) -> bool:
+        """False while decoded output is held back by ``max_length`` (drain it first)."""
+        ...
+
+    def decompress(self, data: Buffer, max_length: int = -1) -> bytes:
+        """Feed ``data``; return up to ``max_length`` bytes of what it decodes to."""
         ...
 
     def finish(self) -> bytes:

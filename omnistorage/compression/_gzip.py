@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
+from omnistorage.compression._base import Buffer
+from omnistorage.compression._gzip_member import GzipMember
 from omnistorage.compression._imports import require
 from omnistorage.compression._members import MemberCompressor, MemberDecompressor
 from omnistorage.errors import ConfigurationError
@@ -101,15 +104,19 @@ class GzipCodec:
         )
 
     def decompressor(self) -> MemberDecompressor:
-        """Return a new gzip decompressor (reads concatenated members)."""
+        """Return a new gzip decompressor (reads concatenated members, bounded output).
+
+        Headers and trailers are parsed here (:mod:`._gzip_member`); zlib or
+        ISA-L decodes the raw deflate body only.
+        """
         isal = self._module()
         if isal is None:
-            return MemberDecompressor(
-                lambda: zlib.decompressobj(_GZIP_WBITS), errors=(zlib.error,), name="gzip"
-            )
-        isal_mod = isal
-        return MemberDecompressor(
-            lambda: isal_mod.decompressobj(_GZIP_WBITS),
-            errors=(isal_mod.error, zlib.error),
-            name="gzip",
-        )
+            inflater: Callable[[], Any] = lambda: zlib.decompressobj(-15)  # noqa: E731
+            crc32: Callable[[Buffer, int], int] = zlib.crc32
+            errors: tuple[type[BaseException], ...] = (zlib.error,)
+        else:
+            isal_mod = isal
+            inflater = lambda: isal_mod.decompressobj(-15)  # noqa: E731
+            crc32 = isal_mod.crc32
+            errors = (isal_mod.error, zlib.error)
+        return MemberDecompressor(lambda: GzipMember(inflater, crc32), errors=errors, name="gzip")

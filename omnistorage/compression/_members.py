@@ -30,13 +30,18 @@ class _CompressObj(Protocol):
 
 
 class _DecompressObj(Protocol):
+    """One member's decoder with bounded output (the stdlib bz2/lzma/zstd interface)."""
+
     @property
     def eof(self) -> bool: ...
 
     @property
     def unused_data(self) -> bytes: ...
 
-    def decompress(self, data: Buffer, /) -> bytes: ...
+    @property
+    def needs_input(self) -> bool: ...
+
+    def decompress(self, data: Buffer, /, max_length: int = -1) -> bytes: ...
 
 
 class MemberCompressor:
@@ -94,12 +99,22 @@ class MemberCompressor:
 class MemberDecompressor:
     """A :class:`~omnistorage.compression.Decompressor` over member objects.
 
-    ``new_member()`` returns a single-member decompress object with ``eof``
-    and ``unused_data``; ``errors`` are the exceptions it raises on bad input,
-    turned into :class:`CorruptDataError`.
+    ``new_member()`` returns a single-member decoder with bounded output
+    (``decompress(data, max_length)``, ``eof``, ``unused_data``,
+    ``needs_input``). ``errors`` are the exceptions it raises on bad input,
+    turned into :class:`CorruptDataError`; ``translate`` may turn one into a
+    more precise error first (a limit, say).
     """
 
-    __slots__ = ("_errors", "_finished", "_member", "_name", "_new_member")
+    __slots__ = (
+        "_errors",
+        "_finished",
+        "_member",
+        "_name",
+        "_new_member",
+        "_pending",
+        "_translate",
+    )
 
     def __init__(
         self,
@@ -107,33 +122,63 @@ class MemberDecompressor:
         *,
         errors: tuple[type[BaseException], ...],
         name: str,
+        translate: Callable[[BaseException], BaseException | None] | None = None,
     ) -> None:
         self._new_member = new_member
         self._errors = errors
         self._name = name
+        self._translate = translate
         self._member: _DecompressObj | None = None
+        self._pending = b""  # what followed a finished member, not yet given to the next
         self._finished = False
 
-    def decompress(self, data: Buffer) -> bytes:
+    @property
+    def needs_input(self) -> bool:
+        """False while a call of ``decompress(b"", n)`` would produce more output."""
+        if self._pending:
+            return False
+        member = self._member
+        return member is None or member.needs_input
+
+    def decompress(self, data: Buffer, max_length: int = -1) -> bytes:
         if self._finished:
             raise StreamClosed(f"{self._name} decompressor used after finish() or an error")
+        if self._pending:
+            data = self._pending + bytes(data)
+            self._pending = b""
         out: list[bytes] = []
-        while data:
+        produced = 0
+        while True:
+            room = -1 if max_length < 0 else max_length - produced
+            if room == 0:
+                self._pending = bytes(data)
+                break
             member = self._member
             if member is None:
+                if not data:
+                    break
                 member = self._member = self._new_member()
             try:
-                chunk = member.decompress(data)
+                chunk = member.decompress(data, room)
+            except CorruptDataError:
+                self._finished = True  # the member diagnosed it; never resume
+                raise
             except self._errors as exc:
                 self._finished = True  # never resume inside damaged input
+                better = self._translate(exc) if self._translate else None
+                if better is not None:
+                    raise better from exc
                 raise CorruptDataError(f"corrupt {self._name} stream: {exc}") from exc
             if chunk:
                 out.append(chunk)
+                produced += len(chunk)
             if not member.eof:
-                break
+                break  # it holds what it did not decode yet (see needs_input)
             # The member ended; whatever follows starts the next one.
             data = member.unused_data
             self._member = None
+            if not data:
+                break
         if len(out) == 1:
             return out[0]
         return b"".join(out)
@@ -141,10 +186,13 @@ class MemberDecompressor:
     def finish(self) -> bytes:
         if self._finished:
             return b""
+        out: list[bytes] = []
+        while not self.needs_input:  # drain output held back by max_length
+            out.append(self.decompress(b"", 1 << 20))
         self._finished = True
         if self._member is not None:
             raise TruncatedDataError(
                 f"truncated {self._name} stream: the input ended inside a "
                 f"{'frame' if self._name == 'zstd' else 'member'}"
             )
-        return b""
+        return b"".join(out)

@@ -14,16 +14,27 @@ __all__ = ["NoneCodec"]
 class _Identity:
     """Both compressor and decompressor: returns its input as ``bytes``."""
 
-    __slots__ = ("_finished",)
+    __slots__ = ("_finished", "_held")
 
     def __init__(self) -> None:
         self._finished = False
+        self._held = b""
+
+    @property
+    def needs_input(self) -> bool:
+        return not self._held
 
     def compress(self, data: Buffer) -> bytes:
         return self._pass(data)
 
-    def decompress(self, data: Buffer) -> bytes:
-        return self._pass(data)
+    def decompress(self, data: Buffer, max_length: int = -1) -> bytes:
+        out = self._pass(data)
+        if self._held:
+            out = self._held + out
+            self._held = b""
+        if 0 <= max_length < len(out):
+            out, self._held = out[:max_length], out[max_length:]
+        return out
 
     def _pass(self, data: Buffer) -> bytes:
         if self._finished:
@@ -35,7 +46,8 @@ class _Identity:
 
     def finish(self) -> bytes:
         self._finished = True
-        return b""
+        held, self._held = self._held, b""
+        return held
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -8,7 +8,10 @@ chunks, each ``type (1 byte) · length (3 bytes LE) · body``:
 - ``0x00`` compressed data: masked CRC-32C of the *uncompressed* data (4 bytes
   LE) then a raw snappy block of at most 65536 uncompressed bytes;
 - ``0x01`` uncompressed data: masked CRC-32C then at most 65536 bytes;
-- ``0xfe`` padding and ``0x80``-``0xfd`` reserved skippable chunks: skipped;
+- ``0xfe`` padding: skipped;
+- ``0x80``-``0xfd`` reserved skippable chunks: an error naming the type and
+  offset (one flipped bit turns a data chunk into one, which a lenient reader
+  would skip, silently losing its records), unless ``allow_skippable=True``;
 - ``0x02``-``0x7f`` reserved unskippable chunks: an error.
 
 We parse chunk headers ourselves and verify every CRC, so a stream that stops
@@ -118,9 +121,22 @@ class SnappyFramedCompressor:
 class SnappyFramedDecompressor:
     """Parses chunks, verifies each CRC, and knows when input stops mid-chunk."""
 
-    __slots__ = ("_buffer", "_decompress_raw", "_errors", "_finished", "_offset", "_raw_len")
+    __slots__ = (
+        "_allow_skippable",
+        "_buffer",
+        "_decompress_raw",
+        "_errors",
+        "_finished",
+        "_held",
+        "_more",
+        "_offset",
+        "_raw_len",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, *, allow_skippable: bool = False) -> None:
+        self._allow_skippable = allow_skippable
+        self._held = b""  # decoded bytes beyond the caller's max_length
+        self._more = False  # whole chunks wait in the buffer (the last call hit max_length)
         snappy = _snappy()
         self._decompress_raw = snappy.decompress_raw
         self._raw_len = snappy.decompress_raw_len
@@ -134,24 +150,39 @@ class SnappyFramedDecompressor:
     def _corrupt(self, pos: int, why: str) -> CorruptDataError:
         return CorruptDataError(f"corrupt snappy stream at byte {self._offset + pos}: {why}")
 
-    def decompress(self, data: Buffer) -> bytes:
+    @property
+    def needs_input(self) -> bool:
+        return not self._held and not self._more
+
+    def decompress(self, data: Buffer, max_length: int = -1) -> bytes:
         if self._finished:
             raise StreamClosed("snappy decompressor used after finish() or an error")
         try:
-            return self._decompress(data)
+            out = self._decompress(data, max_length)
         except CorruptDataError:
             self._finished = True  # never resume inside damaged input
             raise
+        if self._held:
+            out = self._held + out
+            self._held = b""
+        if 0 <= max_length < len(out):
+            out, self._held = out[:max_length], out[max_length:]
+        return out
 
-    def _decompress(self, data: Buffer) -> bytes:
+    def _decompress(self, data: Buffer, max_length: int) -> bytes:
         buffer = self._buffer
         buffer += data
         out: list[bytes] = []
+        produced = len(self._held)
         pos = 0
         end = len(buffer)
+        self._more = False
         if self._offset == 0 and end and buffer[0] != _IDENTIFIER:
             raise self._corrupt(0, "the stream does not start with a stream identifier")
         while end - pos >= 4:
+            if 0 <= max_length <= produced:
+                self._more = True  # more whole chunks may wait: the caller drains
+                break
             kind = buffer[pos]
             length = buffer[pos + 1] | buffer[pos + 2] << 8 | buffer[pos + 3] << 16
             if kind == _COMPRESSED:
@@ -165,13 +196,21 @@ class SnappyFramedDecompressor:
                     raise self._corrupt(pos, "bad stream identifier")
             elif kind < 0x80:
                 raise self._corrupt(pos, f"reserved unskippable chunk type {kind:#04x}")
+            elif kind != _PADDING and not self._allow_skippable:
+                raise self._corrupt(
+                    pos,
+                    f"reserved skippable chunk type {kind:#04x} (a damaged data chunk? "
+                    "pass SnappyCodec(allow_skippable=True) to skip such chunks)",
+                )
             start = pos + 4
             stop = start + length
             if stop > end:
                 break
             pos = stop
             if kind <= _UNCOMPRESSED:
-                out.append(self._data_chunk(kind, bytes(buffer[start:stop]), start - 4))
+                raw = self._data_chunk(kind, bytes(buffer[start:stop]), start - 4)
+                out.append(raw)
+                produced += len(raw)
             elif kind == _IDENTIFIER and buffer[start:stop] != b"sNaPpY":
                 raise self._corrupt(start - 4, "bad stream identifier")
             # _PADDING and skippable chunks (0x80-0xfd) are ignored.
@@ -201,12 +240,15 @@ class SnappyFramedDecompressor:
     def finish(self) -> bytes:
         if self._finished:
             return b""
+        drained: list[bytes] = []
+        while not self.needs_input:  # output a max_length held back
+            drained.append(self.decompress(b"", 1 << 20))
         self._finished = True
         if self._buffer:
             raise TruncatedDataError(
                 f"truncated snappy stream: the input ended inside a chunk at byte {self._offset}"
             )
-        return b""
+        return b"".join(drained)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -219,10 +261,19 @@ class SnappyCodec:
     boundary is a valid shorter stream; a cut anywhere else raises
     :class:`~omnistorage.errors.TruncatedDataError`. Compatible with
     python-snappy's ``StreamCompressor``/``StreamDecompressor`` and ``snzip``.
+
+    Args:
+        allow_skippable: skip reserved skippable chunks (types 0x80-0xfd) as
+            the format allows; by default they raise
+            :class:`~omnistorage.errors.CorruptDataError` naming the type and
+            offset, because one flipped bit turns a data chunk into one.
+            Padding (0xfe) is always skipped.
     """
 
     name: ClassVar[str] = "snappy"
     extensions: ClassVar[tuple[str, ...]] = (".sz", ".snappy")
+
+    allow_skippable: bool = False
 
     def compressor(self) -> SnappyFramedCompressor:
         """Return a new framing-format compressor."""
@@ -230,4 +281,4 @@ class SnappyCodec:
 
     def decompressor(self) -> SnappyFramedDecompressor:
         """Return a new framing-format decompressor."""
-        return SnappyFramedDecompressor()
+        return SnappyFramedDecompressor(allow_skippable=self.allow_skippable)

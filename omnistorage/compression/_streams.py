@@ -17,6 +17,8 @@ from omnistorage.errors import StreamClosed
 __all__ = ["CompressedWriter", "DecompressedReader"]
 
 DEFAULT_READ_SIZE = 64 * 1024
+MAX_DECODE = 4 << 20
+"""The most decoded bytes one step of a reader holds: bounds memory against bombs."""
 
 
 class _Sink(Protocol):
@@ -236,11 +238,16 @@ class DecompressedReader(io.RawIOBase):
             if self._eof:
                 return 0
             try:
+                decompressor = self._decompressor
+                if not decompressor.needs_input:  # output held back: drain it first
+                    self._buffer = decompressor.decompress(b"", MAX_DECODE)
+                    self._pos = 0
+                    continue
                 chunk = self._fileobj.read(self._read_size)
                 if chunk is None:
                     raise BlockingIOError("the underlying stream would block")
                 if chunk:
-                    self._buffer = self._decompressor.decompress(chunk)
+                    self._buffer = decompressor.decompress(chunk, MAX_DECODE)
                 else:
                     self._buffer = self._decompressor.finish()
                     self._eof = True

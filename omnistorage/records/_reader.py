@@ -79,8 +79,6 @@ class RecordReader:
         "_failure",
         "_max_ratio",
         "_path",
-        "_plain",
-        "_plain_pos",
         "_pos",
         "_read_size",
         "_recover",
@@ -116,8 +114,6 @@ class RecordReader:
         self._bytes_read = 0
         self._bytes_decoded = 0
         self._max_ratio = 1.0  # the best compression ratio seen in one read
-        self._plain = b""  # decompressed bytes not fed to the decoder yet
-        self._plain_pos = 0
 
     # ------------------------------------------------------------ counters
 
@@ -251,32 +247,28 @@ class RecordReader:
         return max(_MIN_READ, int(DECODE_TARGET / ratio))
 
     def _decode_next(self) -> list[Any]:
-        """Decode the next step: up to ``DECODE_TARGET`` decompressed bytes into records."""
-        data = self._plain
-        if data:
-            # Feed what an earlier read decompressed, a slice at a time, so
-            # the records held at once stay near the target.
-            piece = data[self._plain_pos : self._plain_pos + DECODE_TARGET]
-            self._plain_pos += len(piece)
-            if self._plain_pos >= len(data):
-                self._plain = b""
-                self._plain_pos = 0
-            return self._decoder.feed(piece)
+        """Decode the next step: up to ``DECODE_TARGET`` decompressed bytes into records.
+
+        The decompressor never returns more than that per call (output it
+        holds back is drained before more input is read), so memory stays
+        bounded whatever the compression ratio, a decompression bomb included.
+        """
+        decompressor = self._decompressor
+        if not decompressor.needs_input:
+            data = decompressor.decompress(b"", DECODE_TARGET)
+            self._bytes_decoded += len(data)
+            return self._decoder.feed(data) if data else []
         chunk = self._source.read(self._next_read_size())
         if chunk is None:
             raise BlockingIOError("the store stream would block")
         if chunk:
             self._bytes_read += len(chunk)
-            data = self._decompressor.decompress(chunk)
+            data = decompressor.decompress(chunk, DECODE_TARGET)
             if not data:
                 return []
             self._bytes_decoded += len(data)
             self._max_ratio = max(self._max_ratio, len(data) / len(chunk))
-            if len(data) <= DECODE_TARGET:
-                return self._decoder.feed(data)
-            self._plain = data
-            self._plain_pos = 0
-            return self._decode_next()
+            return self._decoder.feed(data)
         self._eof = True
         try:
             data = self._decompressor.finish()

@@ -59,6 +59,9 @@ class IntegrityTests:
     crash_leaves_leftovers: ClassVar[bool] = False
     """True where an abandoned writer leaves something ``cleanup`` must find (temp
     files, multipart uploads, staged rows): the tests then require that it was found."""
+    leftover_times_are_real: ClassVar[bool] = True
+    """False where the server reports made-up start times for leftovers (moto dates
+    every multipart upload 2010-11-10), so "young" leftovers cannot be told apart."""
     foreign_names: ClassVar[tuple[str, ...]] = ()
     """The names of :data:`FOREIGN_CANDIDATES` this backend can hold (see :meth:`plant_foreign`)."""
 
@@ -217,9 +220,10 @@ class IntegrityTests:
         writer = self._abandon_writer(store, "young/big.bin")
         try:
             before = self._leftovers(store)
-            kept = store.cleanup()  # the default age keeps what a live writer may own
-            assert kept.removed == ()
-            assert len(kept.kept) == len(before)
+            if self.leftover_times_are_real:
+                kept = store.cleanup()  # the default age keeps what a live writer may own
+                assert kept.removed == ()
+                assert len(kept.kept) == len(before)
             dry = store.cleanup(older_than=timedelta(0), dry_run=True)
             assert len(dry.removed) == len(before)
             assert len(self._leftovers(store)) == len(before)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from omnistorage.compression import Codec, get_codec
+from omnistorage.compression import Codec, SnappyCodec, get_codec
 from omnistorage.errors import CorruptDataError, DataError, StreamClosed, TruncatedDataError
 
 PARTS = [b"first member " * 20, b"second member " * 30, b"third, \x00\xff binary " * 10]
@@ -110,12 +110,31 @@ def test_snappy_reserved_unskippable_chunk_is_corrupt() -> None:
         decode(codec, stream, 1 << 20)
 
 
-def test_snappy_skippable_and_padding_chunks_are_skipped() -> None:
+def test_snappy_padding_is_skipped_and_skippable_chunks_only_when_allowed() -> None:
     codec = get_codec("snappy")
     compressor = codec.compressor()
     body = compressor.compress(b"data") + compressor.finish()
-    stream = body[:10] + b"\xfe\x02\x00\x00\x00\x00" + b"\x80\x01\x00\x00z" + body[10:]
-    assert decode(codec, stream, 3) == b"data"
+    padded = body[:10] + b"\xfe\x02\x00\x00\x00\x00" + body[10:]
+    assert decode(codec, padded, 3) == b"data"
+    skippable = body[:10] + b"\x80\x01\x00\x00z" + body[10:]
+    with pytest.raises(CorruptDataError, match=r"skippable chunk type 0x80.* at byte 10|byte 10"):
+        decode(codec, skippable, 3)
+    assert decode(SnappyCodec(allow_skippable=True), skippable, 3) == b"data"
+
+
+@pytest.mark.parametrize("kind", [0x80, 0x9C, 0xFD])
+def test_a_flipped_type_bit_in_a_data_chunk_is_an_error_not_lost_records(kind: int) -> None:
+    codec = SnappyCodec()
+    compressor = codec.compressor()
+    parts = [
+        compressor.compress(f"record {i}\n".encode() * 50) + compressor.flush() for i in range(5)
+    ]
+    stream = b"".join(parts) + compressor.finish()
+    at = len(parts[0]) + len(parts[1])  # the third data chunk's type byte
+    assert stream[at] == 0x00
+    damaged = stream[:at] + bytes([kind]) + stream[at + 1 :]
+    with pytest.raises(CorruptDataError, match=f"type {kind:#04x}"):
+        decode(codec, damaged, 1 << 16)
 
 
 def test_truncation_message_names_the_codec() -> None:
