@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -30,11 +32,33 @@ _APPEND_NEWLINE = orjson.OPT_APPEND_NEWLINE
 class NDJSONEncoder:
     """Encodes records as ``\\n``-terminated JSON lines (see :class:`NDJSON`)."""
 
-    __slots__ = ("_default", "_max")
+    __slots__ = ("_default", "_max", "_nan_as_null")
 
-    def __init__(self, *, max_record_size: int, default: Callable[[Any], Any] | None) -> None:
+    def __init__(
+        self,
+        *,
+        max_record_size: int,
+        default: Callable[[Any], Any] | None,
+        nan_as_null: bool = False,
+    ) -> None:
         self._max = max_record_size
         self._default = default
+        self._nan_as_null = nan_as_null
+
+    def _check_finite(self, record: Any, line: bytes) -> None:
+        """orjson writes NaN and ±Infinity as ``null``: refuse them unless asked.
+
+        Cheap for the common case: only a line that contains ``null`` is
+        inspected, a walk of the record's dicts, lists, tuples and dataclasses.
+        """
+        if self._nan_as_null or b"null" not in line:
+            return
+        where = _non_finite(record, "")
+        if where is not None:
+            raise DataError(
+                f"NDJSON record holds NaN or Infinity{where}, which JSON cannot represent "
+                "(orjson would write null); pass NDJSON(nan_as_null=True) to write null"
+            )
 
     def _too_large(self, size: int) -> RecordTooLargeError:
         return RecordTooLargeError(
@@ -67,6 +91,7 @@ class NDJSONEncoder:
             raise DataError(f"NDJSON record is not JSON-serializable: {exc}") from exc
         if len(line) > self._max + 1:
             raise self._too_large(len(line) - 1)
+        self._check_finite(record, line)
         return line
 
     def encode_many(self, records: Iterable[Any]) -> bytes:
@@ -83,6 +108,10 @@ class NDJSONEncoder:
                 out = b"\n".join(map(orjson.dumps, records)) + b"\n"
             except orjson.JSONEncodeError:
                 return b"".join([self.encode(record) for record in records])
+            if not self._nan_as_null and b"null" in out:
+                for record in records:
+                    if not isinstance(record, _RAW_TYPES):
+                        self._check_finite(record, b"null")
         else:
             return b"".join([self.encode(record) for record in records])
         if len(out) - len(records) > self._max:  # only then can one line be too long
@@ -94,6 +123,28 @@ class NDJSONEncoder:
     def finish(self) -> bytes:
         """NDJSON needs no trailer: returns ``b""``."""
         return b""
+
+
+def _non_finite(value: Any, path: str) -> str | None:
+    """Where in ``value`` a NaN or ±Infinity float is (`` at key 'x'``), else None."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (f" at {path}" if path else "")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _non_finite(item, f"{path}[{key!r}]")
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found = _non_finite(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for field in dataclasses.fields(value):
+            found = _non_finite(getattr(value, field.name), f"{path}.{field.name}")
+            if found is not None:
+                return found
+    return None
 
 
 class NDJSONDecoder(DecoderBase):
@@ -237,6 +288,9 @@ class NDJSON:
     followed by ``\\n``. ``bytes``/``bytearray``/``memoryview`` records are
     written as one line as they are (they must not contain ``\\n``; they are
     not validated as JSON). ``default`` is orjson's hook for other types.
+    NaN and ±Infinity (which JSON cannot represent, and orjson would write as
+    ``null``) raise :class:`~omnistorage.errors.DataError` naming where they
+    are; ``nan_as_null=True`` writes them as ``null``.
 
     Reading: the input is split on ``\\n`` only — never on ``\\r``, U+2028 or
     U+2029, which may appear inside strings — and each line parsed by
@@ -269,13 +323,18 @@ class NDJSON:
     max_record_size: int = DEFAULT_MAX_RECORD_SIZE
     require_final_newline: bool = False
     default: Callable[[Any], Any] | None = None
+    nan_as_null: bool = False
 
     def __post_init__(self) -> None:
         check_max_record_size(self.max_record_size)
 
     def encoder(self) -> NDJSONEncoder:
         """Return a new encoder."""
-        return NDJSONEncoder(max_record_size=self.max_record_size, default=self.default)
+        return NDJSONEncoder(
+            max_record_size=self.max_record_size,
+            default=self.default,
+            nan_as_null=self.nan_as_null,
+        )
 
     def decoder(
         self,

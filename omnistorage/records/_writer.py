@@ -72,27 +72,24 @@ class RecordWriter:
     ``fieldnames=``). Other objects are encoded by the format: any
     JSON-serializable value for NDJSON, a mapping or a sequence for CSV.
 
-    **Batching.** :meth:`write` only queues the record; queued records are
-    encoded together (``encode_many``) once their estimated encoded size —
-    the average so far times their number — reaches ``batch_bytes`` (at most
-    ``batch_records`` records), compressed in batches of ``batch_bytes / 2``
-    to ``batch_bytes``, and the compressed bytes go to the store in chunks
-    of about ``write_size``. Memory stays bounded by those sizes (plus, in
+    **Batching.** :meth:`write` encodes the record at once (so a record is
+    what it was when ``write`` returned) and buffers the bytes;
+    :meth:`write_many` encodes in batches of about ``batch_bytes`` (at most
+    ``batch_records`` records). Encoded bytes are compressed in batches of
+    ``batch_bytes / 2`` to ``batch_bytes``, and the compressed bytes go to
+    the store in chunks of about ``write_size``. Memory stays bounded by those sizes (plus, in
     parallel mode, ``queue_depth`` batches or a few 1 MiB zstd jobs, and the
     codec's own window) whatever the stream length. (If record sizes swing by orders of
     magnitude, one batch can hold up to ``batch_records`` big records:
     lower ``batch_records`` then.)
 
     **A record that cannot be encoded** (:class:`~omnistorage.errors.DataError`,
-    :class:`~omnistorage.errors.RecordTooLargeError`, ``TypeError``): because
-    :meth:`write` encodes lazily, the error is raised by the call that
-    encodes that record's batch — a later :meth:`write`, or :meth:`flush`,
-    :meth:`write_many` or :meth:`close` — with a note giving the record's
-    0-based position among all records given to this writer. Only that
-    record is dropped (counted in :attr:`rejected`); every other record is
-    written, in order, and the writer stays usable. If :meth:`close` raises
-    this way it has not published: call it again to publish the other
-    records, or :meth:`abort`. :meth:`write_many` is stricter, see there.
+    :class:`~omnistorage.errors.RecordTooLargeError`, ``TypeError``): the
+    :meth:`write` of that record raises, with a note giving its 0-based
+    position among all records given to this writer. Only that record is
+    dropped (counted in :attr:`rejected`); every other record is written,
+    in order, and the writer stays usable. :meth:`write_many` is stricter,
+    see there.
 
     **Failures of the store** (a failed write or publish): the object is
     aborted — nothing is published — the error is raised, and every later
@@ -119,8 +116,14 @@ class RecordWriter:
     than they save on a local store: leave it off there. ``threads=N``
     alone (a zstd codec option) also uses libzstd's workers.
 
+    **What a returned write means.** The record is encoded and held in this
+    process's memory (at most about ``batch_bytes`` plus the codec's
+    buffers); nothing is durable until :meth:`close` publishes. A SIGKILL
+    loses everything not published; on atomic backends the object never
+    appears (see the README, "After a crash").
+
     Counters: :attr:`records`, :attr:`rejected`, :attr:`bytes_in` (encoded
-    bytes so far; queued records are not encoded yet) and :attr:`bytes_out`
+    bytes so far) and :attr:`bytes_out`
     (compressed bytes produced so far).
     """
 
@@ -129,6 +132,7 @@ class RecordWriter:
         "_batch_bytes",
         "_batch_records",
         "_bytes_in",
+        "_encode",
         "_encode_many",
         "_encoder",
         "_parts",
@@ -166,6 +170,7 @@ class RecordWriter:
         self._path = path
         self._encoder = make_encoder(format)
         self._encode_many = self._encoder.encode_many
+        self._encode = self._encoder.encode
         compressor, offloaded = make_compressor(codec, parallel=parallel)
         inner = CompressingSink(target, compressor, write_size)
         # Multi-threaded zstd compresses on libzstd's threads already (without
@@ -216,19 +221,40 @@ class RecordWriter:
     # ------------------------------------------------------------ writing
 
     def write(self, record: Any) -> None:
-        """Queue ``record`` (see the class docs for when it is encoded).
+        """Encode ``record`` now and buffer the bytes (compressed per batch).
+
+        The record is what it was when ``write`` returned: a dict reused and
+        changed afterwards does not change what is written. A returned
+        ``write`` means the record is encoded into this process's buffers,
+        not stored: it reaches the store when a batch fills, on
+        :meth:`flush`, and becomes visible on :meth:`close`.
 
         Raises:
             StreamClosed: the writer is closed, aborted or failed.
-            DataError, TypeError: a record of the batch this call encoded
-                (this one or an earlier one) could not be encoded; it was
-                dropped, the others were written (see above).
+            DataError, TypeError: this record could not be encoded (NaN or
+                Infinity in NDJSON, an unserializable value …); it was not
+                written, the writer stays usable.
             StorageError: the store failed (the object is aborted).
         """
-        pending = self._pending
-        pending.append(record)
-        if len(pending) >= self._threshold:
-            self._encode_pending()
+        try:
+            data = self._encode(record)
+        except ENCODE_ERRORS as exc:
+            if self._state != "open":
+                self._check_open()
+            self._rejected += 1
+            exc.add_note(
+                f"record {self._written + self._rejected - 1} given to the RecordWriter for "
+                f"{self._path!r} was not written; the writer kept the other records"
+            )
+            raise
+        parts = self._parts
+        parts.append(data)  # raises StreamClosed once the writer is finished
+        self._written += 1
+        size = len(data)
+        self._bytes_in += size
+        self._parts_size += size
+        if self._parts_size >= self._batch_bytes:
+            self._push_parts()
 
     def write_many(self, records: Iterable[Any]) -> None:
         """Write ``records`` in order, encoded in batches (the fastest path).
@@ -359,6 +385,7 @@ class RecordWriter:
     def _retire(self, state: str, message: str) -> None:
         self._state = state
         self._pending = _Closed(f"{message} ({self._path!r})", self._path)
+        self._parts = _Closed(f"{message} ({self._path!r})", self._path)
 
     def _abort_quietly(self) -> None:
         with contextlib.suppress(Exception):  # already failing: the first error is reported

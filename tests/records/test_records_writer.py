@@ -18,7 +18,7 @@ from omnistorage.errors import (
     StorageError,
     StreamClosed,
 )
-from omnistorage.formats import get_format
+from omnistorage.formats import NDJSON, get_format
 from omnistorage.records import RecordWriter, open_reader, open_writer
 from tests.records.conftest import FailingBackend
 
@@ -104,41 +104,64 @@ def test_counters_track_records_and_bytes(memory_store: Store) -> None:
     assert writer.rejected == 0
 
 
-def test_a_bad_record_given_to_write_is_dropped_and_reported_later(memory_store: Store) -> None:
+def test_a_bad_record_given_to_write_raises_at_once_and_is_dropped(memory_store: Store) -> None:
     writer = open_writer(memory_store, "r.ndjson", batch_records=3)
     writer.write({"i": 0})
-    writer.write({"bad": {1, 2}})  # a set is not JSON
-    writer.write({"i": 2})
     with pytest.raises(DataError) as info:
-        writer.write({"i": 3})  # this call encodes the batch
+        writer.write({"bad": {1, 2}})  # a set is not JSON
     assert any("record 1 " in note for note in getattr(info.value, "__notes__", []))
     assert writer.rejected == 1
-    assert writer.records == 3
-    writer.write({"i": 4})
+    assert writer.records == 1
+    writer.write({"i": 2})
     writer.close()
-    assert read_all(memory_store, "r.ndjson") == [{"i": 0}, {"i": 2}, {"i": 3}, {"i": 4}]
+    assert read_all(memory_store, "r.ndjson") == [{"i": 0}, {"i": 2}]
 
 
-def test_a_bad_record_found_at_close_does_not_publish_until_closed_again(
-    memory_store: Store,
+def test_a_record_is_what_it_was_when_write_returned(memory_store: Store) -> None:
+    writer = open_writer(memory_store, "reused.ndjson")
+    event: dict[str, object] = {"seq": 0, "tags": []}
+    for seq in range(5):  # one dict reused per event, a common logging pattern
+        event["seq"] = seq
+        event["tags"] = [seq]  # type: ignore[assignment]
+        writer.write(event)
+    event["seq"] = 99
+    writer.close()
+    assert read_all(memory_store, "reused.ndjson") == [{"seq": i, "tags": [i]} for i in range(5)]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [float("nan"), float("inf"), float("-inf")],
+    ids=["nan", "inf", "-inf"],
+)
+@pytest.mark.parametrize("shape", ["top", "nested", "list"])
+def test_nan_and_infinity_are_refused_with_the_position(
+    memory_store: Store, bad: float, shape: str
 ) -> None:
-    writer = open_writer(memory_store, "r.ndjson")
-    writer.write({"i": 0})
-    writer.write(object())
-    with pytest.raises((DataError, TypeError)):
-        writer.close()
-    assert not writer.closed
-    assert not memory_store.exists("r.ndjson")
+    record = {"top": {"x": bad}, "nested": {"a": {"b": [1, bad]}}, "list": [{"v": bad}]}[shape]
+    writer = open_writer(memory_store, "nan.ndjson")
+    writer.write({"ok": None})  # a real null is fine
+    with pytest.raises(DataError, match="NaN or Infinity") as info:
+        writer.write(record)
+    assert any("record 1 " in note for note in getattr(info.value, "__notes__", []))
+    with pytest.raises(DataError, match="NaN or Infinity") as many:
+        writer.write_many([{"ok": 1}, {"ok": 2}, record, {"ok": 3}])
+    assert any("record 2 of the call" in note for note in getattr(many.value, "__notes__", []))
     writer.close()
-    assert read_all(memory_store, "r.ndjson") == [{"i": 0}]
+    assert read_all(memory_store, "nan.ndjson") == [{"ok": None}, {"ok": 1}, {"ok": 2}]
 
 
-def test_a_bad_record_at_a_with_exit_publishes_nothing(memory_store: Store) -> None:
-    with pytest.raises(DataError) as info:
-        with open_writer(memory_store, "r.ndjson") as writer:
-            writer.write({"i": 0})
-            writer.write({"bad": {1}})
-    assert any("nothing published" in note for note in info.value.__notes__)
+def test_nan_as_null_is_an_opt_in(memory_store: Store) -> None:
+    writer = open_writer(memory_store, "nan.ndjson", format=NDJSON(nan_as_null=True))
+    writer.write({"x": float("nan"), "y": [float("inf")]})
+    writer.close()
+    assert read_all(memory_store, "nan.ndjson") == [{"x": None, "y": [None]}]
+
+
+def test_a_bad_record_inside_a_with_block_publishes_nothing(memory_store: Store) -> None:
+    with pytest.raises(DataError), open_writer(memory_store, "r.ndjson") as writer:
+        writer.write({"i": 0})
+        writer.write({"bad": {1}})  # raises here, inside the block: the writer aborts
     assert writer.closed
     assert not memory_store.exists("r.ndjson")
 
