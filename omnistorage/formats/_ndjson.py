@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ _APPEND_NEWLINE = orjson.OPT_APPEND_NEWLINE
 class NDJSONEncoder:
     """Encodes records as ``\\n``-terminated JSON lines (see :class:`NDJSON`)."""
 
-    __slots__ = ("_default", "_max", "_nan_as_null")
+    __slots__ = ("_default", "_max", "_nan_as_null", "fast_dumps", "max_line")
 
     def __init__(
         self,
@@ -44,6 +45,12 @@ class NDJSONEncoder:
         self._max = max_record_size
         self._default = default
         self._nan_as_null = nan_as_null
+        # For a writer's per-record path: orjson itself, whose output is then
+        # re-encoded by encode() only when it holds "null" or is over max_line.
+        self.fast_dumps = (
+            functools.partial(orjson.dumps, option=_APPEND_NEWLINE) if default is None else None
+        )
+        self.max_line = max_record_size + 1
 
     def _check_finite(self, record: Any, line: bytes) -> None:
         """orjson writes NaN and ±Infinity as ``null``: refuse them unless asked.

@@ -135,9 +135,12 @@ class RollingRecordWriter:
     **Restarts and retries.** Every object is published create-only, so an
     existing object is never overwritten. Before opening an object the
     writer checks its name: with ``if_exists="skip"`` (default) it moves on
-    to the next free sequence number (one check per object; after a restart,
-    a few more to jump over the run already published), so a restarted
-    service just continues; with ``if_exists="fail"`` it raises
+    to the next free sequence number, and before its first object it lists
+    the template's folder once (and the store's crash leftovers there, such
+    as an S3 upload killed mid-object) and continues after the highest
+    sequence number of its stream, so a restarted service continues and
+    names keep sorting by time even after retention deleted the oldest
+    objects; with ``if_exists="fail"`` it raises
     :class:`~omnistorage.errors.AlreadyExists` from that ``write`` (the
     record is not accepted), which is what a producer that replays its
     input from a checkpoint wants: object *n* always holds the same records,
@@ -234,6 +237,7 @@ class RollingRecordWriter:
         self._on_publish = on_publish
         self._on_failure = on_failure
         self._next_seq = start_seq
+        self._resumed = if_exists == "fail"  # a replaying producer keeps its numbers
 
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
@@ -543,12 +547,37 @@ class RollingRecordWriter:
             error=error,
         )
 
+    def _resume(self) -> None:
+        """Continue after the highest sequence this stream already used (lock held).
+
+        One listing of the template's folder, plus the store's crash
+        leftovers there (an upload killed mid-object took a number too), so
+        names keep sorting by time after retention deleted the oldest
+        objects and after a crash.
+        """
+        self._resumed = True
+        folder, pattern = self._template.matcher()
+        highest = -1
+        for info in self._store.list_files(folder, recursive=True):
+            found = pattern.fullmatch(info.path)
+            if found is not None:
+                highest = max(highest, int(found["seq"]))
+        with contextlib.suppress(Exception):  # leftovers are a refinement, never a failure
+            report = self._store.cleanup(folder, older_than=timedelta(0), dry_run=True)
+            for item in report.removed:
+                found = pattern.fullmatch(item.key)
+                if found is not None:
+                    highest = max(highest, int(found["seq"]))
+        self._next_seq = max(self._next_seq, highest + 1)
+
     def _open(self) -> _Object:
         """Open the next object (lock held)."""
+        if not self._resumed:
+            self._resume()
         seq = self._next_seq
         now = self._now()
         name = self._template.render(seq, now)
-        if self._store.exists(name):
+        if self._store.is_file(name):
             if self._if_exists == "fail":
                 raise AlreadyExists(
                     f"object {name!r} (seq {seq}) already exists; not overwriting it "
@@ -578,7 +607,7 @@ class RollingRecordWriter:
 
     def _free_seq(self, taken: int, now: datetime) -> int:
         """A free seq after ``taken`` whose predecessor is taken (gallop, then bisect)."""
-        exists = self._store.exists
+        exists = self._store.is_file
         render = self._template.render
         low, step = taken, 1
         while exists(render(taken + step, now)):

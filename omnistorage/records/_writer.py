@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import islice
 from types import TracebackType
 from typing import Any
@@ -132,9 +132,12 @@ class RecordWriter:
         "_batch_bytes",
         "_batch_records",
         "_bytes_in",
+        "_check",
+        "_dumps",
         "_encode",
         "_encode_many",
         "_encoder",
+        "_limit",
         "_parts",
         "_parts_size",
         "_path",
@@ -171,6 +174,12 @@ class RecordWriter:
         self._encoder = make_encoder(format)
         self._encode_many = self._encoder.encode_many
         self._encode = self._encoder.encode
+        # The per-record fast path: a C-level encoder whose output needs only
+        # cheap checks (NDJSON: orjson), else the format's own encode.
+        fast = getattr(self._encoder, "fast_dumps", None)
+        self._dumps: Callable[[Any], bytes] = fast or self._encode
+        self._check = fast is not None
+        self._limit = getattr(self._encoder, "max_line", 0)
         compressor, offloaded = make_compressor(codec, parallel=parallel)
         inner = CompressingSink(target, compressor, write_size)
         # Multi-threaded zstd compresses on libzstd's threads already (without
@@ -205,8 +214,9 @@ class RecordWriter:
 
     @property
     def bytes_in(self) -> int:
-        """Encoded (uncompressed) bytes so far; queued records count once encoded."""
-        return self._bytes_in
+        """Encoded (uncompressed) bytes so far."""
+        pending = self._pending
+        return self._bytes_in + (sum(map(len, pending)) if pending else 0)
 
     @property
     def bytes_out(self) -> int:
@@ -237,24 +247,31 @@ class RecordWriter:
             StorageError: the store failed (the object is aborted).
         """
         try:
-            data = self._encode(record)
+            data = self._dumps(record)
+        except ENCODE_ERRORS:
+            data = self._encode_one(record)
+        else:
+            if self._check and (b"null" in data or len(data) > self._limit):
+                data = self._encode_one(record)  # the full encoder decides (NaN, size)
+        pending = self._pending
+        pending.append(data)  # raises StreamClosed once the writer is finished
+        if len(pending) >= self._threshold:
+            self._encode_pending()
+
+    def _encode_one(self, record: Any) -> bytes:
+        """Encode one record with every check; on failure count it and say which it was."""
+        try:
+            return self._encode(record)
         except ENCODE_ERRORS as exc:
             if self._state != "open":
                 self._check_open()
             self._rejected += 1
             exc.add_note(
-                f"record {self._written + self._rejected - 1} given to the RecordWriter for "
-                f"{self._path!r} was not written; the writer kept the other records"
+                f"record {self._written + len(self._pending) + self._rejected - 1} given to "
+                f"the RecordWriter for {self._path!r} was not written; the writer kept the "
+                "other records"
             )
             raise
-        parts = self._parts
-        parts.append(data)  # raises StreamClosed once the writer is finished
-        self._written += 1
-        size = len(data)
-        self._bytes_in += size
-        self._parts_size += size
-        if self._parts_size >= self._batch_bytes:
-            self._push_parts()
 
     def write_many(self, records: Iterable[Any]) -> None:
         """Write ``records`` in order, encoded in batches (the fastest path).
@@ -402,41 +419,12 @@ class RecordWriter:
             raise
 
     def _encode_pending(self) -> None:
-        records = self._pending
-        if not records:
+        """Hand the lines :meth:`write` encoded to the compressor, in order."""
+        lines = self._pending
+        if not lines:
             return
         self._pending = []
-        try:
-            data = self._encode_many(records)
-        except ENCODE_ERRORS:
-            self._encode_each(records)
-        else:
-            self._accept(len(records), data)
-
-    def _encode_each(self, records: list[Any]) -> None:
-        """Encode one by one after a failed batch: keep the good, drop and report the bad."""
-        encode = self._encoder.encode
-        good: list[bytes] = []
-        bad: list[int] = []
-        first: BaseException | None = None
-        base = self._written + self._rejected
-        for index, record in enumerate(records):
-            try:
-                good.append(encode(record))
-            except ENCODE_ERRORS as exc:
-                bad.append(base + index)
-                if first is None:
-                    first = exc
-        self._rejected += len(bad)
-        self._accept(len(good), b"".join(good))
-        if first is None:  # pragma: no cover - encode_many and encode disagree
-            return
-        others = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
-        first.add_note(
-            f"record {bad[0]}{others} given to the RecordWriter for {self._path!r} "
-            "was dropped; the writer kept the other records"
-        )
-        raise first
+        self._accept(len(lines), lines[0] if len(lines) == 1 else b"".join(lines))
 
     def _encode_chunk(
         self, chunk: list[Any] | tuple[Any, ...], offset: int, annotate: bool

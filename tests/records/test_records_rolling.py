@@ -154,6 +154,57 @@ def test_a_restarted_writer_skips_published_names_and_overwrites_nothing(
     assert objects[name(39)] == [{"run": 2, "i": i} for i in range(10, 15)]
 
 
+def test_a_restart_after_retention_continues_after_the_highest_sequence(
+    memory_store: Store,
+) -> None:
+    with RollingRecordWriter(
+        memory_store, TEMPLATE, prefix="logs", max_records=1, clock=fixed_clock
+    ) as first:
+        first.write_many({"run": 1, "i": i} for i in range(5))  # seq 0..4
+    memory_store.delete(name(0))  # retention removed the oldest objects
+    memory_store.delete(name(1))
+    memory_store.write(name(7, stream="other"), b"{}\n")  # another stream's numbers
+    with RollingRecordWriter(
+        memory_store, TEMPLATE, prefix="logs", max_records=1, clock=fixed_clock
+    ) as second:
+        second.write({"run": 2})
+    assert memory_store.is_file(name(5))
+    assert not memory_store.exists(name(0))
+    names = sorted(i.path for i in memory_store.list_files("logs", recursive=True))
+    assert names[-1] == name(7, stream="other")
+    ours = [n for n in names if "/events-" in n]
+    assert ours == [name(i) for i in (2, 3, 4, 5)]  # sorting by name is sorting by time
+
+
+class _CountingBackend(MemoryBackend):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = {"exists": 0, "list": 0}
+
+    def exists(self, key: str) -> bool:
+        self.calls["exists"] += 1
+        return super().exists(key)
+
+    def list(self, prefix: str, *, recursive: bool = True) -> Any:
+        self.calls["list"] += 1
+        return super().list(prefix, recursive=recursive)
+
+
+def test_a_restart_over_thousands_of_objects_costs_one_listing() -> None:
+    backend = _CountingBackend()
+    store = Store(backend)
+    for seq in range(3000):
+        store.write(name(seq), b"{}\n")
+    backend.calls = {"exists": 0, "list": 0}
+    started = time.perf_counter()
+    with RollingRecordWriter(store, TEMPLATE, prefix="logs", clock=fixed_clock) as writer:
+        writer.write({"after": "restart"})
+    assert time.perf_counter() - started < 0.5
+    assert backend.calls["list"] == 1
+    assert backend.calls["exists"] <= 2  # the create-only check of the new name
+    assert store.is_file(name(3000))
+
+
 def test_a_restarted_writer_fails_loudly_with_if_exists_fail(memory_store: Store) -> None:
     with RollingRecordWriter(memory_store, TEMPLATE, clock=fixed_clock) as first:
         first.write({"run": 1})
