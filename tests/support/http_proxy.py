@@ -161,7 +161,11 @@ def _make_handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                     "server",
                 ):
                     self.send_header(name, value)
-            self.send_header("Content-Length", str(len(data)))
+            if self.command == "HEAD":  # no body: the upstream's length describes the object
+                length = {k.lower(): v for k, v in reply_headers}.get("content-length")
+                self.send_header("Content-Length", length or "0")
+            else:
+                self.send_header("Content-Length", str(len(data)))
             if fault is not None and fault.action == "cut_reply":
                 self.send_header("Connection", "close")
                 self.end_headers()

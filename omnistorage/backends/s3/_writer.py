@@ -169,10 +169,39 @@ class S3Writer(Writer):
             try:
                 s.client.put_object(Bucket=s.bucket, Key=self._key, Body=_blob(body), **kwargs)
             except botocore.exceptions.ClientError as exc:
+                if self._conflict_is_ours(exc, lambda: _single_etag(body, len(body))):
+                    return  # our first attempt stored it; the SDK's retry met our own object
                 self._raise_if_exists(exc)
                 raise
 
         _retry_conflicts(put)
+
+    def _conflict_is_ours(
+        self, exc: BaseException, expected: Callable[[], tuple[str, int]]
+    ) -> bool:
+        """After a create-only conflict: is the object there the one this writer sent?
+
+        An SDK retries a request whose reply was lost; if the first attempt
+        was stored, the retry meets our own object and S3 answers 412. The
+        object is ours when its ETag and size are those of what we sent (an
+        MD5, or the multipart ETag of our parts). Objects whose ETag is not
+        an MD5 (SSE-KMS) cannot be told apart and stay a conflict. Another
+        writer that stored byte-identical content is indistinguishable, and
+        its object has exactly the content we meant to store.
+        """
+        if self._options.overwrite or not is_precondition_failed(exc):
+            return False
+        s = self._s
+        try:
+            head = s.client.head_object(Bucket=s.bucket, Key=self._key)
+        except botocore.exceptions.ClientError:
+            return False
+        etag, size = expected()
+        return (
+            head.get("ETag", "").strip('"') == etag
+            and head.get("ContentLength") == size
+            and head.get("ServerSideEncryption") != "aws:kms"
+        )
 
     def _raise_if_exists(self, exc: BaseException) -> None:
         if not self._options.overwrite and is_precondition_failed(exc):
@@ -255,10 +284,14 @@ class S3Writer(Writer):
                 **kwargs,
             )
         except botocore.exceptions.ClientError as exc:
-            self._raise_if_exists(exc)
-            # A retried complete whose first attempt succeeded finds no upload any more:
-            # the object is ours if its ETag is the one our parts produce.
-            if error_code(exc) != "NoSuchUpload" or not self._published_by_us(parts):
+            # A retried complete whose first attempt succeeded finds no upload any more
+            # (NoSuchUpload) or our own object (412): it is ours if its ETag is the one
+            # our parts produce.
+            if not (
+                (error_code(exc) == "NoSuchUpload" or is_precondition_failed(exc))
+                and self._published_by_us(parts)
+            ):
+                self._raise_if_exists(exc)
                 raise
         self._upload_id = None
 
@@ -302,6 +335,11 @@ class S3Writer(Writer):
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _single_etag(body: bytes | bytearray, size: int) -> tuple[str, int]:
+    """The ETag (MD5 hex) and size S3 gives an object stored by one PUT of ``body``."""
+    return hashlib.md5(body, usedforsecurity=False).hexdigest(), size
 
 
 def _blob(body: bytes | bytearray) -> Any:

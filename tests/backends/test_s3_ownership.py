@@ -1,0 +1,74 @@
+"""Create-only truth under retries on S3: a lost reply is not a lost write.
+
+A loopback proxy forwards a create-only request to moto, lets it succeed,
+and drops the reply once. botocore retries; the retry meets our own object
+and S3 answers 412. The write must report success (the object is ours), and
+a real conflict (another writer's object) must still raise AlreadyExists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from uuid import uuid4
+
+import pytest
+
+from omnistorage import AlreadyExists, Store
+from omnistorage.backends.s3 import S3Backend
+from tests.backends.test_s3 import KEY_ID, SECRET, MiB, empty_bucket, new_bucket, settings
+from tests.support.http_proxy import Fault, FaultProxy, ProxiedRequest
+
+pytestmark = pytest.mark.server
+
+
+@pytest.fixture
+def proxied() -> Iterator[tuple[Store, FaultProxy]]:
+    endpoint, region = settings()
+    bucket = new_bucket()
+    with FaultProxy(endpoint) as proxy:
+        backend = S3Backend(
+            bucket=bucket,
+            endpoint_url=proxy.url,
+            region=region,
+            access_key_id=KEY_ID,
+            secret_access_key=SECRET,
+            part_size=5 * MiB,
+        )
+        yield Store(backend, f"t-{uuid4().hex}"), proxy
+        backend.close()
+    empty_bucket(bucket)
+
+
+def _single_put(request: ProxiedRequest) -> bool:
+    return request.method == "PUT" and "uploadId" not in request.query
+
+
+def _complete(request: ProxiedRequest) -> bool:
+    return request.method == "POST" and "uploadId" in request.query
+
+
+@pytest.mark.parametrize(
+    ("size", "match"),
+    [(1000, _single_put), (11 * MiB, _complete)],
+    ids=["put-object", "complete-multipart-upload"],
+)
+def test_a_create_only_write_whose_reply_was_lost_succeeds(
+    proxied: tuple[Store, FaultProxy], size: int, match: object
+) -> None:
+    store, proxy = proxied
+    body = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    fault = proxy.add(Fault(match))  # type: ignore[arg-type]
+    store.write("mine.bin", body)
+    assert len(fault.hits) == 1  # the reply really was dropped once
+    assert store.read_bytes("mine.bin") == body
+
+
+@pytest.mark.parametrize("size", [1000, 11 * MiB], ids=["put-object", "multipart"])
+def test_another_writers_object_is_still_a_conflict(
+    proxied: tuple[Store, FaultProxy], size: int
+) -> None:
+    store, _ = proxied
+    store.write("theirs.bin", b"their bytes")
+    with pytest.raises(AlreadyExists):
+        store.write("theirs.bin", b"y" * size)
+    assert store.read_bytes("theirs.bin") == b"their bytes"
