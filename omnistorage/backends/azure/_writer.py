@@ -5,7 +5,9 @@ flight; nothing is visible before the ``commit_block_list`` in
 :meth:`BlockBlobWriter.close`. The block size doubles every
 :data:`~omnistorage.backends.azure._limits.GROW_EVERY` blocks so a blob stays
 under Azure's block limit. An abort commits nothing: the staged blocks stay
-invisible until the service drops them.
+invisible until the service drops them. A create-only write that meets a
+conflict after the SDK retried checks whether the blob there is its own
+(its block ids, or its size and Content-MD5) and then reports success.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from azure.core.exceptions import HttpResponseError
+from azure.core.exceptions import HttpResponseError, ResourceExistsError
 from azure.storage.blob import BlobBlock, BlobClient, ContentSettings
 
 from omnistorage.backends.azure._errors import IF_MISSING, create_only, error_code
@@ -52,6 +54,8 @@ class BlockBlobWriter(Writer):
         self._in_flight: set[Future[Any]] = set()
         self._pool: ThreadPoolExecutor | None = None
         self._token = uuid.uuid4().hex  # block ids never collide with a racing writer's
+        self._size = 0
+        self._put_md5: bytes | None = None
         self._done = False
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
@@ -59,6 +63,7 @@ class BlockBlobWriter(Writer):
             raise ValueError("write to a finished writer")
         view = memoryview(data).cast("B")
         pos, total = 0, len(view)
+        self._size += total
         while pos < total:
             room = self._block_size - len(self._buffer)
             piece = view[pos : pos + room]
@@ -84,6 +89,10 @@ class BlockBlobWriter(Writer):
                     self._stage(block)
                 self._wait_all()
                 self._commit()
+        except (FileExistsError, ResourceExistsError):
+            if self._overwrite or not self._is_ours():
+                raise
+            # Our first attempt was stored and the SDK's retry met our own blob.
         finally:
             self._buffer = bytearray()
             self._stop()
@@ -146,8 +155,30 @@ class BlockBlobWriter(Writer):
                 raise FileExistsError(f"blob {self._key!r} already exists") from exc
             raise
 
+    def _is_ours(self) -> bool:
+        """After a create-only conflict: is the blob there the one this writer sent?
+
+        A committed block list is ours when its block ids are ours (they carry
+        this writer's random token); a single Put Blob when its size and
+        Content-MD5 are those of what we sent.
+        """
+        try:
+            props = self._blob.get_blob_properties()
+            if props.size != self._size:
+                return False
+            if self._block_ids:
+                committed, _ = self._blob.get_block_list("committed")
+                return [block.id for block in committed] == self._block_ids
+        except HttpResponseError:
+            return False
+        md5 = props.content_settings.content_md5
+        return md5 is not None and bytes(md5) == self._put_md5
+
     def _put(self, data: bytes) -> None:
-        settings = ContentSettings(content_type=self._content_type) if self._content_type else None
+        self._put_md5 = hashlib.md5(data, usedforsecurity=False).digest()
+        settings = ContentSettings(
+            content_type=self._content_type, content_md5=bytearray(self._put_md5)
+        )
         with create_only(self._key, not self._overwrite):
             self._blob.upload_blob(
                 data,

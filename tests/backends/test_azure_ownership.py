@@ -1,0 +1,85 @@
+"""Create-only truth under retries on Azure (Azurite): a lost reply is not a lost write.
+
+A loopback proxy forwards Put Blob or Put Block List to Azurite, lets it
+succeed and drops the reply once; azure-core retries, the retry meets our own
+blob and the service answers with a conflict. The write must succeed, and a
+real conflict (another writer's blob) must still raise AlreadyExists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+from azure.storage.blob import BlobServiceClient
+
+from omnistorage import AlreadyExists, Store
+from omnistorage.backends.azure import AzureBackend
+from tests.backends.test_azure import (
+    KiB,
+    connection_string,
+    cs_fields,
+    drop_container,
+    make_container,
+    unique_root,
+)
+from tests.support.http_proxy import Fault, FaultProxy, ProxiedRequest
+
+pytestmark = pytest.mark.server
+
+
+@pytest.fixture
+def proxied() -> Iterator[tuple[Store, FaultProxy]]:
+    cs = connection_string()
+    endpoint = urlsplit(cs_fields(cs)["BlobEndpoint"])
+    container = make_container()
+    with FaultProxy(f"{endpoint.scheme}://{endpoint.netloc}") as proxy:
+        proxied_cs = cs.replace(endpoint.netloc, urlsplit(proxy.url).netloc)
+        service = BlobServiceClient.from_connection_string(
+            proxied_cs, retry_total=2, retry_backoff_factor=0.05
+        )
+        backend = AzureBackend(
+            container=container,
+            service_client=service,
+            block_size=64 * KiB,
+            detect_hierarchical_namespace=False,
+        )
+        yield Store(backend, unique_root()), proxy
+        service.close()
+    drop_container(container)
+
+
+def _put_blob(request: ProxiedRequest) -> bool:
+    return request.method == "PUT" and "comp" not in request.query
+
+
+def _put_block_list(request: ProxiedRequest) -> bool:
+    return request.method == "PUT" and request.query.get("comp") == ["blocklist"]
+
+
+@pytest.mark.parametrize(
+    ("size", "match"),
+    [(1000, _put_blob), (300 * KiB, _put_block_list)],
+    ids=["put-blob", "put-block-list"],
+)
+def test_a_create_only_write_whose_reply_was_lost_succeeds(
+    proxied: tuple[Store, FaultProxy], size: int, match: object
+) -> None:
+    store, proxy = proxied
+    body = bytes(range(256)) * (size // 256) + b"z" * (size % 256)
+    fault = proxy.add(Fault(match))  # type: ignore[arg-type]
+    store.write("mine.bin", body)
+    assert len(fault.hits) == 1
+    assert store.read_bytes("mine.bin") == body
+
+
+@pytest.mark.parametrize("size", [1000, 300 * KiB], ids=["put-blob", "put-block-list"])
+def test_another_writers_blob_is_still_a_conflict(
+    proxied: tuple[Store, FaultProxy], size: int
+) -> None:
+    store, _ = proxied
+    store.write("theirs.bin", b"their bytes")
+    with pytest.raises(AlreadyExists):
+        store.write("theirs.bin", b"y" * size)
+    assert store.read_bytes("theirs.bin") == b"their bytes"
