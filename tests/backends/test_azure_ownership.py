@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
-from azure.storage.blob import BlobServiceClient
 
 from omnistorage import AlreadyExists, Store
 from omnistorage.backends.azure import AzureBackend
@@ -36,17 +35,14 @@ def proxied() -> Iterator[tuple[Store, FaultProxy]]:
     container = make_container()
     with FaultProxy(f"{endpoint.scheme}://{endpoint.netloc}") as proxy:
         proxied_cs = cs.replace(endpoint.netloc, urlsplit(proxy.url).netloc)
-        service = BlobServiceClient.from_connection_string(
-            proxied_cs, retry_total=2, retry_backoff_factor=0.05
-        )
         backend = AzureBackend(
             container=container,
-            service_client=service,
+            connection_string=proxied_cs,
             block_size=64 * KiB,
             detect_hierarchical_namespace=False,
         )
         yield Store(backend, unique_root()), proxy
-        service.close()
+        backend.close()
     drop_container(container)
 
 
@@ -83,3 +79,23 @@ def test_another_writers_blob_is_still_a_conflict(
     with pytest.raises(AlreadyExists):
         store.write("theirs.bin", b"y" * size)
     assert store.read_bytes("theirs.bin") == b"their bytes"
+
+
+def test_a_service_that_is_down_fails_fast_and_temporary() -> None:
+    import socket
+    import time
+
+    from omnistorage import BackendUnavailable
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed once the block ends
+    cs = connection_string()
+    endpoint = urlsplit(cs_fields(cs)["BlobEndpoint"])
+    down = cs.replace(endpoint.netloc, f"127.0.0.1:{port}")
+    store = Store(AzureBackend(container="c", connection_string=down))
+    started = time.monotonic()
+    with pytest.raises(BackendUnavailable) as info:
+        store.read_bytes("x")
+    assert time.monotonic() - started < 10
+    assert info.value.temporary

@@ -14,8 +14,9 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from azure.core.credentials import AzureSasCredential
-from azure.storage.blob import BlobServiceClient
+from azure.storage.blob import BlobServiceClient, ExponentialRetry
 
+from omnistorage._net import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_RETRIES
 from omnistorage.backends.azure._limits import READ_CHUNK
 from omnistorage.errors import ConfigurationError
 
@@ -31,6 +32,9 @@ def make_service(
     sas_token: str | None,
     credential: Any,
     service_client: BlobServiceClient | None,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
+    retries: int = DEFAULT_RETRIES,
 ) -> tuple[BlobServiceClient, bool, list[str]]:
     """The service client, whether the backend owns it, and the secrets to scrub."""
     given = {
@@ -49,6 +53,13 @@ def make_service(
     client_options: dict[str, Any] = {
         "max_single_get_size": READ_CHUNK,
         "max_chunk_get_size": READ_CHUNK,
+        "connection_timeout": connect_timeout,
+        "read_timeout": read_timeout,
+        # The SDK's default waits 15 s, then 18 s … between attempts; a service that is
+        # down must fail within about 10 s (omnistorage._net).
+        "retry_policy": ExponentialRetry(
+            initial_backoff=1, increment_base=2, retry_total=retries, random_jitter_range=1
+        ),
     }
     if connection_string is None and not (account_url or account_name):
         if account_key or sas_token or credential is not None:

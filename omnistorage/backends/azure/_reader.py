@@ -5,7 +5,12 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 
-from azure.storage.blob import StorageStreamDownloader
+from azure.core import MatchConditions
+from azure.core.exceptions import HttpResponseError, ResourceModifiedError, ResourceNotFoundError
+from azure.storage.blob import BlobClient, StorageStreamDownloader
+
+from omnistorage.driver import PinnedReader
+from omnistorage.errors import ObjectChanged
 
 __all__ = ["DownloadReader"]
 
@@ -52,3 +57,43 @@ class DownloadReader(io.RawIOBase):
         self._chunks = None
         self._pending = memoryview(b"")
         super().close()
+
+
+class AzurePinned(PinnedReader):
+    """Ranged downloads of one version of a blob: each carries ``If-Match: <ETag>``.
+
+    Once the blob is overwritten or deleted the service answers 412 (or 404)
+    and :meth:`read_range` raises :class:`~omnistorage.errors.ObjectChanged`.
+    """
+
+    def __init__(self, blob: BlobClient) -> None:
+        props = blob.get_blob_properties()
+        self._blob = blob
+        self.size = int(props.size)
+        self._etag = str(props.etag)
+        self.version = self._etag
+
+    def read_range(self, offset: int, length: int) -> bytes:
+        length = max(0, min(length, self.size - offset))
+        if length == 0:
+            return b""
+        try:
+            data: bytes = self._blob.download_blob(
+                offset=offset,
+                length=length,
+                etag=self._etag,
+                match_condition=MatchConditions.IfNotModified,
+            ).readall()
+        except ResourceModifiedError as exc:
+            raise ObjectChanged(f"{self._blob.blob_name!r} changed after it was opened") from exc
+        except ResourceNotFoundError as exc:
+            raise ObjectChanged(
+                f"{self._blob.blob_name!r} was deleted after it was opened"
+            ) from exc
+        except HttpResponseError as exc:
+            if exc.status_code == 412:
+                raise ObjectChanged(
+                    f"{self._blob.blob_name!r} changed after it was opened"
+                ) from exc
+            raise
+        return data

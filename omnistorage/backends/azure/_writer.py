@@ -14,11 +14,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
 import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from azure.core.exceptions import HttpResponseError, ResourceExistsError
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceExistsError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
 from azure.storage.blob import BlobBlock, BlobClient, ContentSettings
 
 from omnistorage.backends.azure._errors import IF_MISSING, create_only, error_code
@@ -26,6 +32,8 @@ from omnistorage.backends.azure._limits import GROW_EVERY, MAX_BLOCK_SIZE
 from omnistorage.driver import WriteOptions, Writer
 
 __all__ = ["BlockBlobWriter"]
+
+_PUT_ATTEMPTS = 3  # a create-only Put Blob: the first try and two after a lost connection
 
 
 class BlockBlobWriter(Writer):
@@ -56,6 +64,7 @@ class BlockBlobWriter(Writer):
         self._token = uuid.uuid4().hex  # block ids never collide with a racing writer's
         self._size = 0
         self._put_md5: bytes | None = None
+        self._retried = False  # a create-only Put Blob was sent again after a lost reply
         self._done = False
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
@@ -159,8 +168,9 @@ class BlockBlobWriter(Writer):
         """After a create-only conflict: is the blob there the one this writer sent?
 
         A committed block list is ours when its block ids are ours (they carry
-        this writer's random token); a single Put Blob when its size and
-        Content-MD5 are those of what we sent.
+        this writer's random token); a single Put Blob when the SDK retried it
+        (a conflict on the first attempt is another writer's blob) and the
+        size and Content-MD5 are those of what we sent.
         """
         try:
             props = self._blob.get_blob_properties()
@@ -171,6 +181,8 @@ class BlockBlobWriter(Writer):
                 return [block.id for block in committed] == self._block_ids
         except HttpResponseError:
             return False
+        if not self._retried:
+            return False  # no retry: the conflict can only be another writer's blob
         md5 = props.content_settings.content_md5
         return md5 is not None and bytes(md5) == self._put_md5
 
@@ -179,15 +191,38 @@ class BlockBlobWriter(Writer):
         settings = ContentSettings(
             content_type=self._content_type, content_md5=bytearray(self._put_md5)
         )
-        with create_only(self._key, not self._overwrite):
+        if self._overwrite:
             self._blob.upload_blob(
                 data,
                 length=len(data),
-                overwrite=self._overwrite,
+                overwrite=True,
                 metadata=self._metadata,
                 content_settings=settings,
                 max_concurrency=self._max_in_flight,
             )
+            return
+        # Create-only: retried here rather than inside the SDK, so that a conflict
+        # is known to follow an attempt whose reply was lost (see _is_ours).
+        delay = 0.2
+        for attempt in range(_PUT_ATTEMPTS):
+            try:
+                with create_only(self._key, True):
+                    self._blob.upload_blob(
+                        data,
+                        length=len(data),
+                        overwrite=False,
+                        metadata=self._metadata,
+                        content_settings=settings,
+                        max_concurrency=self._max_in_flight,
+                        retry_total=0,
+                    )
+                return
+            except (ServiceRequestError, ServiceResponseError):
+                if attempt == _PUT_ATTEMPTS - 1:
+                    raise
+                self._retried = True
+                time.sleep(delay)
+                delay *= 2
 
     def _stop(self) -> None:
         pool, self._pool = self._pool, None

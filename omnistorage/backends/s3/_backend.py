@@ -76,10 +76,10 @@ from omnistorage.backends.s3._config import (
 )
 from omnistorage.backends.s3._copy import CopySettings, copy_object
 from omnistorage.backends.s3._errors import classify
-from omnistorage.backends.s3._reader import ReadSettings, open_reader
+from omnistorage.backends.s3._reader import ReadSettings, S3Pinned, open_reader
 from omnistorage.backends.s3._writer import S3Writer, UploadSettings, metadata_problem
 from omnistorage.capabilities import Capability, Features
-from omnistorage.driver import ExtendedBackend, WriteOptions, Writer
+from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer
 from omnistorage.errors import Classification, ConfigurationError, ErrorKind
 from omnistorage.models import HashType, Leftover, ObjectInfo
 
@@ -101,6 +101,7 @@ _FEATURES = Features.of(
         Capability.ATOMIC_WRITE,
         Capability.CONDITIONAL_WRITE,
         Capability.RANGE_READ,
+        Capability.PINNED_READ,
         Capability.USER_METADATA,
         Capability.CONTENT_TYPE,
     ],
@@ -328,6 +329,10 @@ class S3Backend(ExtendedBackend):
                     modified=_utc(entry.get("LastModified")),
                     etag=etag.strip('"') if etag else None,
                 )
+
+    def open_pinned(self, key: str) -> PinnedReader:
+        """Ranged reads pinned to the ETag there now (``If-Match`` on every request)."""
+        return S3Pinned(self._read, key)
 
     # ------------------------------------------------------------ crash leftovers
 

@@ -34,6 +34,8 @@ from omnistorage.backends.s3._errors import (
     is_precondition_failed,
     retry_temporary,
 )
+from omnistorage.driver import PinnedReader
+from omnistorage.errors import ObjectChanged
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -291,3 +293,32 @@ class ParallelReader(io.RawIOBase):
                 self._first = None
         finally:
             super().close()
+
+
+class S3Pinned(PinnedReader):
+    """Ranged reads of one version of ``key``: every request carries ``If-Match: <ETag>``.
+
+    Once the object is overwritten or deleted, S3 answers 412 (or 404) and
+    :meth:`read_range` raises :class:`~omnistorage.errors.ObjectChanged`.
+    """
+
+    def __init__(self, s: ReadSettings, key: str) -> None:
+        head = s.client.head_object(Bucket=s.bucket, Key=key)
+        self._s = s
+        self._key = key
+        self.size = int(head.get("ContentLength", 0))
+        self._etag = str(head.get("ETag", ""))
+        self.version = self._etag
+
+    def read_range(self, offset: int, length: int) -> bytes:
+        length = max(0, min(length, self.size - offset))
+        if length == 0:
+            return b""
+        try:
+            return _fetch_block(self._s, self._key, self._etag, offset, length)
+        except ObjectChangedError as exc:
+            raise ObjectChanged(f"{self._key!r} changed after it was opened") from exc
+        except botocore.exceptions.ClientError as exc:
+            if error_status(exc) == 404 or error_code(exc) in ("NoSuchKey", "NotFound"):
+                raise ObjectChanged(f"{self._key!r} was deleted after it was opened") from exc
+            raise

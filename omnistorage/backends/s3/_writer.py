@@ -184,13 +184,13 @@ class S3Writer(Writer):
         An SDK retries a request whose reply was lost; if the first attempt
         was stored, the retry meets our own object and S3 answers 412. The
         object is ours when its ETag and size are those of what we sent (an
-        MD5, or the multipart ETag of our parts). Objects whose ETag is not
-        an MD5 (SSE-KMS) cannot be told apart and stay a conflict. Another
-        writer that stored byte-identical content is indistinguishable, and
-        its object has exactly the content we meant to store.
+        MD5, or the multipart ETag of our parts). Only a conflict met by a
+        retried request is examined: on the first attempt it can only be
+        another writer's object. Objects whose ETag is not an MD5 (SSE-KMS)
+        cannot be told apart and stay a conflict.
         """
-        if self._options.overwrite or not is_precondition_failed(exc):
-            return False
+        if self._options.overwrite or not is_precondition_failed(exc) or not _retried(exc):
+            return False  # a conflict on the first attempt is another writer's object
         s = self._s
         try:
             head = s.client.head_object(Bucket=s.bucket, Key=self._key)
@@ -288,7 +288,10 @@ class S3Writer(Writer):
             # (NoSuchUpload) or our own object (412): it is ours if its ETag is the one
             # our parts produce.
             if not (
-                (error_code(exc) == "NoSuchUpload" or is_precondition_failed(exc))
+                (
+                    error_code(exc) == "NoSuchUpload"
+                    or (is_precondition_failed(exc) and _retried(exc))
+                )
                 and self._published_by_us(parts)
             ):
                 self._raise_if_exists(exc)
@@ -335,6 +338,12 @@ class S3Writer(Writer):
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _retried(exc: BaseException) -> bool:
+    """True when botocore sent the request more than once before this error."""
+    response = getattr(exc, "response", None) or {}
+    return int(response.get("ResponseMetadata", {}).get("RetryAttempts", 0) or 0) > 0
 
 
 def _single_etag(body: bytes | bytearray, size: int) -> tuple[str, int]:
