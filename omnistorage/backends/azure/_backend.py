@@ -90,7 +90,7 @@ class AzureBackend(ExtendedBackend):
         connect_timeout, read_timeout: seconds (defaults 3 and 60, as every
             network backend).
         retries: attempts after the first for temporary failures (default 2,
-            1 s then 3 s apart): a service that is down fails within about
+            about 1 s then 2 s apart): a service that is down fails within about
             10 s with ``BackendUnavailable`` (temporary).
     """
 

@@ -58,7 +58,7 @@ def make_service(
         # The SDK's default waits 15 s, then 18 s … between attempts; a service that is
         # down must fail within about 10 s (omnistorage._net).
         "retry_policy": ExponentialRetry(
-            initial_backoff=1, increment_base=2, retry_total=retries, random_jitter_range=1
+            initial_backoff=1, increment_base=1, retry_total=retries, random_jitter_range=1
         ),
     }
     if connection_string is None and not (account_url or account_name):

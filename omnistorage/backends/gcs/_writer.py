@@ -90,6 +90,7 @@ class GCSWriter(Writer):
                 content_type=self._content_type,
                 if_generation_match=self._generation_match,
                 timeout=self._backend._timeout,
+                retry=self._backend._retry,
             )
         else:
             self._send(final=True)
@@ -114,6 +115,7 @@ class GCSWriter(Writer):
                 content_type=self._content_type,
                 if_generation_match=self._generation_match,
                 timeout=self._backend._timeout,
+                retry=self._backend._retry,
                 checksum=None,
             )
             self._upload_id = _upload_id(self._session)

@@ -62,6 +62,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 import botocore.exceptions
 
+from omnistorage._net import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_RETRIES
 from omnistorage.backends.s3._config import (
     MAX_OBJECT_SIZE,
     MAX_PART_SIZE,
@@ -137,9 +138,11 @@ class S3Backend(ExtendedBackend):
         read_block_size: bytes per ranged request of a parallel read.
         list_page_size: keys per ``ListObjectsV2`` page (at most 1000).
         max_attempts: botocore's attempts per request (retries of throttling,
-            5xx, timeouts and connection errors), ``1`` for none.
+            5xx, timeouts and connection errors), ``1`` for none; default 3
+            (the first and 2 retries, as every network backend), so an
+            endpoint that is down fails within about 10 s.
         retry_mode: botocore's retry mode: ``"standard"``, ``"adaptive"`` or ``"legacy"``.
-        connect_timeout, read_timeout: socket timeouts in seconds.
+        connect_timeout, read_timeout: socket timeouts in seconds (3 and 60).
         multipart_copy_threshold: objects larger than this are copied with
             ``UploadPartCopy`` (S3 copies at most 5 GiB in one ``CopyObject``).
         client: an existing boto3 S3 client to use (it is not closed by
@@ -164,10 +167,10 @@ class S3Backend(ExtendedBackend):
         read_concurrency: int = 1,
         read_block_size: int = 8 * MiB,
         list_page_size: int = 1000,
-        max_attempts: int = 5,
+        max_attempts: int = DEFAULT_RETRIES + 1,
         retry_mode: str = "standard",
-        connect_timeout: float = 10.0,
-        read_timeout: float = 60.0,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
         multipart_copy_threshold: int = MAX_SINGLE_COPY,
         client: S3Client | None = None,
     ) -> None:
