@@ -541,7 +541,7 @@ def test_classify_error() -> None:
         (http(429), ErrorKind.UNAVAILABLE, True),
         (http(500), ErrorKind.UNAVAILABLE, True),
         (http(503), ErrorKind.UNAVAILABLE, True),
-        (http(400, "InvalidBlockList"), ErrorKind.UNKNOWN, True),
+        (http(400, "InvalidBlockList"), ErrorKind.CONFLICT, True),
         (http(400, "InvalidMetadata"), ErrorKind.UNKNOWN, False),
         (ServiceRequestError("x"), ErrorKind.UNAVAILABLE, True),
         (ServiceResponseError("x"), ErrorKind.UNAVAILABLE, True),

@@ -99,3 +99,29 @@ def test_a_service_that_is_down_fails_fast_and_temporary() -> None:
         store.read_bytes("x")
     assert time.monotonic() - started < 10
     assert info.value.temporary
+
+
+def test_two_racing_overwrites_end_in_one_blob_and_a_typed_temporary_conflict() -> None:
+    from omnistorage import WriteConflict
+
+    container = make_container()
+    try:
+        store = Store(
+            AzureBackend(
+                container=container,
+                connection_string=connection_string(),
+                block_size=64 * KiB,
+                detect_hierarchical_namespace=False,
+            ),
+            unique_root(),
+        )
+        store.write("shared.bin", b"old", overwrite=True)
+        slow = store.open_atomic("shared.bin", overwrite=True)
+        slow.write(b"a" * (200 * KiB))  # blocks staged, not committed
+        store.write("shared.bin", b"b" * (200 * KiB), overwrite=True)  # commits first
+        with pytest.raises(WriteConflict) as info:
+            slow.close()  # its staged blocks were discarded by the other commit
+        assert info.value.temporary
+        assert store.read_bytes("shared.bin") == b"b" * (200 * KiB)
+    finally:
+        drop_container(container)

@@ -16,15 +16,23 @@ What it does, and how:
 - **Aborted writes** (an exception inside ``open_atomic``, a cut connection, a
   failed commit) simply never commit. Their staged blocks are invisible to
   every read, listing and ``exists`` call, and the service discards
-  uncommitted blocks after a week (or at the next commit to that name); the
-  Blob API has no call that deletes them earlier, so there is nothing for
-  the driver to clean up.
+  uncommitted blocks after a week (or at the next commit to that name). A
+  name with only uncommitted blocks is a crash leftover that
+  ``Store.cleanup`` deletes (only if nothing was committed since it was
+  listed).
 - **Create-only** (``overwrite=False``) is atomic: ``Put Blob`` and ``Put Block
   List`` are sent with ``If-None-Match: *`` and the service lets exactly one
   racing writer win (``CONDITIONAL_WRITE``). A racing *overwrite* loses its
   staged blocks when another writer commits the same name first (Azure
-  discards every uncommitted block of a blob at each commit); that failure is
-  reported as a temporary error: write again.
+  discards every uncommitted block of a blob at each commit); that race is
+  reported as :class:`~omnistorage.errors.WriteConflict` (``temporary``:
+  nothing of this write was published, the other writer's blob stands, and
+  writing again may succeed). A create-only write that meets a conflict
+  after a retried request checks whether the blob is its own (its block
+  ids, or size and Content-MD5) before it reports "already exists".
+- **Pinned reads** (``PINNED_READ``): ``open_pinned`` sends ``If-Match`` with
+  the ETag on every ranged download, so ``read_seekable`` never mixes
+  versions.
 - **Reads** are ranged ``Get Blob`` calls streamed in 4 MiB chunks; the SDK pins
   later chunks to the first chunk's ETag, so a blob replaced mid-read fails the
   read instead of mixing versions. An offset at or past the end gives an empty

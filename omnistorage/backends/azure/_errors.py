@@ -68,8 +68,9 @@ def classify(exc: BaseException) -> Classification:
     if isinstance(exc, HttpResponseError):
         status = exc.status_code
         if code == "InvalidBlockList":
-            # Another writer committed this name and discarded our staged blocks.
-            return Classification(ErrorKind.UNKNOWN, temporary=True)
+            # Another writer committed this name and discarded our staged blocks: the
+            # race of two overwrites. Nothing of ours was published; redoing may work.
+            return Classification(ErrorKind.CONFLICT, temporary=True)
         if status in (401, 403):
             return Classification(ErrorKind.PERMISSION_DENIED)
         if status == 404:
