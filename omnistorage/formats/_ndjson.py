@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -45,12 +44,11 @@ class NDJSONEncoder:
         self._max = max_record_size
         self._default = default
         self._nan_as_null = nan_as_null
-        # For a writer's per-record path: orjson itself, whose output is then
-        # re-encoded by encode() only when it holds "null" or is over max_line.
-        self.fast_dumps = (
-            functools.partial(orjson.dumps, option=_APPEND_NEWLINE) if default is None else None
-        )
-        self.max_line = max_record_size + 1
+        # For a writer's per-record path: orjson itself (lines without their
+        # newline, joined by the writer), whose output is re-encoded by encode()
+        # only when it holds "null" or is longer than max_line.
+        self.fast_dumps = orjson.dumps if default is None else None
+        self.max_line = max_record_size
 
     def _check_finite(self, record: Any, line: bytes) -> None:
         """orjson writes NaN and ±Infinity as ``null``: refuse them unless asked.

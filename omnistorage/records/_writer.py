@@ -144,6 +144,7 @@ class RecordWriter:
         "_pending",
         "_rejected",
         "_result",
+        "_sep",
         "_sink",
         "_state",
         "_threshold",
@@ -176,9 +177,11 @@ class RecordWriter:
         self._encode = self._encoder.encode
         # The per-record fast path: a C-level encoder whose output needs only
         # cheap checks (NDJSON: orjson), else the format's own encode.
+        # Its lines come without their newline: pending lines are joined by _sep.
         fast = getattr(self._encoder, "fast_dumps", None)
         self._dumps: Callable[[Any], bytes] = fast or self._encode
         self._check = fast is not None
+        self._sep = b"\n" if fast is not None else b""
         self._limit = getattr(self._encoder, "max_line", 0)
         compressor, offloaded = make_compressor(codec, parallel=parallel)
         inner = CompressingSink(target, compressor, write_size)
@@ -216,7 +219,9 @@ class RecordWriter:
     def bytes_in(self) -> int:
         """Encoded (uncompressed) bytes so far."""
         pending = self._pending
-        return self._bytes_in + (sum(map(len, pending)) if pending else 0)
+        if not pending:
+            return self._bytes_in
+        return self._bytes_in + sum(map(len, pending)) + len(self._sep) * len(pending)
 
     @property
     def bytes_out(self) -> int:
@@ -261,7 +266,8 @@ class RecordWriter:
     def _encode_one(self, record: Any) -> bytes:
         """Encode one record with every check; on failure count it and say which it was."""
         try:
-            return self._encode(record)
+            data = self._encode(record)
+            return data[:-1] if self._sep else data  # the fast path's lines have no newline
         except ENCODE_ERRORS as exc:
             if self._state != "open":
                 self._check_open()
@@ -424,7 +430,8 @@ class RecordWriter:
         if not lines:
             return
         self._pending = []
-        self._accept(len(lines), lines[0] if len(lines) == 1 else b"".join(lines))
+        sep = self._sep
+        self._accept(len(lines), sep.join(lines) + sep)
 
     def _encode_chunk(
         self, chunk: list[Any] | tuple[Any, ...], offset: int, annotate: bool
