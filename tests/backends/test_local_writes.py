@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import subprocess
@@ -16,6 +15,7 @@ import pytest
 
 from omnistorage import AlreadyExists, InvalidPath, LocalBackend, NotFound, Store
 from omnistorage._tempname import TEMP_MARK
+from tests.support.forked import race_forked
 
 
 @pytest.fixture
@@ -35,49 +35,13 @@ def _temp_files(root: Path) -> list[Path]:
 # ------------------------------------------------------------ fork
 
 
-def _forked_worker(root: str, rounds: int, barrier: object, results: object) -> None:
-    from omnistorage.errors import StorageError
-
-    store = Store(LocalBackend(root))
-    pid = os.getpid()
-    failures: list[str] = []
-    wins = 0
-    for round_ in range(rounds):
-        barrier.wait()  # type: ignore[attr-defined]
-        try:
-            store.write(f"shared/over-{round_ % 3}.bin", f"{pid}".encode() * 500, overwrite=True)
-        except StorageError as exc:
-            failures.append(f"overwrite: {exc}")
-        barrier.wait()  # type: ignore[attr-defined]
-        try:
-            store.write(f"shared/create-{round_}.bin", f"{pid}".encode() * 500)
-            wins += 1
-        except AlreadyExists:
-            pass
-        except StorageError as exc:
-            failures.append(f"create-only: {exc}")
-    results.put((pid, wins, failures))  # type: ignore[attr-defined]
-
-
 def test_forked_writers_never_collide_on_temp_names(root: Path) -> None:
     store = Store(LocalBackend(root))
     store.write("warm.txt", b"x")  # module state exists before the fork
-    ctx = multiprocessing.get_context("fork")
-    workers, rounds = 8, 30
-    barrier = ctx.Barrier(workers)
-    results = ctx.Queue()
-    procs = [
-        ctx.Process(target=_forked_worker, args=(str(root), rounds, barrier, results))
-        for _ in range(workers)
-    ]
-    for proc in procs:
-        proc.start()
-    outcomes = [results.get(timeout=120) for _ in procs]
-    for proc in procs:
-        proc.join(timeout=30)
-        assert proc.exitcode == 0
-    assert [f for _, _, failures in outcomes for f in failures] == []
-    assert sum(wins for _, wins, _ in outcomes) == rounds  # one winner per create-only round
+    rounds = 30
+    wins, failures = race_forked(store, workers=8, rounds=rounds)
+    assert failures == []
+    assert wins == rounds  # one winner per create-only round
     for round_ in range(rounds):
         body = store.read_bytes(f"shared/create-{round_}.bin")
         assert body == body[: len(body) // 500] * 500

@@ -3,7 +3,6 @@ long names, crash leftovers found and removed."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import subprocess
@@ -16,10 +15,11 @@ from uuid import uuid4
 import paramiko
 import pytest
 
-from omnistorage import AlreadyExists, Store
+from omnistorage import Store
 from omnistorage._tempname import TEMP_MARK
 from omnistorage.backends.sftp import SFTPBackend
 from tests.backends.test_sftp import _backend, _env
+from tests.support.forked import race_forked
 
 
 @pytest.fixture(scope="module")
@@ -59,52 +59,12 @@ def _temp_names(store: Store, folder: str) -> list[str]:
 # ------------------------------------------------------------ fork
 
 
-def _forked_worker(root: str, rounds: int, barrier: object, results: object) -> None:
-    from omnistorage.errors import StorageError
-
-    store = _SHARED[0]  # the parent's backend: its pool must reconnect in the child
-    pid = os.getpid()
-    failures: list[str] = []
-    wins = 0
-    for round_ in range(rounds):
-        barrier.wait()  # type: ignore[attr-defined]
-        try:
-            store.write(f"shared/over-{round_ % 3}.bin", f"{pid}".encode() * 500, overwrite=True)
-        except StorageError as exc:
-            failures.append(f"overwrite: {exc}")
-        barrier.wait()  # type: ignore[attr-defined]
-        try:
-            store.write(f"shared/create-{round_}.bin", f"{pid}".encode() * 500)
-            wins += 1
-        except AlreadyExists:
-            pass
-        except StorageError as exc:
-            failures.append(f"create-only: {exc}")
-    results.put((pid, wins, failures))  # type: ignore[attr-defined]
-
-
-_SHARED: list[Store] = []
-
-
 def test_forked_writers_never_collide(store: Store, root: str) -> None:
     store.write("shared/warm.txt", b"x")  # a live pooled connection exists before the fork
-    _SHARED[:] = [store]
-    ctx = multiprocessing.get_context("fork")
-    workers, rounds = 8, 30
-    barrier = ctx.Barrier(workers)
-    results = ctx.Queue()
-    procs = [
-        ctx.Process(target=_forked_worker, args=(root, rounds, barrier, results))
-        for _ in range(workers)
-    ]
-    for proc in procs:
-        proc.start()
-    outcomes = [results.get(timeout=300) for _ in procs]
-    for proc in procs:
-        proc.join(timeout=60)
-        assert proc.exitcode == 0
-    assert [f for _, _, failures in outcomes for f in failures] == []
-    assert sum(wins for _, wins, _ in outcomes) == rounds
+    rounds = 30
+    wins, failures = race_forked(store, workers=8, rounds=rounds)
+    assert failures == []
+    assert wins == rounds
     assert store.read_bytes("shared/warm.txt") == b"x"  # the parent's pool still works
     assert _temp_names(store, "shared") == []
 

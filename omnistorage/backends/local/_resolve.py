@@ -232,15 +232,7 @@ class RootDir:
     def open_file(self, key: str, flags: int = _O_READ) -> int:
         """Open the regular file or folder ``key`` with ``flags`` (no symlink anywhere)."""
         if "/" not in key:
-            try:
-                return os.open(key, flags | _NOFOLLOW | _CLOEXEC, dir_fd=self.fd)
-            except OSError as exc:
-                if exc.errno == errno.ELOOP:
-                    raise SymlinkRefused(
-                        errno.ENOENT,
-                        f"{key!r} is a symlink; the local backend does not follow symlinks",
-                    ) from None
-                raise
+            return _open_in(self.fd, key, key, flags)
         try:
             fd = _openat2(self.fd, key, flags | _NOFOLLOW | _CLOEXEC)
         except OSError as exc:
@@ -251,15 +243,7 @@ class RootDir:
             return fd
         folder, name = split(key)
         with self.folder(folder) as parent:
-            try:
-                return os.open(name, flags | _NOFOLLOW | _CLOEXEC, dir_fd=parent)
-            except OSError as exc:
-                if exc.errno == errno.ELOOP:
-                    raise SymlinkRefused(
-                        errno.ENOENT,
-                        f"{key!r} is a symlink; the local backend does not follow symlinks",
-                    ) from None
-                raise
+            return _open_in(parent, name, key, flags)
 
     def lstat(self, key: str) -> os.stat_result:
         """``lstat`` of ``key`` resolved beneath the root (its folder without symlinks)."""
@@ -289,6 +273,18 @@ class RootDir:
             yield fd
         finally:
             os.close(fd)
+
+
+def _open_in(parent: int, name: str, key: str, flags: int) -> int:
+    """Open ``name`` in the folder ``parent`` without following a final symlink."""
+    try:
+        return os.open(name, flags | _NOFOLLOW | _CLOEXEC, dir_fd=parent)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise SymlinkRefused(
+                errno.ENOENT, f"{key!r} is a symlink; the local backend does not follow symlinks"
+            ) from None
+        raise
 
 
 def split(key: str) -> tuple[str, str]:
