@@ -7,7 +7,10 @@ wrappers in :mod:`omnistorage.compression._streams` are thin loops over them.
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from omnistorage.compression._seal import Seal
 
 __all__ = ["Buffer", "Codec", "Compressor", "Decompressor"]
 
@@ -72,7 +75,17 @@ class Decompressor(Protocol):
       chunk (the decoders of python-zstandard and python-snappy return short
       data silently there; ours do not). Empty input is a valid empty stream.
       It returns any remaining output (``b""`` for the built-in codecs).
+    - Seals (:mod:`omnistorage.compression._seal`) are recognised and
+      verified: a seal whose ``size`` differs from the bytes decoded since the
+      previous seal (or the start) raises ``CorruptDataError``. ``seal`` is
+      the last seal seen. Made with ``require_seal=True``, ``finish()`` raises
+      ``TruncatedDataError`` unless the input ended right after a valid seal.
     """
+
+    @property
+    def seal(self) -> Seal | None:
+        """The last seal seen so far (the object's own once ``finish()`` returned)."""
+        ...
 
     @property
     def needs_input(self) -> bool:
@@ -111,6 +124,11 @@ class Codec(Protocol):
         """Return a new :class:`Compressor`."""
         ...
 
-    def decompressor(self) -> Decompressor:
-        """Return a new :class:`Decompressor`."""
+    def decompressor(self, *, require_seal: bool = False) -> Decompressor:
+        """Return a new :class:`Decompressor`.
+
+        With ``require_seal=True`` its ``finish()`` raises
+        :class:`~omnistorage.errors.TruncatedDataError` unless the stream
+        ended with a valid seal (``ConfigurationError`` for ``none``).
+        """
         ...

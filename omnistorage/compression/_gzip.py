@@ -103,7 +103,7 @@ class GzipCodec:
             name="gzip",
         )
 
-    def decompressor(self) -> MemberDecompressor:
+    def decompressor(self, *, require_seal: bool = False) -> MemberDecompressor:
         """Return a new gzip decompressor (reads concatenated members, bounded output).
 
         Headers and trailers are parsed here (:mod:`._gzip_member`); zlib or
@@ -119,4 +119,9 @@ class GzipCodec:
             inflater = lambda: isal_mod.decompressobj(-15)  # noqa: E731
             crc32 = isal_mod.crc32
             errors = (isal_mod.error, zlib.error)
-        return MemberDecompressor(lambda: GzipMember(inflater, crc32), errors=errors, name="gzip")
+        return MemberDecompressor(
+            lambda: GzipMember(inflater, crc32),
+            errors=errors,
+            name="gzip",
+            require_seal=require_seal,
+        )

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from omnistorage.compression._base import Buffer
+from omnistorage.compression._seal import find_gzip_seal
 from omnistorage.errors import CorruptDataError
 
 __all__ = ["GzipMember"]
@@ -35,6 +36,8 @@ class GzipMember:
     ``decompress(data, max_length)``, ``unconsumed_tail``, ``unused_data`` and
     ``eof`` (zlib's or ISA-L's); ``crc32`` is the matching CRC function.
     Bad bytes raise :class:`CorruptDataError` naming what was wrong.
+    ``seal_payload`` is the seal subfield of the header's FEXTRA field, if
+    any (see :mod:`omnistorage.compression._seal`).
     """
 
     __slots__ = (
@@ -47,6 +50,7 @@ class GzipMember:
         "_size",
         "_state",
         "eof",
+        "seal_payload",
         "unused_data",
     )
 
@@ -63,6 +67,7 @@ class GzipMember:
         self._full = False  # the last call stopped at max_length: output may be pending
         self.eof = False
         self.unused_data = b""
+        self.seal_payload: bytes | None = None
 
     @property
     def needs_input(self) -> bool:
@@ -102,6 +107,9 @@ class GzipMember:
             self._pending = data
             return b""
         self._state = _BODY
+        if data[3] & _FEXTRA:
+            xlen = int.from_bytes(data[10:12], "little")
+            self.seal_payload = find_gzip_seal(data[12 : 12 + xlen])
         self._inflater = self._new_inflater()
         return data[end:]
 

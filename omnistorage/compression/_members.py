@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from omnistorage.compression._base import Buffer
+from omnistorage.compression._seal import Seal, SealTracker
 from omnistorage.errors import CorruptDataError, StreamClosed, TruncatedDataError
 
 __all__ = ["MemberCompressor", "MemberDecompressor"]
@@ -103,16 +104,20 @@ class MemberDecompressor:
     (``decompress(data, max_length)``, ``eof``, ``unused_data``,
     ``needs_input``). ``errors`` are the exceptions it raises on bad input,
     turned into :class:`CorruptDataError`; ``translate`` may turn one into a
-    more precise error first (a limit, say).
+    more precise error first (a limit, say). A member object that has a
+    ``seal_payload`` attribute other than ``None`` once it ended is a seal,
+    verified by ``tracker``.
     """
 
     __slots__ = (
         "_errors",
         "_finished",
         "_member",
+        "_members",
         "_name",
         "_new_member",
         "_pending",
+        "_tracker",
         "_translate",
     )
 
@@ -123,7 +128,10 @@ class MemberDecompressor:
         errors: tuple[type[BaseException], ...],
         name: str,
         translate: Callable[[BaseException], BaseException | None] | None = None,
+        require_seal: bool = False,
     ) -> None:
+        self._tracker = SealTracker(name, require=require_seal)
+        self._members = 0  # members/frames ended so far (for messages)
         self._new_member = new_member
         self._errors = errors
         self._name = name
@@ -131,6 +139,11 @@ class MemberDecompressor:
         self._member: _DecompressObj | None = None
         self._pending = b""  # what followed a finished member, not yet given to the next
         self._finished = False
+
+    @property
+    def seal(self) -> Seal | None:
+        """The last seal seen (see :mod:`omnistorage.compression._seal`)."""
+        return self._tracker.seal
 
     @property
     def needs_input(self) -> bool:
@@ -172,9 +185,21 @@ class MemberDecompressor:
             if chunk:
                 out.append(chunk)
                 produced += len(chunk)
+                self._tracker.output(len(chunk))
             if not member.eof:
                 break  # it holds what it did not decode yet (see needs_input)
             # The member ended; whatever follows starts the next one.
+            self._members += 1
+            payload: bytes | None = getattr(member, "seal_payload", None)
+            if payload is None:
+                self._tracker.data()
+            else:
+                unit = "frame" if self._name == "zstd" else "member"
+                try:
+                    self._tracker.found(payload, f"in {unit} {self._members}")
+                except CorruptDataError:
+                    self._finished = True
+                    raise
             data = member.unused_data
             self._member = None
             if not data:
@@ -195,4 +220,5 @@ class MemberDecompressor:
                 f"truncated {self._name} stream: the input ended inside a "
                 f"{'frame' if self._name == 'zstd' else 'member'}"
             )
+        self._tracker.check_end()
         return b"".join(out)

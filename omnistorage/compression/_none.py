@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from omnistorage.compression._base import Buffer
-from omnistorage.errors import StreamClosed
+from omnistorage.compression._seal import Seal
+from omnistorage.errors import ConfigurationError, StreamClosed
 
 __all__ = ["NoneCodec"]
 
@@ -23,6 +24,11 @@ class _Identity:
     @property
     def needs_input(self) -> bool:
         return not self._held
+
+    @property
+    def seal(self) -> Seal | None:
+        """Always ``None``: uncompressed bytes cannot carry a seal."""
+        return None
 
     def compress(self, data: Buffer) -> bytes:
         return self._pass(data)
@@ -55,7 +61,7 @@ class NoneCodec:
     """No compression. Bytes pass through; nothing is buffered or checked.
 
     A truncated stream cannot be detected at this layer (formats detect a
-    truncated record).
+    truncated record), and it cannot be sealed: any marker would be data.
     """
 
     name: ClassVar[str] = "none"
@@ -65,6 +71,14 @@ class NoneCodec:
         """Return a pass-through compressor."""
         return _Identity()
 
-    def decompressor(self) -> _Identity:
-        """Return a pass-through decompressor."""
+    def decompressor(self, *, require_seal: bool = False) -> _Identity:
+        """Return a pass-through decompressor.
+
+        Raises:
+            ConfigurationError: ``require_seal=True`` (``none`` has no seal).
+        """
+        if require_seal:
+            raise ConfigurationError(
+                "the 'none' codec cannot be sealed: require_seal needs gzip, zstd or snappy"
+            )
         return _Identity()

@@ -9,7 +9,8 @@ chunks, each ``type (1 byte) · length (3 bytes LE) · body``:
   LE) then a raw snappy block of at most 65536 uncompressed bytes;
 - ``0x01`` uncompressed data: masked CRC-32C then at most 65536 bytes;
 - ``0xfe`` padding: skipped;
-- ``0x80``-``0xfd`` reserved skippable chunks: an error naming the type and
+- ``0xa5`` holding a seal (:mod:`omnistorage.compression._seal`): verified;
+- other ``0x80``-``0xfd`` reserved skippable chunks: an error naming the type and
   offset (one flipped bit turns a data chunk into one, which a lenient reader
   would skip, silently losing its records), unless ``allow_skippable=True``;
 - ``0x02``-``0x7f`` reserved unskippable chunks: an error.
@@ -28,6 +29,13 @@ from typing import Any, ClassVar
 from omnistorage.compression._base import Buffer
 from omnistorage.compression._crc import masked_crc32c
 from omnistorage.compression._imports import require
+from omnistorage.compression._seal import (
+    SEAL_MAGIC,
+    SEAL_PAYLOAD_SIZE,
+    SNAPPY_SEAL_CHUNK,
+    Seal,
+    SealTracker,
+)
 from omnistorage.errors import CorruptDataError, StreamClosed, TruncatedDataError
 
 __all__ = ["SnappyCodec"]
@@ -131,10 +139,12 @@ class SnappyFramedDecompressor:
         "_more",
         "_offset",
         "_raw_len",
+        "_tracker",
     )
 
-    def __init__(self, *, allow_skippable: bool = False) -> None:
+    def __init__(self, *, allow_skippable: bool = False, require_seal: bool = False) -> None:
         self._allow_skippable = allow_skippable
+        self._tracker = SealTracker("snappy", require=require_seal)
         self._held = b""  # decoded bytes beyond the caller's max_length
         self._more = False  # whole chunks wait in the buffer (the last call hit max_length)
         snappy = _snappy()
@@ -153,6 +163,11 @@ class SnappyFramedDecompressor:
     @property
     def needs_input(self) -> bool:
         return not self._held and not self._more
+
+    @property
+    def seal(self) -> Seal | None:
+        """The last seal seen (see :mod:`omnistorage.compression._seal`)."""
+        return self._tracker.seal
 
     def decompress(self, data: Buffer, max_length: int = -1) -> bytes:
         if self._finished:
@@ -196,6 +211,12 @@ class SnappyFramedDecompressor:
                     raise self._corrupt(pos, "bad stream identifier")
             elif kind < 0x80:
                 raise self._corrupt(pos, f"reserved unskippable chunk type {kind:#04x}")
+            elif (
+                kind == SNAPPY_SEAL_CHUNK
+                and length == SEAL_PAYLOAD_SIZE
+                and (end - pos < 12 or self._seal_at(pos, length))
+            ):
+                pass  # a seal (or maybe one: its magic is not all here yet)
             elif kind != _PADDING and not self._allow_skippable:
                 raise self._corrupt(
                     pos,
@@ -211,15 +232,27 @@ class SnappyFramedDecompressor:
                 raw = self._data_chunk(kind, bytes(buffer[start:stop]), start - 4)
                 out.append(raw)
                 produced += len(raw)
+                self._tracker.output(len(raw))
+            elif kind == SNAPPY_SEAL_CHUNK and self._seal_at(start - 4, length):
+                where = f"at byte {self._offset + start - 4}"
+                self._tracker.found(bytes(buffer[start:stop]), where)
+                continue
             elif kind == _IDENTIFIER and buffer[start:stop] != b"sNaPpY":
                 raise self._corrupt(start - 4, "bad stream identifier")
-            # _PADDING and skippable chunks (0x80-0xfd) are ignored.
+            # Padding and other skippable chunks are ignored. Only a seal can
+            # end a sealed object: any other chunk after one needs its own.
+            self._tracker.data()
         if pos:
             del buffer[:pos]
             self._offset += pos
         if len(out) == 1:
             return out[0]
         return b"".join(out)
+
+    def _seal_at(self, pos: int, length: int) -> bool:
+        """True when the chunk at ``pos`` is a seal (its first 8 payload bytes suffice)."""
+        buffer = self._buffer
+        return length == SEAL_PAYLOAD_SIZE and buffer[pos + 4 : pos + 12] == SEAL_MAGIC
 
     def _data_chunk(self, kind: int, body: bytes, pos: int) -> bytes:
         expected = int.from_bytes(body[:4], "little")
@@ -248,6 +281,7 @@ class SnappyFramedDecompressor:
             raise TruncatedDataError(
                 f"truncated snappy stream: the input ended inside a chunk at byte {self._offset}"
             )
+        self._tracker.check_end()
         return b"".join(drained)
 
 
@@ -279,6 +313,8 @@ class SnappyCodec:
         """Return a new framing-format compressor."""
         return SnappyFramedCompressor()
 
-    def decompressor(self) -> SnappyFramedDecompressor:
-        """Return a new framing-format decompressor."""
-        return SnappyFramedDecompressor(allow_skippable=self.allow_skippable)
+    def decompressor(self, *, require_seal: bool = False) -> SnappyFramedDecompressor:
+        """Return a new framing-format decompressor (see :class:`Decompressor` for seals)."""
+        return SnappyFramedDecompressor(
+            allow_skippable=self.allow_skippable, require_seal=require_seal
+        )

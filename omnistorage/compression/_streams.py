@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from omnistorage.compression._base import Buffer, Codec
+from omnistorage.compression._seal import Seal
 from omnistorage.errors import StreamClosed
 
 __all__ = ["CompressedWriter", "DecompressedReader"]
@@ -195,6 +196,13 @@ class DecompressedReader(io.RawIOBase):
     never silently short or wrong data. After such an error every later read
     raises it again. ``close()`` closes ``fileobj`` unless
     ``close_underlying=False``.
+
+    Seals (:mod:`omnistorage.compression._seal`) are verified as they pass;
+    :attr:`seal` is the last one seen (the object's own after EOF). With
+    ``require_seal=True`` the read that reaches EOF raises
+    :class:`~omnistorage.errors.TruncatedDataError` unless the stream ended
+    right after a valid seal, so a cut at any byte is detected (``none``
+    cannot be sealed: ``ConfigurationError``).
     """
 
     def __init__(
@@ -204,12 +212,13 @@ class DecompressedReader(io.RawIOBase):
         *,
         close_underlying: bool = True,
         read_size: int = DEFAULT_READ_SIZE,
+        require_seal: bool = False,
     ) -> None:
         super().__init__()
         if read_size <= 0:
             raise ValueError("read_size must be positive")
+        self._decompressor = codec.decompressor(require_seal=require_seal)
         self._fileobj = fileobj
-        self._decompressor = codec.decompressor()
         self._close_underlying = close_underlying
         self._read_size = read_size
         self._buffer = b""
@@ -224,6 +233,11 @@ class DecompressedReader(io.RawIOBase):
     def name(self) -> Any:
         """The underlying object's ``name`` (``AttributeError`` if it has none)."""
         return self._fileobj.name  # type: ignore[attr-defined]
+
+    @property
+    def seal(self) -> Seal | None:
+        """The last seal seen; after EOF, the seal that ends the stream (``None`` if unsealed)."""
+        return self._decompressor.seal
 
     def _check_open(self) -> None:
         if self.closed:
