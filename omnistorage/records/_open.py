@@ -6,7 +6,8 @@ import contextlib
 from collections.abc import Mapping
 from typing import Any
 
-from omnistorage.compression import Codec
+from omnistorage.capabilities import Capability
+from omnistorage.compression import Codec, can_seal
 from omnistorage.formats import Format
 from omnistorage.records._options import resolve_layers
 from omnistorage.records._reader import DEFAULT_READ_SIZE, RecordReader
@@ -45,6 +46,7 @@ def open_writer(
     format: str | Format | None = None,
     compression: str | Codec | None = None,
     overwrite: bool = False,
+    seal: bool = True,
     **options: Any,
 ) -> RecordWriter:
     """Open a :class:`RecordWriter` that writes the records of ``key`` in ``store``.
@@ -65,6 +67,9 @@ def open_writer(
             overrides the key's suffix.
         overwrite: ``False`` (default): create-only, publishing fails with
             ``AlreadyExists`` if the key exists.
+        seal: end a gzip, zstd or snappy object with a seal (see
+            :class:`RecordWriter`) and, where the store keeps user metadata,
+            mark it ``omnistorage-sealed: 1`` so readers require the seal.
         **options: each goes to the layer that accepts it. Format options:
             ``max_record_size``, ``fieldnames``, ``framing`` … Codec options:
             ``level``, ``threads`` (zstd worker threads), ``implementation``
@@ -82,7 +87,7 @@ def open_writer(
     """
     layers = resolve_layers(key, format, compression, options, WRITER_OPTIONS)
     own: Mapping[str, Any] = layers.options
-    metadata = own.get("metadata")
+    metadata = sealed_metadata(store, layers.codec, seal, own.get("metadata"))
     target = store.open_writer(
         key,
         overwrite=overwrite,
@@ -100,11 +105,25 @@ def open_writer(
             batch_records=own.get("batch_records", DEFAULT_BATCH_RECORDS),
             write_size=own.get("write_size", DEFAULT_WRITE_SIZE),
             queue_depth=own.get("queue_depth", DEFAULT_QUEUE_DEPTH),
+            seal=seal,
         )
     except BaseException:
         with contextlib.suppress(Exception):  # the configuration error is the one to report
             target.abort()
         raise
+
+
+SEALED_KEY = "omnistorage-sealed"
+"""User metadata that marks an object its writer sealed (value ``"1"``)."""
+
+
+def sealed_metadata(
+    store: Store, codec: Codec, seal: bool, metadata: Mapping[str, str] | None
+) -> Mapping[str, str] | None:
+    """``metadata`` plus the sealed mark, where the store keeps user metadata."""
+    if not (seal and can_seal(codec.name) and store.supports(Capability.USER_METADATA)):
+        return metadata
+    return {**(metadata or {}), SEALED_KEY: "1"}
 
 
 def open_reader(
@@ -115,6 +134,7 @@ def open_reader(
     compression: str | Codec | None = None,
     decode: bool = True,
     recover: bool = False,
+    sealed: bool | None = None,
     **options: Any,
 ) -> RecordReader:
     """Open a :class:`RecordReader` over the records of ``key`` in ``store``.
@@ -126,6 +146,12 @@ def open_reader(
     ``framing`` …), the codec (``implementation`` …) or the reader
     (``read_size``: compressed bytes per read, default 128 KiB).
 
+    ``sealed``: ``True`` requires the seal :func:`open_writer` appends (a
+    cut at any byte then raises ``TruncatedDataError``, a record count
+    that disagrees ``CorruptRecordError``); ``False`` does not require it;
+    ``None`` (default) requires it when the object's user metadata says it
+    was sealed (stores with ``USER_METADATA``), else not.
+
     Raises:
         ConfigurationError: as :func:`open_writer`; also ``recover=True``
             with a format that cannot resynchronise (CSV, unchecked framings).
@@ -135,6 +161,8 @@ def open_reader(
     read_size = layers.options.get("read_size", DEFAULT_READ_SIZE)
     # Build the decoder before opening the stream, so configuration errors leak nothing.
     layers.format.decoder(decode=decode, recover=recover)
+    if sealed is None:
+        sealed = _marked_sealed(store, key, layers.codec)
     source = store.read(key)
     try:
         return RecordReader(
@@ -145,7 +173,14 @@ def open_reader(
             decode=decode,
             recover=recover,
             read_size=read_size,
+            sealed=sealed,
         )
     except BaseException:
         source.close()
         raise
+
+
+def _marked_sealed(store: Store, key: str, codec: Codec) -> bool:
+    if not (can_seal(codec.name) and store.supports(Capability.USER_METADATA)):
+        return False
+    return store.get_file_info(key).metadata.get(SEALED_KEY) == "1"

@@ -6,7 +6,13 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from omnistorage.compression import Codec
-from omnistorage.errors import DataError, StorageError, StreamClosed, TruncatedDataError
+from omnistorage.errors import (
+    CorruptRecordError,
+    DataError,
+    StorageError,
+    StreamClosed,
+    TruncatedDataError,
+)
 from omnistorage.formats import Format
 from omnistorage.records._writer import check_positive
 
@@ -73,6 +79,7 @@ class RecordReader:
         "_bytes_read",
         "_closed",
         "_consumed",
+        "_decoded",
         "_decoder",
         "_decompressor",
         "_eof",
@@ -82,6 +89,7 @@ class RecordReader:
         "_pos",
         "_read_size",
         "_recover",
+        "_sealed",
         "_source",
         "_truncated",
     )
@@ -96,10 +104,13 @@ class RecordReader:
         decode: bool = True,
         recover: bool = False,
         read_size: int = DEFAULT_READ_SIZE,
+        sealed: bool = False,
     ) -> None:
         check_positive("read_size", read_size)
         self._decoder = format.decoder(decode=decode, recover=recover)
-        self._decompressor = codec.decompressor()
+        self._decompressor = codec.decompressor(require_seal=sealed)
+        self._sealed = sealed
+        self._decoded = 0  # records decoded by earlier steps
         self._source = source
         self._path = path
         self._recover = recover
@@ -230,6 +241,7 @@ class RecordReader:
                 return False
             try:
                 self._batch = self._decode_next()
+                self._decoded += len(self._batch)
             except BaseException as exc:
                 if isinstance(exc, StorageError) and exc.path is None:
                     exc.path = self._path or None
@@ -282,4 +294,12 @@ class RecordReader:
             self._bytes_decoded += len(data)
             records = self._decoder.feed(data)
         records += self._decoder.finish()
+        seal = self._decompressor.seal
+        if self._sealed and seal is not None and not self._recover:
+            total = self._decoded + len(records)
+            if seal.records != total:
+                raise CorruptRecordError(
+                    f"the object's seal says {seal.records} records were written, "
+                    f"but {total} were read"
+                )
         return records

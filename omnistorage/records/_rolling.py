@@ -17,7 +17,7 @@ from typing import Any, Literal
 from omnistorage.compression import Codec
 from omnistorage.errors import AlreadyExists, ConfigurationError, StreamClosed
 from omnistorage.formats import Format
-from omnistorage.records._open import WRITER_OPTIONS
+from omnistorage.records._open import WRITER_OPTIONS, sealed_metadata
 from omnistorage.records._options import resolve_layers
 from omnistorage.records._publish import PublishError, PublishInfo, Reason, RollingStats
 from omnistorage.records._template import Template
@@ -587,8 +587,9 @@ class RollingRecordWriter:
                 )
             seq = self._free_seq(seq, now)
             name = self._template.render(seq, now)
+        metadata = sealed_metadata(self._store, self._codec, True, self._metadata)
         target = self._store.open_writer(
-            name, overwrite=False, content_type=self._content_type, metadata=self._metadata
+            name, overwrite=False, content_type=self._content_type, metadata=metadata
         )
         try:
             writer = RecordWriter(

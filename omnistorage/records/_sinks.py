@@ -62,6 +62,7 @@ class CompressingSink:
         "_target",
         "_write_size",
         "bytes_out",
+        "trailer",
     )
 
     def __init__(self, target: Target, compressor: Compressor, write_size: int) -> None:
@@ -72,6 +73,7 @@ class CompressingSink:
         self._out: list[bytes] = []
         self._out_size = 0
         self.bytes_out = 0
+        self.trailer = b""  # written after the stream's last bytes (a seal)
 
     def push(self, data: bytes) -> None:
         """Compress ``data``; write when a chunk's worth of output is ready."""
@@ -110,6 +112,8 @@ class CompressingSink:
         tail = self._compressor.finish()
         if tail:
             self._add(tail)
+        if self.trailer:
+            self._add(self.trailer)
         self._drain()
         return self._target.close()
 

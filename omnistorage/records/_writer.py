@@ -9,7 +9,7 @@ from itertools import islice
 from types import TracebackType
 from typing import Any
 
-from omnistorage.compression import Codec
+from omnistorage.compression import Codec, Seal, can_seal, seal_bytes
 from omnistorage.errors import ConfigurationError, DataError, StreamClosed
 from omnistorage.formats import Format
 from omnistorage.records._encoders import make_encoder
@@ -116,6 +116,14 @@ class RecordWriter:
     than they save on a local store: leave it off there. ``threads=N``
     alone (a zstd codec option) also uses libzstd's workers.
 
+    **The seal.** On :meth:`close`, an object compressed with gzip, zstd or
+    snappy ends with a seal (:mod:`omnistorage.compression`): a marker that
+    ``gzip -d``, ``zstd -d`` and python-snappy skip, carrying the record
+    count and the uncompressed size. A reader that knows the object was
+    sealed detects a cut at any byte, member boundaries included.
+    ``seal=False`` leaves it out. Uncompressed objects (``none``) cannot be
+    sealed: there only a format's own framing or final newline tells.
+
     **What a returned write means.** The record is encoded and held in this
     process's memory (at most about ``batch_bytes`` plus the codec's
     buffers); nothing is durable until :meth:`close` publishes. A SIGKILL
@@ -137,6 +145,7 @@ class RecordWriter:
         "_encode",
         "_encode_many",
         "_encoder",
+        "_inner",
         "_limit",
         "_parts",
         "_parts_size",
@@ -144,6 +153,7 @@ class RecordWriter:
         "_pending",
         "_rejected",
         "_result",
+        "_seal_codec",
         "_sep",
         "_sink",
         "_state",
@@ -163,6 +173,7 @@ class RecordWriter:
         batch_records: int = DEFAULT_BATCH_RECORDS,
         write_size: int = DEFAULT_WRITE_SIZE,
         queue_depth: int = DEFAULT_QUEUE_DEPTH,
+        seal: bool = True,
     ) -> None:
         self._state = "failed"  # until fully built: __del__ then does nothing
         self._batch_bytes = check_positive("batch_bytes", batch_bytes)
@@ -185,6 +196,8 @@ class RecordWriter:
         self._limit = getattr(self._encoder, "max_line", 0)
         compressor, offloaded = make_compressor(codec, parallel=parallel)
         inner = CompressingSink(target, compressor, write_size)
+        self._inner = inner
+        self._seal_codec = codec.name if seal and can_seal(codec.name) else None
         # Multi-threaded zstd compresses on libzstd's threads already (without
         # the GIL); a Python worker thread on top of it only adds hand-offs.
         self._sink: Sink = ThreadedSink(inner, queue_depth) if parallel and not offloaded else inner
@@ -347,6 +360,10 @@ class RecordWriter:
         if tail:
             self._bytes_in += len(tail)
             self._guard(self._sink.push, tail)
+        if self._seal_codec is not None:
+            self._inner.trailer = seal_bytes(
+                self._seal_codec, Seal(records=self._written, size=self._bytes_in)
+            )
         self._retire("closed", "write to a closed RecordWriter")
         try:
             self._result = self._sink.close()
