@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import warnings
 from collections.abc import Callable, Iterable
 from itertools import islice
 from types import TracebackType
 from typing import Any
 
-from omnistorage.compression import Codec, Seal, can_seal, seal_bytes
+from omnistorage.compression import Codec, Compressor, Seal, ZstdCodec, can_seal, seal_bytes
 from omnistorage.errors import ConfigurationError, DataError, StreamClosed
 from omnistorage.formats import Format
 from omnistorage.records._encoders import make_encoder
 from omnistorage.records._sinks import CompressingSink, Sink, Target, ThreadedSink
-from omnistorage.records._zstd_mt import make_compressor
 
 __all__ = [
     "DEFAULT_BATCH_BYTES",
@@ -34,6 +34,26 @@ _FIRST_BATCH = 1  # the first record is encoded alone: then the record size is k
 #: What a record that cannot be encoded raises (``DataError`` covers
 #: ``RecordTooLargeError`` and orjson's errors as the formats wrap them).
 ENCODE_ERRORS = (DataError, TypeError, ValueError)
+
+
+#: Input bytes per libzstd job when zstd compresses on worker threads.
+MT_JOB_SIZE = 1 << 20
+
+
+def make_compressor(codec: Codec, *, parallel: bool) -> tuple[Compressor, bool]:
+    """A compressor for ``codec``, and whether it already compresses on worker threads.
+
+    zstd is multi-threaded when the codec sets ``threads`` or in parallel
+    mode (one libzstd worker unless the codec asks for more), in jobs of
+    :data:`MT_JOB_SIZE` unless the codec sets ``job_size``: memory stays
+    bounded and the output is a standard stream, one frame per ``flush``.
+    """
+    if isinstance(codec, ZstdCodec) and (codec.threads or parallel):
+        threaded = dataclasses.replace(
+            codec, threads=codec.threads or 1, job_size=codec.job_size or MT_JOB_SIZE
+        )
+        return threaded.compressor(), True
+    return codec.compressor(), False
 
 
 def check_positive(name: str, value: object) -> int:
