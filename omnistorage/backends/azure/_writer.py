@@ -106,6 +106,14 @@ class BlockBlobWriter(Writer):
             self._buffer = bytearray()
             self._stop()
 
+    def flush(self) -> None:
+        """Wait until every block handed over so far is staged on the service.
+
+        Staged blocks stay invisible until ``close`` commits them; this only
+        makes the staging synchronous (and raises a failed block's error now).
+        """
+        self._wait_all()
+
     def abort(self) -> None:
         # Nothing was committed; the staged blocks stay invisible until the service drops them.
         self._done = True
