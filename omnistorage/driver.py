@@ -54,7 +54,9 @@ trailing ``/``): by a recursive listing for every marker at or below the
 prefix, the prefix folder's own marker included; by a shallow listing as the
 sub-folder entry. An object whose name ends with ``/`` but holds bytes is no
 marker: it is yielded as a file under its raw name, which the Store then
-reports as a foreign key.
+reports as a foreign key. Such drivers set ``folders_are_markers = True``:
+unlike a filesystem's, a folder whose last file is deleted is gone unless a
+marker keeps it.
 """
 
 from __future__ import annotations
@@ -227,6 +229,9 @@ class Backend(abc.ABC):
 class ExtendedBackend(Backend):
     """The optional interface. The Store uses each method only where
     :meth:`features` declares its capability, and falls back otherwise."""
+
+    folders_are_markers: bool = False
+    """True when folders are zero-size ``name/`` markers (object stores), not real ones."""
 
     def features(self) -> Features:
         """What this backend really does (see :mod:`omnistorage.capabilities`)."""

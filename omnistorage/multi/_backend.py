@@ -124,6 +124,9 @@ class MirrorBackend(ExtendedBackend):
         self._max_lag = max_lag
         self._on_report = on_report
         self._features = self._shared_features()
+        self.folders_are_markers = any(
+            getattr(store.unwrap(), "folders_are_markers", False) for store in stores
+        )
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:

@@ -56,6 +56,7 @@ to AWS's documentation and verified only against a real account.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
@@ -103,6 +104,7 @@ _FEATURES = Features.of(
         Capability.CONDITIONAL_WRITE,
         Capability.RANGE_READ,
         Capability.PINNED_READ,
+        Capability.MKDIR,
         Capability.USER_METADATA,
         Capability.CONTENT_TYPE,
     ],
@@ -292,7 +294,12 @@ class S3Backend(ExtendedBackend):
         return True
 
     def stat(self, key: str) -> ObjectInfo:
-        head = self._head(key)
+        try:
+            head = self._head(key)
+        except botocore.exceptions.ClientError as exc:
+            if classify(exc).kind is not ErrorKind.NOT_FOUND or not self._has_below(key):
+                raise
+            return ObjectInfo(path=key, is_dir=True)  # a marker or objects below it
         etag = str(head.get("ETag", "")).strip('"') or None
         hashes: dict[HashType, str] = {}
         if etag is not None and _is_plain_md5(etag, head):
@@ -306,6 +313,38 @@ class S3Backend(ExtendedBackend):
             hashes=hashes,
             metadata=dict(head.get("Metadata", {})),
         )
+
+    # ------------------------------------------------------------ folders (markers)
+
+    folders_are_markers = True
+
+    def _has_below(self, key: str) -> bool:
+        """True when any object (a marker included) lies below the folder ``key``."""
+        page = self._client.list_objects_v2(Bucket=self._bucket, Prefix=f"{key}/", MaxKeys=1)
+        return bool(page.get("Contents") or page.get("CommonPrefixes"))
+
+    def mkdir(self, key: str) -> None:
+        """Write the markers ``key/`` and its parents' (zero bytes); a file in the way fails."""
+        parts = key.split("/")
+        folders = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+        for folder in folders:
+            try:
+                self._head(folder)
+            except botocore.exceptions.ClientError as exc:
+                if classify(exc).kind is not ErrorKind.NOT_FOUND:
+                    raise
+            else:
+                raise FileExistsError(f"a file exists at {folder!r}")
+        for folder in folders:
+            self._client.put_object(Bucket=self._bucket, Key=f"{folder}/", Body=b"")
+
+    def rmdir(self, key: str) -> None:
+        """Delete the marker ``key/``; anything else below makes it not empty."""
+        page = self._client.list_objects_v2(Bucket=self._bucket, Prefix=f"{key}/", MaxKeys=2)
+        others = [e["Key"] for e in page.get("Contents", ()) if e["Key"] != f"{key}/"]
+        if others or page.get("CommonPrefixes"):
+            raise OSError(errno.ENOTEMPTY, f"folder {key!r} is not empty")
+        self._client.delete_object(Bucket=self._bucket, Key=f"{key}/")
 
     def list(self, prefix: str, *, recursive: bool = True) -> Iterator[ObjectInfo]:
         kwargs: dict[str, Any] = {
@@ -323,8 +362,12 @@ class S3Backend(ExtendedBackend):
                     yield ObjectInfo(path=folder[:-1], is_dir=True)
             for entry in page.get("Contents", ()):
                 key = entry["Key"]
-                if key.endswith("/"):
-                    continue  # a folder marker, not a file
+                if key.endswith("/") and not entry.get("Size", 0):
+                    # A folder marker: recursive listings yield every one (the prefix
+                    # folder's own included); shallow ones show it as a CommonPrefix.
+                    if recursive and len(key) > 1:
+                        yield ObjectInfo(path=key[:-1], is_dir=True)
+                    continue
                 etag = entry.get("ETag")
                 yield ObjectInfo(
                     path=key,
