@@ -44,6 +44,7 @@ from omnistorage.errors import (
 )
 from omnistorage.registry import open_store
 from omnistorage.testing import StoreConformance, make_state_machine, race
+from omnistorage.testing._integrity import driver_of
 from tests.support.proxy import CuttingProxy
 from tests.support.servers import server_env
 
@@ -111,6 +112,14 @@ def _raw_names(base: Store, folder: str) -> list[str]:
         sftp.close()
 
 
+def _is_dir(sftp: paramiko.SFTPClient, path: str) -> bool:
+    try:
+        sftp.stat(path)
+    except FileNotFoundError:
+        return False
+    return True
+
+
 def _host_key_line(env: dict[str, str], port: int) -> str:
     """The server's known_hosts entry, rewritten for another port (a proxy)."""
     line = Path(env["OMNI_TEST_SFTP_KNOWN_HOSTS"]).read_text().split("\n")[0]
@@ -124,12 +133,38 @@ def _host_key_line(env: dict[str, str], port: int) -> str:
 class TestSFTPConformance(StoreConformance):
     crash_leaves_leftovers = True
     backend_name = "sftp"
+    # The names a POSIX server can hold as one file name (``a//b``, ``../x`` … cannot be).
+    foreign_names = ("back\\slash.txt", "tab\there.txt", "new\nline.txt")
+
+    def plant_foreign(self, store: Store, name: str, data: bytes) -> None:
+        backend = driver_of(store)
+        assert isinstance(backend, SFTPBackend)
+        folder = f"{backend.root}/{store.root}" if store.root else backend.root
+        sftp = backend.as_native(paramiko.SFTPClient)
+        assert sftp is not None
+        try:
+            if not _is_dir(sftp, folder):
+                sftp.mkdir(folder)
+            with sftp.open(f"{folder}/{name}", "wb") as handle:
+                handle.write(data)
+            self._planted.append(f"{folder}/{name}")
+        finally:
+            sftp.close()
 
     @pytest.fixture
     def empty_store(self, sftp_env: dict[str, str], base: Store) -> Iterator[Store]:
         name = f"conf-{uuid4().hex}"
         made = _backend(sftp_env, f"{sftp_env['OMNI_TEST_SFTP_ROOT']}/{name}")
+        self._planted: list[str] = []
         yield Store(made)
+        if self._planted:  # names no Store can delete: removed as another tool would
+            sftp = made.as_native(paramiko.SFTPClient)
+            assert sftp is not None
+            try:
+                for path in self._planted:
+                    sftp.remove(path)
+            finally:
+                sftp.close()
         made.close()
         base.delete_folder(name, recursive=True, missing_ok=True)
 

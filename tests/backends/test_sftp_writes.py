@@ -69,6 +69,22 @@ def test_forked_writers_never_collide(store: Store, root: str) -> None:
     assert _temp_names(store, "shared") == []
 
 
+def test_a_fork_the_hook_missed_is_caught_by_the_pid(store: Store) -> None:
+    """A pool whose recorded pid is not the current process (a fork made outside
+    ``os.fork``) connects afresh and leaves the inherited connection alone."""
+    backend = store.unwrap(SFTPBackend)
+    store.write("a.txt", b"x")
+    inherited = backend.as_native(paramiko.Transport)
+    assert inherited is not None
+    backend._pool._pid = -1  # as seen from a child the hook did not reach
+    assert store.read_bytes("a.txt") == b"x"
+    fresh = backend.as_native(paramiko.Transport)
+    assert fresh is not None
+    assert fresh is not inherited
+    assert inherited.is_active()  # never closed: in a real child it is the parent's
+    inherited.close()
+
+
 # ------------------------------------------------------------ modes
 
 
@@ -147,3 +163,19 @@ def test_a_sigkilled_writer_leaves_a_temp_file_that_cleanup_removes(
     assert [item.key for item in report.removed] == ["logs"]
     assert _temp_names(store, "logs") == []
     assert store.read_bytes("logs/keep.txt") == b"keep"
+
+
+def test_new_files_get_the_servers_default_mode(store: Store) -> None:
+    """A new file gets what the server gives any new file (its umask), like ``sftp put``."""
+    store.write("fresh.txt", b"x")
+    store.write("fresh-over.txt", b"x", overwrite=True)  # nothing to copy from
+    sftp = _raw(store)
+    root = store.unwrap(SFTPBackend).root
+    try:
+        with sftp.open(f"{root}/by-hand.txt", "wb") as handle:
+            handle.write(b"x")
+        expected = (sftp.stat(f"{root}/by-hand.txt").st_mode or 0) & 0o7777
+        for name in ("fresh.txt", "fresh-over.txt"):
+            assert (sftp.stat(f"{root}/{name}").st_mode or 0) & 0o7777 == expected
+    finally:
+        sftp.close()

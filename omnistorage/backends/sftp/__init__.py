@@ -39,6 +39,11 @@ How the contract is kept:
   requests, only inside the requested range; an offset at or past the end
   gives an empty stream. A reader keeps its handle open, so it sees one
   version of the file even when a writer replaces it meanwhile.
+- **Pinned reads** (``PINNED_READ``, the Store's ``read_seekable``):
+  ``open_pinned`` keeps one open handle, one version (``_pinned``); after a
+  dropped connection it reopens the file and resumes only if size and
+  modification time are the pinned ones, else raises ``ObjectChanged``
+  (``ChangedDuringRead``).
   Modification times have seconds precision (SFTPv3) and can be set on
   write (``SET_MOD_TIME``). No hashes (OpenSSH has no
   ``check-file``), no user metadata or content types, no server-side copy
@@ -48,6 +53,13 @@ How the contract is kept:
   target's size and mtime, read through); a symlink to a folder (or to
   nothing) is invisible to listings and ``stat``. Permissions are the
   server's business.
+- **Failing fast**: ``connect_timeout`` (TCP connect, SSH banner, key
+  exchange), ``read_timeout`` (every reply once connected) and ``retries``
+  (extra connection attempts after a network failure, never after refused
+  credentials), with the defaults of :mod:`omnistorage._net`: a closed port
+  fails in well under a second, a host that never answers in about 10 s, a
+  server that stalls after ``read_timeout``; all as temporary
+  ``UNAVAILABLE``. ``timeout`` is only the wait for a free session.
 - **Threads and connections**: one SSH connection carries up to
   ``max_connections`` SFTP sessions (channels), each used by one operation at
   a time (paramiko's ``SFTPClient`` is not safe for concurrent use). An
@@ -76,7 +88,8 @@ and operations), ``_url`` (:func:`parse_url`), ``_errors`` (exception types
 and their classification), ``_hostkeys`` (host-key policy), ``_connect``
 (opening an authenticated SSH connection), ``_session`` (the session pool,
 reconnection), ``_protocol`` (pipelined raw requests), ``_ops`` (filesystem
-operations on one session), ``_writer`` and ``_reader`` (streaming I/O).
+operations on one session), ``_writer`` and ``_reader`` (streaming I/O),
+``_pinned`` (pinned random access).
 """
 
 from omnistorage.backends.sftp._backend import SFTPBackend

@@ -12,14 +12,15 @@ import errno
 import os
 import posixpath
 import stat as st
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from functools import partial
 from typing import BinaryIO, TypeVar, cast
 
 import paramiko
-from paramiko.sftp import SFTP_FLAG_READ
 from paramiko.sftp_attr import SFTPAttributes
 
+from omnistorage._net import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_RETRIES
+from omnistorage._redact import protect_secrets
 from omnistorage._tempname import is_temp_name
 from omnistorage.backends.sftp._connect import Connector
 from omnistorage.backends.sftp._errors import classify, is_failure
@@ -37,12 +38,13 @@ from omnistorage.backends.sftp._ops import (
     remove_file,
     remove_files,
 )
+from omnistorage.backends.sftp._pinned import SFTPPinned, open_file
 from omnistorage.backends.sftp._protocol import Pipe
 from omnistorage.backends.sftp._reader import SFTPReader
 from omnistorage.backends.sftp._session import SessionPool, open_sftp
 from omnistorage.backends.sftp._writer import SFTPWriter
 from omnistorage.capabilities import Capability, Features
-from omnistorage.driver import ExtendedBackend, WriteOptions, Writer
+from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer
 from omnistorage.errors import Classification, ConfigurationError
 from omnistorage.models import Leftover, ObjectInfo
 
@@ -63,6 +65,7 @@ _FEATURES = Features.of(
         Capability.RANGE_READ,
         Capability.MKDIR,
         Capability.SET_MOD_TIME,
+        Capability.PINNED_READ,
     ]
 )
 
@@ -89,8 +92,19 @@ class SFTPBackend(ExtendedBackend):
         root: the absolute remote folder the backend's keys live under.
         create_root: create ``root`` (and its parents) on first connection;
             otherwise a missing root is an error.
-        timeout: seconds for connecting, for each network wait, and for
-            waiting for a free session.
+        connect_timeout: seconds for the TCP connect, the SSH banner and the
+            key exchange (default :data:`omnistorage._net.DEFAULT_CONNECT_TIMEOUT`).
+        read_timeout: seconds to wait for any reply of the server once
+            connected: authentication, opening a session, every SFTP request
+            (default :data:`omnistorage._net.DEFAULT_READ_TIMEOUT`). A stalled
+            server fails the call with a temporary ``UNAVAILABLE`` error.
+        retries: extra connection attempts after a network failure (refused,
+            reset, timed out), 0.1 s then 0.2 s … apart (default
+            :data:`omnistorage._net.DEFAULT_RETRIES`); refused credentials and
+            host keys are never retried. A closed port fails within a second,
+            a silent host within about 10 s.
+        timeout: seconds an operation waits for a free session when all
+            ``max_connections`` are in use.
         max_connections: SFTP sessions (channels on one SSH connection) kept
             open for concurrent operations.
         durable: ask the server to fsync each file before publishing it
@@ -114,23 +128,26 @@ class SFTPBackend(ExtendedBackend):
         root: str = "/",
         create_root: bool = True,
         timeout: float = 30.0,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
+        retries: int = DEFAULT_RETRIES,
         max_connections: int = 4,
         durable: bool = False,
     ) -> None:
-        if not host:
-            raise ConfigurationError("the sftp backend needs a host")
-        if not 0 < port < 65536:
-            raise ConfigurationError(f"sftp port must be 1-65535, got {port}")
-        if host_key_policy not in POLICIES:
-            raise ConfigurationError(
-                f"host_key_policy must be one of {', '.join(POLICIES)}, got {host_key_policy!r}"
-            )
-        if max_connections < 1:
-            raise ConfigurationError(f"max_connections must be >= 1, got {max_connections}")
-        if timeout <= 0:
-            raise ConfigurationError(f"timeout must be > 0, got {timeout}")
-        if not isinstance(root, str) or not root.startswith("/") or "\x00" in root:
-            raise ConfigurationError(f"the sftp root must be an absolute path, got {root!r}")
+        self.check_config(
+            {
+                "host": host,
+                "port": port,
+                "host_key_policy": host_key_policy,
+                "root": root,
+                "timeout": timeout,
+                "connect_timeout": connect_timeout,
+                "read_timeout": read_timeout,
+                "retries": retries,
+                "max_connections": max_connections,
+            }
+        )
+        protect_secrets(password, passphrase)
         if key_filename is not None:
             key_filename = os.path.expanduser(key_filename)
             if not os.path.isfile(key_filename):
@@ -150,6 +167,7 @@ class SFTPBackend(ExtendedBackend):
         port_part = "" if port == 22 else f":{port}"
         self._native_base = f"sftp://{user}{netloc}{port_part}"
 
+        self._read_timeout = float(read_timeout)
         connector = Connector(
             host=host,
             port=port,
@@ -160,15 +178,57 @@ class SFTPBackend(ExtendedBackend):
             passphrase=passphrase,
             known_hosts_files=known_hosts_files(known_hosts),
             host_key_policy=host_key_policy,
-            timeout=float(timeout),
+            connect_timeout=float(connect_timeout),
+            read_timeout=float(read_timeout),
+            retries=retries,
         )
         self._pool = SessionPool(
             connect=connector.connect,
             prepare=self._prepare_root,
             where=f"{host}:{port}",
             timeout=float(timeout),
+            read_timeout=float(read_timeout),
             max_connections=max_connections,
         )
+
+    @classmethod
+    def check_config(cls, options: Mapping[str, object]) -> None:
+        """Check the options the signature cannot: a host, a port in 1-65535, a known
+        ``host_key_policy``, an absolute ``root``, positive timeouts, ``retries`` >= 0,
+        ``max_connections`` >= 1. No I/O; never echoes a password or passphrase."""
+        host = options.get("host")
+        if "host" in options and (not isinstance(host, str) or not host):
+            raise ConfigurationError("the sftp backend needs a host (option 'host')")
+        port = options.get("port", 22)
+        if not _is_int(port) or not 0 < cast(int, port) < 65536:
+            raise ConfigurationError(f"sftp option 'port' must be 1-65535, got {port!r}")
+        policy = options.get("host_key_policy", "reject")
+        if policy not in POLICIES:
+            raise ConfigurationError(
+                f"sftp option 'host_key_policy' must be one of {', '.join(POLICIES)}, "
+                f"got {policy!r}"
+            )
+        root = options.get("root", "/")
+        if not isinstance(root, str) or not root.startswith("/") or "\x00" in root:
+            raise ConfigurationError(
+                f"sftp option 'root': the sftp root must be an absolute path, got {root!r}"
+            )
+        for name in ("timeout", "connect_timeout", "read_timeout"):
+            value = options.get(name, 1.0)
+            if not _is_number(value) or not 0 < cast(float, value) < float("inf"):
+                raise ConfigurationError(
+                    f"sftp option {name!r} must be a number of seconds > 0, got {value!r}"
+                )
+        retries = options.get("retries", 0)
+        if not _is_int(retries) or cast(int, retries) < 0:
+            raise ConfigurationError(
+                f"sftp option 'retries' must be an integer >= 0, got {retries!r}"
+            )
+        connections = options.get("max_connections", 1)
+        if not _is_int(connections) or cast(int, connections) < 1:
+            raise ConfigurationError(
+                f"sftp option 'max_connections' must be an integer >= 1, got {connections!r}"
+            )
 
     def __repr__(self) -> str:
         return f"SFTPBackend({self._native_base + self._root!r})"
@@ -217,7 +277,7 @@ class SFTPBackend(ExtendedBackend):
         if kind is paramiko.Transport:
             return cast(T, self._pool.connected().get_transport())
         if kind is paramiko.SFTPClient:
-            return cast(T, open_sftp(self._pool.connected()))
+            return cast(T, open_sftp(self._pool.connected(), self._read_timeout))
         return None
 
     def _path(self, key: str) -> str:
@@ -253,23 +313,17 @@ class SFTPBackend(ExtendedBackend):
     def new_reader(self, key: str, *, offset: int = 0, length: int | None = None) -> BinaryIO:
         path = self._path(key)
 
-        def start(sftp: paramiko.SFTPClient) -> tuple[Pipe, bytes, int]:
-            pipe = Pipe(sftp)
-            handle = pipe.open(path, SFTP_FLAG_READ)
-            try:
-                attrs = pipe.fstat(handle)
-            except BaseException:
-                with contextlib.suppress(OSError):  # the fstat error is the one to report
-                    pipe.close_handle(handle)
-                raise
-            if st.S_ISDIR(attrs.st_mode or 0):
-                pipe.close_handle(handle)
-                raise IsADirectoryError(errno.EISDIR, f"{key!r} is a folder")
-            return pipe, handle, attrs.st_size or 0
+        def start(sftp: paramiko.SFTPClient) -> tuple[Pipe, bytes, SFTPAttributes]:
+            return open_file(sftp, path, key)
 
-        session, (pipe, handle, size) = self._pool.call_keep(start, "read", retry=True)
+        session, (pipe, handle, attrs) = self._pool.call_keep(start, "read", retry=True)
+        size = attrs.st_size or 0
         end = size if length is None else min(size, offset + length)
         return cast(BinaryIO, SFTPReader(self._pool, session, pipe, handle, offset, end))
+
+    def open_pinned(self, key: str) -> PinnedReader:
+        """One open handle on the file: the version there now (see :mod:`._pinned`)."""
+        return SFTPPinned(self._pool, key, self._path(key))
 
     def exists(self, key: str) -> bool:
         path = self._path(key)
@@ -393,6 +447,14 @@ class SFTPBackend(ExtendedBackend):
                 publish(sftp, src_path, dst_path, overwrite, dst)
 
         self._pool.call(rename, "move", retry=False)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _raw_entries(sftp: paramiko.SFTPClient, folder: str) -> list[tuple[str, SFTPAttributes]]:

@@ -6,11 +6,21 @@ only it is used. Failures become :class:`UnknownHostKeyError` or paramiko's
 ``BadHostKeyException`` (trust), :class:`SFTPAuthenticationError`
 (credentials; names the user and host, never a secret) or
 :class:`SFTPConnectionError` (the network; temporary).
+
+Time limits: ``connect_timeout`` bounds the TCP connect, the wait for the
+server's SSH banner and the key exchange; ``read_timeout`` bounds the
+authentication and opening a channel. A network failure (refused, reset,
+timed out, no banner) is tried ``retries`` more times, 0.1 s then 0.2 s …
+apart; refused credentials and host keys are never retried. With the
+defaults of :mod:`omnistorage._net` a closed port fails in well under a
+second and a host that accepts connections but never answers in about 9.5 s.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 
 import paramiko
 
@@ -22,6 +32,8 @@ from omnistorage.backends.sftp._errors import (
 from omnistorage.backends.sftp._hostkeys import HostKeyPolicy, UnknownHostPolicy
 
 __all__ = ["Connector"]
+
+log = logging.getLogger("omnistorage.backends.sftp")
 
 
 class Connector:
@@ -44,7 +56,9 @@ class Connector:
         passphrase: str | None,
         known_hosts_files: tuple[str, ...],
         host_key_policy: HostKeyPolicy,
-        timeout: float,
+        connect_timeout: float,
+        read_timeout: float,
+        retries: int,
     ) -> None:
         self._host = host
         self._port = port
@@ -55,11 +69,25 @@ class Connector:
         self._passphrase = passphrase
         self._known_hosts_files = known_hosts_files
         self._host_key_policy: HostKeyPolicy = host_key_policy
-        self._timeout = timeout
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+        self._retries = retries
         self._pinned: dict[str, paramiko.PKey] = {}
 
     def connect(self) -> paramiko.SSHClient:
-        """A new, authenticated connection; the caller owns and closes it."""
+        """A new, authenticated connection; the caller owns and closes it. Network
+        failures are retried ``retries`` times; the last one is raised."""
+        for attempt in range(self._retries + 1):
+            try:
+                return self._connect_once()
+            except SFTPConnectionError as exc:
+                if attempt == self._retries:
+                    raise
+                log.debug("SFTP connection attempt %d failed (%s); retrying", attempt + 1, exc)
+                time.sleep(0.1 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def _connect_once(self) -> paramiko.SSHClient:
         ssh = paramiko.SSHClient()
         for path in self._known_hosts_files:
             if os.path.exists(path):
@@ -86,10 +114,10 @@ class Connector:
                 pkey=self._pkey,
                 key_filename=self._key_filename,
                 passphrase=self._passphrase,
-                timeout=self._timeout,
-                banner_timeout=self._timeout,
-                auth_timeout=self._timeout,
-                channel_timeout=self._timeout,
+                timeout=self._connect_timeout,
+                banner_timeout=self._connect_timeout,
+                auth_timeout=self._read_timeout,
+                channel_timeout=self._read_timeout,
                 allow_agent=not explicit,
                 look_for_keys=not explicit,
             )
@@ -97,7 +125,16 @@ class Connector:
             ssh.close()
             raise
         except paramiko.AuthenticationException as exc:
+            transport = ssh.get_transport()
+            # paramiko goes on to authenticate when the key exchange timed out
+            # (no banner): then the network failed, not the credentials.
+            exchanged = transport is not None and transport.session_id is not None
             ssh.close()
+            if not exchanged:
+                raise SFTPConnectionError(
+                    f"cannot connect to SFTP server {where}: no SSH handshake within "
+                    f"{self._connect_timeout:g} s (connect_timeout)"
+                ) from exc
             who = self._username or "the local user"
             raise SFTPAuthenticationError(
                 f"SFTP authentication as {who!r} on {where} failed: {exc}"
@@ -111,6 +148,7 @@ class Connector:
                 isinstance(exc, paramiko.SSHException)
                 and transport is not None
                 and transport.is_active()
+                and transport.session_id is not None  # the key exchange completed
                 and not transport.is_authenticated()
             )
             ssh.close()
@@ -118,6 +156,11 @@ class Connector:
                 who = self._username or "the local user"
                 raise SFTPAuthenticationError(
                     f"SFTP authentication as {who!r} on {where} failed: {exc}"
+                ) from exc
+            if transport is not None and transport.session_id is None:
+                raise SFTPConnectionError(
+                    f"cannot connect to SFTP server {where}: no SSH handshake within "
+                    f"{self._connect_timeout:g} s (connect_timeout): {exc}"
                 ) from exc
             raise SFTPConnectionError(f"cannot connect to SFTP server {where}: {exc}") from exc
         except BaseException:

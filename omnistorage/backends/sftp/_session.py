@@ -2,7 +2,9 @@
 
 One SSH connection carries up to ``max_connections`` SFTP sessions (channels),
 each used by one operation at a time (paramiko's ``SFTPClient`` is not safe
-for concurrent use). An operation waits up to ``timeout`` for a free session;
+for concurrent use). Every wait for a reply on a session is bounded by
+``read_timeout`` (a stalled server fails the call with a temporary
+``TimeoutError``). An operation waits up to ``timeout`` for a free session;
 a thread that already holds one (an open reader, a writer) gets another
 without waiting, so nested use cannot deadlock. A dropped connection fails
 the calls in flight with :class:`SFTPConnectionError`; the next call
@@ -30,7 +32,7 @@ import paramiko
 from omnistorage.backends.sftp._errors import SFTPConnectionError, is_connection_problem
 from omnistorage.backends.sftp._protocol import awaiting_replies
 
-__all__ = ["Session", "SessionPool", "open_sftp"]
+__all__ = ["PoolTimeout", "Session", "SessionPool", "open_sftp"]
 
 log = logging.getLogger("omnistorage.backends.sftp")
 
@@ -38,6 +40,10 @@ T = TypeVar("T")
 
 _WINDOW_SIZE = 16 << 20  # SSH channel window and packet size of each SFTP session
 _MAX_PACKET_SIZE = 64 << 10
+
+
+class PoolTimeout(TimeoutError):
+    """No session became free within the pool's ``timeout`` (all in use)."""
 
 
 class Session:
@@ -70,17 +76,50 @@ class Session:
             log.debug("closing a broken SFTP session: %r", exc)
 
 
-def open_sftp(ssh: paramiko.SSHClient) -> paramiko.SFTPClient:
-    """A new SFTP session on ``ssh``, owned by the caller."""
+def open_sftp(ssh: paramiko.SSHClient, timeout: float | None = None) -> paramiko.SFTPClient:
+    """A new SFTP session on ``ssh``, owned by the caller.
+
+    With ``timeout``, every step waits at most that long for the server: opening
+    the channel, starting the ``sftp`` subsystem (paramiko waits for that reply
+    without a limit, so a watchdog closes the channel) and the version exchange;
+    the channel keeps the timeout for every later reply. A step that times out
+    raises ``TimeoutError``.
+    """
     transport = ssh.get_transport()
-    sftp = None
-    if transport is not None:
-        sftp = paramiko.SFTPClient.from_transport(
-            transport, window_size=_WINDOW_SIZE, max_packet_size=_MAX_PACKET_SIZE
-        )
-    if sftp is None:
+    if transport is None or not transport.is_active():
         raise paramiko.SSHException("the SSH connection is not active")
-    return sftp
+    channel = transport.open_session(
+        window_size=_WINDOW_SIZE, max_packet_size=_MAX_PACKET_SIZE, timeout=timeout
+    )
+    fired = threading.Event()
+    watchdog: threading.Timer | None = None
+    if timeout is not None:
+        channel.settimeout(timeout)
+
+        def expire() -> None:
+            fired.set()
+            channel.close()
+
+        watchdog = threading.Timer(timeout, expire)
+        watchdog.daemon = True
+        watchdog.start()
+    try:
+        channel.invoke_subsystem("sftp")
+    except BaseException as exc:
+        channel.close()
+        if fired.is_set():
+            raise TimeoutError(
+                f"the server did not start an SFTP session within {timeout:g} s"
+            ) from exc
+        raise
+    finally:
+        if watchdog is not None:
+            watchdog.cancel()
+    try:
+        return paramiko.SFTPClient(channel)
+    except BaseException:
+        channel.close()
+        raise
 
 
 _POOLS: weakref.WeakSet[SessionPool] = weakref.WeakSet()
@@ -110,9 +149,11 @@ class SessionPool:
         prepare: Callable[[paramiko.SFTPClient], None],
         where: str,
         timeout: float,
+        read_timeout: float,
         max_connections: int,
     ) -> None:
         self.closed = False
+        self._read_timeout = read_timeout
         self._connect = connect
         self._prepare = prepare
         self._prepared = False
@@ -126,11 +167,19 @@ class SessionPool:
         self._busy = 0
         self._held: dict[int, int] = {}
         self._orphans: set[str] = set()
+        self._pid = os.getpid()
         _POOLS.add(self)
+
+    def _check_pid(self) -> None:
+        """A forked child that ``os.register_at_fork`` did not reach (a fork made
+        outside ``os.fork``) still never uses the parent's connection."""
+        if self._pid != os.getpid():
+            self._forget_parent()
 
     def _forget_parent(self) -> None:
         """In a forked child: drop (never close: that would talk on the parent's
         socket) every inherited session and the connection; fresh locks."""
+        self._pid = os.getpid()
         _INHERITED.extend(self._idle)
         if self._ssh is not None:
             _INHERITED.append(self._ssh)
@@ -143,6 +192,7 @@ class SessionPool:
 
     def connected(self) -> paramiko.SSHClient:
         """The live SSH connection, (re)connecting when there is none."""
+        self._check_pid()
         with self._connect_lock:
             ssh = self._ssh
             if ssh is not None:
@@ -168,7 +218,7 @@ class SessionPool:
         for attempt in range(2):
             ssh = self.connected()
             try:
-                sftp = open_sftp(ssh)
+                sftp = open_sftp(ssh, self._read_timeout)
             except paramiko.ChannelException as exc:  # e.g. the server's MaxSessions
                 raise SFTPConnectionError(
                     f"{self._where} refused another SFTP session ({exc}); lower max_connections"
@@ -180,9 +230,6 @@ class SessionPool:
                 raise SFTPConnectionError(
                     f"cannot open an SFTP session on {self._where}: {exc}"
                 ) from exc
-            channel = sftp.get_channel()
-            if channel is not None:
-                channel.settimeout(self._timeout)
             session = Session(sftp, ssh)
             try:
                 if not self._prepared:
@@ -222,6 +269,7 @@ class SessionPool:
 
     def acquire(self) -> Session:
         """A session for the calling thread; give it back with :meth:`release`."""
+        self._check_pid()
         me = threading.get_ident()
         deadline = time.monotonic() + self._timeout
         stale: list[Session] = []
@@ -240,7 +288,7 @@ class SessionPool:
                     break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise TimeoutError(
+                    raise PoolTimeout(
                         f"no free SFTP session on {self._where} within "
                         f"{self._timeout:g} s (max_connections={self._max}, all in use)"
                     )
@@ -301,9 +349,14 @@ class SessionPool:
         self.release(session, clean)
         if not isinstance(exc, Exception):  # KeyboardInterrupt and the like stay as they are
             return None
+        if isinstance(exc, TimeoutError) and not isinstance(exc, PoolTimeout):
+            return SFTPConnectionError(
+                f"SFTP server {self._where} sent no reply within {self._read_timeout:g} s "
+                f"(read_timeout) during {doing}"
+            )
         if alive and not isinstance(exc, (paramiko.SSHException, EOFError)):
             return None
-        if isinstance(exc, (TimeoutError, SFTPConnectionError)):
+        if isinstance(exc, (SFTPConnectionError, PoolTimeout)):
             return None
         return SFTPConnectionError(
             f"SFTP connection to {self._where} lost during {doing}: {type(exc).__name__}: {exc}"
@@ -329,7 +382,7 @@ class SessionPool:
                 lost = self.failed(session, exc, doing)
                 if lost is None:
                     raise
-                if retry and reused and attempt == 0:
+                if retry and reused and attempt == 0 and not isinstance(exc, TimeoutError):
                     log.debug("stale SFTP session (%s); retrying on a new one", lost)
                     continue
                 raise lost from exc

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import SplitResult, unquote
 
+from omnistorage._redact import protect_secrets
 from omnistorage.errors import ConfigurationError
 
 __all__ = ["parse_url"]
@@ -16,7 +17,12 @@ def parse_url(split: SplitResult) -> tuple[dict[str, Any], str]:
     The URL path is the backend's absolute ``root`` folder; the store root
     inside the backend is ``""``. Query parameters (``key_filename``,
     ``known_hosts``, ``host_key_policy``, ``timeout`` …) are added by the registry.
+    A password is registered with :func:`~omnistorage._redact.protect_secrets` in
+    both its URL-encoded and decoded forms before anything else can fail, and no
+    error raised here quotes the URL.
     """
+    if split.password:
+        protect_secrets(split.password, unquote(split.password))
     host = split.hostname
     if not host:
         raise ConfigurationError("sftp URLs need a host: sftp://user@host[:port]/folder")
