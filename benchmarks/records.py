@@ -1,73 +1,76 @@
-"""Record writing throughput: omnistorage.records vs minimal loops and peers, in one run.
+"""Records throughput: omnistorage.records against the fastest hand-written loops.
 
-    python benchmarks/records.py [--records 1000000] [--repeat 3] [--codecs zstd,gzip,snappy]
+    python benchmarks/records.py [--records 500000] [--repeat 3] [--codecs zstd,gzip,snappy]
+                                 [--no-s3] [--endpoint URL --region REGION]
 
 Workload: N synthetic log events (timestamp, level, service, message, user
-id, latency) written as NDJSON to a local folder. The events are generated
-once, *before* any timing, and every contender writes the same list; each
-contender is warmed up on 20 batches, then run ``--repeat`` times,
-interleaved, and its best (shortest wall-clock) run is reported. Peak RSS
-growth is the largest, over the runs, of the process's peak RSS during a
-run (``VmHWM``, reset before each run through ``/proc/self/clear_refs``)
-minus its RSS before the run. The least process CPU time of a run is
-printed too: for single-threaded contenders it is less disturbed by other
-load than wall time.
+id, latency), about 120 bytes each as NDJSON, generated once before any
+timing and frozen out of the garbage collector's way (``gc.freeze``).
+Every contender is warmed up once, then run ``--repeat`` times, the rounds
+interleaved; a contender's best (shortest) run is reported, in wall-clock
+and in process CPU time (CPU time is less disturbed by other load on a
+shared machine; for S3 reads wall time is what counts, the server being
+another process).
 
-Contenders (zstd level 3 unless said):
+WRITE (to a local folder), per codec:
 
-- ``minimal``: the hand-written practical limit: batches of 1000 events,
-  ``b"\\n".join(map(orjson.dumps, batch)) + b"\\n"``, written to
-  ``zstandard.ZstdCompressor(level=3).stream_writer`` over a file opened
-  with a 1 MiB buffer. Ratios are against it (gzip/snappy rows: against the
-  minimal loop with the same codec library).
-- ``ours write_many``: ``records.open_writer(store, key)`` then
-  ``write_many(batch)`` per batch of 1000.
-- ``ours write``: ``write(event)`` per event.
-- ``ours parallel=True``: compression off the calling thread: for zstd on a
-  libzstd worker thread (1 MiB jobs), for gzip and snappy on a Python
-  worker thread that also writes.
-- ``ours threads=2``: two libzstd worker threads (codec option ``threads=2``).
-- ``ours rolling write``: ``RollingRecordWriter.write(event)`` per event
-  (thread-safe, encodes each record at once), 64 MB objects.
-- ``smart_open``: ``smart_open.open(path, "wb")``. Its ``.zst`` support
-  needs ``backports.zstd`` on Python < 3.14; when that is missing the
-  stream is compressed explicitly with ``zstandard`` level 3 over
-  ``smart_open.open(..., compression="disable")`` (the table says which).
-- ``fsspec``: ``fsspec.open(path, "wb", compression="zstd")``. Without
-  ``backports.zstd``, fsspec's built-in zstd uses python-zstandard at a
-  fixed level 10, so a second row compresses explicitly at level 3 over
-  ``fsspec.open(path, "wb")``.
+- ``hand loop bN``: the anchor: ``b"\\n".join(map(orjson.dumps, batch)) +
+  b"\\n"`` per batch of N records, one compress object (zstandard level 3,
+  ISA-L gzip level 2 = our level 6, python-snappy's framing compressor fed
+  64 KiB+ pieces), plain ``f.write`` of each output. Several batch sizes
+  are measured; the fastest is the anchor ("best hand").
+- ``ours write``: ``records.open_writer(store, key)`` then ``write(event)``
+  per event; ``ours write_many``: ``write_many(batch)`` per 1000 events;
+  ``ours rolling write``: ``RollingRecordWriter.write(event)`` (64 MiB
+  objects, thread-safe).
+- ``peer smart_open`` / ``peer fsspec`` (zstd and gzip): ``smart_open.open``
+  / ``fsspec.open(compression="infer")`` of ``*.ndjson.zst|gz`` in ``"wb"``,
+  fed the hand loop's batches of 1000 joined lines.
 
-Targets (issue): ours >= 1.0x the minimal loop single-threaded, the parallel
-mode >= 1.6x on 2 cores, RSS growth < 32 MiB for any stream length. Other
-work on the machine makes the numbers noisy: the load average is printed.
+READ, per codec, from the local folder and from S3 (moto; settings from
+``bash scripts/servers.sh env``):
+
+- ``hand loop rN``: the anchor: read the file (or the S3 GET body) in N
+  byte chunks (several sizes; the fastest is the anchor), decompress
+  (zstandard ``decompressobj`` per frame, ISA-L ``decompressobj(31)``,
+  python-snappy ``StreamDecompressor``), split on ``\\n``,
+  ``list(map(orjson.loads, lines))``.
+- ``ours read_batch``: ``records.open_reader(store, key).read_batch()``
+  until empty; ``ours iterate``: ``for record in reader``.
+- ``peer smart_open`` / ``peer fsspec`` (local, zstd and gzip): the hand
+  loop's file opened ``"rb"`` by the peer, ``orjson.loads`` per line.
+
+Targets (issue 8): write >= 0.95x, write_many >= 1.0x, rolling write
+>= 0.9x, RecordReader over NDJSON+zstd >= 0.95x, local and S3.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
-import importlib.util
 import os
 import random
 import shutil
-import statistics
 import sys
 import tempfile
 import time
-import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+from uuid import uuid4
 
 import orjson
 import zstandard
 
 from omnistorage import LocalBackend, Store
-from omnistorage.records import RollingRecordWriter, open_writer
+from omnistorage.records import RollingRecordWriter, open_reader, open_writer
 
 BATCH = 1000
+HAND_BATCHES = (256, 512, 1024, 2048, 4096)
+HAND_READ_SIZES = (32 << 10, 64 << 10, 128 << 10, 1 << 20)
+SUFFIX = {"zstd": "zst", "gzip": "gz", "snappy": "sz"}
+PEERS = ("smart_open", "fsspec")  # their .zst/.gz need backports.zstd (a dependency)
 
 LEVELS = ["DEBUG", "INFO", "INFO", "INFO", "INFO", "WARN", "ERROR"]
 SERVICES = ["api", "auth", "billing", "search", "checkout", "worker"]
@@ -81,8 +84,10 @@ MESSAGES = [
     "session expired",
 ]
 
+Events = list[dict[str, Any]]
 
-def make_events(n: int) -> list[dict[str, Any]]:
+
+def make_events(n: int) -> Events:
     rnd = random.Random(42)
     start = 1_767_225_600.0  # 2026-01-01T00:00:00Z
     return [
@@ -98,170 +103,417 @@ def make_events(n: int) -> list[dict[str, Any]]:
     ]
 
 
-def batches(events: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    return [events[i : i + BATCH] for i in range(0, len(events), BATCH)]
+# ---------------------------------------------------------------- hand loops
 
 
-def _status(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field):
-                return int(line.split()[1]) * 1024
-    return 0
+def hand_compressor(
+    codec: str,
+) -> Callable[[], tuple[Callable[[bytes], bytes], Callable[[], bytes]]]:
+    """A factory of (compress, finish) for the hand loops."""
+    if codec == "zstd":
+
+        def new() -> tuple[Callable[[bytes], bytes], Callable[[], bytes]]:
+            c = zstandard.ZstdCompressor(level=3).compressobj()
+            return c.compress, c.flush
+
+    elif codec == "gzip":
+        from isal import isal_zlib
+
+        def new() -> tuple[Callable[[bytes], bytes], Callable[[], bytes]]:
+            c = isal_zlib.compressobj(2, isal_zlib.DEFLATED, 31)
+            return c.compress, c.flush
+
+    else:
+        import snappy  # python-snappy: the framing format
+
+        def new() -> tuple[Callable[[bytes], bytes], Callable[[], bytes]]:
+            c = snappy.StreamCompressor()
+            pending: list[bytes] = []
+            size = 0
+
+            def compress(data: bytes) -> bytes:  # it does no buffering: feed 64 KiB+
+                nonlocal pending, size
+                pending.append(data)
+                size += len(data)
+                if size < 1 << 16:
+                    return b""
+                out = c.add_chunk(b"".join(pending))
+                pending, size = [], 0
+                return bytes(out)
+
+            def finish() -> bytes:
+                return bytes(c.add_chunk(b"".join(pending))) if pending else b""
+
+            return compress, finish
+
+    return new
 
 
-def reset_peak_rss() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        return False
-    return True
+def hand_write(codec: str, batch: int) -> Callable[[Path, Events], int]:
+    new = hand_compressor(codec)
 
-
-@dataclass
-class Result:
-    name: str
-    codec: str
-    seconds: float = float("inf")
-    cpu: float = float("inf")
-    rss_growth: int = 0
-    out_bytes: int = 0
-    note: str = ""
-    rounds: list[float] = field(default_factory=list)
-
-
-# ---------------------------------------------------------------- contenders
-# Each returns a function that writes every batch to ``path`` (or ``key`` in
-# ``store``) and returns the size of what it wrote.
-
-
-def minimal_zstd(path: Path, groups: list[list[dict[str, Any]]]) -> int:
-    dumps = orjson.dumps
-    with open(path, "wb", buffering=1 << 20) as f:
-        writer = zstandard.ZstdCompressor(level=3).stream_writer(f, closefd=False)
-        for batch in groups:
-            writer.write(b"\n".join(map(dumps, batch)) + b"\n")
-        writer.flush(zstandard.FLUSH_FRAME)
-    return path.stat().st_size
-
-
-def minimal_compressobj(
-    new: Callable[[], Any],
-) -> Callable[[Path, list[list[dict[str, Any]]]], int]:
-    def run(path: Path, groups: list[list[dict[str, Any]]]) -> int:
+    def run(path: Path, events: Events) -> int:
         dumps = orjson.dumps
-        compressor = new()
-        with open(path, "wb", buffering=1 << 20) as f:
-            for batch in groups:
-                f.write(compressor.compress(b"\n".join(map(dumps, batch)) + b"\n"))
-            f.write(compressor.flush())
+        compress, finish = new()
+        with open(path, "wb") as f:
+            write = f.write
+            for i in range(0, len(events), batch):
+                write(compress(b"\n".join(map(dumps, events[i : i + batch])) + b"\n"))
+            write(finish())
         return path.stat().st_size
 
     return run
 
 
-def minimal_snappy(path: Path, groups: list[list[dict[str, Any]]]) -> int:
-    import snappy  # python-snappy 0.7: the framing format on cramjam
+def hand_chunks_decompressed(codec: str, raw: BinaryIO, size: int) -> Iterator[bytes]:
+    """Decompressed pieces of ``raw`` (a file or an S3 body) read ``size`` bytes at a time."""
+    read = raw.read
+    if codec == "zstd":
+        dctx = zstandard.ZstdDecompressor()
+        d = dctx.decompressobj()
+        while chunk := read(size):
+            while chunk:
+                out = d.decompress(chunk)
+                if out:
+                    yield out
+                if not d.eof:
+                    break
+                chunk = d.unused_data  # the next frame (a seal is a skippable frame)
+                d = dctx.decompressobj()
+    elif codec == "gzip":
+        from isal import isal_zlib
 
-    dumps = orjson.dumps
-    compressor = snappy.StreamCompressor()
-    pending: list[bytes] = []
-    size = 0
-    with open(path, "wb", buffering=1 << 20) as f:
-        for batch in groups:
-            data = b"\n".join(map(dumps, batch)) + b"\n"
-            pending.append(data)
-            size += len(data)
-            if size >= 1 << 16:  # StreamCompressor does no buffering: feed 64 KiB+ pieces
-                f.write(compressor.add_chunk(b"".join(pending)))
-                pending, size = [], 0
-        if pending:
-            f.write(compressor.add_chunk(b"".join(pending)))
-    return path.stat().st_size
+        g = isal_zlib.decompressobj(31)
+        while chunk := read(size):
+            while chunk:
+                out = g.decompress(chunk)
+                if out:
+                    yield out
+                if not g.eof:
+                    break
+                chunk = g.unused_data  # the next member
+                g = isal_zlib.decompressobj(31)
+    else:
+        import snappy
+
+        s = snappy.StreamDecompressor()
+        while chunk := read(size):
+            out = s.decompress(chunk)
+            if out:
+                yield bytes(out)
 
 
-def ours(
-    store: Store, key: str, *, per_record: bool = False, **options: Any
-) -> Callable[[Path, list[list[dict[str, Any]]]], int]:
-    def run(path: Path, groups: list[list[dict[str, Any]]]) -> int:
+def hand_read_loop(codec: str, raw: BinaryIO, size: int) -> int:
+    loads = orjson.loads
+    count = 0
+    rest = b""
+    for piece in hand_chunks_decompressed(codec, raw, size):
+        lines = (rest + piece).split(b"\n")
+        rest = lines.pop()
+        count += len(list(map(loads, lines)))
+    if rest:
+        loads(rest)
+        count += 1
+    return count
+
+
+def hand_reader(
+    codec: str, size: int, path: Path, s3: tuple[Store, Any, str] | None
+) -> Callable[[], int]:
+    """The hand read loop over the local file ``path``, or its S3 copy (``hand.ndjson.*``)."""
+    if s3 is None:
+
+        def local() -> int:
+            with open(path, "rb") as f:
+                return hand_read_loop(codec, f, size)
+
+        return local
+    _, client, bucket = s3
+    key = f"hand.ndjson.{SUFFIX[codec]}"
+
+    def remote() -> int:
+        body = client.get_object(Bucket=bucket, Key=key)["Body"]
+        try:
+            return hand_read_loop(codec, body, size)
+        finally:
+            body.close()
+
+    return remote
+
+
+# ---------------------------------------------------------------- ours
+
+
+def ours_write(store: Store, key: str, **options: Any) -> Callable[[Path, Events], int]:
+    def run(path: Path, events: Events) -> int:
         with open_writer(store, key, overwrite=True, **options) as writer:
-            if per_record:
-                write = writer.write
-                for batch in groups:
-                    for event in batch:
-                        write(event)
-            else:
-                for batch in groups:
-                    writer.write_many(batch)
+            write = writer.write
+            for event in events:
+                write(event)
         return int(writer.bytes_out)
 
     return run
 
 
-def ours_rolling(store: Store) -> Callable[[Path, list[list[dict[str, Any]]]], int]:
-    def run(path: Path, groups: list[list[dict[str, Any]]]) -> int:
-        with RollingRecordWriter(store, "b/roll/{seq:06d}.ndjson.zst", max_bytes=64 << 20) as out:
+def ours_write_many(store: Store, key: str, **options: Any) -> Callable[[Path, Events], int]:
+    def run(path: Path, events: Events) -> int:
+        with open_writer(store, key, overwrite=True, **options) as writer:
+            for i in range(0, len(events), BATCH):
+                writer.write_many(events[i : i + BATCH])
+        return int(writer.bytes_out)
+
+    return run
+
+
+def ours_rolling(store: Store, codec: str) -> Callable[[Path, Events], int]:
+    folder = f"roll-{codec}"
+    template = folder + "/{seq:06d}.ndjson." + SUFFIX[codec]
+
+    def run(path: Path, events: Events) -> int:
+        for info in store.list_files(folder, recursive=True):
+            store.delete(info.path)
+        with RollingRecordWriter(store, template, max_bytes=64 << 20) as out:
             write = out.write
-            for batch in groups:
-                for event in batch:
-                    write(event)
+            for event in events:
+                write(event)
         return out.stats().bytes_out
 
     return run
 
 
-def smart_open_zstd(path: Path, groups: list[list[dict[str, Any]]]) -> int:
-    import smart_open
-
-    dumps = orjson.dumps
-    with smart_open.open(str(path), "wb", compression="disable") as raw:
-        writer = zstandard.ZstdCompressor(level=3).stream_writer(raw, closefd=False)
-        for batch in groups:
-            writer.write(b"\n".join(map(dumps, batch)) + b"\n")
-        writer.flush(zstandard.FLUSH_FRAME)
-    return path.stat().st_size
+def ours_read_batch(store: Store, key: str) -> int:
+    count = 0
+    with open_reader(store, key) as reader:
+        while batch := reader.read_batch():
+            count += len(batch)
+    return count
 
 
-def smart_open_native(path: Path, groups: list[list[dict[str, Any]]]) -> int:
-    import smart_open
-
-    dumps = orjson.dumps
-    with smart_open.open(str(path), "wb") as f:
-        for batch in groups:
-            f.write(b"\n".join(map(dumps, batch)) + b"\n")
-    return path.stat().st_size
+def ours_iterate(store: Store, key: str) -> int:
+    count = 0
+    with open_reader(store, key) as reader:
+        for _ in reader:
+            count += 1
+    return count
 
 
-def fsspec_native(path: Path, groups: list[list[dict[str, Any]]]) -> int:
+# ---------------------------------------------------------------- peers
+
+
+def peer_open(lib: str, path: Path, mode: str) -> Any:
+    """``path`` opened by a peer library, compression inferred from the suffix."""
+    if lib == "smart_open":
+        import smart_open
+
+        return smart_open.open(str(path), mode)
     import fsspec
 
+    return fsspec.open(str(path), mode, compression="infer").open()
+
+
+def peer_write(lib: str, suffix: str) -> Callable[[Path, Events], int]:
+    """A peer's writer fed what the hand loop feeds: orjson lines joined per batch."""
+
+    def run(path: Path, events: Events) -> int:
+        target = path.with_name(f"{path.name}-{lib}.ndjson.{suffix}")
+        dumps = orjson.dumps
+        with peer_open(lib, target, "wb") as f:
+            for i in range(0, len(events), BATCH):
+                f.write(b"\n".join(map(dumps, events[i : i + BATCH])) + b"\n")
+        return target.stat().st_size
+
+    return run
+
+
+def peer_read(lib: str, path: Path) -> Callable[[], int]:
+    """A peer's reader, line by line through orjson (how their users read NDJSON)."""
+
+    def run() -> int:
+        loads = orjson.loads
+        with peer_open(lib, path, "rb") as f:
+            return sum(1 for _ in map(loads, f))
+
+    return run
+
+
+# ---------------------------------------------------------------- timing
+
+
+@dataclass
+class Row:
+    section: str
+    codec: str
+    name: str
+    run: Callable[[], object]
+    wall: float = float("inf")
+    cpu: float = float("inf")
+    anchor: bool = False
+    target: float | None = None
+    walls: list[float] = field(default_factory=list)
+
+
+def measure(rows: list[Row], repeat: int, *, warm_up: bool = True) -> None:
+    for row in rows if warm_up else ():  # warm-up: imports, caches, first allocations
+        row.run()
+    for round_ in range(repeat):
+        order = rows[round_ % len(rows) :] + rows[: round_ % len(rows)]
+        for row in order:
+            gc.collect()
+            cpu = time.process_time()
+            start = time.perf_counter()
+            row.run()
+            wall = time.perf_counter() - start
+            cpu = time.process_time() - cpu
+            row.walls.append(wall)
+            row.wall = min(row.wall, wall)
+            row.cpu = min(row.cpu, cpu)
+
+
+def report(rows: list[Row], records: int, cpu_ratio: bool = True) -> None:
+    groups: dict[tuple[str, str], list[Row]] = {}
+    for row in rows:
+        groups.setdefault((row.section, row.codec), []).append(row)
+    header = (
+        f"{'section':<11} {'codec':<7} {'contender':<20} {'records/s':>11} {'wall s':>7} "
+        f"{'CPU s':>6} {'x wall':>7} {'x CPU':>6}  target"
+    )
+    print(header)
+    print("-" * len(header))
+    for (section, codec), members in groups.items():
+        anchors = [r for r in members if r.anchor]
+        best_wall = min(r.wall for r in anchors)
+        best_cpu = min(r.cpu for r in anchors)
+        for row in members:
+            x_wall = best_wall / row.wall
+            x_cpu = best_cpu / row.cpu
+            target = ""
+            if row.target is not None:
+                met = x_wall >= row.target or (cpu_ratio and x_cpu >= row.target)
+                target = f">= {row.target:.2f}x {'met' if met else 'MISSED'}"
+            print(
+                f"{section:<11} {codec:<7} {row.name:<20} {records / row.wall:11,.0f} "
+                f"{row.wall:7.3f} {row.cpu:6.3f} {x_wall:7.2f} {x_cpu:6.2f}  {target}"
+            )
+    print(
+        "\nx wall / x CPU: the best hand loop's best time over the contender's (higher is "
+        "faster);\n'met' when either reaches the target (CPU time is steadier on a loaded machine)."
+    )
+
+
+# ---------------------------------------------------------------- breakdown
+
+
+class _Probe:
+    """A stand-in for a writer, to time the pieces of a per-record ``write``."""
+
+    __slots__ = ("buf",)
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+
+    def nothing(self, record: Any) -> None:
+        pass
+
+    def encode(self, record: Any) -> None:
+        buf = self.buf
+        buf += orjson.dumps(record, None, orjson.OPT_APPEND_NEWLINE)
+        if len(buf) >= 1 << 16:
+            self.buf = bytearray()
+
+
+def breakdown(events: Events, repeat: int) -> None:
+    """What each piece of the write paths costs, in ns per record (least CPU time)."""
+    import re
+    import threading
+
+    null = re.compile(b"null").search
     dumps = orjson.dumps
-    with fsspec.open(str(path), "wb", compression="zstd") as f:
-        for batch in groups:
-            f.write(b"\n".join(map(dumps, batch)) + b"\n")
-    return path.stat().st_size
+    lines = [dumps(e) for e in events]
+    joined = [b"\n".join(lines[i : i + 512]) + b"\n" for i in range(0, len(lines), 512)]
+    probe = _Probe()
+    lock = threading.Lock()
+
+    def hand_encode() -> None:
+        for i in range(0, len(events), 512):
+            b"\n".join(map(dumps, events[i : i + 512])) + b"\n"
+
+    def batch_null_search() -> None:
+        for block in joined:
+            null(block)
+
+    def line_null_search() -> None:
+        for line in lines:
+            null(line)
+
+    def method_call() -> None:
+        call = probe.nothing
+        for event in events:
+            call(event)
+
+    def method_encode_into_buffer() -> None:
+        call = probe.encode
+        for event in events:
+            call(event)
+
+    def lock_acquire_release() -> None:
+        acquire, release = lock.acquire, lock.release
+        for _ in events:
+            acquire()
+            release()
+
+    def zstd_compress() -> None:
+        compress = zstandard.ZstdCompressor(level=3, write_checksum=True).compressobj()
+        for block in joined:
+            compress.compress(block)
+        compress.flush()
+
+    pieces = [
+        hand_encode,
+        batch_null_search,
+        line_null_search,
+        method_call,
+        method_encode_into_buffer,
+        lock_acquire_release,
+        zstd_compress,
+    ]
+    print("what the pieces cost (ns per record, least CPU time):")
+    for piece in pieces:
+        best = float("inf")
+        for _ in range(max(3, repeat)):
+            start = time.process_time()
+            piece()
+            best = min(best, time.process_time() - start)
+        print(f"  {piece.__name__:<28} {best / len(events) * 1e9:7.0f}")
+    print()
 
 
-def fsspec_zstd3(path: Path, groups: list[list[dict[str, Any]]]) -> int:
-    import fsspec
-
-    dumps = orjson.dumps
-    with fsspec.open(str(path), "wb") as raw:
-        writer = zstandard.ZstdCompressor(level=3).stream_writer(raw, closefd=False)
-        for batch in groups:
-            writer.write(b"\n".join(map(dumps, batch)) + b"\n")
-        writer.flush(zstandard.FLUSH_FRAME)
-    return path.stat().st_size
+# ---------------------------------------------------------------- S3
 
 
-def has_backports_zstd() -> bool:
-    if sys.version_info >= (3, 14):
-        return True
-    try:
-        return importlib.util.find_spec("backports.zstd") is not None
-    except ImportError:  # no "backports" package at all
-        return False
+def s3_store(endpoint: str, region: str) -> tuple[Store, Any, str]:
+    import boto3
+    from botocore.config import Config
+
+    from omnistorage.backends.s3 import S3Backend
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id="bench",  # moto takes any credentials
+        aws_secret_access_key="bench",
+        config=Config(s3={"addressing_style": "path"}),
+    )
+    bucket = f"omni-bench-{uuid4().hex[:16]}"
+    client.create_bucket(Bucket=bucket)
+    return Store(S3Backend(bucket=bucket, client=client)), client, bucket
+
+
+def drop_bucket(client: Any, bucket: str) -> None:
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for item in page.get("Contents", []):
+            client.delete_object(Bucket=bucket, Key=item["Key"])
+    client.delete_bucket(Bucket=bucket)
 
 
 # ---------------------------------------------------------------- driver
@@ -269,128 +521,149 @@ def has_backports_zstd() -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--records", type=int, default=500_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--codecs", default="zstd,gzip,snappy")
+    parser.add_argument("--no-s3", action="store_true", help="skip the S3 read rows")
+    parser.add_argument("--no-write", action="store_true", help="skip the write rows")
+    parser.add_argument("--no-read", action="store_true", help="skip the read rows")
+    parser.add_argument(
+        "--breakdown", action="store_true", help="first time the pieces of the write paths"
+    )
+    parser.add_argument("--endpoint", default=os.environ.get("OMNI_TEST_S3_ENDPOINT"))
+    parser.add_argument("--region", default=os.environ.get("OMNI_TEST_S3_REGION", "us-east-1"))
     args = parser.parse_args()
-    codecs = set(args.codecs.split(","))
+    codecs = [c for c in ("zstd", "gzip", "snappy") if c in args.codecs.split(",")]
 
     print(
         f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
         f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} (other work makes numbers noisy)"
     )
     events = make_events(args.records)
-    groups = batches(events)
-    encoded = sum(len(orjson.dumps(e)) + 1 for e in events)
-    print(
-        f"{len(events):,} events pre-generated ({encoded / 1e6:.1f} MB as NDJSON), "
-        f"batches of {BATCH}, best of {args.repeat}\n"
-    )
+    gc.collect()
+    gc.freeze()  # the events are old objects: keep them out of every collection
+    size = sum(len(orjson.dumps(e)) + 1 for e in events)
+    print(f"{len(events):,} events ({size / 1e6:.1f} MB as NDJSON), best of {args.repeat}\n")
 
+    if args.breakdown:
+        breakdown(events, args.repeat)
     base = Path(tempfile.mkdtemp(prefix="omni-records-bench-"))
     store = Store(LocalBackend(base / "store"))
-    raw_dir = base / "raw"
-    raw_dir.mkdir()
-    contenders: list[tuple[Result, Callable[[Path, list[list[dict[str, Any]]]], int], str]] = []
-
-    def add(name: str, codec: str, run: Callable[..., int], note: str = "") -> None:
-        contenders.append((Result(name, codec, note=note), run, codec))
-
-    if "zstd" in codecs:
-        add("minimal loop", "zstd", minimal_zstd, "orjson + zstandard stream_writer")
-        add("ours write_many", "zstd", ours(store, "b/ours.ndjson.zst"))
-        add("ours write", "zstd", ours(store, "b/ours1.ndjson.zst", per_record=True))
-        add("ours parallel=True", "zstd", ours(store, "b/par.ndjson.zst", parallel=True))
-        add("ours rolling write", "zstd", ours_rolling(store), "RollingRecordWriter, 64 MB objects")
-        add(
-            "ours threads=2", "zstd", ours(store, "b/mt.ndjson.zst", threads=2), "2 libzstd workers"
-        )
-        if has_backports_zstd():
-            add("smart_open", "zstd", smart_open_native, "native .zst")
-        else:
-            add("smart_open", "zstd", smart_open_zstd, "explicit zstd-3: no backports.zstd")
-        add("fsspec zstd", "zstd", fsspec_native, "fsspec's own zstd (level 10 without backports)")
-        add("fsspec + zstd-3", "zstd", fsspec_zstd3, "explicit zstd-3")
-    if "gzip" in codecs:
-        from isal import isal_zlib
-
-        add(
-            "minimal loop",
-            "gzip/isal",
-            minimal_compressobj(lambda: isal_zlib.compressobj(2, isal_zlib.DEFLATED, 31)),
-            "isal_zlib level 2",
-        )
-        add("ours write_many", "gzip/isal", ours(store, "b/ours.ndjson.gz"), "level 6 = isal 2")
-        add("ours parallel=True", "gzip/isal", ours(store, "b/par.ndjson.gz", parallel=True))
-        add(
-            "minimal loop",
-            "gzip/zlib",
-            minimal_compressobj(lambda: zlib.compressobj(6, zlib.DEFLATED, 31)),
-            "zlib level 6",
-        )
-        add("ours write_many", "gzip/zlib", ours(store, "b/z.ndjson.gz", implementation="zlib"))
-        add(
-            "ours parallel=True",
-            "gzip/zlib",
-            ours(store, "b/zp.ndjson.gz", implementation="zlib", parallel=True),
-        )
-    if "snappy" in codecs:
-        add("minimal loop", "snappy", minimal_snappy, "python-snappy StreamCompressor")
-        add("ours write_many", "snappy", ours(store, "b/ours.ndjson.sz"))
-        add("ours parallel=True", "snappy", ours(store, "b/par.ndjson.sz", parallel=True))
-
-    can_reset = reset_peak_rss()
+    raw = base / "raw"
+    raw.mkdir()
+    s3: tuple[Store, Any, str] | None = None
     try:
-        for index, (_result, run, _codec) in enumerate(contenders):  # warm-up: imports, caches
-            run(raw_dir / f"warm{index}.out", groups[:20])
-        for _ in range(args.repeat):
-            for index, (result, run, _codec) in enumerate(contenders):
-                path = raw_dir / f"c{index}.out"
-                gc.collect()
-                before = _status("VmRSS:")
-                reset_peak_rss()
-                cpu = time.process_time()
-                start = time.perf_counter()
-                result.out_bytes = run(path, groups)
-                elapsed = time.perf_counter() - start
-                cpu = time.process_time() - cpu
-                peak = _status("VmHWM:")
-                result.rounds.append(elapsed)
-                result.seconds = min(result.seconds, elapsed)
-                result.cpu = min(result.cpu, cpu)
-                if can_reset:
-                    result.rss_growth = max(result.rss_growth, peak - before)
-                path.unlink(missing_ok=True)
+        if not args.no_write:
+            rows: list[Row] = []
+            for codec in codecs:
+                suffix = SUFFIX[codec]
+                for batch in HAND_BATCHES:
+                    run = hand_write(codec, batch)
+                    out = raw / f"hand-{codec}-{batch}"
+                    rows.append(
+                        Row(
+                            "write",
+                            codec,
+                            f"hand loop b{batch}",
+                            lambda f=run, p=out: f(p, events),
+                            anchor=True,
+                        )
+                    )
+                w1 = ours_write(store, f"w1.ndjson.{suffix}")
+                wm = ours_write_many(store, f"wm.ndjson.{suffix}")
+                rl = ours_rolling(store, codec)
+                rows.append(
+                    Row("write", codec, "ours write", lambda f=w1: f(raw, events), target=0.95)
+                )
+                rows.append(
+                    Row("write", codec, "ours write_many", lambda f=wm: f(raw, events), target=1.0)
+                )
+                rows.append(
+                    Row(
+                        "write",
+                        codec,
+                        "ours rolling write",
+                        lambda f=rl: f(raw, events),
+                        target=0.9,
+                    )
+                )
+                for lib in PEERS if codec != "snappy" else ():
+                    run = peer_write(lib, suffix)
+                    rows.append(
+                        Row("write", codec, f"peer {lib}", lambda f=run: f(raw / "peer", events))
+                    )
+                if codec == "zstd":  # what refusing NaN costs: the opt-in skips the check
+                    w1n = ours_write(store, f"w1n.ndjson.{suffix}", nan_as_null=True)
+                    wmn = ours_write_many(store, f"wmn.ndjson.{suffix}", nan_as_null=True)
+                    rows.append(
+                        Row("write", codec, "write nan_as_null", lambda f=w1n: f(raw, events))
+                    )
+                    rows.append(
+                        Row("write", codec, "write_many nan_as_n", lambda f=wmn: f(raw, events))
+                    )
+            measure(rows, args.repeat)
+            report(rows, len(events))
+            print()
+
+        if args.no_read:
+            return
+        # READ: one object per codec, written by each side, read back.
+        places: list[tuple[str, Store]] = [("read local", store)]
+        if not args.no_s3:
+            if args.endpoint:
+                s3 = s3_store(args.endpoint, args.region)
+                places.append(("read S3", s3[0]))
+            else:
+                print('S3 rows skipped: no --endpoint (eval "$(bash scripts/servers.sh env)")\n')
+        rows = []
+        for codec in codecs:
+            suffix = SUFFIX[codec]
+            hand_file = raw / f"read-hand.{suffix}"
+            hand_write(codec, 1024)(hand_file, events)
+            for section, where in places:
+                key = f"read.ndjson.{suffix}"
+                ours_write_many(where, key)(raw, events)
+                if where is not store:
+                    assert s3 is not None
+                    s3[1].upload_file(str(hand_file), s3[2], f"hand.ndjson.{suffix}")
+                for read_size in HAND_READ_SIZES:
+                    rows.append(
+                        Row(
+                            section,
+                            codec,
+                            f"hand loop r{read_size >> 10}k",
+                            hand_reader(
+                                codec, read_size, hand_file, None if where is store else s3
+                            ),
+                            anchor=True,
+                        )
+                    )
+                target = 0.95 if codec == "zstd" else None
+                rows.append(
+                    Row(
+                        section,
+                        codec,
+                        "ours read_batch",
+                        lambda s=where, k=key: ours_read_batch(s, k),
+                        target=target,
+                    )
+                )
+                rows.append(
+                    Row(section, codec, "ours iterate", lambda s=where, k=key: ours_iterate(s, k))
+                )
+                if where is store and codec != "snappy":  # peers read the hand loop's file
+                    for lib in PEERS:
+                        rows.append(Row(section, codec, f"peer {lib}", peer_read(lib, hand_file)))
+        for row in rows:  # every contender must read every record
+            count = row.run()
+            if count != len(events):
+                raise SystemExit(f"{row.section} {row.codec} {row.name}: {count} records")
+        measure(rows, args.repeat, warm_up=False)  # the check above warmed them up
+        report(rows, len(events))
     finally:
         shutil.rmtree(base, ignore_errors=True)
-
-    minimal = {r.codec: r for r, _, _ in contenders if r.name == "minimal loop"}
-    header = (
-        f"{'codec':<10} {'contender':<20} {'records/s':>11} {'MB/s in':>8} {'MB/s out':>9} "
-        f"{'ratio':>6} {'paired':>6} {'CPU s':>6} {'RSS +MiB':>9}  note"
-    )
-    print(header)
-    print("-" * len(header))
-    for result, _, codec in contenders:
-        rate = len(events) / result.seconds
-        base_result = minimal[codec]
-        ratio = base_result.seconds / result.seconds
-        paired = statistics.median(
-            b / r for b, r in zip(base_result.rounds, result.rounds, strict=True)
-        )
-        rss = f"{result.rss_growth / 2**20:9.1f}" if can_reset else "      n/a"
-        print(
-            f"{codec:<10} {result.name:<20} {rate:11,.0f} {encoded / result.seconds / 1e6:8.1f} "
-            f"{result.out_bytes / result.seconds / 1e6:9.1f} {ratio:6.2f} {paired:6.2f} "
-            f"{result.cpu:6.2f} {rss}  {result.note}"
-        )
-    print(
-        "\nratio: the minimal loop's best wall time over the contender's (higher is faster). "
-        "paired: the median, over the\nrounds, of the same ratio within one round (less "
-        "sensitive to one lucky or unlucky run). CPU s: the least\nprocess CPU time of a "
-        "run (all threads); for single-threaded contenders it is less disturbed by other "
-        "load\nthan wall time."
-    )
+        if s3 is not None:
+            drop_bucket(s3[1], s3[2])
     print(f"\nload average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 

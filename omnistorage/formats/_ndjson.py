@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -27,12 +28,15 @@ __all__ = ["NDJSON", "NDJSONDecoder", "NDJSONEncoder"]
 
 _RAW_TYPES = (bytes, bytearray, memoryview)
 _APPEND_NEWLINE = orjson.OPT_APPEND_NEWLINE
+#: orjson writes NaN and ±Infinity as null: a line without "null" holds none.
+#: (A compiled pattern searches bytes faster than ``in``.)
+_NULL = re.compile(b"null")
 
 
 class NDJSONEncoder:
     """Encodes records as ``\\n``-terminated JSON lines (see :class:`NDJSON`)."""
 
-    __slots__ = ("_default", "_max", "_nan_as_null", "fast_dumps", "max_line")
+    __slots__ = ("_default", "_max", "_nan_as_null", "fast_dumps", "fast_suspect", "max_line")
 
     def __init__(
         self,
@@ -44,10 +48,12 @@ class NDJSONEncoder:
         self._max = max_record_size
         self._default = default
         self._nan_as_null = nan_as_null
-        # For a writer's per-record path: orjson itself (lines without their
-        # newline, joined by the writer), whose output is re-encoded by encode()
-        # only when it holds "null" or is longer than max_line.
+        # For a writer's per-record path: orjson itself, called as
+        # fast_dumps(record, None, OPT_APPEND_NEWLINE); a line for which
+        # fast_suspect(line) is not None (it holds "null", which may be a NaN)
+        # or longer than max_line (plus its newline) goes through encode().
         self.fast_dumps = orjson.dumps if default is None else None
+        self.fast_suspect: Callable[[bytes], object] = _never if nan_as_null else _NULL.search
         self.max_line = max_record_size
 
     def _check_finite(self, record: Any, line: bytes) -> None:
@@ -56,7 +62,7 @@ class NDJSONEncoder:
         Cheap for the common case: only a line that contains ``null`` is
         inspected, a walk of the record's dicts, lists, tuples and dataclasses.
         """
-        if self._nan_as_null or b"null" not in line:
+        if self._nan_as_null or _NULL.search(line) is None:
             return
         where = _non_finite(record, "")
         if where is not None:
@@ -113,10 +119,10 @@ class NDJSONEncoder:
                 out = b"\n".join(map(orjson.dumps, records)) + b"\n"
             except orjson.JSONEncodeError:
                 return b"".join([self.encode(record) for record in records])
-            if not self._nan_as_null and b"null" in out:
-                for record in records:
-                    if not isinstance(record, _RAW_TYPES):
-                        self._check_finite(record, b"null")
+            if not self._nan_as_null and _NULL.search(out) is not None:
+                # Walk only the records whose line holds null (None or NaN/Infinity).
+                for record, line in zip(records, out.split(b"\n"), strict=False):
+                    self._check_finite(record, line)
         else:
             return b"".join([self.encode(record) for record in records])
         if len(out) - len(records) > self._max:  # only then can one line be too long
@@ -128,6 +134,10 @@ class NDJSONEncoder:
     def finish(self) -> bytes:
         """NDJSON needs no trailer: returns ``b""``."""
         return b""
+
+
+def _never(line: bytes) -> None:
+    """The suspicion test when NaN may be written as null: nothing to re-check."""
 
 
 def _non_finite(value: Any, path: str) -> str | None:

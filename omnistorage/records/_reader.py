@@ -21,7 +21,7 @@ __all__ = ["DEFAULT_READ_SIZE", "RecordReader"]
 DEFAULT_READ_SIZE = 128 * 1024
 #: Decompressed bytes the reader aims to decode per step (it reads fewer
 #: compressed bytes when the stream compresses very well).
-DECODE_TARGET = 1 << 20
+DECODE_TARGET = 256 * 1024
 _MIN_READ = 4096
 
 
@@ -44,12 +44,13 @@ class RecordReader:
 
     Memory is bounded: the reader pulls at most ``read_size`` compressed
     bytes at a time — fewer once the stream has shown a high compression
-    ratio, aiming at about 1 MiB of decompressed bytes per read — and turns
-    at most 1 MiB of them into records at a time (plus at most
-    ``max_record_size`` for one partial record). The codecs cannot cap the
-    output of one call, so the decompressed bytes of one read are the
-    read's size times its ratio: a crafted stream (a "decompression bomb")
-    can make that large.
+    ratio, aiming at about 256 KiB of decompressed bytes per read — and the
+    decompressor returns at most 256 KiB per step (output it holds back is
+    drained before more input is read), which are turned into records at
+    once (plus at most ``max_record_size`` for one partial record). So a
+    crafted stream (a "decompression bomb") cannot make one step large.
+    (Steps of 256 KiB rather than megabytes also keep the buffers under
+    the sizes where the allocator maps and unmaps fresh memory for each.)
 
     **Damaged input raises typed errors**, never short or wrong data:
     :class:`~omnistorage.errors.CorruptDataError` /

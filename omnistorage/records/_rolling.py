@@ -35,20 +35,16 @@ __all__ = ["RollingRecordWriter"]
 
 _IDLE_WAIT = 5.0  # seconds the timer sleeps with no open object (it also notices GC)
 _CHUNK = 1024  # records per locked step of write_many
-_SPILL = 64 * 1024  # encoded bytes gathered by write() before the object's writer gets them
 
 
 class _Object:
-    """The open object: its writer, and records encoded but not yet handed to it."""
+    """The open object: its writer (which buffers encoded records) and its bookkeeping."""
 
     __slots__ = (
         "accepted",
         "deadline",
-        "encode",
         "error",
         "opened_at",
-        "parts",
-        "parts_size",
         "path",
         "reason",
         "seq",
@@ -60,7 +56,6 @@ class _Object:
         self, writer: RecordWriter, path: str, seq: int, opened_at: datetime, deadline: float
     ) -> None:
         self.writer = writer
-        self.encode = writer._encoder.encode
         self.path = path
         self.seq = seq
         self.opened_at = opened_at
@@ -69,20 +64,10 @@ class _Object:
         self.reason: Reason = "close"
         self.accepted = 0  # records the rolling writer acknowledged into this object
         self.error: BaseException | None = None
-        self.parts: list[bytes] = []  # encoded records not yet given to the writer
-        self.parts_size = 0
 
     @property
     def bytes_in(self) -> int:
-        return self.writer.bytes_in + self.parts_size
-
-    def spill(self) -> None:
-        """Hand the encoded records to the writer (which compresses and writes)."""
-        parts = self.parts
-        if parts:
-            self.parts = []
-            self.parts_size = 0
-            self.writer._accept(len(parts), b"".join(parts))
+        return self.writer.bytes_in
 
 
 def _utc_now() -> datetime:
@@ -169,6 +154,28 @@ class RollingRecordWriter:
     the publishing thread (a writer thread or the timer) in that order. An
     exception from a callback is raised by the next call, like a failure.
     Callbacks must not call this writer's :meth:`close` or :meth:`rotate`.
+
+    **What a returned write means.** The record is encoded (so later changes
+    to the object do not change it) and held in this process's memory, in
+    the open object's buffer; it is durable only once that object is
+    published (``on_publish`` tells when). A SIGKILL loses the records of
+    the open object and of any object detached but not yet published (at
+    most ``max_bytes`` of encoded records each, or ``max_age`` worth); every
+    published object is complete and stays. On S3 the killed upload is left
+    as an incomplete multipart upload, which a restarted writer counts when
+    it picks its next sequence number, so that number is not reused; on
+    stores where the killed object left nothing visible to the listing its
+    number may be reused, and since it was never published the names still
+    sort by time. ``store.cleanup()`` removes such leftovers.
+
+    **Speed.** :meth:`write` takes the lock, encodes the record straight
+    into the open object's :class:`~omnistorage.records.RecordWriter` buffer
+    (compressed in batches of ``batch_bytes``) and checks the size and count
+    limits after every record, so rotation is exact, not per batch.
+    :meth:`write_many` encodes and compresses whole batches and is faster
+    still; it checks the size limit per batch of about ``max_bytes`` minus
+    what the object holds, so an object overshoots by at most about one
+    record.
 
     Thread-safe: any number of threads may write. :meth:`stats` returns a
     :class:`RollingStats` snapshot. Use as a context manager or call
@@ -257,6 +264,9 @@ class RollingRecordWriter:
         self._failed_records = 0
         self._timer: threading.Thread | None = None
         self._closing = False
+        # True once the writer is closing or holds a failure or callback error
+        # to raise: the per-record path tests this one flag.
+        self._alert = False
         self._closed = False
         if self._max_age is not None:
             self._timer = threading.Thread(
@@ -292,22 +302,31 @@ class RollingRecordWriter:
         """
         detached: _Object | None = None
         dead: _Object | None = None
-        with self._lock:
-            if self._closing or self._failures or self._callback_errors:
+        lock = self._lock
+        lock.acquire()  # cheaper than "with" on the per-record path
+        try:
+            if self._alert:
                 self._check_usable()
             obj = self._current or self._open()
-            data = obj.encode(record)  # a record that cannot be encoded raises here
-            obj.parts.append(data)
-            obj.parts_size += len(data)
-            obj.accepted += 1
-            self._records += 1
-            if obj.parts_size >= _SPILL:
-                dead = self._write_locked(obj, _spill, obj)
-            if dead is None and (
-                obj.accepted >= self._limit_records
-                or obj.parts_size + obj.writer._bytes_in >= self._limit_bytes
-            ):
-                detached = self._rotation_due(obj)
+            writer = obj.writer
+            # The object's RecordWriter encodes the record now into its buffer
+            # and compresses a batch once the buffer is full.
+            try:
+                writer.write(record)
+            except BaseException as exc:
+                if not writer.closed:
+                    raise  # the record cannot be encoded: not accepted, nothing else changed
+                obj.accepted += 1  # the record was taken before the store failed
+                dead = self._died(obj, exc)
+            else:
+                obj.accepted += 1
+                if (
+                    obj.accepted >= self._limit_records
+                    or writer._bytes_in + len(writer._buf) >= self._limit_bytes
+                ):
+                    detached = self._rotation_due(obj)
+        finally:
+            lock.release()
         if dead is not None:
             self._report_death(dead)
         if detached is not None:
@@ -335,19 +354,20 @@ class RollingRecordWriter:
                         if self._max_records is not None:
                             room = min(room, self._max_records - obj.accepted)
                         part = chunk[start : start + room]
-                        dead = self._write_locked(obj, _spill, obj)
-                        if dead is None:
-                            before = obj.writer.records
-                            try:
-                                dead = self._write_locked(obj, obj.writer._write_many, part)
-                            except BaseException:
-                                # Refused records; the ones before the bad one were written.
-                                written = obj.writer.records - before
-                                self._count(obj, written)
-                                done += written
-                                raise
-                        if dead is None:
-                            self._count(obj, len(part))
+                        writer = obj.writer
+                        before = writer.records
+                        try:
+                            writer._write_many(part)
+                        except BaseException as exc:
+                            # The records before the failing point were taken.
+                            taken = writer.records - before
+                            obj.accepted += taken
+                            if not writer.closed:
+                                done += taken
+                                raise  # a record that cannot be encoded
+                            dead = self._died(obj, exc)
+                        else:
+                            obj.accepted += len(part)
                             done += len(part)
                             detached = self._rotation_due(obj)
                     if dead is not None:
@@ -384,7 +404,7 @@ class RollingRecordWriter:
                 already = True
             else:
                 already = False
-                self._closing = True
+                self._closing = self._alert = True
                 self._cond.notify_all()
                 detached = self._detach("close") if self._current is not None else None
         if already:
@@ -405,13 +425,14 @@ class RollingRecordWriter:
         with self._lock:
             current = self._current
             bytes_in = self._bytes_in_done + (current.bytes_in if current else 0)
+            records = self._records + (current.accepted if current else 0)
             return RollingStats(
-                records=self._records,
+                records=records,
                 bytes_in=bytes_in,
                 bytes_out=self._bytes_out,
                 objects=self._objects,
                 published_records=self._published_records,
-                pending_records=self._records - self._published_records - self._failed_records,
+                pending_records=records - self._published_records - self._failed_records,
                 failed_objects=self._failed_objects,
                 failed_records=self._failed_records,
             )
@@ -456,7 +477,10 @@ class RollingRecordWriter:
         """Raise for a closed writer or an unreported failure (lock held)."""
         if self._closing:
             raise StreamClosed(f"write to a closed RollingRecordWriter ({self.template!r})")
-        self._raise_deferred()
+        try:
+            self._raise_deferred()
+        finally:
+            self._alert = bool(self._failures or self._callback_errors)
 
     def _raise_deferred(self) -> None:
         if self._failures:
@@ -488,33 +512,23 @@ class RollingRecordWriter:
             return 1  # nothing measured yet: the first record tells its size
         return max(1, min(_CHUNK, int(left / size)))
 
-    def _count(self, obj: _Object, records: int) -> None:
-        obj.accepted += records
-        self._records += records
+    def _died(self, obj: _Object, exc: BaseException) -> _Object:
+        """The store failed while ``obj`` was written (lock held): count it as failed.
 
-    def _write_locked(self, obj: _Object, call: Callable[[Any], None], arg: Any) -> _Object | None:
-        """Write into the open object (lock held).
-
-        Returns ``None``, or ``obj`` if the store failed and the object died
-        (it is then counted as failed; the caller reports it). Encoding errors
-        propagate: the object is fine.
+        The object's writer aborted itself; its accepted records are lost.
+        Returns ``obj`` for the caller to report (:meth:`_report_death`).
         """
-        try:
-            call(arg)
-        except BaseException as exc:
-            if not obj.writer.closed:
-                raise
-            obj.error = exc
-            obj.reason = "error"
-            self._current = None
-            self._bytes_in_done += obj.bytes_in
-            self._failed_objects += 1
-            self._failed_records += obj.accepted
-            with self._turn:
-                obj.ticket = self._tickets
-                self._tickets += 1
-            return obj
-        return None
+        obj.error = exc
+        obj.reason = "error"
+        self._current = None
+        self._records += obj.accepted
+        self._bytes_in_done += obj.bytes_in
+        self._failed_objects += 1
+        self._failed_records += obj.accepted
+        with self._turn:
+            obj.ticket = self._tickets
+            self._tickets += 1
+        return obj
 
     def _report_death(self, obj: _Object) -> None:
         """Report an object that died while written, in its turn; raise PublishError."""
@@ -528,6 +542,7 @@ class RollingRecordWriter:
         except Exception as exc:  # noqa: BLE001 - raised by the writer's next call
             with self._lock:
                 self._callback_errors.append(exc)
+                self._alert = True
         finally:
             with self._turn:
                 self._serving += 1
@@ -644,6 +659,7 @@ class RollingRecordWriter:
             if self._next_seq == obj.seq + 1:
                 self._next_seq = obj.seq
             return None
+        self._records += obj.accepted
         self._bytes_in_done += obj.bytes_in
         self._record_size = obj.bytes_in / obj.accepted
         obj.reason = reason
@@ -676,7 +692,6 @@ class RollingRecordWriter:
         writer = obj.writer
         error: BaseException | None = None
         try:
-            obj.spill()
             writer.close()
         except BaseException as exc:  # noqa: BLE001 - counted and reported as a failure
             error = exc
@@ -692,6 +707,7 @@ class RollingRecordWriter:
                 self._failed_objects += 1
                 self._failed_records += info.records
                 self._failures.append(info)
+                self._alert = True
         callback = self._on_publish if error is None else self._on_failure
         if callback is not None:
             try:
@@ -699,6 +715,7 @@ class RollingRecordWriter:
             except Exception as exc:  # noqa: BLE001 - raised by the writer's next call
                 with self._lock:
                     self._callback_errors.append(exc)
+                    self._alert = True
         if error is not None and not isinstance(error, Exception):
             raise error  # KeyboardInterrupt and the like: counted, then re-raised
         return info
@@ -712,10 +729,6 @@ class RollingRecordWriter:
         if left > 0:
             return None, left
         return self._detach("max_age"), None
-
-
-def _spill(obj: _Object) -> None:
-    obj.spill()
 
 
 def _as_utc(date: datetime) -> datetime:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import re
+import sys
 import warnings
 from collections.abc import Callable, Iterable
 from itertools import islice
 from types import TracebackType
 from typing import Any
+
+import orjson
 
 from omnistorage.compression import Codec, Compressor, Seal, ZstdCodec, can_seal, seal_bytes
 from omnistorage.errors import ConfigurationError, DataError, StreamClosed
@@ -25,15 +29,26 @@ __all__ = [
     "check_positive",
 ]
 
-DEFAULT_BATCH_BYTES = 128 * 1024
+DEFAULT_BATCH_BYTES = 64 * 1024
 DEFAULT_BATCH_RECORDS = 4096
 DEFAULT_WRITE_SIZE = 1 << 20
 DEFAULT_QUEUE_DEPTH = 4
-_FIRST_BATCH = 1  # the first record is encoded alone: then the record size is known
+_FIRST_BATCH = 1  # write_many's first chunk is one record: then the record size is known
+_NEWLINE = orjson.OPT_APPEND_NEWLINE
 
 #: What a record that cannot be encoded raises (``DataError`` covers
 #: ``RecordTooLargeError`` and orjson's errors as the formats wrap them).
 ENCODE_ERRORS = (DataError, TypeError, ValueError)
+
+
+#: What makes a fast-path NDJSON line worth a second look: orjson writes
+#: NaN and Infinity as ``null`` (``re`` searches bytes faster than ``in``).
+_NULL = re.compile(b"null")
+
+
+def _nothing(data: bytes) -> None:
+    """The suspicion test of encoders whose output needs no second look."""
+    return
 
 
 #: Input bytes per libzstd job when zstd compresses on worker threads.
@@ -63,8 +78,8 @@ def check_positive(name: str, value: object) -> int:
     return value
 
 
-class _Closed(list[Any]):
-    """Stands in for the pending list of a finished writer: ``append`` raises.
+class _Closed(bytearray):
+    """Stands in for the buffer of a finished writer: ``+=`` raises.
 
     This keeps the per-record path of :meth:`RecordWriter.write` free of a
     state check.
@@ -75,7 +90,7 @@ class _Closed(list[Any]):
         self.message = message
         self.path = path
 
-    def append(self, item: Any) -> None:
+    def __iadd__(self, data: Any) -> _Closed:  # type: ignore[misc]
         raise StreamClosed(self.message, path=self.path or None)
 
 
@@ -159,25 +174,26 @@ class RecordWriter:
         "__weakref__",
         "_batch_bytes",
         "_batch_records",
+        "_buf",
         "_bytes_in",
-        "_check",
         "_dumps",
         "_encode",
         "_encode_many",
         "_encoder",
+        "_fast",
         "_inner",
         "_limit",
-        "_parts",
-        "_parts_size",
+        "_mark",
         "_path",
-        "_pending",
+        "_queued",
         "_rejected",
         "_result",
         "_seal_codec",
-        "_sep",
         "_sink",
         "_state",
+        "_suspect",
         "_threshold",
+        "_trigger",
         "_written",
     )
 
@@ -207,13 +223,21 @@ class RecordWriter:
         self._encode_many = self._encoder.encode_many
         self._encode = self._encoder.encode
         # The per-record fast path: a C-level encoder whose output needs only
-        # cheap checks (NDJSON: orjson), else the format's own encode.
-        # Its lines come without their newline: pending lines are joined by _sep.
+        # cheap checks (NDJSON: orjson, called as dumps(record, None, option)),
+        # else the format's own encode (which also counts the record).
         fast = getattr(self._encoder, "fast_dumps", None)
-        self._dumps: Callable[[Any], bytes] = fast or self._encode
-        self._check = fast is not None
-        self._sep = b"\n" if fast is not None else b""
-        self._limit = getattr(self._encoder, "max_line", 0)
+        self._fast = fast is not None
+        self._dumps: Callable[[Any, Any, int], bytes] = fast or self._encode_counted
+        # A fast line that may hold NaN/Infinity (orjson writes null) is
+        # re-encoded by the full encoder; a regex search is the cheapest test.
+        self._suspect: Callable[[bytes], object] = (
+            getattr(self._encoder, "fast_suspect", _NULL.search) if fast else _nothing
+        )
+        # The longest line the fast path may take as it is (with its newline).
+        self._limit = getattr(self._encoder, "max_line", 0) + 1 if fast else sys.maxsize
+        # write() looks further once the buffer reaches _trigger: a batch is
+        # full, or the last line may be too long (any line over _limit gets here).
+        self._trigger = min(self._batch_bytes, self._limit + 1)
         compressor, offloaded = make_compressor(codec, parallel=parallel)
         inner = CompressingSink(target, compressor, write_size)
         self._inner = inner
@@ -221,10 +245,12 @@ class RecordWriter:
         # Multi-threaded zstd compresses on libzstd's threads already (without
         # the GIL); a Python worker thread on top of it only adds hand-offs.
         self._sink: Sink = ThreadedSink(inner, queue_depth) if parallel and not offloaded else inner
-        self._pending: list[Any] = []
+        # Encoded records not compressed yet. Records before _mark are counted
+        # in _written; after it, _unsettled() counts them (newlines, or _queued).
+        self._buf = bytearray()
+        self._mark = 0
+        self._queued = 0
         self._threshold = min(_FIRST_BATCH, self._batch_records)
-        self._parts: list[bytes] = []
-        self._parts_size = 0
         self._written = 0
         self._rejected = 0
         self._bytes_in = 0
@@ -240,8 +266,8 @@ class RecordWriter:
 
     @property
     def records(self) -> int:
-        """Records accepted so far (queued or written), rejected ones excluded."""
-        return self._written + len(self._pending)
+        """Records accepted so far (buffered or written), rejected ones excluded."""
+        return self._written + self._unsettled()
 
     @property
     def rejected(self) -> int:
@@ -251,10 +277,7 @@ class RecordWriter:
     @property
     def bytes_in(self) -> int:
         """Encoded (uncompressed) bytes so far."""
-        pending = self._pending
-        if not pending:
-            return self._bytes_in
-        return self._bytes_in + sum(map(len, pending)) + len(self._sep) * len(pending)
+        return self._bytes_in + len(self._buf)
 
     @property
     def bytes_out(self) -> int:
@@ -285,32 +308,48 @@ class RecordWriter:
             StorageError: the store failed (the object is aborted).
         """
         try:
-            data = self._dumps(record)
+            data = self._dumps(record, None, _NEWLINE)
         except ENCODE_ERRORS:
             data = self._encode_one(record)
         else:
-            if self._check and (b"null" in data or len(data) > self._limit):
-                data = self._encode_one(record)  # the full encoder decides (NaN, size)
-        pending = self._pending
-        pending.append(data)  # raises StreamClosed once the writer is finished
-        if len(pending) >= self._threshold:
-            self._encode_pending()
+            if self._suspect(data) is not None:
+                data = self._encode_one(record)  # the full encoder decides (NaN or null)
+        buf = self._buf
+        buf += data  # raises StreamClosed once the writer is finished
+        if len(buf) >= self._trigger:
+            self._full(record, data)
+
+    def _full(self, record: Any, data: bytes) -> None:
+        """The buffer reached the trigger after ``data``: check its size, compress a batch."""
+        if len(data) > self._limit:  # a fast line that may be too long
+            del self._buf[-len(data) :]
+            self._buf += self._encode_one(record)  # raises RecordTooLargeError
+        if len(self._buf) >= self._batch_bytes:
+            self._compress_buffer()
+
+    def _encode_counted(self, record: Any, default: Any = None, option: int = 0) -> bytes:
+        """The per-record path of encoders without a fast path: encode, count."""
+        data = self._encode(record)
+        self._queued += 1
+        return data
 
     def _encode_one(self, record: Any) -> bytes:
         """Encode one record with every check; on failure count it and say which it was."""
         try:
             data = self._encode(record)
-            return data[:-1] if self._sep else data  # the fast path's lines have no newline
         except ENCODE_ERRORS as exc:
             if self._state != "open":
                 self._check_open()
             self._rejected += 1
             exc.add_note(
-                f"record {self._written + len(self._pending) + self._rejected - 1} given to "
+                f"record {self.records + self._rejected - 1} given to "
                 f"the RecordWriter for {self._path!r} was not written; the writer kept the "
                 "other records"
             )
             raise
+        if not self._fast:
+            self._queued += 1
+        return data
 
     def write_many(self, records: Iterable[Any]) -> None:
         """Write ``records`` in order, encoded in batches (the fastest path).
@@ -325,8 +364,7 @@ class RecordWriter:
 
     def _write_many(self, records: Iterable[Any], annotate: bool = False) -> None:
         self._check_open()
-        if self._pending:
-            self._encode_pending()
+        self._settle()
         offset = 0
         if isinstance(records, list | tuple):
             total = len(records)
@@ -353,8 +391,7 @@ class RecordWriter:
         costs a little compression ratio: flush per second, not per record.
         """
         self._check_open()
-        self._encode_pending()
-        self._push_parts()
+        self._compress_buffer()
         self._guard(self._sink.flush)
 
     def close(self) -> Any:
@@ -374,8 +411,7 @@ class RecordWriter:
         if self._state == "closed":
             return self._result
         self._check_open()
-        self._encode_pending()
-        self._push_parts()
+        self._compress_buffer()
         tail = self._encoder.finish()
         if tail:
             self._bytes_in += len(tail)
@@ -443,9 +479,10 @@ class RecordWriter:
             raise StreamClosed(f"RecordWriter for {self._path!r} is {self._state}", path=self._path)
 
     def _retire(self, state: str, message: str) -> None:
+        self._settle()  # records stays the count of records accepted
         self._state = state
-        self._pending = _Closed(f"{message} ({self._path!r})", self._path)
-        self._parts = _Closed(f"{message} ({self._path!r})", self._path)
+        self._buf = _Closed(f"{message} ({self._path!r})", self._path)
+        self._mark = 0
 
     def _abort_quietly(self) -> None:
         with contextlib.suppress(Exception):  # already failing: the first error is reported
@@ -461,14 +498,28 @@ class RecordWriter:
                 self._sink.abort()
             raise
 
-    def _encode_pending(self) -> None:
-        """Hand the lines :meth:`write` encoded to the compressor, in order."""
-        lines = self._pending
-        if not lines:
+    def _unsettled(self) -> int:
+        """Records :meth:`write` buffered since the last settle."""
+        if self._fast:  # one line per record, no newline inside one
+            return self._buf.count(b"\n", self._mark)
+        return self._queued
+
+    def _settle(self) -> None:
+        """Count the records :meth:`write` buffered into :attr:`_written`."""
+        self._written += self._unsettled()
+        self._queued = 0
+        self._mark = len(self._buf)
+
+    def _compress_buffer(self) -> None:
+        """Hand the buffered bytes to the compressor (a fresh buffer takes over)."""
+        self._settle()
+        buf = self._buf
+        if not buf:
             return
-        self._pending = []
-        sep = self._sep
-        self._accept(len(lines), sep.join(lines) + sep)
+        self._bytes_in += len(buf)
+        self._buf = bytearray()
+        self._mark = 0
+        self._guard(self._sink.push, buf)
 
     def _encode_chunk(
         self, chunk: list[Any] | tuple[Any, ...], offset: int, annotate: bool
@@ -496,37 +547,21 @@ class RecordWriter:
         # Not reached unless encode_many and encode disagree.
         self._accept(len(good), b"".join(good))  # pragma: no cover
 
-    def _write_now(self, record: Any) -> None:
-        """Encode and write one record now (errors are immediate; used by the rolling writer)."""
-        self._check_open()
-        if self._pending:
-            self._encode_pending()
-        self._accept(1, self._encoder.encode(record))
-
     def _accept(self, count: int, data: bytes) -> None:
-        """Take ``count`` encoded records; compress when a batch's worth is ready."""
+        """Take ``count`` encoded records (settled); compress when a batch's worth is ready."""
         self._written += count
         size = len(data)
         if not size:
             return
-        self._bytes_in += size
         if count:
             self._threshold = max(1, min(self._batch_records, self._batch_bytes * count // size))
-        parts = self._parts
-        if not parts and size >= self._batch_bytes >> 1:
-            # Big enough to compress on its own: skip the copy of a join.
+        buf = self._buf
+        if not buf and size >= self._batch_bytes >> 1:
+            # Big enough to compress on its own: skip the copy into the buffer.
+            self._bytes_in += size
             self._guard(self._sink.push, data)
             return
-        parts.append(data)
-        self._parts_size += size
-        if self._parts_size >= self._batch_bytes:
-            self._push_parts()
-
-    def _push_parts(self) -> None:
-        parts = self._parts
-        if not parts:
-            return
-        data = parts[0] if len(parts) == 1 else b"".join(parts)
-        self._parts = []
-        self._parts_size = 0
-        self._guard(self._sink.push, data)
+        buf += data
+        self._mark = len(buf)
+        if len(buf) >= self._batch_bytes:
+            self._compress_buffer()

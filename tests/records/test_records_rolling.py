@@ -330,6 +330,22 @@ def test_a_record_that_cannot_be_encoded_is_refused_by_its_own_write(memory_stor
     assert read_objects(memory_store) == {out.name_for(0): [{"good": 1}, {"good": 2}]}
 
 
+def test_a_reused_dict_and_nan_through_the_rolling_fast_path(memory_store: Store) -> None:
+    event: dict[str, Any] = {}
+    with RollingRecordWriter(memory_store, TEMPLATE, clock=fixed_clock, max_records=3) as out:
+        for seq in range(7):  # one dict reused per event, across rotations
+            event["seq"] = seq
+            out.write(event)
+        with pytest.raises(DataError, match="NaN or Infinity"):
+            out.write({"x": float("nan")})
+        with pytest.raises(DataError, match="NaN or Infinity"):
+            out.write({"x": [1.0, float("-inf")]})
+        out.write({"x": None})  # a real null is fine
+        assert out.stats().records == 8
+    records = [r for rs in read_objects(memory_store).values() for r in rs]
+    assert records == [{"seq": seq} for seq in range(7)] + [{"x": None}]
+
+
 def test_leaving_the_with_block_by_an_exception_still_publishes(memory_store: Store) -> None:
     with pytest.raises(RuntimeError):
         with RollingRecordWriter(memory_store, TEMPLATE, clock=fixed_clock) as out:

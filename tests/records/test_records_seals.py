@@ -16,7 +16,7 @@ import pytest
 
 from omnistorage import LocalBackend, MemoryBackend, Store
 from omnistorage.compression import Seal, get_codec, seal_bytes
-from omnistorage.errors import CorruptRecordError, TruncatedDataError
+from omnistorage.errors import CorruptRecordError, TruncatedDataError, TruncatedRecordError
 from omnistorage.records import open_reader, open_writer
 
 CODECS = ["gzip", "zstd", "snappy"]
@@ -124,3 +124,60 @@ def test_the_command_line_tools_read_a_sealed_object_unchanged(
     out = subprocess.run([*argv, str(tmp_path / key)], capture_output=True, check=True).stdout
     assert out.count(b"\n") == 10
     assert out.startswith(b'{"seq":0,"msg":"event 0"}\n')
+
+
+@pytest.mark.parametrize("codec", ["none", *CODECS])
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_every_cut_of_an_unsealed_object_has_the_documented_outcome(codec: str, fmt: str) -> None:
+    """Without a seal only the formats and codecs themselves tell a cut.
+
+    Compressed: a cut raises ``TruncatedDataError`` except exactly at a
+    member/frame boundary (here the flushes after records 4 and 8) or before
+    any data, where the object reads as a shorter, valid stream. Uncompressed
+    NDJSON and length-prefixed records: a cut raises ``TruncatedRecordError``
+    except at a record boundary (NDJSON: also just before a line's newline,
+    the line being complete). Uncompressed CSV: a cut inside the last row
+    reads that row cut short, the documented limit of CSV.
+    """
+    store = Store(MemoryBackend())
+    ext = {"none": "", "gzip": ".gz", "zstd": ".zst", "snappy": ".sz"}[codec]
+    key = f"r{FORMATS[fmt]}{ext}"
+    with open_writer(store, key, seal=False, **_options(key)) as writer:  # type: ignore[arg-type]
+        for i in range(12):
+            writer.write(_record(key, i))
+            if i % 4 == 3:
+                writer.flush()
+    whole = store.read_bytes(key)
+    expected = _read(store, key)
+    assert len(expected) == 12
+    read_short: dict[int, int] = {}  # cut -> records read without an error
+    cut_rows = 0
+    for cut in range(len(whole)):
+        store.write("cut" + key, whole[:cut], overwrite=True)
+        try:
+            got = _read(store, "cut" + key)
+        except TruncatedRecordError:
+            continue  # a record cut short (the codec's stream, if any, ended cleanly)
+        except TruncatedDataError:
+            assert codec != "none"
+            continue
+        except CorruptRecordError:
+            assert (codec, fmt) == ("none", "csv")  # a cut row that no longer parses
+            continue
+        if (codec, fmt) == ("none", "csv") and got and got != expected[: len(got)]:
+            assert got[:-1] == expected[: len(got) - 1]
+            cut_rows += 1
+            continue
+        assert got == expected[: len(got)]
+        read_short[cut] = len(got)
+    if codec != "none":
+        assert set(read_short.values()) == {0, 4, 8}
+    elif fmt == "ndjson":
+        line_ends = {i for i, byte in enumerate(whole) if byte == ord("\n")}
+        assert set(read_short) == {0} | line_ends | {
+            end + 1 for end in line_ends if end + 1 < len(whole)
+        }
+    elif fmt == "length-prefixed":
+        assert sorted(read_short.values()) == list(range(12))  # one cut per record boundary
+    else:
+        assert cut_rows > 0  # the limit is real: a CSV row cut short reads silently
