@@ -41,7 +41,7 @@ from omnistorage import (
 )
 from omnistorage.backends.gcs import GCSBackend, ResumableUploadError, parse_url
 from omnistorage.backends.gcs import _writer as gcs_writer_module
-from omnistorage.testing import BasicOnly, StoreConformance, make_state_machine
+from omnistorage.testing import BasicOnly, StoreConformance, driver_of, make_state_machine
 from tests.support.proxy import CuttingProxy
 from tests.support.servers import server_env
 
@@ -147,6 +147,21 @@ class TestGCSConformance(StoreConformance):
     list_page_size = 50
 
     expected_failures = EMULATOR_GAPS
+    # What gsutil or an SDK can name an object (the emulator refuses dot segments).
+    foreign_names = (
+        "./dot.txt",
+        "/leading.txt",
+        "a//b.txt",
+        "back\\slash.txt",
+        "tab\there.txt",
+        "new\nline.txt",
+    )
+
+    def plant_foreign(self, store: Store, name: str, data: bytes) -> None:
+        backend = driver_of(store)
+        assert isinstance(backend, GCSBackend)
+        native = f"{store.root}/{name}" if store.root else name
+        _admin_client().bucket(BUCKET).blob(native).upload_from_string(data)
 
     @pytest.fixture
     def empty_store(self, root: str) -> Iterator[Store]:

@@ -8,12 +8,21 @@ from pathlib import Path
 import pytest
 
 from omnistorage import LocalBackend, Store
-from omnistorage.testing import StoreConformance, make_state_machine
+from omnistorage.testing import StoreConformance, driver_of, make_state_machine
 
 
 class TestLocalConformance(StoreConformance):
     crash_leaves_leftovers = True
     backend_name = "local"
+    # The names a POSIX file system can hold as one file name (``a//b``, ``../x`` … cannot be).
+    foreign_names = ("back\\slash.txt", "tab\there.txt", "new\nline.txt")
+
+    def plant_foreign(self, store: Store, name: str, data: bytes) -> None:
+        backend = driver_of(store)
+        assert isinstance(backend, LocalBackend)
+        folder = Path(backend.root, store.root)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
 
     @pytest.fixture
     def empty_store(self, tmp_path: Path) -> Store:

@@ -425,6 +425,8 @@ def test_per_key_delete_errors_raise(bucket: str) -> None:
 
     store = Store(S3Backend(bucket=bucket, client=offline_client()), "t")
     with Stubber(store.unwrap(BaseClient)) as stub:
+        # No file "d" (S3 declares MKDIR: the folder check looks for a file first).
+        stub.add_client_error("head_object", service_error_code="404", http_status_code=404)
         stub.add_response(
             "list_objects_v2",
             {"Contents": [{"Key": "t/d/a", "Size": 1}], "IsTruncated": False, "KeyCount": 1},
