@@ -36,6 +36,11 @@ What it does:
   whole-object read checks the CRC32C the service sends (``X-Goog-Hash``) and
   raises ``DataCorruption`` on a mismatch. Bytes are returned as stored (no
   decompressive transcoding).
+- **Pinned reads** (``PINNED_READ``, the Store's ``read_seekable``): the
+  reader learns the object's generation once and every ranged ``GET`` asks
+  for that generation; once it is overwritten or deleted GCS answers 404 and
+  the read raises ``ChangedDuringRead``, never bytes of two versions
+  (``_pinned``; the emulator ignores the parameter, see the tests' gap table).
 - **Metadata**: ``stat`` and listings give size, modification time, etag,
   content type, user metadata, and the ``md5`` and ``crc32c`` hashes in
   lowercase hex (composite objects have no MD5). A modification time set on

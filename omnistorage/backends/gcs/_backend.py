@@ -18,13 +18,14 @@ from google.cloud.storage.retry import DEFAULT_RETRY
 
 from omnistorage._io import LimitedReader
 from omnistorage._net import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_RETRIES
-from omnistorage.backends.gcs._client import make_client
+from omnistorage.backends.gcs._client import credential_secrets, make_client
 from omnistorage.backends.gcs._errors import CONNECTION_ERRORS, InvalidResponse, classify
 from omnistorage.backends.gcs._metadata import crc32c_from_header, info
+from omnistorage.backends.gcs._pinned import GCSPinned
 from omnistorage.backends.gcs._reader import GCSReader
 from omnistorage.backends.gcs._writer import CHUNK_GRANULARITY, GCSWriter
 from omnistorage.capabilities import Capability, Features
-from omnistorage.driver import ExtendedBackend, WriteOptions, Writer
+from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer
 from omnistorage.errors import Classification, ConfigurationError
 from omnistorage.models import HashType, ObjectInfo
 
@@ -49,6 +50,7 @@ _FEATURES = Features.of(
         Capability.ATOMIC_WRITE,
         Capability.CONDITIONAL_WRITE,
         Capability.RANGE_READ,
+        Capability.PINNED_READ,
         Capability.SET_MOD_TIME,
         Capability.USER_METADATA,
         Capability.CONTENT_TYPE,
@@ -147,6 +149,7 @@ class GCSBackend(ExtendedBackend):
             client = make_client(project, endpoint_url, credentials, credentials_file)
             self._owns_client = True
         self._client = client
+        self.secret_values = credential_secrets(getattr(client, "_credentials", None))
         self._bucket_name = bucket
         self._bucket = client.bucket(bucket)
         self._chunk_size = chunk_size
@@ -216,6 +219,13 @@ class GCSBackend(ExtendedBackend):
         if length is not None:
             return LimitedReader(reader, length)  # type: ignore[arg-type,return-value]
         return reader  # type: ignore[return-value]
+
+    def open_pinned(self, key: str) -> PinnedReader:
+        """Ranged reads of the generation there now (see :mod:`._pinned`)."""
+        blob = self._bucket.blob(key)
+        blob.reload(timeout=self._timeout, retry=self._retry)
+        url = f"{self._api_base}/download/storage/v1{blob.path}?alt=media"
+        return GCSPinned(self._http, url, key, int(blob.generation), blob.size or 0, self._timeout)
 
     # ------------------------------------------------------------------ queries
 
