@@ -22,6 +22,7 @@ import re
 import threading
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 __all__ = ["SDK_LOGGERS", "protect_secrets", "redact_url", "scrub"]
 
@@ -46,20 +47,34 @@ _PATTERNS = (
     # HTTP headers carrying credentials, in dict reprs or raw header dumps.
     re.compile(
         r"(?i)((?:authorization|x-amz-security-token|x-amz-credential|x-goog-signature"
-        r"|x-ms-encryption-key|proxy-authorization)['\"]?\s*[:=]\s*b?['\"]?)([^'\",\r\n}]+)"
+        r"|x-ms-encryption-key|proxy-authorization)['\"]?\s*[:=]\s*(?:b?['\"])?)([^'\",&\r\n}]+)"
     ),
-    # Query-string and connection-string credentials.
+    # Query-string and connection-string credentials (also omnistorage's own option
+    # names, as they appear in URL query strings), SigV4's ``Credential=AKID/…`` and
+    # GCS's resumable-session ``upload_id`` (whoever holds the session URI can upload).
     re.compile(
         r"(?i)((?:X-Amz-Signature|X-Amz-Security-Token|X-Amz-Credential|Signature|sig"
-        r"|AccountKey|SharedAccessSignature|access_token|password)=)([^&;\s'\"]+)"
+        r"|AccountKey|SharedAccessSignature|access_token|refresh_token|client_secret"
+        r"|password|passphrase|Credential|access_key_id|secret_access_key|session_token"
+        r"|account_key|sas_token|connection_string|upload_id)=)([^&;,\s'\"]+)"
     ),
+    # Bearer tokens wherever they appear (OAuth access tokens sent by google-auth).
+    re.compile(r"(?i)(\bBearer\s+)([^\s'\",}]+)"),
 )
 
 
 def protect_secrets(*values: str | None) -> None:
-    """Scrub these values from SDK log records from now on (values under 4 chars ignored)."""
+    """Scrub these values (raw and URL-quoted) from SDK log records from now on.
+
+    Values under 4 characters are ignored. Every call installs the scrubber, so
+    calling it with no values still scrubs credential-shaped fragments
+    (``Authorization`` headers, tokens, signatures) from SDK records."""
     global _installed
-    fresh = {v for v in values if isinstance(v, str) and len(v) >= 4}
+    fresh: set[str] = set()
+    for value in values:
+        if isinstance(value, str) and len(value) >= 4:
+            # The value as it is and as it travels in URLs and query strings.
+            fresh.update((value, quote(value, safe=""), quote_plus(value, safe="")))
     with _lock:
         _secrets.update(fresh)
         if not _installed:

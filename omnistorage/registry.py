@@ -303,12 +303,18 @@ def open_store(target: str, **options: Any) -> Store:
     except StorageError as exc:
         if not password:
             raise
-        # Never let the URL's password reach a message (or a chained cause).
-        secrets = (password, unquote(password))
-        message = redact(str(exc), secrets)
-        raise type(exc)(
-            message, path=exc.path, backend=exc.backend, op=exc.op, temporary=exc.temporary
-        ) from None
+        failure = exc
+    # Never let the URL's password reach a message, a chained cause or the context
+    # (raised outside the ``except`` block, so the original is not its __context__).
+    secrets = (password, unquote(password))
+    message = redact(str(failure), secrets)
+    raise type(failure)(
+        message,
+        path=failure.path,
+        backend=failure.backend,
+        op=failure.op,
+        temporary=failure.temporary,
+    ) from None
 
 
 def _open_url(name: str, split: SplitResult, options: Mapping[str, Any]) -> Store:

@@ -78,9 +78,10 @@ environment. Account keys, SAS tokens and connection strings never appear in
 ``repr`` or in omnistorage error messages (they are listed in
 ``secret_values``), and the Azure SDK's request logging redacts them. An
 account key never leaves the process (requests carry an HMAC signature), but a
-SAS token travels in each request's query string, and ``urllib3`` at DEBUG
-level logs request lines verbatim: keep the ``urllib3`` logger above DEBUG
-where SAS tokens are used.
+SAS token travels in each request's query string, which ``urllib3`` at DEBUG
+level logs verbatim: the backend registers every key, SAS token and signature
+with omnistorage's log scrubber (:mod:`omnistorage._redact`), which masks them
+in the records of the ``azure`` and ``urllib3`` loggers.
 
 A missing container is an error (``NotFound``) for every call, ``exists``
 included, unless ``create_container=True`` creates it on first use. With a

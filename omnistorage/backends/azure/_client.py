@@ -4,7 +4,9 @@
 ``BlobServiceClient`` (``DefaultAzureCredential`` when ``azure-identity`` is
 installed and nothing else is given; ``AZURE_STORAGE_CONNECTION_STRING`` when
 no account is given at all). Account keys, SAS tokens (also their ``sig`` in
-every quoting) and connection strings are returned as secrets to scrub.
+every quoting) and connection strings are returned as secrets to scrub, and
+registered with :func:`~omnistorage._redact.protect_secrets` so SDK logs never
+show them either.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from azure.core.credentials import AzureSasCredential
 from azure.storage.blob import BlobServiceClient, ExponentialRetry
 
 from omnistorage._net import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_RETRIES
+from omnistorage._redact import protect_secrets
 from omnistorage.backends.azure._limits import READ_CHUNK
 from omnistorage.errors import ConfigurationError
 
@@ -77,6 +80,7 @@ def make_service(
         if extra:
             raise ConfigurationError(f"azure: connection_string excludes {', '.join(extra)}")
         secrets = _connection_string_secrets(connection_string)
+        protect_secrets(*secrets)  # scrubbed from the SDK's (and urllib3's) logs too
         try:
             service = BlobServiceClient.from_connection_string(connection_string, **client_options)
         except ValueError:
@@ -106,6 +110,7 @@ def make_service(
         cred = None  # the SAS is in the URL
     else:
         cred = _default_credential()
+    protect_secrets(*secrets)  # scrubbed from the SDK's (and urllib3's) logs too
     return BlobServiceClient(url, credential=cred, **client_options), True, secrets
 
 
@@ -121,6 +126,7 @@ def client_secrets(service: BlobServiceClient) -> list[str]:
     query = urlsplit(str(getattr(service, "url", "") or "")).query
     if query:
         secrets += _sas_secrets(query)
+    protect_secrets(*secrets)
     return secrets
 
 

@@ -35,5 +35,10 @@ def parse_url(split: SplitResult) -> tuple[dict[str, Any], str]:
         raise ConfigurationError(
             f"{split.scheme} URLs name a container: {split.scheme}://container/prefix"
         )
+    if "@" in container or ":" in container:
+        # user:password@ is no container name; never echo it (it may hold a password)
+        raise ConfigurationError(
+            f"{split.scheme} URLs take no user-info; pass credentials as options"
+        )
     options["container"] = container
     return options, unquote(split.path).strip("/")

@@ -4,6 +4,12 @@ With an ``endpoint_url`` (an emulator, a private endpoint) the client uses
 anonymous credentials unless ``credentials`` or ``credentials_file`` is given;
 otherwise ``credentials``, the service-account key file, or the
 application-default credentials.
+
+:func:`credential_secrets` lists the secret strings a credentials object holds
+(OAuth access and refresh tokens, client secrets) and registers them with
+:func:`~omnistorage._redact.protect_secrets`. An access token that is refreshed
+later is not known in advance; the scrubber's ``Bearer …`` and
+``Authorization`` patterns cover it in SDK logs.
 """
 
 from __future__ import annotations
@@ -14,9 +20,27 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 from google.oauth2 import service_account
 
+from omnistorage._redact import protect_secrets
 from omnistorage.errors import ConfigurationError
 
-__all__ = ["make_client"]
+__all__ = ["credential_secrets", "make_client"]
+
+_SECRET_ATTRIBUTES = ("token", "refresh_token", "client_secret", "id_token", "rapt_token")
+
+
+def credential_secrets(credentials: Any) -> tuple[str, ...]:
+    """The secret strings ``credentials`` holds now, registered to be scrubbed from logs."""
+    found: list[str] = []
+    for name in _SECRET_ATTRIBUTES:
+        try:
+            value = getattr(credentials, name, None)
+        except Exception:  # noqa: BLE001 - an odd credentials type holds nothing we can read
+            continue
+        if isinstance(value, str) and value:
+            found.append(value)
+    secrets = tuple(dict.fromkeys(found))
+    protect_secrets(*secrets)
+    return secrets
 
 
 def make_client(
@@ -38,5 +62,6 @@ def make_client(
         client_options = {"api_endpoint": endpoint_url.rstrip("/")}
         if credentials is None:
             credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
+    credential_secrets(credentials)
     # project=None (explicitly) means "no project": object operations need none.
     return storage.Client(project=project, credentials=credentials, client_options=client_options)

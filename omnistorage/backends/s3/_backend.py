@@ -45,7 +45,9 @@ What it does, and how it keeps the Store's contract:
   timeouts and dropped connections are ``temporary``. botocore retries them
   first (``max_attempts``, ``retry_mode``).
 - **Credentials** (explicit options, or static ones found by the boto3 chain)
-  are listed in :attr:`S3Backend.secret_values` and never appear in ``repr``.
+  are listed in :attr:`S3Backend.secret_values`, never appear in ``repr``, and
+  are registered with :func:`~omnistorage._redact.protect_secrets` so botocore's
+  DEBUG logs (headers, canonical requests, echoed error bodies) never show them.
 
 Verified against moto server only (the test suite); paths that depend on AWS
 behaviour moto does not model — ``If-None-Match`` on ``CopyObject``,
@@ -64,6 +66,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 import botocore.exceptions
 
 from omnistorage._net import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_RETRIES
+from omnistorage._redact import protect_secrets
 from omnistorage.backends.s3._config import (
     MAX_OBJECT_SIZE,
     MAX_PART_SIZE,
@@ -223,6 +226,7 @@ class S3Backend(ExtendedBackend):
             )
             self._owns_client = True
         self.secret_values = tuple(dict.fromkeys(self.secret_values + chain_secrets(self._client)))
+        protect_secrets(*self.secret_values)  # also scrubs botocore's DEBUG logs
         self._bucket = bucket
         self._endpoint = without_userinfo(endpoint_url or self._client.meta.endpoint_url)
         self._region = region or self._client.meta.region_name
