@@ -10,6 +10,9 @@ emulator …) and, for the requests a :class:`Fault` matches, does one of:
 - ``"refuse"``: close the client's connection without forwarding anything.
 - ``"cut_reply"``: forward the request and send only the status line, the
   headers and the first ``cut_after`` bytes of the reply body, then close.
+- ``"respond"``: do not forward; answer with the scripted ``status``,
+  ``reply_headers`` and ``reply_body`` (an error the upstream cannot produce,
+  such as a 412 from an emulator that ignores preconditions).
 
 Each fault fires ``times`` times and is then spent; ``hits`` records what
 fired. Usage::
@@ -52,9 +55,12 @@ class Fault:
     """One fault: which requests (``match``), what to do, how many times."""
 
     match: Callable[[ProxiedRequest], bool]
-    action: Literal["drop_reply", "refuse", "cut_reply"] = "drop_reply"
+    action: Literal["drop_reply", "refuse", "cut_reply", "respond"] = "drop_reply"
     times: int = 1
     cut_after: int = 0
+    status: int = 500
+    reply_headers: dict[str, str] = field(default_factory=dict)
+    reply_body: bytes = b""
     hits: list[ProxiedRequest] = field(default_factory=list)
 
 
@@ -134,6 +140,15 @@ def _make_handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             fault = proxy._take_fault(request)
             if fault is not None and fault.action == "refuse":
                 self.close_connection = True
+                return
+            if fault is not None and fault.action == "respond":
+                self.send_response(fault.status)
+                for name, value in fault.reply_headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(fault.reply_body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(fault.reply_body)
                 return
             upstream = http.client.HTTPConnection(*proxy._upstream, timeout=60)
             try:

@@ -39,8 +39,22 @@ What it does, and how:
   stream (the service's 416 is handled).
 - **Listing** is lazy and paged (``list_page_size`` per call):
   ``walk_blobs(delimiter="/")`` for folder listings, ``list_blobs`` for
-  recursive ones. Folder-marker blobs (names ending in ``/``) and Data Lake
-  directory entries (``hdi_isfolder``) are skipped.
+  recursive ones. Data Lake directory entries (``hdi_isfolder``) are never
+  reported as files.
+- **Folders** on a flat namespace (``MKDIR``) are zero-size ``name/`` marker
+  blobs, as on S3 and GCS (see :mod:`omnistorage.driver`): ``make_folder``
+  checks that no file stands at the folder or a parent, then writes the
+  markers of the folder and each parent
+  (create-only, ``If-None-Match: *``, so a marker already there is left alone);
+  ``delete_folder`` deletes them (and a BlobFuse-style ``hdi_isfolder``
+  directory blob of that name); a folder exists while its marker or any blob
+  lies below it. Recursive listings yield each marker as a folder entry,
+  shallow ones show it as a sub-folder; a blob named ``x/`` that holds bytes is
+  no marker and is listed under its raw name (the Store counts it as a foreign
+  key). As on S3, a folder whose last file is deleted is gone unless a marker
+  keeps it (``folders_are_markers``). On a hierarchical-namespace account
+  directories are real Data Lake entries: ``MKDIR`` is not declared there and
+  ``folders_are_markers`` is false (detected with ``MOVE``, below).
 - **Copy** is server-side (``start_copy_from_url`` inside the same account),
   create-only with ``If-None-Match: *`` on the destination (atomic: no
   check-then-copy race); an asynchronous copy is polled until it finishes and

@@ -8,7 +8,9 @@ support, metadata and error classification live in the sibling modules.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
+import itertools
 import logging
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -57,7 +59,9 @@ _LIMITS: dict[str, int | None] = {
     "max_part_size": MAX_BLOCK_SIZE,
     "max_parts": MAX_BLOCKS,
 }
-_FEATURES = Features.of(_BASE, [HashType.MD5], **_LIMITS)
+# Flat namespace: folders are zero-size ``name/`` marker blobs (MKDIR). Hierarchical
+# namespace: directories are real Data Lake entries; MKDIR is not declared there.
+_FEATURES = Features.of([*_BASE, Capability.MKDIR], [HashType.MD5], **_LIMITS)
 _FEATURES_HNS = Features.of([*_BASE, Capability.MOVE], [HashType.MD5], **_LIMITS)
 
 
@@ -179,6 +183,8 @@ class AzureBackend(ExtendedBackend):
                     and has_hns((self._container, self._service))
                 )
                 self._features = _FEATURES_HNS if self._hns else _FEATURES
+                if self._hns:
+                    self.folders_are_markers = False  # real directories
             return self._features
 
     # ------------------------------------------------------------ errors and paths
@@ -259,6 +265,12 @@ class AzureBackend(ExtendedBackend):
             for props in self._container.list_blobs(
                 name_starts_with=start, include=["metadata"], results_per_page=self._page_size
             ):
+                if _is_marker(props):
+                    # A folder marker: recursive listings yield every one (the prefix
+                    # folder's own included); shallow ones show it as a BlobPrefix.
+                    if len(props.name) > 1:
+                        yield ObjectInfo(path=props.name[:-1], is_dir=True)
+                    continue
                 found = listed(props)
                 if found is not None:
                     yield found
@@ -272,6 +284,8 @@ class AzureBackend(ExtendedBackend):
             if isinstance(item, BlobPrefix):
                 yield ObjectInfo(path=item.name[:-1], is_dir=True)
                 continue
+            if _is_marker(item):
+                continue  # the prefix folder's own marker
             found = listed(item)
             if found is not None:
                 yield found
@@ -297,10 +311,68 @@ class AzureBackend(ExtendedBackend):
 
     def stat(self, key: str) -> ObjectInfo:
         self._ensure_container()
-        props = self._container.get_blob_client(key).get_blob_properties()
+        try:
+            props = self._container.get_blob_client(key).get_blob_properties()
+        except ResourceNotFoundError as exc:
+            if error_code(exc) == "ContainerNotFound" or not _holds(key, self._below(key)):
+                raise
+            return ObjectInfo(path=key, is_dir=True)  # a marker or blobs below it
         if is_directory(props.metadata):
             return ObjectInfo(path=key, is_dir=True)
         return info(key, props)
+
+    # ------------------------------------------------------------ folders (markers)
+
+    folders_are_markers = True
+    """On a flat namespace; :meth:`features` sets it to False on a hierarchical one."""
+
+    def _below(self, key: str) -> tuple[tuple[str, int], ...]:
+        """Name and size of the first two blobs whose names start with ``key/``."""
+        blobs = self._container.list_blobs(name_starts_with=f"{key}/", results_per_page=2)
+        return tuple((props.name, int(props.size or 0)) for props in itertools.islice(blobs, 2))
+
+    def mkdir(self, key: str) -> None:
+        """Write the markers ``key/`` and its parents' (zero bytes); a file in the way fails.
+
+        Flat namespace only (``MKDIR`` is not declared on a hierarchical one).
+        Markers are written create-only (``If-None-Match: *``): one that is
+        already there (or a blob of that name holding bytes) is left alone.
+        """
+        if self._hns:
+            raise NotImplementedError("azure: folders are real directories on this account")
+        self._ensure_container()
+        parts = key.split("/")
+        folders = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+        for folder in folders:
+            if self.exists(folder):
+                raise FileExistsError(f"a file exists at {folder!r}")
+        for folder in folders:
+            with contextlib.suppress(ResourceExistsError):
+                self._container.upload_blob(f"{folder}/", b"", overwrite=False)
+
+    def rmdir(self, key: str) -> None:
+        """Delete the marker ``key/``; anything else below makes it not empty.
+
+        A directory blob at ``key`` (``hdi_isfolder``, as BlobFuse writes on a
+        flat namespace) is an empty folder's marker too and is deleted with it.
+        """
+        if self._hns:
+            raise NotImplementedError("azure: folders are real directories on this account")
+        self._ensure_container()
+        below = self._below(key)
+        if any(name != f"{key}/" or size for name, size in below):
+            # a blob below, or a ``key/`` holding bytes (no marker: a foreign key)
+            raise OSError(errno.ENOTEMPTY, f"folder {key!r} is not empty")
+        if below:
+            self.delete(f"{key}/")
+        blob = self._container.get_blob_client(key)
+        try:
+            props = blob.get_blob_properties()
+        except ResourceNotFoundError:
+            return
+        if is_directory(props.metadata):
+            with contextlib.suppress(ResourceNotFoundError):
+                blob.delete_blob()
 
     def copy(self, src: str, dst: str, *, overwrite: bool) -> None:
         """Server-side copy inside the account; create-only with ``If-None-Match: *``."""
@@ -378,3 +450,16 @@ class AzureBackend(ExtendedBackend):
             if self._dfs is None:
                 self._dfs = datalake_service(self._service)
             return self._dfs
+
+
+def _is_marker(props: Any) -> bool:
+    """A folder marker: a zero-size blob whose name ends with ``/``."""
+    name = str(props.name or "")
+    return name.endswith("/") and not props.size
+
+
+def _holds(key: str, below: tuple[tuple[str, int], ...]) -> bool:
+    """Whether ``below`` (from ``AzureBackend._below``) shows the folder ``key``: its
+    marker or a blob below it. A blob ``key/`` that holds bytes is no marker (a foreign
+    key); it sorts first, so the second entry still shows what lies below."""
+    return any(name != f"{key}/" or not size for name, size in below)

@@ -96,6 +96,6 @@ def info(key: str, props: BlobProperties) -> ObjectInfo:
 
 def listed(props: BlobProperties) -> ObjectInfo | None:
     name = props.name
-    if not name or name.endswith("/") or is_directory(props.metadata):
-        return None  # folder markers and Data Lake directories are not files
+    if not name or is_directory(props.metadata):
+        return None  # Data Lake directories are not files (markers are the driver's)
     return info(name, props)

@@ -28,9 +28,17 @@ What it does:
   ``ALREADY_EXISTS``. The backend uses preconditions for nothing else, so every
   412 means "already exists". The gcp-storage-emulator ignores
   ``ifGenerationMatch`` (the test file's gap table names the tests this fails).
-  Like every GCS client, a create-only upload whose response is lost and that
-  the client library retries can report ``ALREADY_EXISTS`` for an object it did
-  write.
+  A lost reply is not a lost write: when the request that creates the object
+  (a simple upload, or the final chunk of a resumable upload) was sent again
+  after its reply was lost, the retry meets the object the first attempt
+  created and GCS answers 412. The writer then reads the object there and
+  reports success when its size, CRC32C, user metadata (the ``mtime`` key
+  included) and, for a simple upload, MD5 are those of what it sent. A 412 on
+  the first attempt, or an object that differs, stays ``ALREADY_EXISTS``.
+  Another writer that stored the very same bytes and metadata cannot be told
+  apart from our own first attempt. Create-only copies (``rewrite`` with
+  ``ifGenerationMatch=0``) have no such check: a retried rewrite whose reply
+  was lost can still report ``ALREADY_EXISTS`` for the copy it made.
 - **Reads** stream one ``GET`` (``alt=media``) with a ``Range`` header for
   offsets and lengths; an offset at or past the end gives an empty stream. A
   whole-object read checks the CRC32C the service sends (``X-Goog-Hash``) and
@@ -51,7 +59,17 @@ What it does:
   when it holds a valid time.
 - **Listing** uses ``objects.list`` with ``page_size`` results per page, lazily;
   shallow listings use the ``/`` delimiter and report sub-folders from the
-  returned prefixes. Folder-marker objects (names ending in ``/``) are skipped.
+  returned prefixes.
+- **Folders** (``MKDIR``) are zero-size ``name/`` marker objects, as the
+  Cloud Console writes them (see :mod:`omnistorage.driver`):
+  ``make_folder`` checks that no file stands at the folder or a parent, then
+  writes the markers of the folder and each parent (create-only, so a marker
+  already there is left alone); ``delete_folder`` deletes them; a folder exists
+  while its marker or any object lies below it. Recursive listings yield each
+  marker as a folder entry, shallow ones show it as a sub-folder; an object
+  named ``x/`` that holds bytes is no marker and is listed under its raw name
+  (the Store counts it as a foreign key). As on S3, a folder whose last file is
+  deleted is gone unless a marker keeps it (``folders_are_markers``).
 - **Copy** is server-side (``rewrite``, looping over rewrite tokens, so large and
   cross-location copies work) and keeps content type and metadata, hence also
   the recorded ``mtime``. **Move is not declared**: GCS's atomic ``objects.move``
@@ -67,7 +85,9 @@ stay until it restarts); server-side checksum refusal (``X-Goog-Hash``);
 paged listings (the emulator returns everything in one page); 416 for a range
 past the end (the emulator answers an empty 206); multi-call rewrites;
 credentials other than anonymous. The resumable protocol's retry and
-partial-persistence paths are tested against scripted responses.
+partial-persistence paths are tested against scripted responses, and the
+ownership check after a retried create-only upload through a proxy that
+drops the reply and scripts the 412 the emulator cannot give.
 
 Connection: with ``endpoint_url`` (an emulator, a private endpoint) the client
 uses anonymous credentials unless ``credentials`` or ``credentials_file`` is

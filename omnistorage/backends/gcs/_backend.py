@@ -7,6 +7,7 @@ object info and error classification live in the sibling modules.
 
 from __future__ import annotations
 
+import errno
 import io
 import logging
 from collections.abc import Iterable, Iterator
@@ -51,6 +52,7 @@ _FEATURES = Features.of(
         Capability.CONDITIONAL_WRITE,
         Capability.RANGE_READ,
         Capability.PINNED_READ,
+        Capability.MKDIR,
         Capability.SET_MOD_TIME,
         Capability.USER_METADATA,
         Capability.CONTENT_TYPE,
@@ -234,8 +236,63 @@ class GCSBackend(ExtendedBackend):
 
     def stat(self, key: str) -> ObjectInfo:
         blob = self._bucket.blob(key)
-        blob.reload(timeout=self._timeout, retry=self._retry)
+        try:
+            blob.reload(timeout=self._timeout, retry=self._retry)
+        except api_exceptions.NotFound:
+            if not self._holds(key, self._below(key)):
+                raise
+            return ObjectInfo(path=key, is_dir=True)  # a marker or objects below it
         return info(blob)
+
+    # ------------------------------------------------------------ folders (markers)
+
+    folders_are_markers = True
+
+    def _below(self, key: str) -> tuple[tuple[str, int], ...]:
+        """Name and size of the first two objects whose names start with ``key/``."""
+        blobs = self._client.list_blobs(
+            self._bucket,
+            prefix=f"{key}/",
+            max_results=2,
+            timeout=self._timeout,
+            retry=self._retry,
+        )
+        return tuple((blob.name, int(blob.size or 0)) for blob in blobs)
+
+    @staticmethod
+    def _holds(key: str, below: tuple[tuple[str, int], ...]) -> bool:
+        """Whether ``below`` (from :meth:`_below`) shows the folder ``key``: its marker or
+        an object below it. An object ``key/`` that holds bytes is no marker (a foreign
+        key); it sorts first, so the second entry still shows what lies below."""
+        return any(name != f"{key}/" or not size for name, size in below)
+
+    def mkdir(self, key: str) -> None:
+        """Write the markers ``key/`` and its parents' (zero bytes); a file in the way fails.
+
+        Markers are written create-only (``ifGenerationMatch=0``): one that is
+        already there (or an object of that name holding bytes) is left alone.
+        """
+        parts = key.split("/")
+        folders = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+        for folder in folders:
+            if self.exists(folder):
+                raise FileExistsError(f"a file exists at {folder!r}")
+        for folder in folders:
+            try:
+                self._bucket.blob(f"{folder}/").upload_from_string(
+                    b"", if_generation_match=0, timeout=self._timeout, retry=self._retry
+                )
+            except api_exceptions.PreconditionFailed:
+                continue  # already there
+
+    def rmdir(self, key: str) -> None:
+        """Delete the marker ``key/``; anything else below (or a ``key/`` object holding
+        bytes, which is no marker) makes it not empty."""
+        below = self._below(key)
+        if any(name != f"{key}/" or size for name, size in below):
+            raise OSError(errno.ENOTEMPTY, f"folder {key!r} is not empty")
+        if below:
+            self.delete(f"{key}/")
 
     def list(self, prefix: str, *, recursive: bool = True) -> Iterator[ObjectInfo]:
         blobs = self._client.list_blobs(
@@ -248,8 +305,14 @@ class GCSBackend(ExtendedBackend):
         )
         for page in blobs.pages:
             for blob in page:
-                if not blob.name.endswith("/"):  # skip folder markers
-                    yield info(blob)
+                name = blob.name
+                if name.endswith("/") and not blob.size:
+                    # A folder marker: recursive listings yield every one (the prefix
+                    # folder's own included); shallow ones show it as a prefix.
+                    if recursive and len(name) > 1:
+                        yield ObjectInfo(path=name[:-1], is_dir=True)
+                    continue
+                yield info(blob)
             for folder in getattr(page, "prefixes", ()):
                 yield ObjectInfo(path=folder.rstrip("/"), is_dir=True)
 

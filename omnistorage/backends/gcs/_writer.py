@@ -7,15 +7,28 @@ which creates the object, checked against the CRC32C of the whole object — is
 sent only by :meth:`GCSWriter.close`. A failed chunk is retried after asking
 the session how many bytes it persisted. :meth:`GCSWriter.abort` cancels the
 session. Session URIs never appear in messages (:class:`ResumableUploadError`).
+
+A create-only write (``ifGenerationMatch=0``) whose reply is lost is retried;
+the retry meets the object the first attempt created and GCS answers 412. The
+writer knows whether the request that created the object was retried (the
+simple upload runs under the backend's retry with an ``on_error`` callback;
+the final chunk of a resumable upload is retried by the writer's own loop),
+and only then examines the object there: it is ours, and the write succeeds,
+when its size, CRC32C, user metadata and (for a simple upload) MD5 are those
+of what this writer sent. A 412 on the first attempt is another writer's
+object and stays a conflict (:meth:`GCSWriter._is_ours`).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 import time
 from typing import TYPE_CHECKING, Any
 
 import google_crc32c
+from google.api_core import exceptions as api_exceptions
 
 from omnistorage.backends.gcs._errors import (
     CONNECTION_ERRORS,
@@ -35,6 +48,11 @@ CHUNK_GRANULARITY = 256 * 1024
 _DEFAULT_CONTENT_TYPE = "application/octet-stream"
 _UPLOAD_ATTEMPTS = 3
 _UPLOAD_BACKOFF = 0.5
+
+_LOOKUP_ERRORS: tuple[type[BaseException], ...] = (
+    api_exceptions.GoogleAPIError,
+    *CONNECTION_ERRORS,
+)
 
 _OPEN, _CLOSING, _CLOSED, _ABORTED = "open", "closing", "closed", "aborted"
 
@@ -62,6 +80,7 @@ class GCSWriter(Writer):
         self._crc = 0  # CRC32C of the persisted bytes
         self._session: str | None = None
         self._upload_id = ""
+        self._retried = False  # the request that creates the object was sent again
         self._state = _OPEN
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
@@ -85,15 +104,16 @@ class GCSWriter(Writer):
             raise ValueError(f"GCS writer already finished ({self._state})")
         self._state = _CLOSING
         if self._session is None:
-            self._blob.upload_from_string(
-                bytes(self._buffer),
-                content_type=self._content_type,
-                if_generation_match=self._generation_match,
-                timeout=self._backend._timeout,
-                retry=self._backend._retry,
-            )
+            self._upload_simple(bytes(self._buffer))
         else:
-            self._send(final=True)
+            size = self._offset + len(self._buffer)
+            crc = google_crc32c.extend(self._crc, bytes(self._buffer))
+            try:
+                self._send(final=True)
+            except ResumableUploadError as exc:
+                if exc.status != 412 or not self._is_ours(size, crc, None):
+                    raise
+                # Our final chunk created the object; its retry met our own object.
         self._state = _CLOSED
         self._buffer = bytearray()
 
@@ -105,6 +125,61 @@ class GCSWriter(Writer):
         session, self._session = self._session, None
         if session is not None:
             self._backend._cancel_session(session)
+
+    # -------------------------------------------------------------- simple upload
+
+    def _upload_simple(self, data: bytes) -> None:
+        """One multipart request, retried under the backend's policy, noting each retry."""
+        blob = self._blob
+
+        def upload() -> None:
+            blob.upload_from_string(
+                data,
+                content_type=self._content_type,
+                if_generation_match=self._generation_match,
+                timeout=self._backend._timeout,
+                retry=None,  # retried here, so that a retry is known (see _is_ours)
+            )
+
+        retry = self._backend._retry
+        try:
+            if retry is None:
+                upload()
+            else:
+                retry(upload, on_error=self._note_retry)()
+        except api_exceptions.PreconditionFailed:
+            md5 = hashlib.md5(data, usedforsecurity=False).digest()
+            if not self._is_ours(len(data), google_crc32c.value(data), md5):
+                raise
+            # Our first attempt stored it; the retry met our own object.
+
+    def _note_retry(self, exc: Exception) -> None:
+        self._retried = True
+
+    def _is_ours(self, size: int, crc32c: int, md5: bytes | None) -> bool:
+        """After a create-only conflict: is the object there the one this writer sent?
+
+        Only a conflict met after the creating request was retried is examined:
+        on the first attempt it can only be another writer's object. The object
+        is ours when its size, CRC32C, user metadata and (when both sides have
+        one) MD5 are those of what we sent; an object whose hashes cannot be
+        read stays a conflict.
+        """
+        if self._generation_match != 0 or not self._retried:
+            return False
+        blob = self._backend._bucket.blob(self._key)
+        try:
+            blob.reload(timeout=self._backend._timeout, retry=self._backend._retry)
+        except _LOOKUP_ERRORS:
+            # the conflict is reported, not this lookup's failure
+            return False
+        if blob.size is None or int(blob.size) != size:
+            return False
+        if blob.crc32c != _b64(crc32c.to_bytes(4, "big")):
+            return False
+        if md5 is not None and blob.md5_hash is not None and blob.md5_hash != _b64(md5):
+            return False
+        return dict(blob.metadata or {}) == dict(self._blob.metadata or {})
 
     # -------------------------------------------------------------- resumable session
 
@@ -137,6 +212,8 @@ class GCSWriter(Writer):
                 failures += 1
                 if failures >= _UPLOAD_ATTEMPTS:
                     raise
+                if final:
+                    self._retried = True  # the last chunk, which creates the object, goes again
                 time.sleep(_UPLOAD_BACKOFF * 2 ** (failures - 1))
                 recover = True
 
@@ -248,6 +325,10 @@ class GCSWriter(Writer):
 
     def _message(self, what: str) -> str:
         return f"resumable upload of {self._key!r} to bucket {self._backend.bucket!r}: {what}"
+
+
+def _b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode("ascii")
 
 
 def _upload_id(session: str) -> str:
