@@ -35,11 +35,14 @@ class ObjectInfo:
     relative to the backend root; the Store rewrites them). ``modified`` is
     timezone-aware UTC when known. ``hashes`` holds only what the backend
     returns without reading the content (lowercase hex). ``etag`` is the
-    backend's opaque version tag, when it has one.
+    backend's opaque version tag, when it has one. ``size`` is ``None`` when the
+    size is not known without producing the content (a query result that is
+    materialized on read, see ``SQLQueryBackend``); callers that need a number
+    must treat ``None`` as "unknown", never as zero.
     """
 
     path: str
-    size: int = 0
+    size: int | None = 0
     modified: datetime | None = None
     is_dir: bool = False
     content_type: str | None = None

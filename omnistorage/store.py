@@ -407,12 +407,16 @@ class Store:
         return rebase(info, path)
 
     def get_folder_info(self, path: str = "") -> FolderInfo:
-        """File count, total size and latest mtime below the folder ``path`` (recursive)."""
+        """File count, total size and latest mtime below the folder ``path`` (recursive).
+
+        Files whose size is not known without producing them (``ObjectInfo.size``
+        ``None``) count as files but add nothing to ``total_size``.
+        """
         count = total = 0
         latest: datetime | None = None
         for info in self.list_files(path, recursive=True):
             count += 1
-            total += info.size
+            total += info.size or 0
             if info.modified is not None and (latest is None or info.modified > latest):
                 latest = info.modified
         if count == 0 and not self.is_folder(path):

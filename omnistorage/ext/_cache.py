@@ -85,8 +85,8 @@ class ReadCacheLayer(Layer):
         if Capability.METADATA not in features:
             return None
         info = self._extended().stat(key)
-        if info.is_dir or info.size > self._max_object:
-            return None
+        if info.is_dir or info.size is None or info.size > self._max_object:
+            return None  # folders, objects of unknown size (materialized queries), too large
         version = info.etag or f"{info.size}-{info.modified.timestamp() if info.modified else ''}"
         name = hashlib.sha256(
             f"{self.inner.native_path(key)}\0{version}".encode("utf-8", "surrogatepass")

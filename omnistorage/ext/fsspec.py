@@ -221,6 +221,8 @@ class OmniFileSystem(AbstractFileSystem):  # type: ignore[misc]
         if start is None and end is None:
             return store.read_bytes(key)
         size = store.get_file_info(key).size
+        if size is None:  # not known before it is produced (a materialized query)
+            return store.read_bytes(key)[start:end]
         first = 0 if start is None else (start if start >= 0 else max(size + start, 0))
         last = size if end is None else (end if end >= 0 else max(size + end, 0))
         if last <= first:
