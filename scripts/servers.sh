@@ -58,7 +58,7 @@ PG_PASSWORD="${OMNI_PG_PASSWORD:-omnistorage}"
 
 AZURITE_VERSION="3.35.0"
 PG_BIN="/usr/lib/postgresql/15/bin"
-APT_PACKAGES=(openssh-server postgresql-15 zstd gzip pigz)
+APT_PACKAGES=(openssh-server postgresql-15 zstd gzip pigz rclone)
 ALL_SERVERS=(s3 azure gcs sftp pg)
 
 # The well-known, publicly documented key of Azurite's development account.
