@@ -45,7 +45,7 @@ from fsspec.spec import AbstractFileSystem
 from omnistorage import paths
 from omnistorage._io import AtomicWriter
 from omnistorage.capabilities import Capability
-from omnistorage.errors import InvalidPath, StorageError
+from omnistorage.errors import CapabilityNotSupported, InvalidPath, StorageError
 from omnistorage.store import Store
 
 __all__ = ["OmniFileSystem", "register"]
@@ -53,6 +53,9 @@ __all__ = ["OmniFileSystem", "register"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 _URL_PROTOCOLS = ("s3", "gs", "gcs", "az", "azure", "sftp", "file", "memory")
+
+
+_CHANGES = frozenset({"write", "delete", "copy", "move", "mkdir", "rmdir", "delete_folder"})
 
 
 def _os_errors(method: F) -> F:
@@ -64,6 +67,12 @@ def _os_errors(method: F) -> F:
             return method(*args, **kwargs)
         except InvalidPath as exc:
             raise FileNotFoundError(errno.ENOENT, str(exc)) from exc
+        except CapabilityNotSupported as exc:
+            # A store that cannot change data (no WRITE/DELETE: read-only) refuses as a
+            # read-only file system does: fsspec callers expect PermissionError there.
+            if exc.op in _CHANGES:
+                raise PermissionError(errno.EROFS, str(exc)) from exc
+            raise OSError(errno.ENOTSUP, str(exc)) from exc
         except StorageError as exc:
             if isinstance(exc, OSError):
                 raise
@@ -280,6 +289,12 @@ class OmniFileSystem(AbstractFileSystem):  # type: ignore[misc]
     def cp_file(self, path1: str, path2: str, **kwargs: Any) -> None:
         src_store, src = self._route(path1)
         dst_store, dst = self._route(path2)
+        if not src_store.is_file(src) and src_store.is_folder(src):
+            # fsspec's copy and mv pass the folders of a recursive expansion too (mv with
+            # on_error="raise"): a folder is created, as fsspec's own filesystems do.
+            if dst and dst_store.supports(Capability.MKDIR):
+                dst_store.make_folder(dst)
+            return
         if src_store is dst_store:
             src_store.copy(src, dst, overwrite=True)
             return

@@ -101,3 +101,57 @@ class TestLocalOpen(AbstractOpenTests, _LocalFixtures):  # type: ignore[misc]
 
 class TestLocalPipe(AbstractPipeTests, _LocalFixtures):  # type: ignore[misc]
     pass
+
+
+# fsspec.tests.abstract.mv holds no abstract class: its two module-level tests are bound
+# to fsspec's own local filesystem ("file"). Their behaviours, checked here on ours:
+# - a move into a read-only destination raises PermissionError and leaves both sides
+#   as they were (the ReadOnlyLayer stands in for the read-only folder: the tests run
+#   as root, for whom chmod 0555 refuses nothing);
+# - a move into a folder that does not exist: fsspec's local filesystem raises
+#   FileNotFoundError; omnistorage creates parent folders on write (as object stores
+#   do), so the move succeeds. That difference is by design.
+
+
+@pytest.fixture(params=["memory", "local"])
+def mv_fs(request: pytest.FixtureRequest, tmp_path: Path) -> OmniFileSystem:
+    if request.param == "memory":
+        return OmniFileSystem(Store(MemoryBackend()))
+    return OmniFileSystem(Store(LocalBackend(tmp_path / "store")))
+
+
+def test_mv_moves_a_file(mv_fs: OmniFileSystem) -> None:
+    mv_fs.pipe_file("a/source.txt", b"content")
+    mv_fs.mv("a/source.txt", "b/dest.txt")
+    assert mv_fs.cat_file("b/dest.txt") == b"content"
+    assert not mv_fs.exists("a/source.txt")
+
+
+def test_mv_recursive_moves_a_tree(mv_fs: OmniFileSystem) -> None:
+    for name in ("x/1.txt", "x/sub/2.txt", "x/sub/deeper/3.txt"):
+        mv_fs.pipe_file(name, name.encode())
+    mv_fs.mv("x", "y", recursive=True)
+    assert sorted(mv_fs.find("y")) == ["y/1.txt", "y/sub/2.txt", "y/sub/deeper/3.txt"]
+    assert mv_fs.cat_file("y/sub/deeper/3.txt") == b"x/sub/deeper/3.txt"
+    assert mv_fs.find("x") == []
+
+
+def test_mv_into_a_missing_folder_creates_it(mv_fs: OmniFileSystem) -> None:
+    mv_fs.pipe_file("source.txt", b"content")
+    mv_fs.mv("source.txt", "non_existent_directory/destination_file.txt")
+    assert mv_fs.cat_file("non_existent_directory/destination_file.txt") == b"content"
+
+
+@pytest.mark.parametrize("recursive", [True, False])
+def test_mv_in_a_read_only_store_raises_permission_error_and_changes_nothing(
+    tmp_path: Path, recursive: bool
+) -> None:
+    from omnistorage.ext import ReadOnlyLayer
+
+    folder = tmp_path / "store"
+    Store(LocalBackend(folder)).write("source_file.txt", b"content")
+    fs = OmniFileSystem(Store(ReadOnlyLayer(LocalBackend(folder))))
+    with pytest.raises(PermissionError):
+        fs.mv("source_file.txt", "protected/destination_file.txt", recursive=recursive)
+    assert (folder / "source_file.txt").read_bytes() == b"content"
+    assert not (folder / "protected").exists()
