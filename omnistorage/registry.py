@@ -8,9 +8,9 @@ or a backend factory.
 
 URLs: ``memory://[name][/root]``, ``file:///abs/dir``, ``s3://bucket/prefix``,
 ``gs://bucket/prefix``, ``az://container/prefix``,
-``sftp://user@host:port/path``. Query parameters are backend options
-(``s3://b/p?endpoint_url=http://127.0.0.1:9000``). A plain path opens the
-local backend.
+``sftp://user@host:port/path``, ``https://host/folder/`` (read-only). Query
+parameters are backend options (``s3://b/p?endpoint_url=http://127.0.0.1:9000``).
+A plain path opens the local backend.
 """
 
 from __future__ import annotations
@@ -382,4 +382,5 @@ _builtin("s3", "s3", "S3Backend", ("s3",), "s3")
 _builtin("gcs", "gcs", "GCSBackend", ("gs", "gcs"), "gcs")
 _builtin("azure", "azure", "AzureBackend", ("az", "azure", "abfs", "abfss"), "azure")
 _builtin("sftp", "sftp", "SFTPBackend", ("sftp",), "sftp")
+_builtin("http", "http", "HTTPBackend", ("http", "https"), "http")
 register("sql", "omnistorage.backends.sql:SQLBlobBackend", schemes=("sqlblob",), extra="sql")

@@ -8,6 +8,8 @@
 #   gcs    gcp-storage-emulator            49023          OMNI_GCS_PORT
 #   sftp   private OpenSSH sshd            42222          OMNI_SFTP_PORT
 #   pg     PostgreSQL 15                   45432          OMNI_PG_PORT
+#   http   private nginx (static files)    28080          OMNI_HTTP_PORT
+#          … and its TLS listener          28443          OMNI_HTTPS_PORT
 #
 # Usage:
 #   scripts/servers.sh install          apt/npm packages the servers need (idempotent)
@@ -25,6 +27,14 @@
 #   OMNI_SFTP_USER       unprivileged user that runs sshd and owns the SFTP root (omnisftp)
 #   OMNI_PG_PASSWORD     password of the postgres role (omnistorage); changing it
 #                        re-initialises the (disposable) test cluster
+#   OMNI_HTTP_USER       unprivileged user nginx runs as when started as root (nobody)
+#   OMNI_HTTP_PASSWORD   basic-auth password of the user "omni" on /basic/ (omnistorage-http)
+#   OMNI_HTTP_TOKEN      bearer token accepted on /bearer/ (omnistorage-http-token)
+#
+# nginx serves one document root (OMNI_TEST_HTTP_ROOT, which tests populate) under
+# several locations: /files/ (no index), /listing/ (autoindex_format json),
+# /basic/ (basic auth + listing) and /bearer/ (bearer token + listing), on plain
+# HTTP and, with a self-signed certificate (OMNI_TEST_HTTP_CA_FILE), on TLS.
 #
 # Python packages (moto[server], gcp-storage-emulator, client libraries) are not
 # installed here: scripts/test.sh installs them into the venv with `pip install -e '.[dev]'`.
@@ -51,15 +61,20 @@ AZURE_PORT="${OMNI_AZURE_PORT:-41000}"
 GCS_PORT="${OMNI_GCS_PORT:-49023}"
 SFTP_PORT="${OMNI_SFTP_PORT:-42222}"
 PG_PORT="${OMNI_PG_PORT:-45432}"
+HTTP_PORT="${OMNI_HTTP_PORT:-28080}"
+HTTPS_PORT="${OMNI_HTTPS_PORT:-28443}"
 
 TIMEOUT="${OMNI_SERVER_TIMEOUT:-30}"
 SFTP_USER="${OMNI_SFTP_USER:-omnisftp}"
 PG_PASSWORD="${OMNI_PG_PASSWORD:-omnistorage}"
+HTTP_USER="${OMNI_HTTP_USER:-nobody}"
+HTTP_PASSWORD="${OMNI_HTTP_PASSWORD:-omnistorage-http}"
+HTTP_TOKEN="${OMNI_HTTP_TOKEN:-omnistorage-http-token}"
 
 AZURITE_VERSION="3.35.0"
 PG_BIN="/usr/lib/postgresql/15/bin"
-APT_PACKAGES=(openssh-server postgresql-15 zstd gzip pigz rclone)
-ALL_SERVERS=(s3 azure gcs sftp pg)
+APT_PACKAGES=(openssh-server postgresql-15 zstd gzip pigz rclone nginx openssl)
+ALL_SERVERS=(s3 azure gcs sftp pg http)
 
 # The well-known, publicly documented key of Azurite's development account.
 AZURITE_ACCOUNT="devstoreaccount1"
@@ -89,6 +104,8 @@ SFTP_KEY="$SFTP_DIR/client_ed25519"
 SFTP_KNOWN_HOSTS="$SFTP_DIR/known_hosts"
 PG_DIR="$SHARED_DIR/pg"
 PGDATA="$PG_DIR/data"
+HTTP_DIR="$SHARED_DIR/http"
+HTTP_ROOT="$HTTP_DIR/www"
 
 # A python for the readiness probes: the venv's if it exists, else the system's.
 if [[ -x "$VENV/bin/python" ]]; then PY="$VENV/bin/python"; else PY="python3"; fi
@@ -112,6 +129,7 @@ port_of() {
         gcs) echo "$GCS_PORT" ;;
         sftp) echo "$SFTP_PORT" ;;
         pg) echo "$PG_PORT" ;;
+        http) echo "$HTTP_PORT" ;;
         *) die "unknown server '$1' (known: ${ALL_SERVERS[*]})" ;;
     esac
 }
@@ -125,6 +143,7 @@ marker_of() {
         gcs) echo "gcp-storage-emulator" ;;
         sftp) echo "sshd" ;;
         pg) echo "postgres" ;;
+        http) echo "nginx" ;;
     esac
 }
 
@@ -240,7 +259,7 @@ cmd_install() {
         need_root "installing ${missing[*]}"
         log "apt-get install ${missing[*]}"
         # Keep package scripts from starting system services (a system sshd on
-        # :22, a cluster on :5432); we run our own private instances.
+        # :22, a cluster on :5432, nginx on :80); we run our own private instances.
         if [[ ! -e /usr/sbin/policy-rc.d ]]; then
             printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
             chmod 755 /usr/sbin/policy-rc.d
@@ -364,6 +383,77 @@ full_page_writes = off
 EOF
 }
 
+prepare_http() {
+    [[ -x /usr/sbin/nginx ]] || die "nginx is not installed; run: scripts/servers.sh install"
+    command -v openssl >/dev/null 2>&1 || die "openssl is not installed; run: scripts/servers.sh install"
+    # As root, nginx runs as the unprivileged HTTP_USER (so file modes apply to it: a
+    # file the tests make unreadable answers 403); otherwise as the caller.
+    local owner
+    if [[ "$(id -u)" == 0 ]]; then owner="$HTTP_USER"; else owner="$(id -un)"; fi
+    mkdir -p "$HTTP_ROOT" "$HTTP_DIR/run" "$HTTP_DIR/tmp" "$HTTP_DIR/logs" "$HTTP_DIR/tls"
+    chmod 755 "$SHARED_DIR" "$HTTP_DIR" "$HTTP_ROOT" "$HTTP_DIR/tls"
+    rm -f "$HTTP_DIR/run/nginx.pid" # stale (start_one only launches a server that is not up)
+    chown -R "$owner" "$HTTP_DIR/run" "$HTTP_DIR/tmp" "$HTTP_DIR/logs"
+    if [[ ! -s "$HTTP_DIR/tls/cert.pem" || ! -s "$HTTP_DIR/tls/key.pem" ]]; then
+        openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=127.0.0.1" \
+            -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+            -keyout "$HTTP_DIR/tls/key.pem" -out "$HTTP_DIR/tls/cert.pem" >/dev/null 2>&1 ||
+            die "openssl could not make the test certificate"
+    fi
+    chown "$owner" "$HTTP_DIR/tls/key.pem"
+    chmod 600 "$HTTP_DIR/tls/key.pem"
+    chmod 644 "$HTTP_DIR/tls/cert.pem"
+    # nginx reads "{PLAIN}" passwords from auth_basic_user_file (test credentials only).
+    printf 'omni:{PLAIN}%s\n' "$HTTP_PASSWORD" >"$HTTP_DIR/htpasswd"
+    chmod 644 "$HTTP_DIR/htpasswd"
+    # Regenerated on every start, as it depends on the ports and credentials. Every
+    # path nginx writes (pid, temp files, access log) is inside $HTTP_DIR; errors go
+    # to stderr, the server's log under .servers/logs. One document root is served
+    # under every location; the index name never exists, so a folder URL gives its
+    # autoindex (or 403 where autoindex is off), never a page.
+    local common="alias \"$HTTP_ROOT/\"; index .omnistorage-no-index;"
+    cat >"$HTTP_DIR/nginx.conf" <<EOF
+# Private nginx for omnistorage's HTTP tests (generated by scripts/servers.sh).
+daemon off;
+worker_processes 1;
+pid "$HTTP_DIR/run/nginx.pid";
+error_log stderr notice;
+events { worker_connections 512; }
+http {
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    access_log "$HTTP_DIR/logs/access.log";
+    client_body_temp_path "$HTTP_DIR/tmp/body";
+    proxy_temp_path "$HTTP_DIR/tmp/proxy";
+    fastcgi_temp_path "$HTTP_DIR/tmp/fastcgi";
+    uwsgi_temp_path "$HTTP_DIR/tmp/uwsgi";
+    scgi_temp_path "$HTTP_DIR/tmp/scgi";
+    sendfile on;
+    etag on;
+    server_tokens off;
+    server {
+        listen 127.0.0.1:$HTTP_PORT;
+        listen 127.0.0.1:$HTTPS_PORT ssl;
+        server_name localhost;
+        ssl_certificate "$HTTP_DIR/tls/cert.pem";
+        ssl_certificate_key "$HTTP_DIR/tls/key.pem";
+        location / { return 404; }
+        location /files/ { $common }
+        location /listing/ { $common autoindex on; autoindex_format json; }
+        location /basic/ {
+            $common autoindex on; autoindex_format json;
+            auth_basic "omnistorage"; auth_basic_user_file "$HTTP_DIR/htpasswd";
+        }
+        location /bearer/ {
+            $common autoindex on; autoindex_format json;
+            if (\$http_authorization != "Bearer $HTTP_TOKEN") { return 401; }
+        }
+    }
+}
+EOF
+    chmod 644 "$HTTP_DIR/nginx.conf"
+}
+
 # ------------------------------------------------------------------- start --
 # Launch NAME (without waiting); the caller waits with wait_ready.
 launch() {
@@ -404,6 +494,15 @@ launch() {
                 head -n 1 "$PGDATA/postmaster.pid" >"$(pid_file pg)"
             else
                 rm -f "$(pid_file pg)"
+            fi
+            ;;
+        http)
+            prepare_http
+            if [[ "$(id -u)" == 0 ]]; then
+                spawn http setpriv --reuid="$HTTP_USER" --regid="$(id -gn "$HTTP_USER")" \
+                    --init-groups /usr/sbin/nginx -e stderr -p "$HTTP_DIR" -c "$HTTP_DIR/nginx.conf"
+            else
+                spawn http /usr/sbin/nginx -e stderr -p "$HTTP_DIR" -c "$HTTP_DIR/nginx.conf"
             fi
             ;;
     esac
@@ -522,6 +621,13 @@ cmd_env() {
     export_line OMNI_TEST_SFTP_ROOT "$SFTP_ROOT"
     export_line OMNI_TEST_POSTGRES_URL \
         "postgresql+psycopg://postgres:$PG_PASSWORD@127.0.0.1:$PG_PORT/postgres"
+    export_line OMNI_TEST_HTTP_URL "http://127.0.0.1:$HTTP_PORT"
+    export_line OMNI_TEST_HTTPS_URL "https://127.0.0.1:$HTTPS_PORT"
+    export_line OMNI_TEST_HTTP_ROOT "$HTTP_ROOT"
+    export_line OMNI_TEST_HTTP_CA_FILE "$HTTP_DIR/tls/cert.pem"
+    export_line OMNI_TEST_HTTP_USER "omni"
+    export_line OMNI_TEST_HTTP_PASSWORD "$HTTP_PASSWORD"
+    export_line OMNI_TEST_HTTP_TOKEN "$HTTP_TOKEN"
     # If an HTTP proxy is configured, keep loopback traffic away from it.
     if [[ -n "${http_proxy:-}${HTTP_PROXY:-}${https_proxy:-}${HTTPS_PROXY:-}" ]]; then
         local np="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}${no_proxy:+,$no_proxy}"

@@ -74,7 +74,7 @@ stop_servers() {
     local rc=$? name to_stop=()
     trap - EXIT
     if [[ "${OMNI_KEEP_SERVERS:-}" != 1 ]]; then
-        for name in s3 azure gcs sftp pg; do
+        for name in s3 azure gcs sftp pg http; do
             [[ "$already_up" == *" $name "* ]] || to_stop+=("$name")
         done
         if ((${#to_stop[@]})); then

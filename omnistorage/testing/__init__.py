@@ -28,6 +28,10 @@ when the backend declares it, so a declared capability is one the suite has
 passed. Known gaps of an emulator go in ``expected_failures`` (test name →
 reason) and run as strict expected failures, never silently skipped.
 
+Read-only backends (a web server, a query materializer) run
+:class:`ReadOnlyConformance` instead, over a store that already holds
+:data:`READONLY_FIXTURE` (see :mod:`omnistorage.testing.readonly`).
+
 Needs pytest and hypothesis (the ``dev`` extra).
 """
 
@@ -36,13 +40,16 @@ from omnistorage.testing._marks import CAPABILITY_TESTS, covers, requires
 from omnistorage.testing.basic import BasicOnly
 from omnistorage.testing.conformance import StoreConformance
 from omnistorage.testing.race import RaceResult, race, race_create_only
+from omnistorage.testing.readonly import READONLY_FIXTURE, ReadOnlyConformance
 from omnistorage.testing.stateful import make_state_machine
 
 __all__ = [
     "CAPABILITY_TESTS",
     "FOREIGN_CANDIDATES",
+    "READONLY_FIXTURE",
     "BasicOnly",
     "RaceResult",
+    "ReadOnlyConformance",
     "StoreConformance",
     "covers",
     "driver_of",

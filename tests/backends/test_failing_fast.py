@@ -77,3 +77,25 @@ def test_a_server_that_is_down_fails_within_ten_seconds(
         calls[op]()
     assert time.monotonic() - started < 10
     assert info.value.temporary
+
+
+def _http(port: int) -> Backend:
+    from omnistorage.backends.http import HTTPBackend
+
+    return HTTPBackend(base_url=f"http://127.0.0.1:{port}/files/", listing="nginx-json")
+
+
+@pytest.mark.parametrize("op", ["read", "stat", "list"])
+def test_a_web_server_that_is_down_fails_within_ten_seconds(op: str) -> None:
+    # The http backend is read-only: its writes are refused before any I/O instead.
+    store = Store(_http(_closed_port()))
+    calls = {
+        "read": lambda: store.read_bytes("x"),
+        "stat": lambda: store.get_file_info("x"),
+        "list": lambda: list(store.list_files(recursive=True)),
+    }
+    started = time.monotonic()
+    with pytest.raises(BackendUnavailable) as info:
+        calls[op]()
+    assert time.monotonic() - started < 10
+    assert info.value.temporary

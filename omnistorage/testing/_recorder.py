@@ -1,0 +1,81 @@
+"""A driver wrapper that records every call, to show that a refusal did no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+from omnistorage.capabilities import BASIC_FEATURES, Features
+from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer, as_extended
+from omnistorage.errors import Classification
+from omnistorage.models import ObjectInfo
+
+__all__ = ["Recorder"]
+
+
+class Recorder(ExtendedBackend):
+    """Forwards to a driver and records every call, to show a refusal did no I/O."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.secret_values = inner.secret_values
+        self.calls: list[str] = []
+
+    @property
+    def closed(self) -> bool:
+        return bool(self.inner.closed)
+
+    @closed.setter
+    def closed(self, value: bool) -> None:
+        self.inner.closed = value
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        self.calls.append(method)
+        return getattr(self.inner, method)(*args, **kwargs)
+
+    def features(self) -> Features:
+        ext = as_extended(self.inner)
+        return ext.features() if ext is not None else BASIC_FEATURES
+
+    def classify_error(self, exc: BaseException) -> Classification:
+        return self.inner.classify_error(exc)  # type: ignore[no-any-return]
+
+    def native_path(self, key: str) -> str:
+        return self.inner.native_path(key)  # type: ignore[no-any-return]
+
+    def key_from_native(self, native: str) -> str | None:
+        return self.inner.key_from_native(native)  # type: ignore[no-any-return]
+
+    def new_writer(self, key: str, options: WriteOptions) -> Writer:
+        return self._call("new_writer", key, options)  # type: ignore[no-any-return]
+
+    def new_reader(self, key: str, *, offset: int = 0, length: int | None = None) -> BinaryIO:
+        return self._call("new_reader", key, offset=offset, length=length)  # type: ignore[no-any-return]
+
+    def exists(self, key: str) -> bool:
+        return self._call("exists", key)  # type: ignore[no-any-return]
+
+    def delete(self, key: str) -> None:
+        self._call("delete", key)
+
+    def list(self, prefix: str, *, recursive: bool = True) -> Iterator[ObjectInfo]:
+        return self._call("list", prefix, recursive=recursive)  # type: ignore[no-any-return]
+
+    def stat(self, key: str) -> ObjectInfo:
+        return self._call("stat", key)  # type: ignore[no-any-return]
+
+    def mkdir(self, key: str) -> None:
+        self._call("mkdir", key)
+
+    def rmdir(self, key: str) -> None:
+        self._call("rmdir", key)
+
+    def copy(self, src: str, dst: str, *, overwrite: bool) -> None:
+        self._call("copy", src, dst, overwrite=overwrite)
+
+    def move(self, src: str, dst: str, *, overwrite: bool) -> None:
+        self._call("move", src, dst, overwrite=overwrite)
+
+    def open_pinned(self, key: str) -> PinnedReader:
+        return self._call("open_pinned", key)  # type: ignore[no-any-return]

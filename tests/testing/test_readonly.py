@@ -1,0 +1,118 @@
+"""The read-only conformance suite passes on ``ReadOnlyLayer(MemoryBackend())`` holding the
+fixture, and fails on read-only backends that break the contract it checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import BinaryIO
+
+import pytest
+
+from omnistorage import MemoryBackend, Store
+from omnistorage.capabilities import Capability, Features
+from omnistorage.ext import ReadOnlyLayer
+from omnistorage.models import ObjectInfo
+from omnistorage.testing import READONLY_FIXTURE, ReadOnlyConformance
+
+
+def _populated() -> MemoryBackend:
+    memory = MemoryBackend()
+    writer = Store(memory)
+    for key, data in READONLY_FIXTURE.items():
+        writer.write(key, data)
+    return memory
+
+
+class TestReadOnlyMemory(ReadOnlyConformance):
+    backend_name = "memory"
+
+    @pytest.fixture
+    def populated_store(self) -> Store:
+        return Store(ReadOnlyLayer(_populated()))
+
+
+class TestReadOnlyMemoryBelowARoot(ReadOnlyConformance):
+    """The same tree one folder down: the store's root is not the backend's."""
+
+    backend_name = "memory-rooted"
+    variants = ("plain",)
+
+    @pytest.fixture
+    def populated_store(self) -> Store:
+        memory = MemoryBackend()
+        writer = Store(memory, "deep/root")
+        for key, data in READONLY_FIXTURE.items():
+            writer.write(key, data)
+        Store(memory).write("deep/rootsibling.txt", b"outside the root")
+        return Store(ReadOnlyLayer(memory), "deep/root")
+
+
+# ------------------------------------------------------------ the suite can fail
+
+
+class _ClaimsWrites(ReadOnlyLayer):
+    def features(self) -> Features:
+        inner = super().features()
+        return Features(inner.capabilities | {Capability.WRITE}, inner.hash_types)
+
+
+class _IgnoresOffsets(ReadOnlyLayer):
+    def new_reader(self, key: str, *, offset: int = 0, length: int | None = None) -> BinaryIO:
+        return super().new_reader(key, offset=0, length=length)
+
+
+class _ForgetsDeepFiles(ReadOnlyLayer):
+    """Recursive listings stop one level down, as a driver that never descends would."""
+
+    def list(self, prefix: str, *, recursive: bool = True) -> Iterator[ObjectInfo]:
+        depth = prefix.count("/")
+        for info in super().list(prefix, recursive=recursive):
+            if info.path.count("/") <= depth + 1:
+                yield info
+
+
+@pytest.fixture
+def suite() -> TestReadOnlyMemory:
+    return TestReadOnlyMemory()
+
+
+def test_the_suite_fails_a_backend_that_declares_a_write_capability(
+    suite: TestReadOnlyMemory,
+) -> None:
+    store = Store(_ClaimsWrites(_populated()))
+    with pytest.raises(AssertionError, match="write"):
+        suite.test_declared_features_change_nothing_and_are_exercised(store)
+
+
+def test_the_suite_fails_a_backend_whose_ranges_ignore_the_offset(
+    suite: TestReadOnlyMemory,
+) -> None:
+    store = Store(_IgnoresOffsets(_populated()))
+    with pytest.raises(AssertionError):
+        suite.test_read_range_slices_every_file_at_its_edges(store, READONLY_FIXTURE)
+
+
+def test_the_suite_fails_a_backend_whose_recursive_listings_stop_early(
+    suite: TestReadOnlyMemory,
+) -> None:
+    store = Store(_ForgetsDeepFiles(_populated()))
+    with pytest.raises(AssertionError):
+        suite.test_recursive_listings_match_the_fixture(store, READONLY_FIXTURE)
+
+
+def test_the_suite_fails_a_store_that_lacks_a_fixture_file(suite: TestReadOnlyMemory) -> None:
+    memory = _populated()
+    Store(memory).delete("database.txt")
+    with pytest.raises(AssertionError):
+        suite.test_every_file_is_a_file(Store(ReadOnlyLayer(memory)), READONLY_FIXTURE)
+
+
+def test_the_fixture_has_the_shapes_the_suite_promises() -> None:
+    keys = set(READONLY_FIXTURE)
+    assert any(not data for data in READONLY_FIXTURE.values())  # an empty file
+    assert max(len(data) for data in READONLY_FIXTURE.values()) > 3 * 1024 * 1024
+    assert any(key.count("/") >= 3 for key in keys)  # nested folders
+    assert {"database.txt", "data/a.csv"} <= keys  # a prefix that is no folder
+    assert any(not key.isascii() for key in keys)
+    assert any("%2e%2e" in key for key in keys)
+    assert not any(segment.startswith(".") for key in keys for segment in key.split("/"))
