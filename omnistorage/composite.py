@@ -16,12 +16,13 @@ b'old,data'
   follow the same rule.
 - **Writes** go to one tier: ``write_tier`` if given, else the first
   matching tier. They never touch other tiers, unless ``write_through=True``,
-  which copies each published object to the other matching tiers (a failure
-  there raises after the primary publish; the primary copy stands).
+  which copies each published object to the other matching tiers that can be
+  written (a failure there raises after the primary publish; the primary copy
+  stands).
 - **Deletes** remove the key from every matching tier that can delete, so a
   lower tier's older copy cannot reappear through fallthrough.
-- **Listings** are the union of the matching tiers, deduplicated, the first
-  tier winning; ``list_files(..., tier="name")`` scopes to one tier.
+- **Listings** are the union of the matching tiers that can list, deduplicated,
+  the first tier winning; ``list_files(..., tier="name")`` scopes to one tier.
 - ``migrate(key, from_tier, to_tier)`` copies between tiers (then deletes the
   source unless ``keep_source=True``).
 - **Capabilities**: writes (ATOMIC_WRITE, CONDITIONAL_WRITE, metadata …) are
@@ -116,7 +117,9 @@ class _TierBackend(ExtendedBackend):
 
     def _compute_features(self) -> Features:
         writer = self._tier_named(self._write_tier) if self._write_tier else self.tiers[0]
-        caps = {Capability.READ, Capability.LIST}
+        caps = {Capability.READ}
+        if any(t.store.supports(Capability.LIST) for t in self.tiers):
+            caps.add(Capability.LIST)  # the union of the tiers that list
         caps |= {c for c in _WRITE_SIDE if writer.store.supports(c)}
         caps |= {c for c in _READ_SIDE if all(t.store.supports(c) for t in self.tiers)}
         return Features.of(caps)
@@ -208,7 +211,9 @@ class _TierBackend(ExtendedBackend):
                     info.hashes,
                     info.metadata,
                 )
-        if any(tier.store.is_folder(key) for tier in self.tiers):
+        if any(
+            tier.store.is_folder(key) for tier in self.tiers if tier.store.supports(Capability.LIST)
+        ):
             return ObjectInfo(path=key, is_dir=True)
         raise FileNotFoundError(f"{key!r} is in no tier")
 
@@ -220,6 +225,8 @@ class _TierBackend(ExtendedBackend):
         folder = prefix[:-1]
         seen: set[str] = set()
         for tier in tiers:
+            if not tier.store.supports(Capability.LIST):
+                continue  # a tier that cannot list adds nothing to the union
             for info in tier.store.list_files(folder, recursive=recursive):
                 if info.path not in seen and tier.takes(info.path):
                     seen.add(info.path)
@@ -246,7 +253,15 @@ class _TierBackend(ExtendedBackend):
             modified=options.modified,
             size_hint=options.size_hint,
         )
-        others = [t for t in self._candidates(key) if t is not tier] if self._write_through else []
+        others = (
+            [
+                t
+                for t in self._candidates(key)
+                if t is not tier and t.store.supports(Capability.WRITE)
+            ]
+            if self._write_through
+            else []
+        )
         return _TierWriter(inner, tier, others, key, options)
 
     def delete(self, key: str) -> None:
@@ -399,17 +414,23 @@ class CompositeStore(Store):
         modified: datetime | None = None,
     ) -> None:
         """Copy ``path`` from one tier to another (overwriting there), then delete it from
-        the source tier unless ``keep_source``."""
+        the source tier unless ``keep_source``. ``CapabilityNotSupported`` before any I/O
+        when the target cannot be written or the source cannot delete (use
+        ``keep_source=True`` to copy out of a read-only tier)."""
         source, target = self.tier(from_tier), self.tier(to_tier)
-        info = source.get_file_info(path)
+        target._require(Capability.WRITE, "migrate", path)
+        if not keep_source:
+            source._require(Capability.DELETE, "migrate", path)
         with source.read(path) as stream:
-            target.write(
+            written = target.write(
                 path,
                 stream,
                 overwrite=True,
                 modified=modified if target.supports(Capability.SET_MOD_TIME) else None,
             )
-        if target.get_file_info(path).size != info.size:
+        # Checked against the bytes that were read, not the source's stat: a size may be
+        # unknown before the content is produced (ObjectInfo.size None, a query result).
+        if target.get_file_info(path).size != written.size:
             raise StorageError(f"migrate {path!r}: the copy in {to_tier!r} has the wrong size")
         if not keep_source:
             source.delete(path)

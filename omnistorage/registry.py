@@ -384,3 +384,9 @@ _builtin("azure", "azure", "AzureBackend", ("az", "azure", "abfs", "abfss"), "az
 _builtin("sftp", "sftp", "SFTPBackend", ("sftp",), "sftp")
 _builtin("http", "http", "HTTPBackend", ("http", "https"), "http")
 register("sql", "omnistorage.backends.sql:SQLBlobBackend", schemes=("sqlblob",), extra="sql")
+register(
+    "sql-query",
+    "omnistorage.backends.sql._query:SQLQueryBackend",
+    schemes=("sql-query",),
+    extra="sql-query",
+)

@@ -74,19 +74,25 @@ class Tables:
         self.metadata.create_all(engine, checkfirst=True)
 
 
-def make_engine(url: str, **options: Any) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, ``synchronous=NORMAL`` and a busy timeout."""
+def make_engine(url: str, *, wal: bool = True) -> Engine:
+    """An engine for ``url``. SQLite connections get a 30 s busy timeout and, with
+    ``wal`` (the blob store), ``journal_mode=WAL`` and ``synchronous=NORMAL``: readers
+    never block the writer, and a commit waits for the WAL write, not for a full
+    fsync (an OS crash may lose the last commits, never corrupt the file). The query
+    backend passes ``wal=False``: it only reads, and switching the journal mode is a
+    write a read-only database file refuses."""
+    options: dict[str, Any] = {}
     if url.startswith("sqlite"):
-        options.setdefault("connect_args", {}).setdefault("check_same_thread", False)
-        options["connect_args"].setdefault("timeout", 30)
+        options["connect_args"] = {"check_same_thread": False, "timeout": 30}
     engine = create_engine(url, **options)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")
         def _pragmas(connection: Any, _record: Any) -> None:
             cursor = connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            if wal:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
