@@ -11,7 +11,7 @@ from omnistorage.driver import Backend, ExtendedBackend
 from omnistorage.errors import StorageError
 from omnistorage.models import CleanupReport, Leftover
 
-__all__ = ["delete_batch", "rebase_leftover", "remove_dirs", "run_cleanup"]
+__all__ = ["delete_batch", "partition_leftovers", "rebase_leftover", "remove_dirs", "run_cleanup"]
 
 
 def delete_batch(backend: Backend, ext: ExtendedBackend | None, keys: list[str]) -> None:
@@ -53,6 +53,25 @@ def rebase_leftover(leftover: Leftover, root: str) -> Leftover:
     )
 
 
+def partition_leftovers(
+    found: list[Leftover], root: str, older_than: timedelta
+) -> tuple[list[tuple[Leftover, Leftover]], list[Leftover]]:
+    """Split leftovers (no I/O): those older than ``older_than``, each with its copy keyed
+    relative to ``root``, and the (rebased) young ones to keep. A leftover without a
+    start time counts as young unless ``older_than`` is zero."""
+    cutoff = datetime.now(UTC) - older_than
+    old: list[tuple[Leftover, Leftover]] = []
+    kept: list[Leftover] = []
+    for leftover in found:
+        shown = rebase_leftover(leftover, root)
+        started = leftover.started
+        if (older_than > timedelta(0)) if started is None else started > cutoff:
+            kept.append(shown)
+        else:
+            old.append((leftover, shown))
+    return old, kept
+
+
 def run_cleanup(
     ext: ExtendedBackend,
     prefix: str,
@@ -63,24 +82,15 @@ def run_cleanup(
     describe: Callable[[Exception, str], str],
     on_list_error: Callable[[Exception], StorageError],
 ) -> CleanupReport:
-    """Remove the leftovers below ``prefix`` older than ``older_than`` (see ``Store.cleanup``).
-
-    A leftover without a start time counts as young unless ``older_than`` is zero.
-    """
-    cutoff = datetime.now(UTC) - older_than
+    """Remove the leftovers below ``prefix`` older than ``older_than`` (see ``Store.cleanup``)."""
     removed: list[Leftover] = []
-    kept: list[Leftover] = []
     errors: list[tuple[str, str]] = []
     try:
         found = list(ext.list_leftovers(prefix))
     except Exception as exc:
         raise on_list_error(exc) from exc
-    for leftover in found:
-        shown = rebase_leftover(leftover, root)
-        started = leftover.started
-        if (older_than > timedelta(0)) if started is None else started > cutoff:
-            kept.append(shown)
-            continue
+    old, kept = partition_leftovers(found, root, older_than)
+    for leftover, shown in old:
         if not dry_run:
             try:
                 ext.remove_leftover(leftover)

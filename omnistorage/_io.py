@@ -276,6 +276,23 @@ class LimitedReader(io.RawIOBase):
 _READALL_STEP = 8 << 20
 
 
+def seek_position(pos: int, size: int, offset: int, whence: int) -> int:
+    """The position ``seek(offset, whence)`` moves to from ``pos`` in an object of ``size``
+    bytes (past the end is allowed, as for files); ``ValueError`` for a bad ``whence`` or a
+    negative result. Shared by the sync and async seekable readers."""
+    if whence == io.SEEK_SET:
+        target = offset
+    elif whence == io.SEEK_CUR:
+        target = pos + offset
+    elif whence == io.SEEK_END:
+        target = size + offset
+    else:
+        raise ValueError(f"invalid whence {whence}")
+    if target < 0:
+        raise ValueError(f"negative seek position {target}")
+    return target
+
+
 class SeekableReader(io.RawIOBase):
     """Random access to ONE version of an object, over a driver's :class:`PinnedReader`.
 
@@ -307,18 +324,8 @@ class SeekableReader(io.RawIOBase):
         return self._pos
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if whence == io.SEEK_SET:
-            pos = offset
-        elif whence == io.SEEK_CUR:
-            pos = self._pos + offset
-        elif whence == io.SEEK_END:
-            pos = self._size + offset
-        else:
-            raise ValueError(f"invalid whence {whence}")
-        if pos < 0:
-            raise ValueError(f"negative seek position {pos}")
-        self._pos = pos
-        return pos
+        self._pos = seek_position(self._pos, self._size, offset, whence)
+        return self._pos
 
     def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
         if self.closed:
@@ -353,19 +360,27 @@ class SeekableReader(io.RawIOBase):
 class SpooledPinned(PinnedReader):
     """The fallback pin for backends without ``PINNED_READ``: one streaming read of
     the object into a spooled temporary file (memory up to ``max_memory``, then
-    disk), so every later range comes from that single version."""
+    disk), so every later range comes from that single version. Without ``source`` it
+    starts empty and is filled by :meth:`append` (the async store's spool)."""
 
-    def __init__(self, source: BinaryIO, *, max_memory: int = 1 << 20) -> None:
+    def __init__(self, source: BinaryIO | None = None, *, max_memory: int = 1 << 20) -> None:
         import tempfile
 
         self._file = tempfile.SpooledTemporaryFile(max_size=max_memory)  # noqa: SIM115
+        self.size = 0
+        if source is None:
+            return
         try:
             while chunk := source.read(1 << 20):
-                self._file.write(chunk)
+                self.append(chunk)
         except BaseException:
             self._file.close()
             raise
-        self.size = self._file.tell()
+
+    def append(self, data: bytes) -> None:
+        """Add ``data`` at the end (while the spool is being filled, before any read)."""
+        self._file.write(data)
+        self.size += len(data)
 
     def read_range(self, offset: int, length: int) -> bytes:
         self._file.seek(offset)

@@ -21,7 +21,15 @@ from omnistorage._glob import compile_glob
 from omnistorage.driver import Backend
 from omnistorage.models import ObjectInfo
 
-__all__ = ["ForeignKeys", "Listing", "OnInvalid", "iter_files", "iter_folders"]
+__all__ = [
+    "ForeignKeys",
+    "Listing",
+    "OnInvalid",
+    "file_filter",
+    "folder_filter",
+    "iter_files",
+    "iter_folders",
+]
 
 T = TypeVar("T")
 
@@ -89,6 +97,40 @@ class Listing(Iterator[T], Generic[T]):
         return list(self._foreign.names)
 
 
+def file_filter(
+    prefix: str,
+    cut: int,
+    *,
+    pattern: str | None,
+    max_depth: int | None,
+    foreign: ForeignKeys,
+) -> Callable[[ObjectInfo], ObjectInfo | None]:
+    """What the Store makes of each entry a driver lists under ``prefix`` (no I/O, so sync
+    and async listings share it): the file with its path cut to the store's root (``cut``
+    characters), or ``None`` for a folder, a name that does not match ``pattern``, a file
+    deeper than ``max_depth``, or a foreign key (reported to ``foreign``)."""
+    matcher = compile_glob(pattern).fullmatch if pattern else None
+    limit = None if max_depth is None else prefix.count("/") + max_depth
+    is_valid = paths.is_valid_key
+    size = len(prefix)
+
+    def accept(info: ObjectInfo) -> ObjectInfo | None:
+        key = info.path
+        if info.is_dir or not key.startswith(prefix):
+            return None
+        rel = key[cut:]
+        if len(key) == size or not is_valid(rel):
+            foreign.report(key)
+            return None
+        if limit is not None and key.count("/") >= limit:
+            return None
+        if matcher is not None and matcher(key[key.rfind("/") + 1 :]) is None:
+            return None
+        return rebase(info, rel) if cut else info
+
+    return accept
+
+
 def iter_files(
     backend: Backend,
     prefix: str,
@@ -99,43 +141,48 @@ def iter_files(
     max_depth: int | None,
     foreign: ForeignKeys,
 ) -> Iterator[ObjectInfo]:
-    """The files the driver lists under ``prefix``, with paths cut to the store's root
-    (``cut`` characters), filtered by name ``pattern`` and ``max_depth``; foreign keys go
-    to ``foreign``."""
-    matcher = compile_glob(pattern).fullmatch if pattern else None
-    limit = None if max_depth is None else prefix.count("/") + max_depth
-    is_valid = paths.is_valid_key
+    """The files the driver lists under ``prefix``, through :func:`file_filter`."""
+    accept = file_filter(prefix, cut, pattern=pattern, max_depth=max_depth, foreign=foreign)
     for info in backend.list(prefix, recursive=not shallow):
-        key = info.path
-        if info.is_dir or not key.startswith(prefix):
-            continue
-        rel = key[cut:]
-        if len(key) == len(prefix) or not is_valid(rel):
-            foreign.report(key)
-            continue
-        if limit is not None and key.count("/") >= limit:
-            continue
-        if matcher is not None and matcher(key[key.rfind("/") + 1 :]) is None:
-            continue
-        yield rebase(info, rel) if cut else info
+        found = accept(info)
+        if found is not None:
+            yield found
 
 
-def iter_folders(backend: Backend, prefix: str, cut: int, foreign: ForeignKeys) -> Iterator[str]:
-    """The immediate sub-folders the driver lists under ``prefix``, cut to the store's
-    root, each once; names outside the grammar go to ``foreign``."""
+def folder_filter(
+    prefix: str, cut: int, foreign: ForeignKeys
+) -> Callable[[ObjectInfo], str | None]:
+    """What the Store makes of each entry of a shallow listing under ``prefix`` (no I/O):
+    the immediate sub-folder's path cut to the store's root, once per folder, or ``None``
+    for a file, a folder already seen, or a name outside the grammar (reported to
+    ``foreign``)."""
     seen: set[str] = set()
-    for info in backend.list(prefix, recursive=False):
+
+    def accept(info: ObjectInfo) -> str | None:
         if not info.is_dir:
-            continue
+            return None
         key = info.path
         if key.endswith("/"):  # tolerate a driver that keeps the delimiter
             key = key[:-1]
         if not key.startswith(prefix):
-            continue
+            return None
         name = key[len(prefix) :]
         if not name or "/" in name or not paths.is_valid_key(key[cut:]):
             foreign.report(info.path)
-            continue
-        if key not in seen:
-            seen.add(key)
-            yield key[cut:]
+            return None
+        if key in seen:
+            return None
+        seen.add(key)
+        return key[cut:]
+
+    return accept
+
+
+def iter_folders(backend: Backend, prefix: str, cut: int, foreign: ForeignKeys) -> Iterator[str]:
+    """The immediate sub-folders the driver lists under ``prefix``, through
+    :func:`folder_filter`."""
+    accept = folder_filter(prefix, cut, foreign)
+    for info in backend.list(prefix, recursive=False):
+        found = accept(info)
+        if found is not None:
+            yield found

@@ -27,43 +27,22 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
-from typing import Any, BinaryIO, TypeVar, overload
+from typing import BinaryIO, TypeVar
 
 from omnistorage import paths
-from omnistorage._content import (
-    Content,
-    Hashes,
-    check_metadata,
-    chunks,
-    hash_kinds,
-    len_if_bytes,
-    read_exactly,
-    rebase,
-)
+from omnistorage._content import Content, Hashes, chunks, len_if_bytes, read_exactly, rebase
 from omnistorage._folders import delete_batch, remove_dirs, run_cleanup
-from omnistorage._glob import compile_glob, has_magic, static_prefix
+from omnistorage._glob import has_magic
 from omnistorage._io import AtomicWriter, ReadStream, SeekableReader, SpooledPinned
+from omnistorage._kernel import StoreKernel
 from omnistorage._listing import ForeignKeys, Listing, OnInvalid, iter_files, iter_folders
-from omnistorage.capabilities import BASIC_FEATURES, Capability, Features
-from omnistorage.driver import Backend, ExtendedBackend, WriteOptions, as_extended
-from omnistorage.errors import (
-    AlreadyExists,
-    BackendClosed,
-    CapabilityNotSupported,
-    Classification,
-    DirectoryNotEmpty,
-    ErrorKind,
-    InvalidPath,
-    NotFound,
-    StorageError,
-    map_error,
-    native_cause,
-)
+from omnistorage.capabilities import BASIC_FEATURES, Capability
+from omnistorage.driver import Backend, ExtendedBackend, as_extended
+from omnistorage.errors import ErrorKind, StorageError, native_cause
 from omnistorage.models import (
     CleanupReport,
     FolderInfo,
     ObjectInfo,
-    ResolutionPlan,
     WriteResult,
 )
 
@@ -79,39 +58,26 @@ DEFAULT_CLEANUP_AGE = timedelta(hours=24)
 """Leftovers younger than this may belong to a writer that is still running."""
 
 
-class Store:
+class Store(StoreKernel[Backend]):
     """A folder inside a backend, with the whole omnistorage contract.
+
+    The checks that need no I/O (keys, capabilities, error mapping, native
+    paths, ``unwrap``) live in :class:`~omnistorage._kernel.StoreKernel`,
+    shared with :class:`omnistorage.aio.AsyncStore`; this class holds the I/O.
 
     Args:
         backend: the driver to use. The Store does not copy it; children share it.
         root: a folder path inside the backend (``""`` is the backend's root).
     """
 
-    __slots__ = ("_backend", "_caps", "_ext", "_features", "_prefix", "_root")
+    __slots__ = ("_ext",)
 
     def __init__(self, backend: Backend, root: str = "") -> None:
-        self._backend = backend
-        self._root = paths.validate_folder(root)
-        self._prefix = paths.folder_prefix(self._root)
-        self._ext: ExtendedBackend | None = as_extended(backend)
-        self._features = self._ext.features() if self._ext is not None else BASIC_FEATURES
-        self._caps = self._features.capabilities
+        ext = as_extended(backend)
+        super().__init__(backend, root, ext.features() if ext is not None else BASIC_FEATURES)
+        self._ext: ExtendedBackend | None = ext
 
     # ------------------------------------------------------------------ basics
-
-    @property
-    def root(self) -> str:
-        """This store's folder inside the backend (``""`` for the backend root)."""
-        return self._root
-
-    @property
-    def features(self) -> Features:
-        """The backend's declared features."""
-        return self._features
-
-    def supports(self, capability: Capability) -> bool:
-        """True when the backend natively does ``capability`` (see :class:`Capability`)."""
-        return capability in self._caps
 
     def child(self, path: str) -> Store:
         """A store rooted at the folder ``path`` below this one, sharing the backend."""
@@ -132,10 +98,6 @@ class Store:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    def __repr__(self) -> str:
-        # The backend's repr names its location (folder, bucket, host), never secrets.
-        return f"Store({self._backend!r}, root={self._root!r})"
 
     # ------------------------------------------------------------------ reads
 
@@ -348,29 +310,12 @@ class Store:
         size_hint: int | None,
         hashes: Hashes = (),
     ) -> AtomicWriter:
-        key = self._key(path, Capability.WRITE, "write")
-        kinds = hash_kinds(hashes)
-        if content_type is not None:
-            self._require(Capability.CONTENT_TYPE, "write", path)
-        if metadata:
-            self._require(Capability.USER_METADATA, "write", path)
-            check_metadata(metadata, path)
-        if modified is not None:
-            self._require(Capability.SET_MOD_TIME, "write", path)
-        # Without CONDITIONAL_WRITE create-only is check-then-write (a documented race).
-        if (
-            not overwrite
-            and Capability.CONDITIONAL_WRITE not in self._caps
-            and self._exists_file(key, path)
-        ):
-            raise self._already_exists("write", path)
-        options = WriteOptions(
-            overwrite=overwrite,
-            content_type=content_type,
-            metadata=dict(metadata or {}),
-            modified=modified,
-            size_hint=size_hint,
+        key, options, kinds, check_first = self._write_plan(
+            path, overwrite, content_type, metadata, modified, size_hint, hashes
         )
+        # Without CONDITIONAL_WRITE create-only is check-then-write (a documented race).
+        if check_first and self._exists_file(key, path):
+            raise self._already_exists("write", path)
         try:
             writer = self._backend.new_writer(key, options)
         except Exception as exc:
@@ -507,11 +452,7 @@ class Store:
         if not has_magic(pattern):
             found = [self.get_file_info(pattern)] if self.is_file(pattern) else []
             return Listing(iter(found), foreign)
-        base = static_prefix(pattern)
-        if base:
-            paths.validate_folder(base)
-        regex = compile_glob(pattern)
-        levels = None if "**" in pattern else paths.depth(pattern) - paths.depth(base)
+        base, regex, levels = self._glob_plan(pattern)
         folder = self._folder_key(base, Capability.LIST, "glob")
         matches = (
             info
@@ -570,23 +511,9 @@ class Store:
                 if batch:
                     delete_batch(self._backend, self._ext, batch)
             elif next(iter(self._backend.list(prefix, recursive=False)), None) is not None:
-                raise DirectoryNotEmpty(
-                    f"delete {path!r} on {self._backend.name}: folder not empty "
-                    "(use recursive=True)",
-                    path=path,
-                    backend=self._backend.name,
-                    op="delete",
-                )
+                raise self._not_empty(path)
             if foreign.count:
-                shown = ", ".join(repr(name) for name in foreign.names[:5])
-                raise DirectoryNotEmpty(
-                    f"delete {path!r} on {self._backend.name}: {foreign.count} entr"
-                    f"{'y is' if foreign.count == 1 else 'ies are'} not valid keys and "
-                    f"were left alone ({shown}); remove them with the backend's own tools",
-                    path=path,
-                    backend=self._backend.name,
-                    op="delete",
-                )
+                raise self._foreign_left(path, foreign)
             if ext is not None:
                 for leftover in ext.list_leftovers(prefix):
                     ext.remove_leftover(leftover)
@@ -659,10 +586,7 @@ class Store:
         self._transfer("move", src, dst, overwrite)
 
     def _transfer(self, op: str, src: str, dst: str, overwrite: bool) -> None:
-        src_key = self._key(src, Capability.READ, op)
-        dst_key = self._key(dst, Capability.WRITE, op)
-        if op == "move":
-            self._require(Capability.DELETE, op, src)
+        src_key, dst_key = self._transfer_keys(op, src, dst)
         if not self._exists_file(src_key, src):
             raise self._not_found(op, src)
         if src_key == dst_key:
@@ -731,137 +655,11 @@ class Store:
         except Exception as exc:
             raise self._fail(exc, "ping", None) from native_cause(exc)
 
-    def resolve(self, path: str) -> ResolutionPlan:
-        """Where ``path`` goes: backend name, backend key, native path, and the steps of
-        the resolution (one for plain backends; the tiers tried for a composite)."""
-        key = self._folder_key(path)
+    def _resolution_steps(self, key: str) -> tuple[str, ...]:
         ext = self._ext
-        try:
-            steps = (
-                ext.resolution_steps(key) if ext is not None else (f"{self._backend.name}:{key}",)
-            )
-        except Exception as exc:
-            raise self._fail(exc, "resolve", path) from native_cause(exc)
-        return ResolutionPlan(
-            path=path,
-            backend=self._backend.name,
-            key=key,
-            native_path=self._backend.native_path(key),
-            steps=tuple(steps),
-        )
-
-    def native_path(self, path: str = "") -> str:
-        """The backend's own name for ``path`` (``/abs/dir/file``, ``s3://bucket/key``)."""
-        return self._backend.native_path(self._folder_key(path))
-
-    def to_key(self, native: str) -> str:
-        """The store-relative key for one of the backend's native paths.
-
-        Raises ``InvalidPath`` when ``native`` is not a path of this backend
-        or lies outside this store's root.
-        """
-        self._check_open()
-        key = self._backend.key_from_native(native)
-        if key is None or not paths.is_within(key, self._root) or key == self._root:
-            raise InvalidPath(f"{native!r} is not a path inside {self!r}", path=native)
-        return paths.validate_key(paths.relative_to(key, self._root))
-
-    @overload
-    def unwrap(self) -> Backend: ...
-
-    @overload
-    def unwrap(self, kind: type[T]) -> T: ...
-
-    def unwrap(self, kind: type[Any] | None = None) -> Any:
-        """The driver (no argument), or the driver or its native client if it is a ``kind``.
-
-        The typed escape hatch (Go CDK's ``As``): ``store.unwrap(LocalBackend)``,
-        ``store.unwrap(botocore.client.BaseClient)``. ``CapabilityNotSupported``
-        when the backend has nothing of that type.
-        """
-        if kind is None or isinstance(self._backend, kind):
-            return self._backend
-        native = self._backend.as_native(kind)
-        if native is None:
-            raise CapabilityNotSupported(
-                f"{self._backend.name} backend has no {kind.__name__}",
-                backend=self._backend.name,
-                op="unwrap",
-            )
-        return native
+        return ext.resolution_steps(key) if ext is not None else super()._resolution_steps(key)
 
     # ------------------------------------------------------------------ internals
-
-    def _check_open(self) -> None:
-        if self._backend.closed:
-            raise BackendClosed(
-                f"{self._backend.name} backend is closed", backend=self._backend.name
-            )
-
-    def _key(self, path: str, capability: Capability | None, op: str) -> str:
-        if self._backend.closed:
-            raise BackendClosed(
-                f"{op} {path!r}: {self._backend.name} backend is closed",
-                path=path if isinstance(path, str) else None,
-                backend=self._backend.name,
-                op=op,
-            )
-        if capability is not None and capability not in self._caps:
-            self._require(capability, op, path)
-        return self._prefix + paths.validate_key(path)
-
-    def _folder_key(self, path: str, capability: Capability | None = None, op: str = "") -> str:
-        self._check_open()
-        if capability is not None:
-            self._require(capability, op, path)
-        return paths.join(self._root, paths.validate_folder(path))
-
-    def _require(self, capability: Capability, op: str, path: str | None) -> None:
-        if capability not in self._caps:
-            raise CapabilityNotSupported(
-                f"{op} {path!r}: the {self._backend.name} backend does not support "
-                f"{capability.value}",
-                path=path,
-                backend=self._backend.name,
-                op=op,
-            )
-
-    def _fail(self, exc: BaseException, op: str, path: str | None) -> StorageError:
-        backend = self._backend
-        try:
-            classification = backend.classify_error(exc)
-        except Exception:
-            classification = Classification(ErrorKind.UNKNOWN)
-        return map_error(
-            exc,
-            classification,
-            backend=backend.name,
-            op=op,
-            path=path,
-            secrets=backend.secret_values,
-        )
-
-    def _is_kind(self, exc: BaseException, kind: ErrorKind) -> bool:
-        try:
-            return self._backend.classify_error(exc).kind is kind
-        except Exception:
-            return False
-
-    def _not_found(self, op: str, path: str) -> NotFound:
-        return NotFound(
-            f"{op} {path!r} on {self._backend.name}: not found",
-            path=path,
-            backend=self._backend.name,
-            op=op,
-        )
-
-    def _already_exists(self, op: str, path: str) -> AlreadyExists:
-        return AlreadyExists(
-            f"{op} {path!r} on {self._backend.name}: already exists (pass overwrite=True)",
-            path=path,
-            backend=self._backend.name,
-            op=op,
-        )
 
     def _exists_file(self, key: str, path: str) -> bool:
         try:

@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Mapping
 from typing import Any
 
+from omnistorage._kernel import StoreKernel
 from omnistorage.capabilities import Capability
 from omnistorage.compression import Codec, can_seal
 from omnistorage.formats import Format
@@ -20,7 +21,17 @@ from omnistorage.records._writer import (
 )
 from omnistorage.store import Store
 
-__all__ = ["READER_OPTIONS", "WRITER_OPTIONS", "open_reader", "open_writer"]
+__all__ = [
+    "READER_OPTIONS",
+    "SEALED_KEY",
+    "WRITER_OPTIONS",
+    "is_marked_sealed",
+    "may_be_marked_sealed",
+    "open_reader",
+    "open_writer",
+    "record_writer_options",
+    "sealed_metadata",
+]
 
 #: Options of :func:`open_writer` besides those of the format and the codec.
 WRITER_OPTIONS = frozenset(
@@ -100,12 +111,8 @@ def open_writer(
             format=layers.format,
             codec=layers.codec,
             path=key,
-            parallel=own.get("parallel", False),
-            batch_bytes=own.get("batch_bytes", DEFAULT_BATCH_BYTES),
-            batch_records=own.get("batch_records", DEFAULT_BATCH_RECORDS),
-            write_size=own.get("write_size", DEFAULT_WRITE_SIZE),
-            queue_depth=own.get("queue_depth", DEFAULT_QUEUE_DEPTH),
             seal=seal,
+            **record_writer_options(own),
         )
     except BaseException:
         with contextlib.suppress(Exception):  # the configuration error is the one to report
@@ -113,14 +120,27 @@ def open_writer(
         raise
 
 
+def record_writer_options(own: Mapping[str, Any]) -> dict[str, Any]:
+    """The :class:`RecordWriter` options among a records function's own ``options``,
+    with their defaults."""
+    return {
+        "parallel": own.get("parallel", False),
+        "batch_bytes": own.get("batch_bytes", DEFAULT_BATCH_BYTES),
+        "batch_records": own.get("batch_records", DEFAULT_BATCH_RECORDS),
+        "write_size": own.get("write_size", DEFAULT_WRITE_SIZE),
+        "queue_depth": own.get("queue_depth", DEFAULT_QUEUE_DEPTH),
+    }
+
+
 SEALED_KEY = "omnistorage-sealed"
 """User metadata that marks an object its writer sealed (value ``"1"``)."""
 
 
 def sealed_metadata(
-    store: Store, codec: Codec, seal: bool, metadata: Mapping[str, str] | None
+    store: StoreKernel[Any], codec: Codec, seal: bool, metadata: Mapping[str, str] | None
 ) -> Mapping[str, str] | None:
-    """``metadata`` plus the sealed mark, where the store keeps user metadata."""
+    """``metadata`` plus the sealed mark, where the store (sync or async) keeps user
+    metadata."""
     if not (seal and can_seal(codec.name) and store.supports(Capability.USER_METADATA)):
         return metadata
     return {**(metadata or {}), SEALED_KEY: "1"}
@@ -180,7 +200,18 @@ def open_reader(
         raise
 
 
+def may_be_marked_sealed(store: StoreKernel[Any], codec: Codec) -> bool:
+    """Whether an object of ``codec`` in ``store`` (sync or async) can carry the sealed
+    mark, so that its user metadata is worth looking at."""
+    return can_seal(codec.name) and store.supports(Capability.USER_METADATA)
+
+
+def is_marked_sealed(metadata: Mapping[str, str]) -> bool:
+    """Whether an object's user metadata carries the sealed mark."""
+    return metadata.get(SEALED_KEY) == "1"
+
+
 def _marked_sealed(store: Store, key: str, codec: Codec) -> bool:
-    if not (can_seal(codec.name) and store.supports(Capability.USER_METADATA)):
+    if not may_be_marked_sealed(store, codec):
         return False
-    return store.get_file_info(key).metadata.get(SEALED_KEY) == "1"
+    return is_marked_sealed(store.get_file_info(key).metadata)

@@ -1,91 +1,41 @@
-"""RollingRecordWriter: one record stream, many objects, rotated by size, count or age."""
+"""RollingRecordWriter: one record stream, many objects, rotated by size, count or age.
+
+The decisions (options, names, limits, sequence numbers, publish order, counters) are
+:class:`~omnistorage.records._rolling_core.RollingCore`, shared with the async
+:class:`~omnistorage.aio.records.AsyncRollingRecordWriter`; this module adds the store
+I/O, a lock for the writing threads and the age timer thread.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import sys
 import threading
-import time
 import warnings
 import weakref
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from itertools import islice
 from types import TracebackType
 from typing import Any, Literal
 
 from omnistorage.compression import Codec
-from omnistorage.errors import AlreadyExists, ConfigurationError, StreamClosed
 from omnistorage.formats import Format
-from omnistorage.records._open import WRITER_OPTIONS, sealed_metadata
-from omnistorage.records._options import resolve_layers
-from omnistorage.records._publish import PublishError, PublishInfo, Reason, RollingStats
-from omnistorage.records._template import Template
-from omnistorage.records._writer import (
-    DEFAULT_BATCH_BYTES,
-    DEFAULT_BATCH_RECORDS,
-    DEFAULT_QUEUE_DEPTH,
-    DEFAULT_WRITE_SIZE,
-    RecordWriter,
-    check_positive,
+from omnistorage.records._open import sealed_metadata
+from omnistorage.records._publish import PublishError, PublishInfo, RollingStats
+from omnistorage.records._rolling_core import (
+    IDLE_WAIT,
+    OpenObject,
+    RollingCore,
+    discard_quietly,
+    utc_now,
 )
+from omnistorage.records._writer import RecordWriter
 from omnistorage.store import Store
 
 __all__ = ["RollingRecordWriter"]
 
-_IDLE_WAIT = 5.0  # seconds the timer sleeps with no open object (it also notices GC)
-_CHUNK = 1024  # records per locked step of write_many
 
-
-class _Object:
-    """The open object: its writer (which buffers encoded records) and its bookkeeping."""
-
-    __slots__ = (
-        "accepted",
-        "deadline",
-        "error",
-        "opened_at",
-        "path",
-        "reason",
-        "seq",
-        "ticket",
-        "writer",
-    )
-
-    def __init__(
-        self, writer: RecordWriter, path: str, seq: int, opened_at: datetime, deadline: float
-    ) -> None:
-        self.writer = writer
-        self.path = path
-        self.seq = seq
-        self.opened_at = opened_at
-        self.deadline = deadline
-        self.ticket = -1
-        self.reason: Reason = "close"
-        self.accepted = 0  # records the rolling writer acknowledged into this object
-        self.error: BaseException | None = None
-
-    @property
-    def bytes_in(self) -> int:
-        return self.writer.bytes_in
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _seconds(max_age: float | timedelta | None) -> float | None:
-    if max_age is None:
-        return None
-    seconds = max_age.total_seconds() if isinstance(max_age, timedelta) else max_age
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
-        raise ConfigurationError(
-            f"max_age must be positive seconds or a timedelta, got {max_age!r}"
-        )
-    return float(seconds)
-
-
-class RollingRecordWriter:
+class RollingRecordWriter(RollingCore):
     """Writes one record stream as a sequence of objects, rotated by size, count or age.
 
     Example::
@@ -198,7 +148,7 @@ class RollingRecordWriter:
         stream: str = "events",
         prefix: str = "",
         fields: Mapping[str, Any] | None = None,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
         start_seq: int = 0,
         if_exists: Literal["skip", "fail"] = "skip",
         on_publish: Callable[[PublishInfo], object] | None = None,
@@ -206,68 +156,28 @@ class RollingRecordWriter:
         **options: Any,
     ) -> None:
         self._closing = True  # until fully built: __del__ then does nothing
-        self._max_bytes = None if max_bytes is None else check_positive("max_bytes", max_bytes)
-        self._max_records = (
-            None if max_records is None else check_positive("max_records", max_records)
+        super().__init__(
+            template,
+            format=format,
+            compression=compression,
+            max_bytes=max_bytes,
+            max_records=max_records,
+            max_age=max_age,
+            stream=stream,
+            prefix=prefix,
+            fields=fields,
+            clock=clock,
+            start_seq=start_seq,
+            if_exists=if_exists,
+            on_publish=on_publish,
+            on_failure=on_failure,
+            options=options,
         )
-        self._max_age = _seconds(max_age)
-        # The same limits as plain ints, for the per-record check.
-        self._limit_records = self._max_records or sys.maxsize
-        self._limit_bytes = self._max_bytes or sys.maxsize
-        if isinstance(start_seq, bool) or not isinstance(start_seq, int) or start_seq < 0:
-            raise ConfigurationError(f"start_seq must be an int >= 0, got {start_seq!r}")
-        if if_exists not in ("skip", "fail"):
-            raise ConfigurationError(f"if_exists must be 'skip' or 'fail', got {if_exists!r}")
-        self._clock = clock
-        self._template = Template(template, prefix=prefix, stream=stream, fields=fields or {})
-        now = self._now()
-        sample = self._template.render(start_seq, now)
-        if sample == self._template.render(start_seq + 1, now):
-            raise ConfigurationError(
-                f"the template {template!r} must use {{seq}}: every object needs its own name"
-            )
-        layers = resolve_layers(sample, format, compression, options, WRITER_OPTIONS)
-        own = layers.options
-        self._format = layers.format
-        self._codec = layers.codec
-        self._writer_options: dict[str, Any] = {
-            "parallel": own.get("parallel", False),
-            "batch_bytes": own.get("batch_bytes", DEFAULT_BATCH_BYTES),
-            "batch_records": own.get("batch_records", DEFAULT_BATCH_RECORDS),
-            "write_size": own.get("write_size", DEFAULT_WRITE_SIZE),
-            "queue_depth": own.get("queue_depth", DEFAULT_QUEUE_DEPTH),
-        }
-        self._content_type: str | None = own.get("content_type")
-        self._metadata: Mapping[str, str] | None = own.get("metadata")
         self._store = store
-        self._if_exists = if_exists
-        self._on_publish = on_publish
-        self._on_failure = on_failure
-        self._next_seq = start_seq
-        self._resumed = if_exists == "fail"  # a replaying producer keeps its numbers
-
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._turn = threading.Condition()
-        self._tickets = 0  # objects detached so far
-        self._serving = 0  # objects whose publishing finished
-        self._current: _Object | None = None
-        self._failures: list[PublishInfo] = []
-        self._callback_errors: list[BaseException] = []
-        self._records = 0
-        self._bytes_in_done = 0  # encoded bytes of detached objects
-        self._record_size = 0.0  # average encoded record size of the last object
-        self._bytes_out = 0
-        self._objects = 0
-        self._published_records = 0
-        self._failed_objects = 0
-        self._failed_records = 0
         self._timer: threading.Thread | None = None
-        self._closing = False
-        # True once the writer is closing or holds a failure or callback error
-        # to raise: the per-record path tests this one flag.
-        self._alert = False
-        self._closed = False
         if self._max_age is not None:
             self._timer = threading.Thread(
                 target=_run_timer,
@@ -278,15 +188,6 @@ class RollingRecordWriter:
             self._timer.start()
 
     # ------------------------------------------------------------ public API
-
-    @property
-    def template(self) -> str:
-        """The object name template."""
-        return self._template.template
-
-    def name_for(self, seq: int, date: datetime | None = None) -> str:
-        """The key of object ``seq`` opened at ``date`` (default: now, from ``clock``)."""
-        return self._template.render(seq, self._now() if date is None else _as_utc(date))
 
     def write(self, record: Any) -> None:
         """Write one record (encoded now: an encoding error raises here).
@@ -300,8 +201,8 @@ class RollingRecordWriter:
             AlreadyExists: ``if_exists="fail"`` and the next object's name exists.
             StorageError: the store failed opening the next object.
         """
-        detached: _Object | None = None
-        dead: _Object | None = None
+        detached: OpenObject | None = None
+        dead: OpenObject | None = None
         lock = self._lock
         lock.acquire()  # cheaper than "with" on the per-record path
         try:
@@ -317,7 +218,7 @@ class RollingRecordWriter:
                 if not writer.closed:
                     raise  # the record cannot be encoded: not accepted, nothing else changed
                 obj.accepted += 1  # the record was taken before the store failed
-                dead = self._died(obj, exc)
+                dead = self._died_in_turn(obj, exc)
             else:
                 obj.accepted += 1
                 if (
@@ -345,8 +246,8 @@ class RollingRecordWriter:
             while chunk := list(islice(iterator, self._chunk_size())):
                 start = 0
                 while start < len(chunk):
-                    detached: _Object | None = None
-                    dead: _Object | None = None
+                    detached: OpenObject | None = None
+                    dead: OpenObject | None = None
                     with self._lock:
                         self._check_usable()
                         obj = self._current or self._open()
@@ -365,7 +266,7 @@ class RollingRecordWriter:
                             if not writer.closed:
                                 done += taken
                                 raise  # a record that cannot be encoded
-                            dead = self._died(obj, exc)
+                            dead = self._died_in_turn(obj, exc)
                         else:
                             obj.accepted += len(part)
                             done += len(part)
@@ -388,7 +289,7 @@ class RollingRecordWriter:
         """
         with self._lock:
             self._check_usable()
-            detached = self._detach("rotate") if self._current is not None else None
+            detached = self._take("rotate")
         if detached is None:
             return None
         return self._publish_now(detached)
@@ -406,7 +307,7 @@ class RollingRecordWriter:
                 already = False
                 self._closing = self._alert = True
                 self._cond.notify_all()
-                detached = self._detach("close") if self._current is not None else None
+                detached = self._take("close")
         if already:
             return
         if self._timer is not None and self._timer is not threading.current_thread():
@@ -423,24 +324,7 @@ class RollingRecordWriter:
     def stats(self) -> RollingStats:
         """A consistent snapshot of the counters."""
         with self._lock:
-            current = self._current
-            bytes_in = self._bytes_in_done + (current.bytes_in if current else 0)
-            records = self._records + (current.accepted if current else 0)
-            return RollingStats(
-                records=records,
-                bytes_in=bytes_in,
-                bytes_out=self._bytes_out,
-                objects=self._objects,
-                published_records=self._published_records,
-                pending_records=records - self._published_records - self._failed_records,
-                failed_objects=self._failed_objects,
-                failed_records=self._failed_records,
-            )
-
-    @property
-    def closed(self) -> bool:
-        """True once :meth:`close` finished."""
-        return self._closed
+            return self._stats()
 
     def __enter__(self) -> RollingRecordWriter:
         return self
@@ -456,81 +340,34 @@ class RollingRecordWriter:
     def __del__(self) -> None:
         if getattr(self, "_closing", True):
             return
-        current = self._current
-        if current is not None:
-            warnings.warn(
-                f"RollingRecordWriter {self.template!r} was never closed: "
-                f"{current.writer.records} record(s) of {current.path!r} were not published",
-                ResourceWarning,
-                stacklevel=1,
-            )
-
-    def __repr__(self) -> str:
-        return f"RollingRecordWriter({self.template!r})"
+        message = self._unpublished_warning()
+        if message is not None:
+            warnings.warn(message, ResourceWarning, stacklevel=1)
 
     # ------------------------------------------------------------ internals
 
-    def _now(self) -> datetime:
-        return _as_utc(self._clock())
-
-    def _check_usable(self) -> None:
-        """Raise for a closed writer or an unreported failure (lock held)."""
-        if self._closing:
-            raise StreamClosed(f"write to a closed RollingRecordWriter ({self.template!r})")
-        try:
-            self._raise_deferred()
-        finally:
-            self._alert = bool(self._failures or self._callback_errors)
-
-    def _raise_deferred(self) -> None:
-        if self._failures:
-            failures = tuple(self._failures)
-            self._failures.clear()
-            error = PublishError(failures)
-            raise error from failures[0].error
-        if self._callback_errors:
-            first = self._callback_errors[0]
-            self._callback_errors.clear()
-            raise first
-
-    def _chunk_size(self) -> int:
-        """Records per write_many step: about what is left before ``max_bytes``.
-
-        Read without the lock: it is an estimate (another thread may rotate
-        meanwhile); the overshoot stays within one step.
-        """
-        if self._max_bytes is None:
-            return _CHUNK
-        current = self._current
-        left = self._max_bytes
-        size = self._record_size
-        if current is not None:
-            left -= current.bytes_in
-            if current.accepted and current.bytes_in:
-                size = current.bytes_in / current.accepted
-        if size <= 0:
-            return 1  # nothing measured yet: the first record tells its size
-        return max(1, min(_CHUNK, int(left / size)))
-
-    def _died(self, obj: _Object, exc: BaseException) -> _Object:
-        """The store failed while ``obj`` was written (lock held): count it as failed.
-
-        The object's writer aborted itself; its accepted records are lost.
-        Returns ``obj`` for the caller to report (:meth:`_report_death`).
-        """
-        obj.error = exc
-        obj.reason = "error"
-        self._current = None
-        self._records += obj.accepted
-        self._bytes_in_done += obj.bytes_in
-        self._failed_objects += 1
-        self._failed_records += obj.accepted
+    def _ticketed(self, call: Callable[[], Any]) -> Any:
+        """Run ``call`` (it may take a ticket) under the turn condition, so tickets and
+        serving counts are read and written under one lock."""
         with self._turn:
-            obj.ticket = self._tickets
-            self._tickets += 1
-        return obj
+            return call()
 
-    def _report_death(self, obj: _Object) -> None:
+    def _died_in_turn(self, obj: OpenObject, exc: BaseException) -> OpenObject:
+        return self._ticketed(lambda: self._died(obj, exc))  # type: ignore[no-any-return]
+
+    def _take(self, reason: Any) -> OpenObject | None:
+        """Detach the open object for publishing (lock held); abort one that is empty."""
+        detached, empty = self._ticketed(lambda: self._detach(reason))
+        if empty is not None:
+            discard_quietly(empty.writer.abort)
+        return detached  # type: ignore[no-any-return]
+
+    def _rotation_due(self, obj: OpenObject) -> OpenObject | None:
+        """Detach ``obj`` if it reached a size or count limit (lock held)."""
+        reason = self._rotation_reason(obj)
+        return None if reason is None else self._take(reason)
+
+    def _report_death(self, obj: OpenObject) -> None:
         """Report an object that died while written, in its turn; raise PublishError."""
         with self._turn:
             while self._serving != obj.ticket:
@@ -541,26 +378,12 @@ class RollingRecordWriter:
                 self._on_failure(info)
         except Exception as exc:  # noqa: BLE001 - raised by the writer's next call
             with self._lock:
-                self._callback_errors.append(exc)
-                self._alert = True
+                self._callback_failed(exc)
         finally:
             with self._turn:
                 self._serving += 1
                 self._turn.notify_all()
         raise PublishError((info,)) from obj.error
-
-    def _info(self, obj: _Object, error: BaseException | None) -> PublishInfo:
-        writer = obj.writer
-        return PublishInfo(
-            path=obj.path,
-            seq=obj.seq,
-            records=obj.accepted,
-            bytes_in=obj.bytes_in,
-            bytes_out=writer.bytes_out,
-            opened_at=obj.opened_at,
-            reason=obj.reason,
-            error=error,
-        )
 
     def _resume(self) -> None:
         """Continue after the highest sequence this stream already used (lock held).
@@ -570,37 +393,30 @@ class RollingRecordWriter:
         names keep sorting by time after retention deleted the oldest
         objects and after a crash.
         """
-        self._resumed = True
-        folder, pattern = self._template.matcher()
-        highest = -1
-        for info in self._store.list_files(folder, recursive=True):
-            found = pattern.fullmatch(info.path)
-            if found is not None:
-                highest = max(highest, int(found["seq"]))
+        folder, found = self._resume_scan()
+        names = [info.path for info in self._store.list_files(folder, recursive=True)]
         with contextlib.suppress(Exception):  # leftovers are a refinement, never a failure
             report = self._store.cleanup(folder, older_than=timedelta(0), dry_run=True)
-            for item in report.removed:
-                found = pattern.fullmatch(item.key)
-                if found is not None:
-                    highest = max(highest, int(found["seq"]))
-        self._next_seq = max(self._next_seq, highest + 1)
+            names += [item.key for item in report.removed]
+        found(names)
 
-    def _open(self) -> _Object:
+    def _open(self) -> OpenObject:
         """Open the next object (lock held)."""
         if not self._resumed:
             self._resume()
-        seq = self._next_seq
-        now = self._now()
-        name = self._template.render(seq, now)
+        seq, now, name = self._next_name()
         if self._store.is_file(name):
-            if self._if_exists == "fail":
-                raise AlreadyExists(
-                    f"object {name!r} (seq {seq}) already exists; not overwriting it "
-                    "(if_exists='fail')",
-                    path=name,
-                    op="write",
-                )
-            seq = self._free_seq(seq, now)
+            error = self._taken(seq, name)
+            if error is not None:
+                raise error
+            search = self._free_seq(seq, now)
+            exists = self._store.is_file
+            try:
+                checked = exists(next(search))
+                while True:
+                    checked = exists(search.send(checked))
+            except StopIteration as stop:
+                seq = stop.value
             name = self._template.render(seq, now)
         metadata = sealed_metadata(self._store, self._codec, True, self._metadata)
         target = self._store.open_writer(
@@ -614,61 +430,11 @@ class RollingRecordWriter:
             with contextlib.suppress(Exception):  # the configuration error is the one to report
                 target.abort()
             raise
-        deadline = time.monotonic() + self._max_age if self._max_age is not None else 0.0
-        obj = _Object(writer, name, seq, now, deadline)
-        self._current = obj
-        self._next_seq = seq + 1
+        obj = self._opened(writer, name, seq, now)
         self._cond.notify_all()
         return obj
 
-    def _free_seq(self, taken: int, now: datetime) -> int:
-        """A free seq after ``taken`` whose predecessor is taken (gallop, then bisect)."""
-        exists = self._store.is_file
-        render = self._template.render
-        low, step = taken, 1
-        while exists(render(taken + step, now)):
-            low = taken + step
-            step *= 2
-        high = taken + step
-        while high - low > 1:
-            middle = (low + high) // 2
-            if exists(render(middle, now)):
-                low = middle
-            else:
-                high = middle
-        return high
-
-    def _rotation_due(self, obj: _Object) -> _Object | None:
-        """Detach ``obj`` if it reached a size or count limit (lock held)."""
-        if self._max_records is not None and obj.accepted >= self._max_records:
-            return self._detach("max_records")
-        if self._max_bytes is not None and obj.bytes_in >= self._max_bytes:
-            return self._detach("max_bytes")
-        return None
-
-    def _detach(self, reason: Reason) -> _Object | None:
-        """Take the open object out for publishing (lock held); ``None`` if it is empty."""
-        obj = self._current
-        if obj is None:
-            return None
-        self._current = None
-        if not obj.accepted:
-            # Opened but nothing accepted (its first record failed to encode).
-            with contextlib.suppress(Exception):  # nothing to lose
-                obj.writer.abort()
-            if self._next_seq == obj.seq + 1:
-                self._next_seq = obj.seq
-            return None
-        self._records += obj.accepted
-        self._bytes_in_done += obj.bytes_in
-        self._record_size = obj.bytes_in / obj.accepted
-        obj.reason = reason
-        with self._turn:
-            obj.ticket = self._tickets
-            self._tickets += 1
-        return obj
-
-    def _publish_now(self, obj: _Object) -> PublishInfo:
+    def _publish_now(self, obj: OpenObject) -> PublishInfo:
         """Publish ``obj`` for the calling thread; a failure is raised right away."""
         info = self._publish(obj)
         if info.error is not None:
@@ -676,7 +442,7 @@ class RollingRecordWriter:
                 self._raise_deferred()
         return info
 
-    def _publish(self, obj: _Object) -> PublishInfo:
+    def _publish(self, obj: OpenObject) -> PublishInfo:
         """Finish and publish ``obj`` in its turn; record the outcome (lock not held)."""
         with self._turn:
             while self._serving != obj.ticket:
@@ -688,7 +454,7 @@ class RollingRecordWriter:
                 self._serving += 1
                 self._turn.notify_all()
 
-    def _publish_in_turn(self, obj: _Object) -> PublishInfo:
+    def _publish_in_turn(self, obj: OpenObject) -> PublishInfo:
         writer = obj.writer
         error: BaseException | None = None
         try:
@@ -699,40 +465,24 @@ class RollingRecordWriter:
                 writer.abort()
         info = self._info(obj, error)
         with self._lock:
-            if error is None:
-                self._objects += 1
-                self._published_records += info.records
-                self._bytes_out += info.bytes_out
-            else:
-                self._failed_objects += 1
-                self._failed_records += info.records
-                self._failures.append(info)
-                self._alert = True
-        callback = self._on_publish if error is None else self._on_failure
+            self._outcome(info)
+        callback = self._callback_for(info)
         if callback is not None:
             try:
                 callback(info)
             except Exception as exc:  # noqa: BLE001 - raised by the writer's next call
                 with self._lock:
-                    self._callback_errors.append(exc)
-                    self._alert = True
+                    self._callback_failed(exc)
         if error is not None and not isinstance(error, Exception):
             raise error  # KeyboardInterrupt and the like: counted, then re-raised
         return info
 
-    def _age_due(self) -> tuple[_Object | None, float | None]:
-        """For the timer (lock held): the object to rotate now, or how long to wait."""
-        obj = self._current
-        if obj is None:
-            return None, None
-        left = obj.deadline - time.monotonic()
-        if left > 0:
-            return None, left
-        return self._detach("max_age"), None
-
-
-def _as_utc(date: datetime) -> datetime:
-    return date.replace(tzinfo=UTC) if date.tzinfo is None else date.astimezone(UTC)
+    def _timer_step(self) -> tuple[OpenObject | None, float | None]:
+        """For the timer (lock held): the object to publish now, or how long to wait."""
+        (detached, empty), wait = self._ticketed(self._age_due)
+        if empty is not None:
+            discard_quietly(empty.writer.abort)
+        return detached, wait
 
 
 def _run_timer(ref: weakref.ref[RollingRecordWriter], cond: threading.Condition) -> None:
@@ -746,10 +496,10 @@ def _run_timer(ref: weakref.ref[RollingRecordWriter], cond: threading.Condition)
             writer = ref()
             if writer is None or writer._closing:
                 return
-            due, wait = writer._age_due()
+            due, wait = writer._timer_step()
             if due is None:
                 del writer
-                cond.wait(_IDLE_WAIT if wait is None else min(wait, _IDLE_WAIT))
+                cond.wait(IDLE_WAIT if wait is None else min(wait, IDLE_WAIT))
                 continue
         writer._publish(due)
         del writer, due

@@ -1,0 +1,242 @@
+"""The async driver contract: what an async backend implements, and what it may assume.
+
+It is :mod:`omnistorage.driver`'s contract with the I/O methods awaited, and the same
+rules hold (read that module's docstring): keys arrive valid and relative to the
+backend's root; the store checks capabilities before it calls an optional method;
+drivers raise their **native** exceptions and say what they mean in
+:meth:`AsyncBackend.classify_error` (the store maps them once); nothing is visible
+before :meth:`AsyncWriter.close` returns and nothing at all after
+:meth:`AsyncWriter.abort`; memory stays bounded; credentials stay out of ``repr`` and
+messages (:attr:`AsyncBackend.secret_values`).
+
+What is async and what is not: every method that may touch the network, a disk or
+another process is a coroutine (or, for listings, an async iterator). What only reads
+the driver's own state is a plain method (``features``, ``classify_error``,
+``native_path``, ``key_from_native``, ``as_native``, ``resolution_steps``), so the
+store's checks before any I/O stay synchronous.
+
+One interface instead of the sync side's basic/extended pair: the optional methods
+default to :class:`NotImplementedError` and :meth:`AsyncBackend.features` says which
+ones the driver really has, exactly as ``ExtendedBackend.features`` does.
+
+Cancellation: a driver coroutine may be cancelled at any ``await``. A cancelled
+:meth:`AsyncWriter.write` or :meth:`AsyncWriter.close` leaves the writer to be
+aborted by its owner (the store awaits :meth:`AsyncWriter.abort`, shielded from the
+cancellation); a driver must therefore keep :meth:`AsyncWriter.abort` safe after a
+cancelled call, and a cancelled ``close`` must publish either the whole object or
+nothing. A cancelled :meth:`AsyncBackend.new_writer` (or ``new_reader``,
+``open_pinned``) never reached its caller, so the driver itself must abort (close)
+what it had started: no temp file or upload may outlive it.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from typing import Protocol, TypeVar
+
+from omnistorage.capabilities import BASIC_FEATURES, Features
+from omnistorage.driver import WriteOptions
+from omnistorage.errors import Classification, classify_builtin
+from omnistorage.models import Leftover, ObjectInfo
+
+__all__ = [
+    "AsyncBackend",
+    "AsyncPinnedReader",
+    "AsyncReader",
+    "AsyncWriter",
+]
+
+T = TypeVar("T")
+
+
+class AsyncWriter(abc.ABC):
+    """A streaming write to one key that becomes visible only on :meth:`close`."""
+
+    @abc.abstractmethod
+    async def write(self, data: bytes | bytearray | memoryview) -> int:
+        """Buffer or send ``data``; return its length. Nothing is visible yet."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Publish the whole object atomically. On failure nothing is published."""
+
+    @abc.abstractmethod
+    async def abort(self) -> None:
+        """Discard everything written. Idempotent; safe after a failed or cancelled call."""
+
+
+class AsyncReader(Protocol):
+    """A streaming read: ``await read(n)`` gives at most ``n`` bytes (``-1``: the rest),
+    ``b""`` at the end."""
+
+    async def read(self, size: int = -1, /) -> bytes: ...
+
+    async def close(self) -> None: ...
+
+
+class AsyncPinnedReader(abc.ABC):
+    """Random access to ONE version of an object (``Capability.PINNED_READ``); the async
+    twin of :class:`omnistorage.driver.PinnedReader`, with the same rules: once the
+    object changes, :meth:`read_range` raises something classified ``CHANGED``."""
+
+    size: int
+    """The pinned version's size in bytes."""
+    version: str | None = None
+    """The pinned version's tag (ETag, generation …), when the backend has one."""
+
+    @abc.abstractmethod
+    async def read_range(self, offset: int, length: int) -> bytes:
+        """Up to ``length`` bytes from ``offset`` (fewer only at the end of the object)."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the handle or connection. Idempotent."""
+
+
+class AsyncBackend(abc.ABC):
+    """The async driver interface (see the module docstring).
+
+    Subclasses set :attr:`name` and implement the five basic coroutines; the
+    optional ones are used only where :meth:`features` declares their capability.
+    """
+
+    name: str = "backend"
+    closed: bool = False
+    secret_values: tuple[str, ...] = ()
+    """Values the error mapping scrubs from messages (passwords, keys)."""
+    folders_are_markers: bool = False
+    """True when folders are zero-size ``name/`` markers (object stores), not real ones."""
+
+    # ------------------------------------------------------------ basic
+
+    @abc.abstractmethod
+    async def new_writer(self, key: str, options: WriteOptions) -> AsyncWriter:
+        """Start a write to ``key``. May fail early (e.g. the folder is a file)."""
+
+    @abc.abstractmethod
+    async def new_reader(
+        self, key: str, *, offset: int = 0, length: int | None = None
+    ) -> AsyncReader:
+        """Open ``key`` for streaming reads from ``offset`` for ``length`` bytes (``None``:
+        to the end). A missing key raises an error classified ``NOT_FOUND``, at the latest
+        on the first read. An offset past the end gives an empty stream."""
+
+    @abc.abstractmethod
+    async def exists(self, key: str) -> bool:
+        """True when a *file* is stored at ``key`` (folders do not count)."""
+
+    @abc.abstractmethod
+    async def delete(self, key: str) -> None:
+        """Delete the file at ``key``; deleting a missing key is not an error."""
+
+    @abc.abstractmethod
+    def list(self, prefix: str, *, recursive: bool = True) -> AsyncIterator[ObjectInfo]:
+        """List under ``prefix`` (``""`` or ending with ``/``), lazily, in any order, as
+        :meth:`omnistorage.driver.Backend.list` does (an async generator)."""
+
+    async def close(self) -> None:
+        """Release connections and clients. Later store calls raise ``BackendClosed``."""
+        self.closed = True
+
+    # ------------------------------------------------------------ one-shot transfers
+
+    async def read_object(self, key: str) -> bytes:
+        """The whole object at ``key``. Drivers override it where one call is cheaper
+        than opening a stream (one thread hop, one ``GET``)."""
+        reader = await self.new_reader(key)
+        try:
+            return await reader.read()
+        finally:
+            await reader.close()
+
+    async def write_object(
+        self, key: str, data: bytes | bytearray | memoryview, options: WriteOptions
+    ) -> None:
+        """Write ``data`` to ``key`` as one object, atomically, with the same rules as a
+        writer (create-only unless ``options.overwrite``). Drivers override it where one
+        call is cheaper than a writer."""
+        writer = await self.new_writer(key, options)
+        try:
+            await writer.write(data)
+            await writer.close()
+        except BaseException:
+            await writer.abort()
+            raise
+
+    # ------------------------------------------------------------ pure facts (no I/O)
+
+    def features(self) -> Features:
+        """What this backend really does (see :mod:`omnistorage.capabilities`)."""
+        return BASIC_FEATURES
+
+    def classify_error(self, exc: BaseException) -> Classification:
+        """Say what a native exception raised by this driver means."""
+        return classify_builtin(exc)
+
+    @classmethod  # noqa: B027 - an optional hook
+    def check_config(cls, options: Mapping[str, object]) -> None:
+        """Check constructor ``options`` without I/O (see ``Backend.check_config``)."""
+
+    def native_path(self, key: str) -> str:
+        """The backend's own name for ``key`` (``s3://bucket/k``, ``/abs/file``)."""
+        return f"{self.name}:{key}"
+
+    def key_from_native(self, native: str) -> str | None:
+        """The key for one of this backend's native paths, or ``None`` if it is not one."""
+        prefix = f"{self.name}:"
+        return native[len(prefix) :] if native.startswith(prefix) else None
+
+    def as_native(self, kind: type[T]) -> T | None:
+        """The native client of type ``kind``, if any."""
+        return None
+
+    def resolution_steps(self, key: str) -> tuple[str, ...]:
+        """How ``key`` resolves, step by step (see ``ExtendedBackend.resolution_steps``)."""
+        return (self.native_path(key),)
+
+    # ------------------------------------------------------------ optional (by capability)
+
+    async def stat(self, key: str) -> ObjectInfo:  # Capability.METADATA
+        """Info for the file at ``key``; a missing file raises a ``NOT_FOUND`` error.
+        With ``MKDIR``, a real folder returns ``is_dir=True``."""
+        raise NotImplementedError
+
+    async def mkdir(self, key: str) -> None:  # Capability.MKDIR
+        """Create the folder ``key`` and its parents; an existing folder is fine."""
+        raise NotImplementedError
+
+    async def rmdir(self, key: str) -> None:  # Capability.MKDIR
+        """Remove the empty folder ``key`` (``DIRECTORY_NOT_EMPTY`` if it is not)."""
+        raise NotImplementedError
+
+    async def copy(self, src: str, dst: str, *, overwrite: bool) -> None:  # Capability.COPY
+        """Copy a file server-side; ``overwrite=False`` fails with ``ALREADY_EXISTS``."""
+        raise NotImplementedError
+
+    async def move(self, src: str, dst: str, *, overwrite: bool) -> None:  # Capability.MOVE
+        """Move a file server-side; ``overwrite=False`` fails with ``ALREADY_EXISTS``."""
+        raise NotImplementedError
+
+    async def open_pinned(self, key: str) -> AsyncPinnedReader:  # Capability.PINNED_READ
+        """Pin the version of the file at ``key`` that is there now."""
+        raise NotImplementedError
+
+    async def list_leftovers(self, prefix: str) -> Sequence[Leftover]:
+        """What crashed writers left under ``prefix`` (see ``ExtendedBackend``). None by
+        default."""
+        return []
+
+    async def remove_leftover(self, leftover: Leftover) -> None:
+        """Remove one leftover reported by :meth:`list_leftovers`; gone already is fine."""
+        raise NotImplementedError
+
+    async def delete_many(self, keys: Iterable[str]) -> None:
+        """Delete several files (batched where the service allows). Missing keys are fine."""
+        for key in keys:
+            await self.delete(key)
+
+    async def __aenter__(self: T) -> T:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()

@@ -1,0 +1,662 @@
+"""The async :class:`AsyncStore`: the Store contract over an async driver.
+
+Everything the contract decides without I/O — the key grammar and the root,
+capability checks before any I/O, the one error boundary, write options, native
+paths, ``unwrap`` — is :class:`omnistorage._kernel.StoreKernel`, shared with the sync
+:class:`omnistorage.Store`; listings go through the same filters
+(:mod:`omnistorage._listing`) and leftovers through the same partition
+(:mod:`omnistorage._folders`). This class holds the awaited I/O only, step for step
+the sync Store's, and the conformance suite runs through it
+(``tests/aio/test_conformance.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from datetime import datetime, timedelta
+
+from omnistorage import paths
+from omnistorage._content import Hashes, len_if_bytes, rebase
+from omnistorage._folders import partition_leftovers
+from omnistorage._glob import has_magic
+from omnistorage._hashing import MultiHasher
+from omnistorage._listing import ForeignKeys, OnInvalid, file_filter, folder_filter
+from omnistorage.aio._content import AsyncContent, achunks
+from omnistorage.aio._driver import AsyncBackend, AsyncPinnedReader, AsyncReader, AsyncWriter
+from omnistorage.aio._store_base import AsyncStoreBase, first, spool
+from omnistorage.aio._streams import (
+    CHUNK,
+    AsyncAtomicWriter,
+    AsyncListing,
+    AsyncReadStream,
+    AsyncSeekableReader,
+)
+from omnistorage.capabilities import Capability
+from omnistorage.errors import ConfigurationError, StorageError, native_cause
+from omnistorage.models import CleanupReport, FolderInfo, Leftover, ObjectInfo, WriteResult
+
+__all__ = ["AsyncStore"]
+
+_DELETE_BATCH = 1000
+DEFAULT_CLEANUP_AGE = timedelta(hours=24)
+
+
+class AsyncStore(AsyncStoreBase):
+    """A folder inside an async driver, with the whole omnistorage contract.
+
+    The async twin of :class:`omnistorage.Store`: the same methods with the same
+    parameters and the same guarantees (one key grammar, atomic and create-only
+    writes, folder-aware listings that skip foreign keys, typed errors with the
+    native cause, no secrets in messages). Methods that do I/O are coroutines;
+    those that hand out a stream or a listing are plain methods that check the key
+    and the capabilities at once and return an object opened by ``async with``,
+    ``await`` or its first use (:meth:`read`, :meth:`read_seekable`,
+    :meth:`open_atomic`, :meth:`open_writer`, :meth:`list_files`,
+    :meth:`list_folders`, :meth:`glob`); methods without I/O stay plain
+    (:meth:`supports`, :meth:`child`, :meth:`resolve`, :meth:`native_path`,
+    :meth:`to_key`, :meth:`unwrap`). Immutable and cheap; children share the driver.
+
+    Any sync driver works through :class:`~omnistorage.aio.SyncBackendAdapter`::
+
+        store = AsyncStore(SyncBackendAdapter(LocalBackend(root="/data")))
+
+    Args:
+        backend: the async driver. The store does not copy it; children share it.
+        root: a folder path inside the backend (``""`` is the backend's root).
+    """
+
+    __slots__ = ()
+
+    def __init__(self, backend: AsyncBackend, root: str = "") -> None:
+        if not isinstance(backend, AsyncBackend):
+            raise ConfigurationError(
+                f"AsyncStore needs an AsyncBackend, got {type(backend).__name__}; "
+                "wrap a sync backend in omnistorage.aio.SyncBackendAdapter"
+            )
+        super().__init__(backend, root, backend.features())
+
+    # ------------------------------------------------------------------ basics
+
+    def child(self, path: str) -> AsyncStore:
+        """A store rooted at the folder ``path`` below this one, sharing the backend."""
+        self._check_open()
+        return AsyncStore(self._backend, paths.join(self._root, paths.validate_folder(path)))
+
+    async def close(self) -> None:
+        """Close the backend. Every store sharing it then raises ``BackendClosed``."""
+        if not self._backend.closed:
+            try:
+                await self._backend.close()
+            except Exception as exc:
+                raise self._fail(exc, "close", None) from native_cause(exc)
+            self._backend.closed = True
+
+    async def __aenter__(self) -> AsyncStore:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def _resolution_steps(self, key: str) -> tuple[str, ...]:
+        return self._backend.resolution_steps(key)
+
+    # ------------------------------------------------------------------ reads
+
+    def read(self, path: str) -> AsyncReadStream:
+        """A streaming read of ``path``: ``async for chunk in store.read(path)``, or
+        ``async with store.read(path) as stream: await stream.read(n)``.
+
+        The key and ``READ`` are checked now; ``NotFound`` comes at open or at the first
+        read.
+        """
+        key = self._key(path, Capability.READ, "read")
+        backend = self._backend
+
+        async def opener() -> AsyncReader:
+            return await backend.new_reader(key)
+
+        return AsyncReadStream(opener, self._fail, path)
+
+    async def read_bytes(self, path: str) -> bytes:
+        """The whole content of ``path``."""
+        key = self._key(path, Capability.READ, "read")
+        try:
+            return await self._backend.read_object(key)
+        except Exception as exc:
+            raise self._fail(exc, "read", path) from native_cause(exc)
+
+    async def read_text(self, path: str, *, encoding: str = "utf-8", errors: str = "strict") -> str:
+        """The whole content of ``path`` decoded as text."""
+        return (await self.read_bytes(path)).decode(encoding, errors)
+
+    async def read_range(self, path: str, offset: int, length: int) -> bytes:
+        """``length`` bytes of ``path`` from ``offset`` (fewer at the end of the file)."""
+        if offset < 0 or length < 0:
+            raise ValueError(f"offset and length must be >= 0, got {offset} and {length}")
+        key = self._key(path, Capability.READ, "read")
+        if length == 0:
+            if not await self._exists_file(key, path):
+                raise self._not_found("read", path)
+            return b""
+        try:
+            reader = await self._backend.new_reader(key, offset=offset, length=length)
+            try:
+                parts: list[bytes] = []
+                got = 0
+                while got < length:
+                    chunk = await reader.read(length - got)
+                    if not chunk:
+                        break
+                    parts.append(chunk)
+                    got += len(chunk)
+                return b"".join(parts)
+            finally:
+                await reader.close()
+        except Exception as exc:
+            raise self._fail(exc, "read", path) from native_cause(exc)
+
+    def read_seekable(self, path: str) -> AsyncSeekableReader:
+        """A seekable reader over ONE version of ``path``; open it with ``async with``
+        or ``await``.
+
+        With ``PINNED_READ`` the driver pins the version there at open (ETag,
+        generation, open handle) and every range read checks it: an overwrite or a
+        delete makes reads raise :class:`~omnistorage.errors.ChangedDuringRead`.
+        Without it, the object is streamed once into a spooled temporary file (memory
+        up to 1 MiB, then disk) at open: one version by construction. ``NotFound``
+        at open when there is no file.
+        """
+        key = self._key(path, Capability.READ, "read")
+        backend = self._backend
+        pinned_read = Capability.PINNED_READ in self._caps
+
+        async def opener() -> AsyncPinnedReader:
+            if pinned_read:
+                return await backend.open_pinned(key)
+            source = await backend.new_reader(key)
+            try:
+                return await spool(source)
+            finally:
+                await source.close()
+
+        return AsyncSeekableReader(opener, self._fail, path)
+
+    # ------------------------------------------------------------------ writes
+
+    def open_writer(
+        self,
+        path: str,
+        *,
+        overwrite: bool = False,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        modified: datetime | None = None,
+        size_hint: int | None = None,
+        hashes: Hashes = (),
+    ) -> AsyncAtomicWriter:
+        """A streaming writer for ``path``, atomic exactly where the backend has
+        ``ATOMIC_WRITE`` (as :meth:`open_atomic`, but also on streaming backends)."""
+        return self._open_writer(
+            path, overwrite, content_type, metadata, modified, size_hint, hashes
+        )
+
+    def open_atomic(
+        self,
+        path: str,
+        *,
+        overwrite: bool = False,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        modified: datetime | None = None,
+        size_hint: int | None = None,
+        hashes: Hashes = (),
+    ) -> AsyncAtomicWriter:
+        """A streaming writer that publishes ``path`` only on a clean close::
+
+            async with store.open_atomic("logs/app.log") as f:
+                await f.write(b"event 1\\n")
+
+        A clean exit publishes the whole object; an exception or a cancellation aborts
+        (nothing appears). Requires ``ATOMIC_WRITE``. ``overwrite=False`` makes
+        publishing fail with ``AlreadyExists`` if a file is there. ``hashes`` are
+        computed while streaming and returned by ``close()``.
+        """
+        paths.validate_key(path)
+        self._require(Capability.ATOMIC_WRITE, "write", path)
+        return self._open_writer(
+            path, overwrite, content_type, metadata, modified, size_hint, hashes
+        )
+
+    def _open_writer(
+        self,
+        path: str,
+        overwrite: bool,
+        content_type: str | None,
+        metadata: Mapping[str, str] | None,
+        modified: datetime | None,
+        size_hint: int | None,
+        hashes: Hashes = (),
+    ) -> AsyncAtomicWriter:
+        key, options, kinds, check_first = self._write_plan(
+            path, overwrite, content_type, metadata, modified, size_hint, hashes
+        )
+
+        async def opener() -> AsyncWriter:
+            # Without CONDITIONAL_WRITE create-only is check-then-write (a documented race).
+            if check_first and await self._exists_file(key, path):
+                raise self._already_exists("write", path)
+            return await self._backend.new_writer(key, options)
+
+        return AsyncAtomicWriter(opener, self._fail, path, hashes=kinds)
+
+    async def write(
+        self,
+        path: str,
+        content: AsyncContent,
+        *,
+        overwrite: bool = False,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        modified: datetime | None = None,
+        hashes: Hashes = (),
+    ) -> WriteResult:
+        """Write ``content`` to ``path``: bytes, a sync or async binary file object, or a
+        sync or async iterable of bytes (streamed in chunks). Atomic on backends with
+        ``ATOMIC_WRITE``; ``overwrite=False`` (the default) is create-only. A
+        cancellation aborts: nothing is published."""
+        if isinstance(content, str):
+            raise TypeError("write() takes bytes; use write_text() for str")
+        size = len_if_bytes(content)
+        if size is None:
+            writer = self._open_writer(
+                path, overwrite, content_type, metadata, modified, None, hashes
+            )
+            async with writer:
+                async for chunk in achunks(content):
+                    await writer.write(chunk)
+                return await writer.close()
+        data: bytes | bytearray | memoryview = content  # type: ignore[assignment]
+        key, options, kinds, check_first = self._write_plan(
+            path, overwrite, content_type, metadata, modified, size, hashes
+        )
+        if check_first and await self._exists_file(key, path):
+            raise self._already_exists("write", path)
+        try:
+            await self._backend.write_object(key, data, options)
+        except Exception as exc:
+            raise self._fail(exc, "write", path) from native_cause(exc)
+        digests = {}
+        if kinds:
+            hasher = MultiHasher(kinds)
+            hasher.update(data)
+            digests = hasher.digests()
+        return WriteResult(path=path, size=size, hashes=digests)
+
+    async def write_text(
+        self,
+        path: str,
+        text: str,
+        *,
+        encoding: str = "utf-8",
+        overwrite: bool = False,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        modified: datetime | None = None,
+        hashes: Hashes = (),
+    ) -> WriteResult:
+        """Write ``text`` encoded with ``encoding``; otherwise as :meth:`write`."""
+        return await self.write(
+            path,
+            text.encode(encoding),
+            overwrite=overwrite,
+            content_type=content_type,
+            metadata=metadata,
+            modified=modified,
+            hashes=hashes,
+        )
+
+    async def write_atomic(
+        self,
+        path: str,
+        content: AsyncContent,
+        *,
+        overwrite: bool = False,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        modified: datetime | None = None,
+        hashes: Hashes = (),
+    ) -> WriteResult:
+        """:meth:`write`, but fail before any I/O unless the backend has ``ATOMIC_WRITE``."""
+        self._require(Capability.ATOMIC_WRITE, "write", path)
+        return await self.write(
+            path,
+            content,
+            overwrite=overwrite,
+            content_type=content_type,
+            metadata=metadata,
+            modified=modified,
+            hashes=hashes,
+        )
+
+    # ------------------------------------------------------------------ queries
+
+    async def exists(self, path: str) -> bool:
+        """True when a file or a folder exists at ``path`` (``""``, the root, always does)."""
+        if path == "":
+            self._check_open()
+            return True
+        key = self._key(path, None, "exists")
+        return await self._exists_file(key, path) or await self._folder_exists(key, path)
+
+    async def is_file(self, path: str) -> bool:
+        """True when a file exists at ``path``."""
+        return await self._exists_file(self._key(path, None, "exists"), path)
+
+    async def is_folder(self, path: str) -> bool:
+        """True when ``path`` is a folder: it holds files, or (``MKDIR``) it exists empty."""
+        folder = self._folder_key(path)
+        if folder == "" and self._root == "":
+            return True
+        return await self._folder_exists(folder, path)
+
+    async def get_file_info(self, path: str) -> ObjectInfo:
+        """Size, mtime, hashes … of the file at ``path``; ``NotFound`` if there is none."""
+        key = self._key(path, None, "stat")
+        info = await self._stat_file(key, path)
+        if info is None:
+            raise self._not_found("stat", path)
+        return rebase(info, path)
+
+    async def get_folder_info(self, path: str = "") -> FolderInfo:
+        """File count, total size and latest mtime below the folder ``path`` (recursive)."""
+        count = total = 0
+        latest: datetime | None = None
+        async for info in self.list_files(path, recursive=True):
+            count += 1
+            total += info.size or 0
+            if info.modified is not None and (latest is None or info.modified > latest):
+                latest = info.modified
+        if count == 0 and not await self.is_folder(path):
+            raise self._not_found("stat", path)
+        return FolderInfo(
+            path=paths.validate_folder(path), file_count=count, total_size=total, modified=latest
+        )
+
+    # ------------------------------------------------------------------ listing
+
+    def list_files(
+        self,
+        path: str = "",
+        *,
+        recursive: bool = False,
+        pattern: str | None = None,
+        max_depth: int | None = None,
+        on_invalid: OnInvalid | None = None,
+    ) -> AsyncListing[ObjectInfo]:
+        """Files in the folder ``path``, lazily (``async for``), in no particular order,
+        exactly as :meth:`omnistorage.Store.list_files` (foreign keys skipped, logged,
+        counted on the returned :class:`AsyncListing` and passed to ``on_invalid``)."""
+        if max_depth is not None and max_depth < 1:
+            raise ValueError(f"max_depth must be >= 1, got {max_depth}")
+        folder = self._folder_key(path, Capability.LIST, "list")
+        shallow = not recursive or max_depth == 1
+        foreign = ForeignKeys(self._backend.name, on_invalid)
+        return AsyncListing(
+            self._list_files(folder, path, shallow, pattern, max_depth, foreign), foreign
+        )
+
+    async def _list_files(
+        self,
+        folder: str,
+        path: str,
+        shallow: bool,
+        pattern: str | None,
+        max_depth: int | None,
+        foreign: ForeignKeys,
+    ) -> AsyncIterator[ObjectInfo]:
+        prefix = paths.folder_prefix(folder)
+        accept = file_filter(
+            prefix, len(self._prefix), pattern=pattern, max_depth=max_depth, foreign=foreign
+        )
+        try:
+            async for info in self._backend.list(prefix, recursive=not shallow):
+                found = accept(info)
+                if found is not None:
+                    yield found
+        except Exception as exc:
+            raise self._fail(exc, "list", path) from native_cause(exc)
+
+    def list_folders(
+        self, path: str = "", *, on_invalid: OnInvalid | None = None
+    ) -> AsyncListing[str]:
+        """The immediate sub-folders of ``path``, as store-relative paths, lazily."""
+        folder = self._folder_key(path, Capability.LIST, "list")
+        foreign = ForeignKeys(self._backend.name, on_invalid)
+        return AsyncListing(self._list_folders(folder, path, foreign), foreign)
+
+    async def _list_folders(
+        self, folder: str, path: str, foreign: ForeignKeys
+    ) -> AsyncIterator[str]:
+        prefix = paths.folder_prefix(folder)
+        accept = folder_filter(prefix, len(self._prefix), foreign)
+        try:
+            async for info in self._backend.list(prefix, recursive=False):
+                found = accept(info)
+                if found is not None:
+                    yield found
+        except Exception as exc:
+            raise self._fail(exc, "list", path) from native_cause(exc)
+
+    def glob(
+        self, pattern: str, *, on_invalid: OnInvalid | None = None
+    ) -> AsyncListing[ObjectInfo]:
+        """Files whose store-relative path matches ``pattern`` (``*``, ``?``, ``[...]``
+        within a segment, ``**`` across segments), lazily."""
+        self._require(Capability.LIST, "glob", pattern)
+        foreign = ForeignKeys(self._backend.name, on_invalid)
+        if not has_magic(pattern):
+            self._key(pattern, None, "exists")
+            return AsyncListing(self._glob_one(pattern), foreign)
+        base, regex, levels = self._glob_plan(pattern)
+        folder = self._folder_key(base, Capability.LIST, "glob")
+        files = self._list_files(folder, base, levels == 1, None, levels, foreign)
+
+        async def matches() -> AsyncIterator[ObjectInfo]:
+            async for info in files:
+                if regex.fullmatch(info.path) is not None:
+                    yield info
+
+        return AsyncListing(matches(), foreign)
+
+    async def _glob_one(self, path: str) -> AsyncIterator[ObjectInfo]:
+        if await self.is_file(path):
+            yield await self.get_file_info(path)
+
+    # ------------------------------------------------------------------ changes
+
+    async def delete(self, path: str, *, missing_ok: bool = False) -> None:
+        """Delete the file at ``path``; ``NotFound`` if there is none, unless ``missing_ok``."""
+        key = self._key(path, Capability.DELETE, "delete")
+        if not missing_ok and not await self._exists_file(key, path):
+            raise self._not_found("delete", path)
+        try:
+            await self._backend.delete(key)
+        except Exception as exc:
+            raise self._fail(exc, "delete", path) from native_cause(exc)
+
+    async def delete_folder(
+        self, path: str, *, recursive: bool = False, missing_ok: bool = False
+    ) -> None:
+        """Delete the folder ``path``, as :meth:`omnistorage.Store.delete_folder` does
+        (empty sub-folders, markers and crash leftovers go too; foreign entries stay and
+        are named by ``DirectoryNotEmpty``)."""
+        folder = self._folder_key(path, Capability.DELETE, "delete")
+        if not await self._folder_exists(folder, path):
+            if missing_ok:
+                return
+            raise self._not_found("delete", path)
+        prefix = paths.folder_prefix(folder)
+        backend = self._backend
+        foreign = ForeignKeys(backend.name, None)
+        try:
+            if recursive:
+                batch: list[str] = []
+                cut = len(self._prefix)
+                async for info in backend.list(prefix, recursive=True):
+                    if info.is_dir or not info.path.startswith(prefix):
+                        continue
+                    if not paths.is_valid_key(info.path[cut:]):
+                        foreign.report(info.path)
+                        continue
+                    batch.append(info.path)
+                    if len(batch) >= _DELETE_BATCH:
+                        await backend.delete_many(batch)
+                        batch = []
+                if batch:
+                    await backend.delete_many(batch)
+            elif await first(backend.list(prefix, recursive=False)) is not None:
+                raise self._not_empty(path)
+            if foreign.count:
+                raise self._foreign_left(path, foreign)
+            for leftover in await backend.list_leftovers(prefix):
+                await backend.remove_leftover(leftover)
+            if Capability.MKDIR in self._caps:
+                await self._remove_dirs(folder)
+        except StorageError:
+            raise
+        except Exception as exc:
+            raise self._fail(exc, "delete", path) from native_cause(exc)
+
+    async def _remove_dirs(self, folder: str) -> None:
+        """Remove the (file-free) folder and its sub-folders, deepest first."""
+        subfolders = [
+            info.path.rstrip("/")
+            async for info in self._backend.list(paths.folder_prefix(folder), recursive=False)
+            if info.is_dir
+        ]
+        for sub in subfolders:
+            await self._remove_dirs(sub)
+        if folder:
+            await self._backend.rmdir(folder)
+
+    async def make_folder(self, path: str) -> None:
+        """Create the folder ``path`` (and its parents) so it exists while empty.
+
+        Requires ``MKDIR`` (``CapabilityNotSupported`` before any I/O otherwise); an
+        existing folder is fine; ``AlreadyExists`` when a file stands at ``path``.
+        """
+        folder = self._folder_key(path, Capability.MKDIR, "mkdir")
+        if not folder:
+            return
+        if await self._exists_file(folder, path):
+            raise self._already_exists("mkdir", path)
+        try:
+            await self._backend.mkdir(folder)
+        except Exception as exc:
+            raise self._fail(exc, "mkdir", path) from native_cause(exc)
+
+    async def cleanup(
+        self,
+        path: str = "",
+        *,
+        older_than: timedelta = DEFAULT_CLEANUP_AGE,
+        dry_run: bool = False,
+    ) -> CleanupReport:
+        """Remove what crashed writers left below the folder ``path``, and say what it
+        was (see :meth:`omnistorage.Store.cleanup`)."""
+        folder = self._folder_key(path, None, "cleanup")
+        backend = self._backend
+        try:
+            found = list(await backend.list_leftovers(paths.folder_prefix(folder)))
+        except Exception as exc:
+            raise self._fail(exc, "cleanup", path) from native_cause(exc)
+        old, kept = partition_leftovers(found, self._root, older_than)
+        removed: list[Leftover] = []
+        errors: list[tuple[str, str]] = []
+        for leftover, shown in old:
+            if not dry_run:
+                try:
+                    await backend.remove_leftover(leftover)
+                except Exception as exc:
+                    errors.append((leftover.native, str(self._fail(exc, "cleanup", shown.key))))
+                    continue
+            removed.append(shown)
+        return CleanupReport(removed=tuple(removed), kept=tuple(kept), errors=tuple(errors))
+
+    async def copy(self, src: str, dst: str, *, overwrite: bool = False) -> None:
+        """Copy the file ``src`` to ``dst`` (server-side with ``COPY``, else by streaming)."""
+        await self._transfer("copy", src, dst, overwrite)
+
+    async def move(self, src: str, dst: str, *, overwrite: bool = False) -> None:
+        """Move the file ``src`` to ``dst`` (server-side with ``MOVE``, else copy + delete)."""
+        await self._transfer("move", src, dst, overwrite)
+
+    async def _transfer(self, op: str, src: str, dst: str, overwrite: bool) -> None:
+        src_key, dst_key = self._transfer_keys(op, src, dst)
+        if not await self._exists_file(src_key, src):
+            raise self._not_found(op, src)
+        if src_key == dst_key:
+            if not overwrite:
+                raise self._already_exists(op, dst)
+            return
+        native = Capability.COPY if op == "copy" else Capability.MOVE
+        backend = self._backend
+        if native in self._caps:
+            if (
+                not overwrite
+                and Capability.CONDITIONAL_WRITE not in self._caps
+                and await self._exists_file(dst_key, dst)
+            ):
+                raise self._already_exists(op, dst)
+            try:
+                if op == "copy":
+                    await backend.copy(src_key, dst_key, overwrite=overwrite)
+                else:
+                    await backend.move(src_key, dst_key, overwrite=overwrite)
+            except Exception as exc:
+                raise self._fail(exc, op, dst) from native_cause(exc)
+            return
+        if op == "move" and Capability.COPY in self._caps:
+            # No native move, but a server-side copy: copy there, then delete the source.
+            await self._transfer("copy", src, dst, overwrite)
+        else:
+            await self._stream_copy(src, src_key, dst, overwrite)
+        if op == "move":
+            try:
+                await backend.delete(src_key)
+            except Exception as exc:
+                raise self._fail(exc, op, src) from native_cause(exc)
+
+    async def _stream_copy(self, src: str, src_key: str, dst: str, overwrite: bool) -> None:
+        info = await self._stat_file(src_key, src) if Capability.METADATA in self._caps else None
+        content_type = (
+            info.content_type if info and self.supports(Capability.CONTENT_TYPE) else None
+        )
+        metadata = info.metadata if info and self.supports(Capability.USER_METADATA) else None
+        writer = self._open_writer(
+            dst, overwrite, content_type, metadata, None, info.size if info else None
+        )
+        async with writer:
+            try:
+                reader = await self._backend.new_reader(src_key)
+            except Exception as exc:
+                raise self._fail(exc, "copy", src) from native_cause(exc)
+            try:
+                while chunk := await reader.read(CHUNK):
+                    await writer.write(chunk)
+            except StorageError:
+                raise
+            except Exception as exc:
+                raise self._fail(exc, "copy", src) from native_cause(exc)
+            finally:
+                await reader.close()
+
+    # ------------------------------------------------------------------ plumbing
+
+    async def ping(self) -> None:
+        """Check the backend answers (one cheap listing call); raises if it does not."""
+        self._check_open()
+        try:
+            await first(self._backend.list(self._prefix, recursive=False))
+        except Exception as exc:
+            raise self._fail(exc, "ping", None) from native_cause(exc)
