@@ -140,7 +140,7 @@ marker_of() {
     case "$1" in
         s3) echo "moto_server" ;;
         azure) echo "azurite-blob" ;;
-        gcs) echo "gcp-storage-emulator" ;;
+        gcs) echo "gcs_emulator.py" ;;
         sftp) echo "sshd" ;;
         pg) echo "postgres" ;;
         http) echo "nginx" ;;
@@ -474,7 +474,10 @@ launch() {
         gcs)
             bin="$VENV/bin/gcp-storage-emulator"
             [[ -x "$bin" ]] || die "$bin missing; run: $VENV/bin/pip install -e '.[dev]'"
-            spawn gcs "$bin" start --host 127.0.0.1 --port "$GCS_PORT" --in-memory
+            # In memory, through our launcher: the same handler with a socket
+            # timeout, so a client stalled mid-request cannot wedge the server.
+            spawn gcs "$VENV/bin/python" "$ROOT/scripts/gcs_emulator.py" \
+                --host 127.0.0.1 --port "$GCS_PORT"
             ;;
         sftp)
             prepare_sftp

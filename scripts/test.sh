@@ -118,6 +118,16 @@ gate "ruff format" "$VENV/bin/ruff" format --check .
 gate "mypy" "$VENV/bin/mypy" --strict omnistorage
 gate "pytest" "$VENV/bin/python" -m pytest "$@"
 
+# A failed run shows the end of each server's log: a server that died or
+# stopped answering says why there, and CI keeps nothing else.
+if [[ " ${failed[*]} " == *" pytest "* ]]; then
+    for log in "${OMNI_SERVERS_DIR:-$ROOT/.servers}"/logs/*.log; do
+        [[ -f "$log" ]] || continue
+        say "last lines of $log"
+        tail -n 15 "$log" | cut -c1-300
+    done
+fi
+
 if ((first_failure != 0)); then
     say "FAILED: ${failed[*]}"
 else
