@@ -15,10 +15,14 @@ another process).
 WRITE (to a local folder), per codec:
 
 - ``hand loop bN``: the anchor: ``b"\\n".join(map(orjson.dumps, batch)) +
-  b"\\n"`` per batch of N records, one compress object (zstandard level 3,
-  ISA-L gzip level 2 = our level 6, python-snappy's framing compressor fed
-  64 KiB+ pieces), plain ``f.write`` of each output. Several batch sizes
-  are measured; the fastest is the anchor ("best hand").
+  b"\\n"`` per batch of N records, one compress object (zstandard level 3
+  with the content checksum, as ours writes; ISA-L gzip level 2 = our level
+  6; python-snappy's framing compressor fed 64 KiB+ pieces), plain
+  ``f.write`` of each output. Several batch sizes are measured; the fastest
+  is the anchor ("best hand"). Small batches win: orjson holds about 4 KiB
+  of memory per output while it is alive, so a join of 512+ records walks
+  2+ MiB (out of the CPU caches, and past malloc's trim threshold, which
+  costs fresh page faults per batch).
 - ``ours write``: ``records.open_writer(store, key)`` then ``write(event)``
   per event; ``ours write_many``: ``write_many(batch)`` per 1000 events;
   ``ours rolling write``: ``RollingRecordWriter.write(event)`` (64 MiB
@@ -36,7 +40,10 @@ READ, per codec, from the local folder and from S3 (moto; settings from
   python-snappy ``StreamDecompressor``), split on ``\\n``,
   ``list(map(orjson.loads, lines))``.
 - ``ours read_batch``: ``records.open_reader(store, key).read_batch()``
-  until empty; ``ours iterate``: ``for record in reader``.
+  until empty; ``ours iterate``: the reader's iterator drained by
+  ``collections.deque(reader, maxlen=0)``: like the hand loop's
+  ``list(map(orjson.loads, lines))``, no per-record Python code of the
+  caller's is timed (a caller's loop body costs the same either way).
 - ``peer smart_open`` / ``peer fsspec`` (local, zstd and gzip): the hand
   loop's file opened ``"rb"`` by the peer, ``orjson.loads`` per line.
 
@@ -47,6 +54,7 @@ Targets (issue 8): write >= 0.95x, write_many >= 1.0x, rolling write
 from __future__ import annotations
 
 import argparse
+import collections
 import gc
 import os
 import random
@@ -67,7 +75,7 @@ from omnistorage import LocalBackend, Store
 from omnistorage.records import RollingRecordWriter, open_reader, open_writer
 
 BATCH = 1000
-HAND_BATCHES = (256, 512, 1024, 2048, 4096)
+HAND_BATCHES = (64, 128, 256, 512, 2048)
 HAND_READ_SIZES = (32 << 10, 64 << 10, 128 << 10, 1 << 20)
 SUFFIX = {"zstd": "zst", "gzip": "gz", "snappy": "sz"}
 PEERS = ("smart_open", "fsspec")  # their .zst/.gz need backports.zstd (a dependency)
@@ -113,7 +121,7 @@ def hand_compressor(
     if codec == "zstd":
 
         def new() -> tuple[Callable[[bytes], bytes], Callable[[], bytes]]:
-            c = zstandard.ZstdCompressor(level=3).compressobj()
+            c = zstandard.ZstdCompressor(level=3, write_checksum=True).compressobj()
             return c.compress, c.flush
 
     elif codec == "gzip":
@@ -290,11 +298,9 @@ def ours_read_batch(store: Store, key: str) -> int:
 
 
 def ours_iterate(store: Store, key: str) -> int:
-    count = 0
     with open_reader(store, key) as reader:
-        for _ in reader:
-            count += 1
-    return count
+        collections.deque(reader, maxlen=0)
+        return reader.records
 
 
 # ---------------------------------------------------------------- peers
@@ -403,6 +409,13 @@ def report(rows: list[Row], records: int, cpu_ratio: bool = True) -> None:
 # ---------------------------------------------------------------- breakdown
 
 
+def null_test_name() -> str:
+    """Which test for NaN/Infinity (``null`` in orjson's output) the NDJSON encoders use."""
+    from omnistorage.formats._null_test import NULL_TEST, RE_NULL_TEST
+
+    return "re" if NULL_TEST is RE_NULL_TEST else "stringzilla"
+
+
 class _Probe:
     """A stand-in for a writer, to time the pieces of a per-record ``write``."""
 
@@ -423,27 +436,40 @@ class _Probe:
 
 def breakdown(events: Events, repeat: int) -> None:
     """What each piece of the write paths costs, in ns per record (least CPU time)."""
-    import re
     import threading
 
-    null = re.compile(b"null").search
+    from omnistorage.formats._null_test import NULL_TEST, RE_NULL_TEST
+
     dumps = orjson.dumps
-    lines = [dumps(e) for e in events]
+    # Copies, so that the lines lie packed (orjson's own outputs are 4 KiB apart).
+    lines = [bytes(bytearray(dumps(e))) for e in events]
     joined = [b"\n".join(lines[i : i + 512]) + b"\n" for i in range(0, len(lines), 512)]
     probe = _Probe()
     lock = threading.Lock()
 
     def hand_encode() -> None:
-        for i in range(0, len(events), 512):
-            b"\n".join(map(dumps, events[i : i + 512])) + b"\n"
+        for i in range(0, len(events), 128):
+            b"\n".join(map(dumps, events[i : i + 128])) + b"\n"
 
-    def batch_null_search() -> None:
+    def batch_null_re() -> None:
+        test, arg = RE_NULL_TEST
         for block in joined:
-            null(block)
+            test(block, arg)
 
-    def line_null_search() -> None:
+    def line_null_re() -> None:
+        test, arg = RE_NULL_TEST
         for line in lines:
-            null(line)
+            test(line, arg)
+
+    def batch_null_in_use() -> None:
+        test, arg = NULL_TEST
+        for block in joined:
+            test(block, arg)
+
+    def line_null_in_use() -> None:
+        test, arg = NULL_TEST
+        for line in lines:
+            test(line, arg)
 
     def method_call() -> None:
         call = probe.nothing
@@ -469,14 +495,19 @@ def breakdown(events: Events, repeat: int) -> None:
 
     pieces = [
         hand_encode,
-        batch_null_search,
-        line_null_search,
+        batch_null_re,
+        line_null_re,
+        batch_null_in_use,
+        line_null_in_use,
         method_call,
         method_encode_into_buffer,
         lock_acquire_release,
         zstd_compress,
     ]
-    print("what the pieces cost (ns per record, least CPU time):")
+    print(
+        "what the pieces cost (ns per record, least CPU time; null test in use: "
+        f"{null_test_name()}):"
+    )
     for piece in pieces:
         best = float("inf")
         for _ in range(max(3, repeat)):
@@ -537,7 +568,8 @@ def main() -> None:
 
     print(
         f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
-        f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} (other work makes numbers noisy)"
+        f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} (other work makes numbers noisy); "
+        f"NaN test: {null_test_name()}"
     )
     events = make_events(args.records)
     gc.collect()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -17,26 +16,34 @@ from omnistorage.errors import (
     RecordTooLargeError,
     TruncatedRecordError,
 )
+from omnistorage.formats import _null_test
 from omnistorage.formats._base import (
     DEFAULT_MAX_RECORD_SIZE,
     DecoderBase,
     SkipCallback,
     check_max_record_size,
 )
+from omnistorage.formats._null_test import NullTest
 
 __all__ = ["NDJSON", "NDJSONDecoder", "NDJSONEncoder"]
 
 _RAW_TYPES = (bytes, bytearray, memoryview)
 _APPEND_NEWLINE = orjson.OPT_APPEND_NEWLINE
-#: orjson writes NaN and ±Infinity as null: a line without "null" holds none.
-#: (A compiled pattern searches bytes faster than ``in``.)
-_NULL = re.compile(b"null")
 
 
 class NDJSONEncoder:
     """Encodes records as ``\\n``-terminated JSON lines (see :class:`NDJSON`)."""
 
-    __slots__ = ("_default", "_max", "_nan_as_null", "fast_dumps", "fast_suspect", "max_line")
+    __slots__ = (
+        "_default",
+        "_max",
+        "_nan_as_null",
+        "_null",
+        "_null_arg",
+        "fast_dumps",
+        "fast_suspect",
+        "max_line",
+    )
 
     def __init__(
         self,
@@ -48,12 +55,18 @@ class NDJSONEncoder:
         self._max = max_record_size
         self._default = default
         self._nan_as_null = nan_as_null
+        # orjson writes NaN and ±Infinity as null: bytes without "null" hold
+        # none. self._null(data, self._null_arg) is true when data holds "null".
+        test = _null_test.NULL_TEST
+        self._null, self._null_arg = test
         # For a writer's per-record path: orjson itself, called as
         # fast_dumps(record, None, OPT_APPEND_NEWLINE); a line for which
-        # fast_suspect(line) is not None (it holds "null", which may be a NaN)
-        # or longer than max_line (plus its newline) goes through encode().
+        # test(line, arg) is true, with (test, arg) = fast_suspect (it holds
+        # "null", which may be a NaN), or longer than max_line (plus its
+        # newline) goes through encode(). fast_suspect is None when no line
+        # needs that look (nan_as_null).
         self.fast_dumps = orjson.dumps if default is None else None
-        self.fast_suspect: Callable[[bytes], object] = _never if nan_as_null else _NULL.search
+        self.fast_suspect: NullTest | None = None if nan_as_null else test
         self.max_line = max_record_size
 
     def _check_finite(self, record: Any, line: bytes) -> None:
@@ -62,7 +75,7 @@ class NDJSONEncoder:
         Cheap for the common case: only a line that contains ``null`` is
         inspected, a walk of the record's dicts, lists, tuples and dataclasses.
         """
-        if self._nan_as_null or _NULL.search(line) is None:
+        if self._nan_as_null or not self._null(line, self._null_arg):
             return
         where = _non_finite(record, "")
         if where is not None:
@@ -119,7 +132,7 @@ class NDJSONEncoder:
                 out = b"\n".join(map(orjson.dumps, records)) + b"\n"
             except orjson.JSONEncodeError:
                 return b"".join([self.encode(record) for record in records])
-            if not self._nan_as_null and _NULL.search(out) is not None:
+            if not self._nan_as_null and self._null(out, self._null_arg):
                 # Walk only the records whose line holds null (None or NaN/Infinity).
                 for record, line in zip(records, out.split(b"\n"), strict=False):
                     self._check_finite(record, line)
@@ -134,10 +147,6 @@ class NDJSONEncoder:
     def finish(self) -> bytes:
         """NDJSON needs no trailer: returns ``b""``."""
         return b""
-
-
-def _never(line: bytes) -> None:
-    """The suspicion test when NaN may be written as null: nothing to re-check."""
 
 
 def _non_finite(value: Any, path: str) -> str | None:
@@ -220,12 +229,12 @@ class NDJSONDecoder(DecoderBase):
             if self._pending_len > self._max:
                 raise self._too_large(self._pending_len, self._line, self._offset)
             return []
-        if self._pending:
-            self._pending.append(chunk)
-            chunk = b"".join(self._pending)
         lines = chunk.split(b"\n")
         tail = lines.pop()
-        consumed = len(chunk) - len(tail)
+        consumed = self._pending_len + len(chunk) - len(tail)
+        if self._pending:  # the line begun in earlier chunks (the chunk itself is not copied)
+            self._pending.append(lines[0])
+            lines[0] = b"".join(self._pending)
         if consumed - len(lines) > self._max:
             self._check_sizes(lines)
         records = self._parse(lines)

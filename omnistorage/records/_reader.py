@@ -6,8 +6,11 @@ the async reader; this class reads the chunks and hands out the records.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from itertools import chain
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from omnistorage.compression import Codec
 from omnistorage.formats import Format
@@ -22,6 +25,26 @@ class Source(Protocol):
     def read(self, size: int = ..., /) -> bytes | None: ...
 
     def close(self) -> None: ...
+
+
+class _ListIterator(Protocol):
+    """What ``iter(a_list)`` gives (the reader keeps its position in one)."""
+
+    def __iter__(self) -> _ListIterator: ...
+
+    def __next__(self) -> Any: ...
+
+    def __length_hint__(self) -> int:
+        """How many items are left."""
+        ...
+
+    def __setstate__(self, index: int, /) -> None:
+        """Move to ``index`` (past the end: exhausted)."""
+        ...
+
+
+def _iterate(batch: list[Any]) -> _ListIterator:
+    return cast(_ListIterator, iter(batch))
 
 
 class RecordReader(RecordDecoding):
@@ -61,11 +84,18 @@ class RecordReader(RecordDecoding):
     that fail the codec's own checks still raise: a compressed stream
     cannot be resynchronised.
 
+    Iterating (``for record in reader``) hands out the records through a
+    C-level iterator, batch by batch; it shares its position with
+    :meth:`read`, ``next(reader)`` and :meth:`read_batch`, which may be mixed
+    with it or follow a ``break``, and each record is returned once.
+
     Not thread-safe. ``close()`` (or leaving the ``with`` block) closes the
     store stream.
     """
 
-    __slots__ = ("_source",)
+    # _it iterates over the current batch (the core's _batch): it holds this
+    # reader's position in it (the core's _pos stays 0).
+    __slots__ = ("_it", "_source")
 
     def __init__(
         self,
@@ -89,19 +119,31 @@ class RecordReader(RecordDecoding):
             sealed=sealed,
         )
         self._source = source
+        self._it = _iterate(self._batch)
 
     # ------------------------------------------------------------ reading
 
-    def __iter__(self) -> RecordReader:
-        return self
+    @property
+    def records(self) -> int:
+        """Records returned so far."""
+        return self._consumed + len(self._batch) - self._it.__length_hint__()
+
+    def __iter__(self) -> Iterator[Any]:
+        return chain.from_iterable(self._iterators())
+
+    def _iterators(self) -> Iterator[Iterator[Any]]:
+        """The iterator over each batch in turn (the current one first), for ``__iter__``."""
+        while True:
+            if not self._it.__length_hint__() and not self._fill():
+                return
+            yield self._it
 
     def __next__(self) -> Any:
-        pos = self._pos
-        batch = self._batch
-        if pos < len(batch):
-            self._pos = pos + 1
-            return batch[pos]
-        return self._next_slow()
+        for record in self._it:
+            return record
+        if not self._fill():
+            raise StopIteration
+        return next(self._it)
 
     def read(self) -> Any:
         """The next record, or ``None`` at the end.
@@ -116,13 +158,24 @@ class RecordReader(RecordDecoding):
 
     def read_batch(self) -> list[Any]:
         """The next records in bulk (at least one), or ``[]`` at the end."""
-        if self._pos >= len(self._batch) and not self._fill_until_records():
-            return []
-        return self._take_batch()
+        it = self._it
+        left = it.__length_hint__()
+        if not left:
+            if not self._fill():
+                return []
+            it = self._it
+            left = len(self._batch)
+        batch = self._batch
+        if left == len(batch):
+            it.__setstate__(left)  # all handed out, also to a chain that holds it
+            return batch
+        return list(it)
 
     def close(self) -> None:
         """Close the store stream. Idempotent."""
         if self._mark_closed():
+            self._it.__setstate__(sys.maxsize)  # a paused iteration yields nothing more
+            self._it = _iterate(self._batch)
             self._source.close()
 
     def __enter__(self) -> RecordReader:
@@ -138,11 +191,14 @@ class RecordReader(RecordDecoding):
 
     # ------------------------------------------------------------ internals
 
-    def _next_slow(self) -> Any:
-        if not self._fill_until_records():
-            raise StopIteration
-        self._pos = 1
-        return self._batch[0]
+    def _fill(self) -> bool:
+        """Decode the next batch (the current one is all handed out); False at the end."""
+        # An iterator over the old batch may live on (a chain paused by a
+        # break): make sure it yields nothing more.
+        self._it.__setstate__(sys.maxsize)
+        filled = self._fill_until_records()
+        self._it = _iterate(self._batch)
+        return filled
 
     def _fill_until_records(self) -> bool:
         """Decode until records are available; False at the end."""

@@ -9,19 +9,25 @@ I/O, a lock for the writing threads and the age timer thread.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
+import time
 import warnings
 import weakref
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
-from itertools import islice
+from itertools import accumulate, islice
 from types import TracebackType
 from typing import Any, Literal
 
+import orjson
+
 from omnistorage.compression import Codec
+from omnistorage.errors import StreamClosed
 from omnistorage.formats import Format
 from omnistorage.records._open import sealed_metadata
-from omnistorage.records._publish import PublishError, PublishInfo, RollingStats
+from omnistorage.records._publish import PublishInfo, RollingStats
 from omnistorage.records._rolling_core import (
     IDLE_WAIT,
     OpenObject,
@@ -29,10 +35,33 @@ from omnistorage.records._rolling_core import (
     discard_quietly,
     utc_now,
 )
-from omnistorage.records._writer import RecordWriter
+from omnistorage.records._writer import ENCODE_ERRORS, RecordWriter
 from omnistorage.store import Store
 
 __all__ = ["RollingRecordWriter"]
+
+_NEWLINE = orjson.OPT_APPEND_NEWLINE
+#: Lines the batched path of ``write`` gathers before it moves them into the
+#: open object under the lock (and checks the limits). Each orjson output
+#: holds about 4 KiB while it waits, so a few dozen keep that memory in cache.
+PENDING_LINES = 64
+#: The longest line (with its newline) the batched path takes; longer lines
+#: go through the locked path, so the gathered lines stay small.
+PENDING_LINE_MAX = 16 << 10
+
+
+class _Unopened:
+    """The writer of an object that could not be opened for gathered lines (it
+    holds them, as far as the counters are concerned, but wrote nothing)."""
+
+    __slots__ = ("bytes_in", "records")
+
+    bytes_out = 0
+    closed = True
+
+    def __init__(self, records: int, bytes_in: int) -> None:
+        self.records = records
+        self.bytes_in = bytes_in
 
 
 class RollingRecordWriter(RollingCore):
@@ -118,14 +147,21 @@ class RollingRecordWriter(RollingCore):
     number may be reused, and since it was never published the names still
     sort by time. ``store.cleanup()`` removes such leftovers.
 
-    **Speed.** :meth:`write` takes the lock, encodes the record straight
-    into the open object's :class:`~omnistorage.records.RecordWriter` buffer
-    (compressed in batches of ``batch_bytes``) and checks the size and count
-    limits after every record, so rotation is exact, not per batch.
-    :meth:`write_many` encodes and compresses whole batches and is faster
-    still; it checks the size limit per batch of about ``max_bytes`` minus
-    what the object holds, so an object overshoots by at most about one
-    record.
+    **Speed.** For NDJSON encoded by orjson (no ``default=``) with
+    ``if_exists="skip"``, :meth:`write` encodes the record on the calling
+    thread, outside the lock, and appends the line to a short list of
+    gathered lines without taking the lock; every ``PENDING_LINES`` (64)
+    records, and whenever the timer, :meth:`rotate`, :meth:`close` or
+    :meth:`write_many` runs, the gathered lines move, in order, into the open
+    object's :class:`~omnistorage.records.RecordWriter` buffer (compressed in
+    batches of ``batch_bytes``). Rotation stays exact: the lines are split
+    at the record that reaches ``max_bytes`` or ``max_records``; an object
+    that reached a limit is only published up to 64 records later (or by
+    the timer). Other formats, ``if_exists="fail"`` and lines over 16 KiB
+    take the lock per record. :meth:`write_many` encodes and compresses
+    whole batches and is faster still; it checks the size limit per batch
+    of about ``max_bytes`` minus what the object holds, so an object
+    overshoots by at most about one record.
 
     Thread-safe: any number of threads may write. :meth:`stats` returns a
     :class:`RollingStats` snapshot. Use as a context manager or call
@@ -174,6 +210,23 @@ class RollingRecordWriter(RollingCore):
             options=options,
         )
         self._store = store
+        # The batched path of write(): orjson and the NaN check of NDJSON, when
+        # names are not pinned (if_exists="fail" raises from the write that
+        # needs the next name, so it takes the lock per record).
+        encoder: Any = self._format.encoder()
+        fast = getattr(encoder, "fast_dumps", None) if if_exists == "skip" else None
+        self._fast_dumps: Callable[[Any, Any, int], bytes] | None = fast
+        suspect = getattr(encoder, "fast_suspect", None)
+        self._suspect: Callable[[bytes, Any], object] | None = None
+        self._suspect_arg: Any = None
+        if suspect is not None:
+            self._suspect, self._suspect_arg = suspect
+        self._fast_max = min(getattr(encoder, "max_line", 0), PENDING_LINE_MAX) + 1
+        # Lines accepted by write() and not yet in an object. Appended without
+        # the lock (list.append is atomic); taken, in order, under the lock by
+        # _drain. Whenever lines are pending, an object is open or a drain is
+        # about to run, and every detach drains first.
+        self._pending: list[bytes] = []
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._turn = threading.Condition()
@@ -195,19 +248,59 @@ class RollingRecordWriter(RollingCore):
         Raises:
             StreamClosed: the writer is closed.
             PublishError: an object failed: an earlier one (then this record
-                was not accepted) or the one this record completed (then it
-                is among the lost records the error lists).
+                was not accepted) or one this record went into (then it is
+                among the lost records the error lists).
             DataError, TypeError: this record cannot be encoded (not accepted).
             AlreadyExists: ``if_exists="fail"`` and the next object's name exists.
             StorageError: the store failed opening the next object.
         """
-        detached: OpenObject | None = None
-        dead: OpenObject | None = None
+        dumps = self._fast_dumps
+        if dumps is not None and not self._alert and self._current is not None:
+            try:
+                data = dumps(record, None, _NEWLINE)
+            except ENCODE_ERRORS:
+                pass  # the locked path raises the format's own error
+            else:
+                suspect = self._suspect
+                if not (
+                    (suspect is not None and suspect(data, self._suspect_arg))
+                    or len(data) > self._fast_max
+                ):
+                    pending = self._pending
+                    pending.append(data)  # accepted
+                    if len(pending) >= PENDING_LINES or self._alert or self._current is None:
+                        self._gathered(data)
+                    return
+        self._write_locked(record)
+
+    def _gathered(self, data: bytes) -> None:
+        """After appending ``data``: move the gathered lines into objects, unless the
+        writer was closed meanwhile (then ``data``, if still gathered, is taken back)."""
+        with self._lock:
+            if self._closing:
+                pending = self._pending
+                for index, line in enumerate(pending):
+                    if line is data:  # close() had drained before it came: not accepted
+                        del pending[index]
+                        raise StreamClosed(
+                            f"write to a closed {type(self).__name__} ({self.template!r})"
+                        )
+                return  # close() took it: it is published with the last object
+            finished = self._drain()
+        if self._finish(finished):
+            self._raise_failures()
+
+    def _write_locked(self, record: Any) -> None:
+        """The per-record path under the lock: encode into the open object's writer."""
+        finished: list[OpenObject] = []
+        failed = False
         lock = self._lock
         lock.acquire()  # cheaper than "with" on the per-record path
         try:
             if self._alert:
                 self._check_usable()
+            if self._pending:  # gathered lines go first
+                finished = self._drain()
             obj = self._current or self._open()
             writer = obj.writer
             # The object's RecordWriter encodes the record now into its buffer
@@ -218,20 +311,21 @@ class RollingRecordWriter(RollingCore):
                 if not writer.closed:
                     raise  # the record cannot be encoded: not accepted, nothing else changed
                 obj.accepted += 1  # the record was taken before the store failed
-                dead = self._died_in_turn(obj, exc)
+                finished.append(self._died_in_turn(obj, exc))
+                finished += self._orphans()
             else:
                 obj.accepted += 1
-                if (
-                    obj.accepted >= self._limit_records
-                    or writer._bytes_in + len(writer._buf) >= self._limit_bytes
-                ):
+                if obj.accepted >= self._limit_records or writer.bytes_in >= self._limit_bytes:
                     detached = self._rotation_due(obj)
+                    if detached is not None:
+                        finished.append(detached)
+                        finished += self._orphans()
         finally:
             lock.release()
-        if dead is not None:
-            self._report_death(dead)
-        if detached is not None:
-            self._publish_now(detached)
+            if finished:
+                failed = self._finish(finished)
+        if failed:
+            self._raise_failures()
 
     def write_many(self, records: Iterable[Any]) -> None:
         """Write ``records`` in order, in batches (faster than :meth:`write` per record).
@@ -246,10 +340,13 @@ class RollingRecordWriter(RollingCore):
             while chunk := list(islice(iterator, self._chunk_size())):
                 start = 0
                 while start < len(chunk):
-                    detached: OpenObject | None = None
-                    dead: OpenObject | None = None
-                    with self._lock:
+                    finished: list[OpenObject] = []
+                    failed = False
+                    self._lock.acquire()
+                    try:
                         self._check_usable()
+                        if self._pending:  # gathered lines go first
+                            finished = self._drain()
                         obj = self._current or self._open()
                         room = len(chunk) - start
                         if self._max_records is not None:
@@ -266,16 +363,21 @@ class RollingRecordWriter(RollingCore):
                             if not writer.closed:
                                 done += taken
                                 raise  # a record that cannot be encoded
-                            dead = self._died_in_turn(obj, exc)
+                            finished.append(self._died_in_turn(obj, exc))
                         else:
                             obj.accepted += len(part)
                             done += len(part)
                             detached = self._rotation_due(obj)
-                    if dead is not None:
-                        self._report_death(dead)
+                            if detached is not None:
+                                finished.append(detached)
+                        finished += self._orphans()
+                    finally:
+                        self._lock.release()
+                        if finished:
+                            failed = self._finish(finished)
+                    if failed:
+                        self._raise_failures()
                     start += room
-                    if detached is not None:
-                        self._publish_now(detached)
         except BaseException as exc:
             if done:
                 exc.add_note(f"write_many: {done} record(s) of this call were accepted")
@@ -289,10 +391,17 @@ class RollingRecordWriter(RollingCore):
         """
         with self._lock:
             self._check_usable()
+            finished = self._drain()
             detached = self._take("rotate")
+            if detached is not None:
+                finished.append(detached)
+            finished += self._orphans()
+        failed = self._finish(finished)
+        if failed:
+            self._raise_failures()
         if detached is None:
             return None
-        return self._publish_now(detached)
+        return self._info(detached, None)
 
     def close(self) -> None:
         """Publish the open object, stop the timer, wait for publishes in flight.
@@ -307,13 +416,17 @@ class RollingRecordWriter(RollingCore):
                 already = False
                 self._closing = self._alert = True
                 self._cond.notify_all()
+                # Gathered lines go into the last object; lines gathered after
+                # this are refused by their own write (see _gathered).
+                finished = self._drain()
                 detached = self._take("close")
+                if detached is not None:
+                    finished.append(detached)
         if already:
             return
         if self._timer is not None and self._timer is not threading.current_thread():
             self._timer.join()
-        if detached is not None:
-            self._publish(detached)
+        self._finish(finished)
         with self._turn:
             while self._serving < self._tickets:
                 self._turn.wait()
@@ -324,7 +437,15 @@ class RollingRecordWriter(RollingCore):
     def stats(self) -> RollingStats:
         """A consistent snapshot of the counters."""
         with self._lock:
-            return self._stats()
+            stats = self._stats()
+            gathered = len(self._pending)
+        if not gathered:
+            return stats
+        return dataclasses.replace(
+            stats,
+            records=stats.records + gathered,
+            pending_records=stats.pending_records + gathered,
+        )
 
     def __enter__(self) -> RollingRecordWriter:
         return self
@@ -355,20 +476,92 @@ class RollingRecordWriter(RollingCore):
     def _died_in_turn(self, obj: OpenObject, exc: BaseException) -> OpenObject:
         return self._ticketed(lambda: self._died(obj, exc))  # type: ignore[no-any-return]
 
-    def _take(self, reason: Any) -> OpenObject | None:
-        """Detach the open object for publishing (lock held); abort one that is empty."""
-        detached, empty = self._ticketed(lambda: self._detach(reason))
-        if empty is not None:
-            discard_quietly(empty.writer.abort)
-        return detached  # type: ignore[no-any-return]
+    def _drain(self) -> list[OpenObject]:
+        """Move the gathered lines, in order, into objects (lock held).
 
-    def _rotation_due(self, obj: OpenObject) -> OpenObject | None:
-        """Detach ``obj`` if it reached a size or count limit (lock held)."""
-        reason = self._rotation_reason(obj)
-        return None if reason is None else self._take(reason)
+        The lines are split where an object reaches ``max_records`` or
+        ``max_bytes`` (exactly at the record that reaches it); such objects
+        are detached. Returns the objects finished meanwhile, in ticket order:
+        detached ones to publish, and failed ones (``error`` set: the store
+        failed while writing or opening them; their lines are lost and
+        counted) to report, both once the lock is released (:meth:`_finish`).
+        """
+        finished: list[OpenObject] = []
+        while self._pending:
+            if self._drain_once(finished):
+                break
+            if self._current is not None or self._closing:
+                break  # later lines wait for the next drain (their object is open)
+        return finished
 
-    def _report_death(self, obj: OpenObject) -> None:
-        """Report an object that died while written, in its turn; raise PublishError."""
+    def _drain_once(self, finished: list[OpenObject]) -> bool:
+        """One pass of :meth:`_drain`; True if an object could not be opened."""
+        pending = self._pending
+        count = len(pending)
+        lines = pending[:count]
+        del pending[:count]  # lines appended meanwhile stay, after these
+        start = 0
+        while start < count:
+            obj = self._current
+            if obj is None:
+                seq, now, name = self._next_name()
+                try:
+                    obj = self._open()
+                except Exception as exc:  # noqa: BLE001 - the lines are lost: reported
+                    rest = lines[start:]
+                    lost = OpenObject(_Unopened(len(rest), sum(map(len, rest))), name, seq, now, 0)
+                    lost.accepted = len(rest)
+                    finished.append(self._died_in_turn(lost, exc))
+                    return True
+            take = count - start
+            if self._max_records is not None:
+                take = min(take, self._max_records - obj.accepted)
+            left = self._limit_bytes - obj.bytes_in
+            if take * self._fast_max >= left:  # the limit may be reached in these lines
+                sizes = list(accumulate(map(len, lines[start : start + take])))
+                take = min(take, bisect_left(sizes, left) + 1)
+            writer = obj.writer
+            try:
+                writer._write_lines(lines[start : start + take])
+            except Exception as exc:  # noqa: BLE001 - the object is lost: reported
+                obj.accepted += take
+                start += take
+                finished.append(self._died_in_turn(obj, exc))
+                continue
+            obj.accepted += take
+            start += take
+            detached = self._rotation_due(obj)
+            if detached is not None:
+                finished.append(detached)
+        return False
+
+    def _orphans(self) -> list[OpenObject]:
+        """After a detach (lock held): lines gathered meanwhile, whose writers saw an
+        object open, go into a new one now, so that no line waits without an object."""
+        if self._current is None and self._pending and not self._closing:
+            return self._drain()
+        return []
+
+    def _finish(self, finished: list[OpenObject]) -> bool:
+        """Publish detached objects and report failed ones, in ticket order (lock not
+        held); True if any failed (the failures are kept for :meth:`_raise_failures`
+        or the next call)."""
+        failed = False
+        for obj in finished:
+            if obj.error is None:
+                failed = self._publish(obj).error is not None or failed
+            else:
+                self._report_failed(obj)
+                failed = True
+        return failed
+
+    def _raise_failures(self) -> None:
+        """Raise the failures kept so far (``PublishError``)."""
+        with self._lock:
+            self._raise_deferred()
+
+    def _report_failed(self, obj: OpenObject) -> None:
+        """Report an object that died while written, in its turn, for the next call to raise."""
         with self._turn:
             while self._serving != obj.ticket:
                 self._turn.wait()
@@ -380,10 +573,24 @@ class RollingRecordWriter(RollingCore):
             with self._lock:
                 self._callback_failed(exc)
         finally:
+            with self._lock:
+                self._failures.append(info)
+                self._alert = True
             with self._turn:
                 self._serving += 1
                 self._turn.notify_all()
-        raise PublishError((info,)) from obj.error
+
+    def _take(self, reason: Any) -> OpenObject | None:
+        """Detach the open object for publishing (lock held); abort one that is empty."""
+        detached, empty = self._ticketed(lambda: self._detach(reason))
+        if empty is not None:
+            discard_quietly(empty.writer.abort)
+        return detached  # type: ignore[no-any-return]
+
+    def _rotation_due(self, obj: OpenObject) -> OpenObject | None:
+        """Detach ``obj`` if it reached a size or count limit (lock held)."""
+        reason = self._rotation_reason(obj)
+        return None if reason is None else self._take(reason)
 
     def _resume(self) -> None:
         """Continue after the highest sequence this stream already used (lock held).
@@ -434,14 +641,6 @@ class RollingRecordWriter(RollingCore):
         self._cond.notify_all()
         return obj
 
-    def _publish_now(self, obj: OpenObject) -> PublishInfo:
-        """Publish ``obj`` for the calling thread; a failure is raised right away."""
-        info = self._publish(obj)
-        if info.error is not None:
-            with self._lock:
-                self._raise_deferred()
-        return info
-
     def _publish(self, obj: OpenObject) -> PublishInfo:
         """Finish and publish ``obj`` in its turn; record the outcome (lock not held)."""
         with self._turn:
@@ -477,12 +676,21 @@ class RollingRecordWriter(RollingCore):
             raise error  # KeyboardInterrupt and the like: counted, then re-raised
         return info
 
-    def _timer_step(self) -> tuple[OpenObject | None, float | None]:
-        """For the timer (lock held): the object to publish now, or how long to wait."""
+    def _timer_step(self) -> tuple[list[OpenObject], float | None]:
+        """For the timer (lock held): the objects to publish (or report) now, or how long
+        to wait."""
+        current = self._current
+        if self._pending and current is not None and current.deadline <= time.monotonic():
+            finished = self._drain()  # the gathered lines belong to the object that is due
+        else:
+            finished = []
         (detached, empty), wait = self._ticketed(self._age_due)
         if empty is not None:
             discard_quietly(empty.writer.abort)
-        return detached, wait
+        if detached is not None:
+            finished.append(detached)
+            finished += self._orphans()
+        return finished, None if finished else wait
 
 
 def _run_timer(ref: weakref.ref[RollingRecordWriter], cond: threading.Condition) -> None:
@@ -497,9 +705,9 @@ def _run_timer(ref: weakref.ref[RollingRecordWriter], cond: threading.Condition)
             if writer is None or writer._closing:
                 return
             due, wait = writer._timer_step()
-            if due is None:
+            if not due:
                 del writer
                 cond.wait(IDLE_WAIT if wait is None else min(wait, IDLE_WAIT))
                 continue
-        writer._publish(due)
+        writer._finish(due)
         del writer, due

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import re
 import sys
 import warnings
 from collections.abc import Callable, Iterable
@@ -14,7 +13,15 @@ from typing import Any
 
 import orjson
 
-from omnistorage.compression import Codec, Compressor, Seal, ZstdCodec, can_seal, seal_bytes
+from omnistorage.compression import (
+    Codec,
+    Compressor,
+    GzipCodec,
+    Seal,
+    ZstdCodec,
+    can_seal,
+    seal_bytes,
+)
 from omnistorage.errors import ConfigurationError, DataError, StreamClosed
 from omnistorage.formats import Format
 from omnistorage.records._encoders import make_encoder
@@ -41,14 +48,16 @@ _NEWLINE = orjson.OPT_APPEND_NEWLINE
 ENCODE_ERRORS = (DataError, TypeError, ValueError)
 
 
-#: What makes a fast-path NDJSON line worth a second look: orjson writes
-#: NaN and Infinity as ``null`` (``re`` searches bytes faster than ``in``).
-_NULL = re.compile(b"null")
-
-
-def _nothing(data: bytes) -> None:
-    """The suspicion test of encoders whose output needs no second look."""
-    return
+#: Records per batch: per ``encode_many`` call of :meth:`RecordWriter.write_many`,
+#: and lines :meth:`RecordWriter.write` gathers before they are joined and
+#: compressed. orjson allocates about 4 KiB for each output while it is alive,
+#: so n gathered records hold about 4n KiB: a few hundred already spill out of
+#: the CPU caches (and past malloc's trim threshold, which means fresh page
+#: faults on every batch). Measured on ``benchmarks/records.py``'s events:
+#: 64-256 are equally fast, 512 is about 10% slower. Gathering lines in a list
+#: and joining them is also faster than appending each to a ``bytearray``,
+#: whose growth copies the buffer over and over (about 10% of ``write``).
+BATCH_RECORDS = 128
 
 
 #: Input bytes per libzstd job when zstd compresses on worker threads.
@@ -71,6 +80,19 @@ def make_compressor(codec: Codec, *, parallel: bool) -> tuple[Compressor, bool]:
     return codec.compressor(), False
 
 
+#: Bytes gathered before one compress call of ISA-L's deflate, whose calls
+#: cost about 2 µs each (zstd's, zlib's and snappy's cost little, and
+#: snappy's compressor gathers 64 KiB chunks itself).
+ISAL_GATHER = 64 * 1024
+
+
+def gather_size(codec: Codec) -> int:
+    """Bytes worth gathering before one compress call of ``codec``'s compressor."""
+    if isinstance(codec, GzipCodec) and codec.level and codec.implementation != "zlib":
+        return ISAL_GATHER
+    return 0
+
+
 def check_positive(name: str, value: object) -> int:
     """``value`` if it is a positive int, else :class:`ConfigurationError`."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -78,8 +100,8 @@ def check_positive(name: str, value: object) -> int:
     return value
 
 
-class _Closed(bytearray):
-    """Stands in for the buffer of a finished writer: ``+=`` raises.
+class _Closed(list[bytes]):
+    """Stands in for the gathered lines of a finished writer: ``append`` raises.
 
     This keeps the per-record path of :meth:`RecordWriter.write` free of a
     state check.
@@ -90,7 +112,7 @@ class _Closed(bytearray):
         self.message = message
         self.path = path
 
-    def __iadd__(self, data: Any) -> _Closed:  # type: ignore[misc]
+    def append(self, data: bytes, /) -> None:
         raise StreamClosed(self.message, path=self.path or None)
 
 
@@ -108,14 +130,17 @@ class RecordWriter:
     JSON-serializable value for NDJSON, a mapping or a sequence for CSV.
 
     **Batching.** :meth:`write` encodes the record at once (so a record is
-    what it was when ``write`` returned) and buffers the bytes;
-    :meth:`write_many` encodes in batches of about ``batch_bytes`` (at most
-    ``batch_records`` records). Encoded bytes are compressed in batches of
-    ``batch_bytes / 2`` to ``batch_bytes``, and the compressed bytes go to
-    the store in chunks of about ``write_size``. Memory stays bounded by those sizes (plus, in
-    parallel mode, ``queue_depth`` batches or a few 1 MiB zstd jobs, and the
-    codec's own window) whatever the stream length. (If record sizes swing by orders of
-    magnitude, one batch can hold up to ``batch_records`` big records:
+    what it was when ``write`` returned) and
+    gathers the encoded lines, which are joined and compressed every 128
+    records (or ``batch_records`` if lower), or at once after a line longer
+    than ``batch_bytes / 8``; :meth:`write_many` encodes and compresses in
+    batches of at most 128 records and about ``batch_bytes``. The compressed
+    bytes go to the store in chunks of about ``write_size``. Memory stays
+    bounded by those sizes (at most 128 lines of ``batch_bytes / 8`` each
+    wait to be compressed, typically a few KiB; plus, in parallel mode,
+    ``queue_depth`` batches or a few 1 MiB zstd jobs, and the codec's own
+    window) whatever the stream length. (If record sizes swing by orders of
+    magnitude, one ``write_many`` batch can hold up to 128 big records:
     lower ``batch_records`` then.)
 
     **A record that cannot be encoded** (:class:`~omnistorage.errors.DataError`,
@@ -174,26 +199,27 @@ class RecordWriter:
         "__weakref__",
         "_batch_bytes",
         "_batch_records",
-        "_buf",
+        "_big",
         "_bytes_in",
+        "_counted",
+        "_counted_size",
         "_dumps",
         "_encode",
         "_encode_many",
         "_encoder",
-        "_fast",
         "_inner",
         "_limit",
-        "_mark",
+        "_lines",
+        "_lines_max",
         "_path",
-        "_queued",
         "_rejected",
         "_result",
         "_seal_codec",
         "_sink",
         "_state",
         "_suspect",
+        "_suspect_arg",
         "_threshold",
-        "_trigger",
         "_written",
     )
 
@@ -224,32 +250,39 @@ class RecordWriter:
         self._encode = self._encoder.encode
         # The per-record fast path: a C-level encoder whose output needs only
         # cheap checks (NDJSON: orjson, called as dumps(record, None, option)),
-        # else the format's own encode (which also counts the record).
+        # else the format's own encode.
         fast = getattr(self._encoder, "fast_dumps", None)
-        self._fast = fast is not None
-        self._dumps: Callable[[Any, Any, int], bytes] = fast or self._encode_counted
-        # A fast line that may hold NaN/Infinity (orjson writes null) is
-        # re-encoded by the full encoder; a regex search is the cheapest test.
-        self._suspect: Callable[[bytes], object] = (
-            getattr(self._encoder, "fast_suspect", _NULL.search) if fast else _nothing
-        )
+        self._dumps: Callable[[Any, Any, int], bytes] = fast or self._encode_plain
+        # A fast line for which suspect(line, arg) is true (it may hold NaN or
+        # Infinity, which orjson writes as null) is re-encoded by the full
+        # encoder; suspect is None when no line needs that look.
+        suspect = getattr(self._encoder, "fast_suspect", None) if fast else None
+        self._suspect: Callable[[bytes, Any], object] | None = None
+        self._suspect_arg: Any = None
+        if suspect is not None:
+            self._suspect, self._suspect_arg = suspect
         # The longest line the fast path may take as it is (with its newline).
         self._limit = getattr(self._encoder, "max_line", 0) + 1 if fast else sys.maxsize
-        # write() looks further once the buffer reaches _trigger: a batch is
-        # full, or the last line may be too long (any line over _limit gets here).
-        self._trigger = min(self._batch_bytes, self._limit + 1)
+        # write() looks further after _lines_max lines, or a line over _big
+        # (which every line over _limit is): compress now, or refuse the line.
+        self._lines_max = min(self._batch_records, BATCH_RECORDS)
+        self._big = min(self._limit, max(1, self._batch_bytes >> 3))
         compressor, offloaded = make_compressor(codec, parallel=parallel)
-        inner = CompressingSink(target, compressor, write_size)
+        inner = CompressingSink(target, compressor, write_size, gather_size(codec))
         self._inner = inner
         self._seal_codec = codec.name if seal and can_seal(codec.name) else None
         # Multi-threaded zstd compresses on libzstd's threads already (without
         # the GIL); a Python worker thread on top of it only adds hand-offs.
-        self._sink: Sink = ThreadedSink(inner, queue_depth) if parallel and not offloaded else inner
-        # Encoded records not compressed yet. Records before _mark are counted
-        # in _written; after it, _unsettled() counts them (newlines, or _queued).
-        self._buf = bytearray()
-        self._mark = 0
-        self._queued = 0
+        self._sink: Sink = (
+            ThreadedSink(inner, queue_depth, self._batch_bytes)
+            if parallel and not offloaded
+            else inner
+        )
+        # The lines write() gathered, one per record, not compressed yet; the
+        # first _counted of them add up to _counted_size bytes (for bytes_in).
+        self._lines: list[bytes] = []
+        self._counted = 0
+        self._counted_size = 0
         self._threshold = min(_FIRST_BATCH, self._batch_records)
         self._written = 0
         self._rejected = 0
@@ -267,7 +300,7 @@ class RecordWriter:
     @property
     def records(self) -> int:
         """Records accepted so far (buffered or written), rejected ones excluded."""
-        return self._written + self._unsettled()
+        return self._written + len(self._lines)
 
     @property
     def rejected(self) -> int:
@@ -277,7 +310,11 @@ class RecordWriter:
     @property
     def bytes_in(self) -> int:
         """Encoded (uncompressed) bytes so far."""
-        return self._bytes_in + len(self._buf)
+        lines = self._lines
+        if self._counted < len(lines):
+            self._counted_size += sum(map(len, lines[self._counted :]))
+            self._counted = len(lines)
+        return self._bytes_in + self._counted_size
 
     @property
     def bytes_out(self) -> int:
@@ -312,26 +349,24 @@ class RecordWriter:
         except ENCODE_ERRORS:
             data = self._encode_one(record)
         else:
-            if self._suspect(data) is not None:
+            suspect = self._suspect
+            if suspect is not None and suspect(data, self._suspect_arg):
                 data = self._encode_one(record)  # the full encoder decides (NaN or null)
-        buf = self._buf
-        buf += data  # raises StreamClosed once the writer is finished
-        if len(buf) >= self._trigger:
+        lines = self._lines
+        lines.append(data)  # raises StreamClosed once the writer is finished
+        if len(lines) >= self._lines_max or len(data) > self._big:
             self._full(record, data)
 
     def _full(self, record: Any, data: bytes) -> None:
-        """The buffer reached the trigger after ``data``: check its size, compress a batch."""
+        """A batch of lines is full, or ``data`` is long: check its size, compress."""
         if len(data) > self._limit:  # a fast line that may be too long
-            del self._buf[-len(data) :]
-            self._buf += self._encode_one(record)  # raises RecordTooLargeError
-        if len(self._buf) >= self._batch_bytes:
-            self._compress_buffer()
+            self._lines.pop()
+            self._lines.append(self._encode_one(record))  # raises RecordTooLargeError
+        self._compress_lines()
 
-    def _encode_counted(self, record: Any, default: Any = None, option: int = 0) -> bytes:
-        """The per-record path of encoders without a fast path: encode, count."""
-        data = self._encode(record)
-        self._queued += 1
-        return data
+    def _encode_plain(self, record: Any, default: Any = None, option: int = 0) -> bytes:
+        """The per-record path of encoders without a fast path: the format's encode."""
+        return self._encode(record)
 
     def _encode_one(self, record: Any) -> bytes:
         """Encode one record with every check; on failure count it and say which it was."""
@@ -347,8 +382,6 @@ class RecordWriter:
                 "other records"
             )
             raise
-        if not self._fast:
-            self._queued += 1
         return data
 
     def write_many(self, records: Iterable[Any]) -> None:
@@ -364,7 +397,7 @@ class RecordWriter:
 
     def _write_many(self, records: Iterable[Any], annotate: bool = False) -> None:
         self._check_open()
-        self._settle()
+        self._compress_lines()  # the records write() gathered go first
         offset = 0
         if isinstance(records, list | tuple):
             total = len(records)
@@ -391,7 +424,7 @@ class RecordWriter:
         costs a little compression ratio: flush per second, not per record.
         """
         self._check_open()
-        self._compress_buffer()
+        self._compress_lines()
         self._guard(self._sink.flush)
 
     def close(self) -> Any:
@@ -411,7 +444,7 @@ class RecordWriter:
         if self._state == "closed":
             return self._result
         self._check_open()
-        self._compress_buffer()
+        self._compress_lines()
         tail = self._encoder.finish()
         if tail:
             self._bytes_in += len(tail)
@@ -479,10 +512,10 @@ class RecordWriter:
             raise StreamClosed(f"RecordWriter for {self._path!r} is {self._state}", path=self._path)
 
     def _retire(self, state: str, message: str) -> None:
-        self._settle()  # records stays the count of records accepted
+        self._written += len(self._lines)  # records stays the count of records accepted
         self._state = state
-        self._buf = _Closed(f"{message} ({self._path!r})", self._path)
-        self._mark = 0
+        self._lines = _Closed(f"{message} ({self._path!r})", self._path)
+        self._counted = self._counted_size = 0
 
     def _abort_quietly(self) -> None:
         with contextlib.suppress(Exception):  # already failing: the first error is reported
@@ -498,28 +531,27 @@ class RecordWriter:
                 self._sink.abort()
             raise
 
-    def _unsettled(self) -> int:
-        """Records :meth:`write` buffered since the last settle."""
-        if self._fast:  # one line per record, no newline inside one
-            return self._buf.count(b"\n", self._mark)
-        return self._queued
-
-    def _settle(self) -> None:
-        """Count the records :meth:`write` buffered into :attr:`_written`."""
-        self._written += self._unsettled()
-        self._queued = 0
-        self._mark = len(self._buf)
-
-    def _compress_buffer(self) -> None:
-        """Hand the buffered bytes to the compressor (a fresh buffer takes over)."""
-        self._settle()
-        buf = self._buf
-        if not buf:
+    def _compress_lines(self) -> None:
+        """Hand the lines :meth:`write` gathered to the compressor, joined."""
+        lines = self._lines
+        if not lines:
             return
-        self._bytes_in += len(buf)
-        self._buf = bytearray()
-        self._mark = 0
-        self._guard(self._sink.push, buf)
+        data = b"".join(lines)
+        self._written += len(lines)
+        lines.clear()
+        self._counted = self._counted_size = 0
+        if data:
+            self._bytes_in += len(data)
+            self._guard(self._sink.push, data)
+
+    def _write_lines(self, lines: list[bytes]) -> None:
+        """Take encoded lines as they are, in order (``RollingRecordWriter``'s batched path).
+
+        Each line is one record, already checked as :meth:`write` checks it.
+        """
+        self._check_open()
+        self._compress_lines()
+        self._accept(len(lines), b"".join(lines))
 
     def _encode_chunk(
         self, chunk: list[Any] | tuple[Any, ...], offset: int, annotate: bool
@@ -548,20 +580,16 @@ class RecordWriter:
         self._accept(len(good), b"".join(good))  # pragma: no cover
 
     def _accept(self, count: int, data: bytes) -> None:
-        """Take ``count`` encoded records (settled); compress when a batch's worth is ready."""
+        """Take ``count`` encoded records and compress them."""
         self._written += count
         size = len(data)
         if not size:
             return
         if count:
-            self._threshold = max(1, min(self._batch_records, self._batch_bytes * count // size))
-        buf = self._buf
-        if not buf and size >= self._batch_bytes >> 1:
-            # Big enough to compress on its own: skip the copy into the buffer.
-            self._bytes_in += size
-            self._guard(self._sink.push, data)
-            return
-        buf += data
-        self._mark = len(buf)
-        if len(buf) >= self._batch_bytes:
-            self._compress_buffer()
+            self._threshold = max(
+                1, min(self._batch_records, BATCH_RECORDS, self._batch_bytes * count // size)
+            )
+        # Compressed as it is: copying batches into a bigger buffer costs more
+        # than the compressor's per-call overhead saves.
+        self._bytes_in += size
+        self._guard(self._sink.push, data)

@@ -16,6 +16,7 @@ from omnistorage.errors import (
     TruncatedRecordError,
 )
 from omnistorage.formats import NDJSON, Decoder
+from omnistorage.formats._null_test import RE_NULL_TEST, null_test
 
 RECORDS: list[Any] = [{"a": 1}, [1, 2, "x"], "text", 3.5, None, True, {"nested": {"k": [{}]}}]
 
@@ -164,3 +165,24 @@ def test_any_json_values_round_trip_in_any_split(records: list[Any], chunk: int)
     assert decode_all(NDJSON().decoder(), data, chunk) == [
         orjson.loads(orjson.dumps(r)) for r in records
     ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pieces=st.lists(
+        st.one_of(
+            st.binary(max_size=40),
+            st.sampled_from([b"null", b"nul", b"ull", b"nnull", b"nulll", b"NULL", b"n\x00ull"]),
+        ),
+        max_size=30,
+    ),
+    offset=st.integers(min_value=0, max_value=3),
+)
+def test_the_null_tests_agree_with_a_plain_search(pieces: list[bytes], offset: int) -> None:
+    data = b"".join(pieces)
+    expected = data.find(b"null") >= 0
+    for test, arg in (null_test(), RE_NULL_TEST):
+        assert bool(test(data, arg)) is expected
+        assert bool(test(bytearray(data), arg)) is expected
+        view = memoryview(data)[offset:]
+        assert bool(test(view, arg)) is (bytes(view).find(b"null") >= 0)

@@ -1,4 +1,5 @@
-"""Shared fixtures for the records tests: stores, a failing backend, a null backend."""
+"""Shared fixtures for the records tests: stores, a failing backend, a null backend, the
+NaN test in use."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 
 from omnistorage import LocalBackend, MemoryBackend, ObjectInfo, Store, WriteOptions, Writer
 from omnistorage.driver import Backend
+from omnistorage.formats import _null_test
 
 FORMAT_SUFFIXES = {"ndjson": ".ndjson", "csv": ".csv", "tfrecord": ".tfrecord", "lp": ".lp"}
 CODEC_SUFFIXES = {"none": "", "gzip": ".gz", "zstd": ".zst", "snappy": ".sz"}
@@ -34,11 +36,12 @@ class FailingBackend(MemoryBackend):
 
     ``fail_publish``: keys whose ``close`` (publish) raises; ``fail_write_after``:
     writers raise once they received that many bytes. ``fail_all`` fails
-    every publish while set.
+    every publish while set. ``fail_open``: keys whose writer cannot be opened.
     """
 
     def __init__(self) -> None:
         super().__init__()
+        self.fail_open: set[str] = set()
         self.fail_publish: set[str] = set()
         self.fail_all = False
         self.fail_write_after: int | None = None
@@ -46,6 +49,8 @@ class FailingBackend(MemoryBackend):
         self.lock = threading.Lock()
 
     def new_writer(self, key: str, options: WriteOptions) -> Writer:
+        if key in self.fail_open:
+            raise ConnectionError(f"injected open failure on {key!r}")
         return _FailingWriter(self, key, super().new_writer(key, options))
 
 
@@ -139,3 +144,12 @@ def no_leaked_threads() -> Iterator[None]:
             break
         time.sleep(0.01)
     assert not leaked, f"threads left running: {[thread.name for thread in leaked]}"
+
+
+@pytest.fixture(params=["installed", "re"])
+def null_test(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run with each test for ``null`` in encoded NDJSON (what finds NaN/Infinity): the
+    fastest one installed (stringzilla's) and the ``re`` fallback."""
+    if request.param == "re":
+        monkeypatch.setattr(_null_test, "NULL_TEST", _null_test.RE_NULL_TEST)
+    return str(request.param)

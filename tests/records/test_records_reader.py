@@ -48,6 +48,58 @@ def test_read_batch_and_iteration_can_be_mixed(memory_store: Store) -> None:
     assert reader.bytes_decoded > reader.bytes_read
 
 
+def test_a_loop_left_by_break_goes_on_with_read_and_next(memory_store: Store) -> None:
+    write(memory_store, "a.ndjson.zst", EVENTS)
+    got: list[Any] = []
+    with open_reader(memory_store, "a.ndjson.zst", read_size=1000) as reader:
+        for record in reader:
+            got.append(record)
+            if len(got) == 10:
+                break
+        assert reader.records == 10
+        got.append(reader.read())
+        got.append(next(reader))
+        for record in reader:  # a new loop starts where the reader is
+            got.append(record)
+            if len(got) == 3000:
+                break
+        got += reader.read_batch()
+        got += list(reader)
+        assert reader.records == len(EVENTS)
+    assert got == EVENTS
+
+
+def test_records_taken_by_read_batch_inside_a_loop_are_not_repeated(memory_store: Store) -> None:
+    write(memory_store, "a.ndjson.zst", EVENTS)
+    got: list[Any] = []
+    with open_reader(memory_store, "a.ndjson.zst", read_size=2000) as reader:
+        for record in reader:
+            got.append(record)
+            if len(got) % 100 == 1:
+                got += reader.read_batch()
+    assert got == EVENTS
+
+
+def test_two_loops_over_one_reader_share_its_position(memory_store: Store) -> None:
+    write(memory_store, "a.ndjson", EVENTS)
+    with open_reader(memory_store, "a.ndjson", read_size=4000) as reader:
+        first, second = iter(reader), iter(reader)
+        got = [next(first), next(second), next(first), next(reader)]
+        got += list(second)
+        assert list(first) == []
+    assert got == EVENTS
+
+
+def test_a_loop_paused_when_the_reader_closes_raises_stream_closed(memory_store: Store) -> None:
+    write(memory_store, "a.ndjson.zst", EVENTS)
+    reader = open_reader(memory_store, "a.ndjson.zst")
+    loop = iter(reader)
+    assert next(loop) == EVENTS[0]
+    reader.close()
+    with pytest.raises(StreamClosed):
+        next(loop)
+
+
 def test_decode_false_yields_raw_record_bytes(memory_store: Store) -> None:
     write(memory_store, "a.ndjson.sz", [{"a": 1}, [2], "x"])
     with open_reader(memory_store, "a.ndjson.sz", decode=False) as reader:

@@ -330,7 +330,9 @@ def test_a_record_that_cannot_be_encoded_is_refused_by_its_own_write(memory_stor
     assert read_objects(memory_store) == {out.name_for(0): [{"good": 1}, {"good": 2}]}
 
 
-def test_a_reused_dict_and_nan_through_the_rolling_fast_path(memory_store: Store) -> None:
+def test_a_reused_dict_and_nan_through_the_rolling_fast_path(
+    memory_store: Store, null_test: str
+) -> None:
     event: dict[str, Any] = {}
     with RollingRecordWriter(memory_store, TEMPLATE, clock=fixed_clock, max_records=3) as out:
         for seq in range(7):  # one dict reused per event, across rotations

@@ -139,10 +139,7 @@ class AsyncRollingRecordWriter(RollingCore):
             else:
                 obj.accepted += 1
                 core = writer._core
-                if (
-                    obj.accepted >= self._limit_records
-                    or core._bytes_in + len(core._buf) >= self._limit_bytes
-                ):
+                if obj.accepted >= self._limit_records or core.bytes_in >= self._limit_bytes:
                     detached = await self._rotation_due(obj)
         if dead is not None:
             await self._report_death(dead)
