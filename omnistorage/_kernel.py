@@ -174,6 +174,11 @@ class StoreKernel(Generic[B]):
             self._require(capability, op, path)
         return self._prefix + paths.validate_key(path)
 
+    def _ping_key(self) -> str:
+        """A name in the reserved temp namespace (never a user's file) whose existence
+        a store without ``LIST`` asks about to learn that its backend answers."""
+        return self._prefix + ".omnistorage-tmp-ping"
+
     def _folder_key(self, path: str, capability: Capability | None = None, op: str = "") -> str:
         self._check_open()
         if capability is not None:

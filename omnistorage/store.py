@@ -648,10 +648,14 @@ class Store(StoreKernel[Backend]):
     # ------------------------------------------------------------------ plumbing
 
     def ping(self) -> None:
-        """Check the backend answers (one cheap listing call); raises if it does not."""
+        """Check the backend answers (one cheap listing call; without ``LIST``, asking
+        whether a reserved name exists); raises if it does not."""
         self._check_open()
         try:
-            next(iter(self._backend.list(self._prefix, recursive=False)), None)
+            if Capability.LIST in self._caps:
+                next(iter(self._backend.list(self._prefix, recursive=False)), None)
+            else:
+                self._backend.exists(self._ping_key())
         except Exception as exc:
             raise self._fail(exc, "ping", None) from native_cause(exc)
 

@@ -654,9 +654,13 @@ class AsyncStore(AsyncStoreBase):
     # ------------------------------------------------------------------ plumbing
 
     async def ping(self) -> None:
-        """Check the backend answers (one cheap listing call); raises if it does not."""
+        """Check the backend answers (one cheap listing call; without ``LIST``, asking
+        whether a reserved name exists); raises if it does not."""
         self._check_open()
         try:
-            await first(self._backend.list(self._prefix, recursive=False))
+            if Capability.LIST in self._caps:
+                await first(self._backend.list(self._prefix, recursive=False))
+            else:
+                await self._backend.exists(self._ping_key())
         except Exception as exc:
             raise self._fail(exc, "ping", None) from native_cause(exc)

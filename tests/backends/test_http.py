@@ -261,3 +261,14 @@ def test_a_missing_file_is_not_found_on_every_read_path(tree: NginxTree) -> None
         with pytest.raises(NotFound):
             call()
     assert not store.is_file("nope.txt")
+
+
+def test_ping_without_listings_asks_for_a_reserved_name(tree: NginxTree) -> None:
+    """A store with no LIST still answers ping (a HEAD of a name in the reserved temp
+    namespace), and a server that is not there fails it with a temporary error."""
+    Store(HTTPBackend(base_url=tree.url("files"))).ping()
+    dead = Store(HTTPBackend(base_url="http://127.0.0.1:1/", retries=0))
+    with pytest.raises(BackendUnavailable) as info:
+        dead.ping()
+    assert info.value.temporary
+    assert info.value.op == "ping"
