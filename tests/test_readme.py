@@ -95,6 +95,18 @@ def _declared(name: str) -> set[str]:
         from omnistorage.backends.sql import SQLBlobBackend
 
         features = SQLBlobBackend(f"sqlite:///{tempfile.mkdtemp()}/caps.db").features()
+    elif name == "sql-query":
+        from omnistorage.backends.sql import SQLQueryBackend
+
+        query_backend = SQLQueryBackend("sqlite://")  # connects only when a key is read
+        features = query_backend.features()
+        query_backend.close()
+    elif name == "http":
+        from omnistorage.backends.http import HTTPBackend
+
+        http_backend = HTTPBackend(base_url="http://127.0.0.1:1/")  # sends no request
+        features = http_backend.features()
+        http_backend.close()
     elif name == "channel":
         from omnistorage.backends.channel import ChannelBackend
 
@@ -111,7 +123,8 @@ def _declared(name: str) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    "name", ["memory", "local", "channel", "s3", "gcs", "azure", "sftp", "sql"]
+    "name",
+    ["memory", "local", "channel", "s3", "gcs", "azure", "sftp", "http", "sql", "sql-query"],
 )
 def test_readme_capability_rows_match_the_declared_features(name: str) -> None:
     rows = _readme_capabilities()

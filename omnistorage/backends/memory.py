@@ -107,11 +107,17 @@ class MemoryBackend(ExtendedBackend):
                 self._space.objects.pop(key, None)
 
     def list(self, prefix: str, *, recursive: bool = True) -> Iterator[ObjectInfo]:
+        # Snapshot the keys only (8 bytes each: a million-key listing stays small); each
+        # object is looked up as the listing reaches it, like a paged listing would.
+        objects = self._space.objects
         with self._space.lock:
-            items = [(k, o) for k, o in self._space.objects.items() if k.startswith(prefix)]
+            keys = [k for k in objects if k.startswith(prefix)]
         cut = len(prefix)
         folders: set[str] = set()
-        for key, obj in items:
+        for key in keys:
+            obj = objects.get(key)
+            if obj is None:
+                continue  # deleted since the snapshot
             if not recursive:
                 slash = key.find("/", cut)
                 if slash >= 0:

@@ -13,11 +13,13 @@ See :class:`MirrorBackend` for reads, listings and deletes, and
 :class:`WritePolicy` (``ALL``, ``quorum(k)``, ``BEST_EFFORT``) for what a
 write guarantees. Every finished write produces a :class:`MirrorReport`
 (``on_report``); a failed one raises :class:`MirrorWriteError` (or its
-:class:`PartialPublish`) carrying it as ``report``.
+:class:`PartialPublish`) carrying it as ``report``. :func:`repair` (also
+``MirrorBackend.repair``) brings replicas that missed writes in line.
 """
 
 from omnistorage.multi._backend import MirrorBackend
 from omnistorage.multi._policy import ALL, BEST_EFFORT, ReadPolicy, WritePolicy, quorum
+from omnistorage.multi._repair import RepairReport, repair
 from omnistorage.multi._report import (
     DestinationResult,
     MirrorReport,
@@ -34,6 +36,8 @@ __all__ = [
     "MirrorWriteError",
     "PartialPublish",
     "ReadPolicy",
+    "RepairReport",
     "WritePolicy",
     "quorum",
+    "repair",
 ]

@@ -22,6 +22,8 @@ root; a mirror key ``k`` is ``k`` inside every destination.
   create-only, metadata, content type, mtime, folders, pinned reads); copy
   and move are not native (the Store streams them through the mirror).
 - **Crash leftovers** of every destination are listed and removed through it.
+- **Repair**: :meth:`MirrorBackend.repair` brings replicas that missed writes in
+  line with the sync engine (:mod:`omnistorage.multi._repair`).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from omnistorage.errors import (
 )
 from omnistorage.models import Leftover, ObjectInfo
 from omnistorage.multi._policy import ALL, ReadPolicy, WritePolicy
+from omnistorage.multi._repair import RepairReport, repair
 from omnistorage.multi._report import MirrorReport, MirrorWriteError, detach
 from omnistorage.multi._writer import MirrorWriter
 from omnistorage.store import Store
@@ -137,6 +140,20 @@ class MirrorBackend(ExtendedBackend):
     def destinations(self) -> tuple[Store, ...]:
         """The destination stores, in order (the first is the primary)."""
         return self._stores
+
+    def repair(
+        self,
+        *,
+        reference: int | None = None,
+        delete: bool = False,
+        dry_run: bool = False,
+        **options: Any,
+    ) -> RepairReport:
+        """Bring lagging destinations in line with the sync engine (see
+        :func:`omnistorage.multi.repair`): with ``reference=i`` every other destination
+        gets destination ``i``'s files (``delete=True`` also removes what it lacks);
+        without one, a union in which the newer copy of each file wins."""
+        return repair(self._stores, reference=reference, delete=delete, dry_run=dry_run, **options)
 
     def _shared_features(self) -> Features:
         common = set(_SHARED)

@@ -66,7 +66,10 @@ def copy_object(s: CopySettings, src: str, dst: str, *, overwrite: bool) -> None
     if size > s.threshold:
         _multipart_copy(s, src, dst, head, size, overwrite)
         return
-    kwargs: dict[str, Any] = {}
+    # A fresh full-object CRC32 for the copy: a multipart source's composite checksum does
+    # not describe the single-part copy (moto keeps it, and every read of the copy then
+    # fails botocore's checksum validation).
+    kwargs: dict[str, Any] = {"ChecksumAlgorithm": "CRC32"}
     if not overwrite:
         kwargs["IfNoneMatch"] = "*"
     try:
