@@ -273,9 +273,6 @@ class LimitedReader(io.RawIOBase):
                 super().close()
 
 
-_READALL_STEP = 8 << 20
-
-
 def seek_position(pos: int, size: int, offset: int, whence: int) -> int:
     """The position ``seek(offset, whence)`` moves to from ``pos`` in an object of ``size``
     bytes (past the end is allowed, as for files); ``ValueError`` for a bad ``whence`` or a
@@ -343,11 +340,20 @@ class SeekableReader(io.RawIOBase):
         return n
 
     def readall(self) -> bytes:
-        # RawIOBase.readall reads in 8 KiB steps: one request each on remote backends.
-        parts = []
-        while chunk := self.read(_READALL_STEP):
-            parts.append(chunk)
-        return b"".join(parts)
+        # RawIOBase.readall reads in 8 KiB steps, one request each on remote backends;
+        # the rest of the pinned version is asked for at once (one ranged request, or
+        # the driver's own parallel blocks), since all of it is returned anyway.
+        if self.closed:
+            raise StreamClosed(f"read on closed reader {self._path!r}", path=self._path)
+        want = self._size - self._pos
+        if want <= 0:
+            return b""
+        try:
+            data = self._pinned.read_range(self._pos, want)
+        except Exception as exc:
+            raise self._fail(exc, "read", self._path) from native_cause(exc)
+        self._pos += len(data)
+        return data
 
     def close(self) -> None:
         if not self.closed:
