@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ __all__ = [
     "HASH_STRENGTH",
     "MD5_KEY",
     "MTIME_KEY",
+    "MultipartEtag",
     "Side",
     "decode_md5chksum",
     "describe",
@@ -49,6 +51,8 @@ __all__ = [
     "format_mtime_seconds",
     "metadata_md5",
     "metadata_mtime",
+    "multipart_candidate",
+    "multipart_kind",
     "parse_mtime_text",
     "user_metadata",
 ]
@@ -73,6 +77,8 @@ _COPY_RESETS_MTIME = frozenset({"local"})
 """Backends whose server-side copy gives the copy a new mtime (the engine streams instead)."""
 _ETAG_IS_MD5_CANDIDATE = frozenset({"s3"})
 _HEX32 = re.compile(r"[0-9a-f]{32}\Z")
+_MULTIPART_ETAG = re.compile(r"([0-9a-f]{32})-([1-9][0-9]{0,4})\Z")
+_MULTIPART_PREFIX = "s3-multipart-etag:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +97,8 @@ class Side:
             reading the file, and cached), else ``None``.
         etag_md5_candidate: a listed ETag of 32 hex digits may be the MD5 (S3).
         has_metadata: ``stat`` works (``METADATA``).
+        multipart_part_size: the part size of the store's multipart uploads (S3), with
+            which a local file's multipart ETag can be computed, else ``None``.
     """
 
     store: Store
@@ -102,6 +110,7 @@ class Side:
     local: LocalBackend | None
     etag_md5_candidate: bool
     has_metadata: bool
+    multipart_part_size: int | None = None
 
     @property
     def keeps_mtime(self) -> bool:
@@ -134,7 +143,20 @@ def describe(store: Store) -> Side:
         local=local,
         etag_md5_candidate=name in _ETAG_IS_MD5_CANDIDATE,
         has_metadata=store.supports(Capability.METADATA),
+        multipart_part_size=_part_size(backend) if name in _ETAG_IS_MD5_CANDIDATE else None,
     )
+
+
+def _part_size(backend: object) -> int | None:
+    """The S3 driver's part size, below any layers (they keep the bytes as they are)."""
+    for _ in range(32):
+        size = getattr(backend, "multipart_part_size", None)
+        if isinstance(size, int) and size > 0:
+            return size
+        backend = getattr(backend, "inner", None)
+        if backend is None:
+            break
+    return None
 
 
 def copy_keeps_mtime(side: Side) -> bool:
@@ -148,6 +170,78 @@ def etag_md5(etag: str | None) -> str | None:
         return None
     etag = etag.strip('"').lower()
     return etag if _HEX32.match(etag) else None
+
+
+# ---------------------------------------------------------------- multipart ETags
+#
+# S3 lists a multipart object's ETag as the MD5 of its parts' MD5 digests, then
+# "-" and the part count. For an object our S3 writer uploaded, the parts follow
+# from its size and the store's part size, so a local file's multipart ETag can
+# be computed (one read, then cached like its MD5) and compared with the listing:
+# a no-op sync of large files needs no HEAD. An ETag made with other parts (another
+# tool, another part size) simply does not match, and the engine asks for metadata.
+
+
+def multipart_kind(part_size: int) -> str:
+    """The hash-cache kind of a local file's multipart ETag for ``part_size``."""
+    return f"{_MULTIPART_PREFIX}{part_size}"
+
+
+def multipart_candidate(etag: str | None) -> tuple[str, int] | None:
+    """A listed multipart ETag as (normalized ETag, part count), or ``None``."""
+    if etag is None:
+        return None
+    etag = etag.strip('"').lower()
+    match = _MULTIPART_ETAG.match(etag)
+    return (etag, int(match.group(2))) if match else None
+
+
+def multipart_parts(size: int, part_size: int) -> list[int] | None:
+    """The part lengths our S3 writer uses for ``size`` bytes (``None``: one PUT)."""
+    from omnistorage.backends.s3._config import part_lengths  # S3 is installed here
+
+    return part_lengths(size, part_size)
+
+
+class MultipartEtag:
+    """Computes the multipart ETag of content streamed through :meth:`update`."""
+
+    def __init__(self, kind: str, size: int) -> None:
+        part_size = int(kind.removeprefix(_MULTIPART_PREFIX))
+        parts = multipart_parts(size, part_size) or [size]
+        self._lengths = iter(parts)
+        self._count = len(parts)
+        self._left = next(self._lengths)
+        self._part = hashlib.md5(usedforsecurity=False)
+        self._digests: list[bytes] = []
+        self._overflow = False
+
+    @staticmethod
+    def handles(kind: str) -> bool:
+        return kind.startswith(_MULTIPART_PREFIX)
+
+    def update(self, data: bytes | bytearray | memoryview, /) -> None:
+        view = memoryview(data).cast("B")
+        while view:
+            if self._left <= 0:
+                self._overflow = True  # more content than its size said
+                return
+            take = min(len(view), self._left)
+            self._part.update(view[:take])
+            view = view[take:]
+            self._left -= take
+            if self._left == 0:
+                self._digests.append(self._part.digest())
+                self._part = hashlib.md5(usedforsecurity=False)
+                self._left = next(self._lengths, 0)
+
+    def hexdigest(self) -> str:
+        """The ETag; a content longer or shorter than its size gives ``"-"``, which no
+        listed ETag equals."""
+        if self._overflow or len(self._digests) != self._count:
+            return "-"
+        whole = hashlib.md5(b"".join(self._digests), usedforsecurity=False).hexdigest()
+        return f"{whole}-{self._count}"
 
 
 # ---------------------------------------------------------------- mtime in metadata

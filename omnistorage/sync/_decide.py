@@ -38,6 +38,9 @@ from omnistorage.sync._conventions import (
     etag_md5,
     metadata_md5,
     metadata_mtime,
+    multipart_candidate,
+    multipart_kind,
+    multipart_parts,
 )
 from omnistorage.sync._entry import Entry
 
@@ -122,6 +125,32 @@ def _mtime(facts: Facts, side: Side, *, is_src: bool) -> int | None:
         # A source never stamped: its upload time is its mtime (rclone reads it so too).
         return facts.entry.mtime if is_src else None
     return facts.entry.mtime if is_src else None
+
+
+def _multipart(facts: Facts, side: Side, other: Facts) -> tuple[str, str] | None:
+    """(listed multipart ETag, the hash kind that computes it) when ``side``'s file has a
+    multipart ETag that our writer would have made for a file of ``other``'s size."""
+    if side.multipart_part_size is None:
+        return None
+    etag = facts.meta.etag if facts.meta is not None else facts.entry.etag
+    found = multipart_candidate(etag)
+    size = other.entry.size
+    if found is None or size is None:
+        return None
+    parts = multipart_parts(size, side.multipart_part_size)
+    if parts is None or len(parts) != found[1]:
+        return None
+    return found[0], multipart_kind(side.multipart_part_size)
+
+
+def _multipart_proof(src: Facts, dst: Facts, policy: Policy) -> bool:
+    """True when one side's listed multipart ETag equals the one computed for the other
+    side's local file (same parts, same MD5s: the same content)."""
+    for facts, side, other in ((dst, policy.dst, src), (src, policy.src, dst)):
+        found = _multipart(facts, side, other)
+        if found is not None and other.hashes.get(found[1]) == found[0]:
+            return True
+    return False
 
 
 def _md5_proof(src: Facts, dst: Facts, policy: Policy) -> bool:
@@ -213,7 +242,7 @@ def decide(src: Facts, dst: Facts, policy: Policy) -> Verdict:
         if src.hashes[kind] == dst.hashes[kind]:
             return Verdict("skip", "same hash")
         return Verdict("transfer", "hash differs")
-    if _md5_proof(src, dst, policy):
+    if _md5_proof(src, dst, policy) or _multipart_proof(src, dst, policy):
         return Verdict("skip", "same hash")
     if sizes_known:
         s_time = _mtime(src, policy.src, is_src=True)
@@ -268,6 +297,16 @@ def _meta_may_hash(side: Side, kind: str) -> bool:
 def _next_evidence(src: Facts, dst: Facts, policy: Policy) -> Verdict | None:
     """The cheapest evidence still missing that could prove equal content."""
     s_side, d_side = policy.src, policy.dst
+    # A local file's multipart ETag, when the other side lists one made with our parts.
+    for facts, side, other, other_side, name in (
+        (src, s_side, dst, d_side, "src"),
+        (dst, d_side, src, s_side, "dst"),
+    ):
+        if side.local is None:
+            continue
+        found = _multipart(other, other_side, facts)
+        if found is not None and found[1] not in facts.hashed:
+            return Verdict("need_hash", "compare by multipart ETag", name, found[1])  # type: ignore[arg-type]
     # A local file's MD5, when the other side has (or may have) an MD5 to compare with.
     for facts, side, other, other_side, name in (
         (src, s_side, dst, d_side, "src"),

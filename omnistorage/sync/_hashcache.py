@@ -26,9 +26,9 @@ import threading
 from typing import NamedTuple
 
 from omnistorage import paths
-from omnistorage._hashing import new_hasher
+from omnistorage._hashing import Hasher, new_hasher
 from omnistorage.models import HashType
-from omnistorage.sync._conventions import Side
+from omnistorage.sync._conventions import MultipartEtag, Side
 
 __all__ = ["FileId", "HashCache", "LazyCache", "LocalHashes", "default_cache_path"]
 
@@ -147,6 +147,12 @@ class LazyCache:
             self._tried = True
 
 
+def _hasher(kind: str, size: int) -> Hasher:
+    if MultipartEtag.handles(kind):
+        return MultipartEtag(kind, size)
+    return new_hasher(HashType(kind))
+
+
 class LocalHashes:
     """Hashes of the files of one local side, through the cache when there is one."""
 
@@ -187,24 +193,38 @@ class LocalHashes:
 
         Raises the Store's error when the file cannot be read.
         """
+        return self.compute_all(path, (kind,))[kind]
+
+    def compute_all(self, path: str, kinds: tuple[str, ...]) -> dict[str, str]:
+        """Digests of ``kinds`` (hash types, or a multipart ETag kind), the missing ones
+        computed in one read of the file; each cached for this version of the file."""
         before = self.identity(path)
+        found: dict[str, str] = {}
         cache = self._lazy.get()
         if before is not None and cache is not None:
-            try:
-                found = cache.get(before, kind)
-            except sqlite3.Error as exc:
-                self._lazy.drop(exc)
-                found = None
-            if found is not None:
-                return found
-        hasher = new_hasher(HashType(kind))
+            for kind in kinds:
+                try:
+                    digest = cache.get(before, kind)
+                except sqlite3.Error as exc:
+                    self._lazy.drop(exc)
+                    break
+                if digest is not None:
+                    found[kind] = digest
+        missing = [kind for kind in kinds if kind not in found]
+        if not missing:
+            return found
+        size = before.size if before is not None else -1
+        hashers = {kind: _hasher(kind, size) for kind in missing}
         with self._side.store.read(path) as stream:
             while chunk := stream.read(_CHUNK):
-                hasher.update(chunk)
-        digest = hasher.hexdigest()
-        if before is not None and self.identity(path) == before:
-            self.remember(before, kind, digest)
-        return digest
+                for hasher in hashers.values():
+                    hasher.update(chunk)
+        same = before is not None and self.identity(path) == before
+        for kind, hasher in hashers.items():
+            found[kind] = hasher.hexdigest()
+            if same:
+                self.remember(before, kind, found[kind])
+        return found
 
     def remember(self, ident: FileId | None, kind: str, digest: str) -> None:
         """Record ``digest`` for the file version ``ident``."""

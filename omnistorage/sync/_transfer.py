@@ -38,6 +38,8 @@ from omnistorage.sync._conventions import (
     format_mtime_seconds,
     metadata_md5,
     metadata_mtime,
+    multipart_kind,
+    multipart_parts,
     user_metadata,
 )
 from omnistorage.sync._entry import Entry, entry_of, from_us
@@ -154,7 +156,13 @@ def transfer_file(
         hashes = ctx.hashes_for(frm)
         if hashes is not None:  # a local file going to S3: know its MD5 before the upload
             ahead = hashes.identity(from_path)
-            md5 = hashes.compute(from_path, HashType.MD5.value)
+            kinds: tuple[str, ...] = (HashType.MD5.value,)
+            part_size = to.multipart_part_size
+            if part_size is not None and multipart_parts(details.size or 0, part_size):
+                # In the same read: the ETag S3 will list, so a later no-op sync
+                # settles this file from the listing.
+                kinds += (multipart_kind(part_size),)
+            md5 = hashes.compute_all(from_path, kinds)[HashType.MD5.value]
             metadata[MD5_KEY] = encode_md5chksum(md5)
             details = _Details(
                 details.mtime, details.content_type, details.metadata, md5, details.size

@@ -246,6 +246,12 @@ class S3Backend(ExtendedBackend):
         """The bucket this backend reads and writes."""
         return self._bucket
 
+    @property
+    def multipart_part_size(self) -> int:
+        """The configured part size of multipart uploads (objects up to it are one
+        ``PutObject``): with the object's size it fixes the ETag S3 lists for it."""
+        return self._upload.part_size
+
     def features(self) -> Features:
         return _FEATURES
 

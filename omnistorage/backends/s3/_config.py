@@ -72,6 +72,25 @@ def part_size_for(number: int, base: int) -> int:
     return min(MAX_PART_SIZE, base << doublings)
 
 
+def part_lengths(size: int, part_size: int) -> list[int] | None:
+    """The parts the S3 writer cuts an object of ``size`` bytes into, told the size
+    (``size_hint``), with ``part_size`` configured; ``None`` when it is one ``PutObject``.
+
+    The sync engine uses it to compute the ETag S3 lists for such an upload.
+    """
+    base = base_part_size(part_size, size)
+    if size <= base:
+        return None
+    lengths: list[int] = []
+    left, number = size, 1
+    while left > 0:
+        length = min(left, part_size_for(number, base))
+        lengths.append(length)
+        left -= length
+        number += 1
+    return lengths
+
+
 def parse_url(split: SplitResult) -> tuple[dict[str, Any], str]:
     """``s3://bucket/prefix?endpoint_url=…&region=…`` → (``{"bucket": …}``, ``prefix``).
 
