@@ -22,7 +22,8 @@ plus evidence fetched only when the listings cannot settle a file:
 2. a hash both sides carry (listings; a local file's hash, read once and then
    cached by inode, size, mtime and ctime; ``stat``): equal skips, different
    transfers. An S3 listing's ETag counts when it *equals* the other side's
-   MD5;
+   MD5, or, for a multipart object, the ETag computed for the local file with
+   the parts our S3 writer cuts for its size (equal part MD5s: equal content);
 3. equal sizes and both mtimes comparable: the destination keeps the source's
    mtime where it has ``SET_MOD_TIME`` (local, memory, SFTP, GCS, Azure, SQL),
    or in rclone's ``mtime`` metadata entry (S3, read with ``stat`` only when
@@ -40,8 +41,8 @@ files by content. A size of ``None``
 (unknown until produced, as for SQL query results) never equals anything:
 such files are transferred unless a matching hash proves them equal. A no-op
 re-sync from local files to S3 costs one listing per side plus cached local
-hashes; only multipart objects (whose ETag is no MD5) and changed files cost
-a ``HEAD``.
+hashes; only changed files and multipart objects uploaded with other parts
+(another tool, another part size) cost a ``HEAD``.
 
 **Safety.** No deletes after any error in the run (a failed transfer or
 check, a listing error, a foreign key: a name another tool wrote that the
