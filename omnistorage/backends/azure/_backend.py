@@ -20,10 +20,11 @@ from azure.core.exceptions import HttpResponseError, ResourceExistsError, Resour
 from azure.storage.blob import BlobPrefix, BlobServiceClient
 
 from omnistorage._net import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_RETRIES
+from omnistorage.backends._bucket import name_bucket
 from omnistorage.backends.azure._client import client_secrets, make_service
 from omnistorage.backends.azure._copy import copy_blob
 from omnistorage.backends.azure._datalake import datalake_service, dfs_url, has_hns, rename_file
-from omnistorage.backends.azure._errors import classify, error_code
+from omnistorage.backends.azure._errors import CONTAINER_MISSING_CODES, classify, error_code
 from omnistorage.backends.azure._leftovers import list_uncommitted, remove_uncommitted
 from omnistorage.backends.azure._limits import BATCH, MAX_BLOCK_SIZE, MAX_BLOCKS, MAX_PAGE, MiB
 from omnistorage.backends.azure._metadata import blob_metadata, info, is_directory, listed
@@ -190,7 +191,7 @@ class AzureBackend(ExtendedBackend):
     # ------------------------------------------------------------ errors and paths
 
     def classify_error(self, exc: BaseException) -> Classification:
-        return classify(exc)
+        return name_bucket(classify(exc), self._container_name, "container")
 
     def native_path(self, key: str) -> str:
         return f"az://{self._container_name}/{key}"
@@ -248,15 +249,18 @@ class AzureBackend(ExtendedBackend):
         try:
             props = self._container.get_blob_client(key).get_blob_properties()
         except ResourceNotFoundError as exc:
-            if error_code(exc) == "ContainerNotFound":
+            if error_code(exc) in CONTAINER_MISSING_CODES:
                 raise
             return False
         return not is_directory(props.metadata)
 
     def delete(self, key: str) -> None:
         self._ensure_container()
-        with contextlib.suppress(ResourceNotFoundError):
+        try:
             self._container.delete_blob(key, delete_snapshots="include")
+        except ResourceNotFoundError as exc:
+            if error_code(exc) in CONTAINER_MISSING_CODES:
+                raise  # a missing blob is deleted already; a missing container is not fine
 
     def list(self, prefix: str, *, recursive: bool = True) -> Iterator[ObjectInfo]:
         self._ensure_container()
@@ -314,7 +318,7 @@ class AzureBackend(ExtendedBackend):
         try:
             props = self._container.get_blob_client(key).get_blob_properties()
         except ResourceNotFoundError as exc:
-            if error_code(exc) == "ContainerNotFound" or not _holds(key, self._below(key)):
+            if error_code(exc) in CONTAINER_MISSING_CODES or not _holds(key, self._below(key)):
                 raise
             return ObjectInfo(path=key, is_dir=True)  # a marker or blobs below it
         if is_directory(props.metadata):
@@ -440,7 +444,11 @@ class AzureBackend(ExtendedBackend):
                 self.delete(key)
             return
         for key, response in zip(keys, responses, strict=False):
-            if response.status_code not in (200, 202, 404):
+            missing_container = (
+                response.status_code == 404
+                and response.headers.get("x-ms-error-code") in CONTAINER_MISSING_CODES
+            )
+            if response.status_code not in (200, 202, 404) or missing_container:
                 self.delete(key)  # retried alone so a failure raises its native error
         for key in keys[len(responses) :]:
             self.delete(key)

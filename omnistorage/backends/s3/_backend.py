@@ -58,6 +58,7 @@ to AWS's documentation and verified only against a real account.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -67,6 +68,7 @@ import botocore.exceptions
 
 from omnistorage._net import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_RETRIES
 from omnistorage._redact import protect_secrets
+from omnistorage.backends._bucket import BucketCheck, name_bucket
 from omnistorage.backends.s3._config import (
     MAX_OBJECT_SIZE,
     MAX_PART_SIZE,
@@ -80,7 +82,7 @@ from omnistorage.backends.s3._config import (
     without_userinfo,
 )
 from omnistorage.backends.s3._copy import CopySettings, copy_object
-from omnistorage.backends.s3._errors import classify
+from omnistorage.backends.s3._errors import classify, error_code, error_status
 from omnistorage.backends.s3._reader import ReadSettings, S3Pinned, open_reader
 from omnistorage.backends.s3._writer import S3Writer, UploadSettings, metadata_problem
 from omnistorage.capabilities import Capability, Features
@@ -234,6 +236,7 @@ class S3Backend(ExtendedBackend):
         self._read = ReadSettings(self._client, bucket, read_concurrency, read_block_size)
         self._copy = CopySettings(self._client, bucket, multipart_copy_threshold, max_concurrency)
         self._page_size = list_page_size
+        self._bucket_check = BucketCheck(bucket, "bucket", self._bucket_exists)
 
     def __repr__(self) -> str:
         return (
@@ -256,7 +259,7 @@ class S3Backend(ExtendedBackend):
         return _FEATURES
 
     def classify_error(self, exc: BaseException) -> Classification:
-        return classify(exc)
+        return name_bucket(classify(exc), self._bucket, "bucket")
 
     def native_path(self, key: str) -> str:
         return f"s3://{self._bucket}/{key}"
@@ -287,7 +290,19 @@ class S3Backend(ExtendedBackend):
     # ------------------------------------------------------------ reads
 
     def new_reader(self, key: str, *, offset: int = 0, length: int | None = None) -> BinaryIO:
-        return open_reader(self._read, key, offset, length)
+        with self._bucket_404():  # an empty range is a HEAD
+            return open_reader(self._read, key, offset, length)
+
+    @contextlib.contextmanager
+    def _bucket_404(self) -> Iterator[None]:
+        """A ``HEAD``'s bare 404 may be the bucket's: ask, and raise
+        :class:`~omnistorage.errors.BucketMissing` when it is gone."""
+        try:
+            yield
+        except botocore.exceptions.ClientError as exc:
+            if classify(exc).kind is ErrorKind.NOT_FOUND:
+                self._bucket_check.raise_if_missing()
+            raise
 
     # ------------------------------------------------------------ queries
 
@@ -296,9 +311,19 @@ class S3Backend(ExtendedBackend):
 
     def exists(self, key: str) -> bool:
         try:
-            self._head(key)
+            with self._bucket_404():  # a HEAD's 404 has no body: a missing bucket looks alike
+                self._head(key)
         except botocore.exceptions.ClientError as exc:
             if classify(exc).kind is ErrorKind.NOT_FOUND:
+                return False
+            raise
+        return True
+
+    def _bucket_exists(self) -> bool:
+        try:
+            self._client.head_bucket(Bucket=self._bucket)
+        except botocore.exceptions.ClientError as exc:
+            if error_status(exc) == 404 or error_code(exc) in ("NoSuchBucket", "404"):
                 return False
             raise
         return True
@@ -388,7 +413,8 @@ class S3Backend(ExtendedBackend):
 
     def open_pinned(self, key: str) -> PinnedReader:
         """Ranged reads pinned to the ETag there now (``If-Match`` on every request)."""
-        return S3Pinned(self._read, key)
+        with self._bucket_404():
+            return S3Pinned(self._read, key)
 
     # ------------------------------------------------------------ crash leftovers
 
