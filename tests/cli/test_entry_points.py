@@ -71,6 +71,41 @@ def test_python_dash_m_without_click_says_which_extra_to_install() -> None:
     assert b"pip install 'omnistorage[cli]'" in result.stderr
 
 
+@pytest.mark.parametrize("missing", ["click", "rich"])
+def test_the_console_script_without_the_cli_extra_says_which_extra_to_install(
+    missing: str,
+) -> None:
+    # What pip's generated script runs, built from the declaration in pyproject.toml.
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    module, _, function = project["project"]["scripts"]["omnistorage"].partition(":")
+    code = (
+        f"import sys; sys.modules[{missing!r}] = None; "
+        "sys.argv = ['omnistorage', 'ls', '.']; "
+        f"from {module} import {function}; sys.exit({function}())"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, check=False, cwd=REPO
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.decode().strip() == (
+        f"the omnistorage command needs {missing}: pip install 'omnistorage[cli]'"
+    )
+
+
+def test_python_dash_m_without_rich_says_which_extra_to_install() -> None:
+    code = (
+        "import sys, runpy; sys.modules['rich'] = None; "
+        "sys.argv = ['omnistorage', '--version']; "
+        "runpy.run_module('omnistorage', run_name='__main__')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, check=False, cwd=REPO
+    )
+    assert result.returncode == 2
+    assert b"needs rich: pip install 'omnistorage[cli]'" in result.stderr
+    assert b"Traceback" not in result.stderr
+
+
 def test_importing_omnistorage_imports_no_cli_library() -> None:
     code = (
         "import sys, omnistorage, omnistorage.records, omnistorage.registry; "
