@@ -19,12 +19,16 @@ from tests.cli.conftest import REPO, CliInvoker, ProcessRunner
 COMMANDS = [
     ("ls",),
     ("stat",),
+    ("size",),
+    ("tree",),
     ("cat",),
     ("put",),
     ("get",),
     ("cp",),
     ("mv",),
     ("rm",),
+    ("mb",),
+    ("rmdir",),
     ("sync",),
     ("copy",),
     ("move",),
@@ -128,7 +132,8 @@ def test_commands_that_need_no_sync_engine_do_not_load_it() -> None:
 
 def test_the_main_help_documents_exit_codes_and_addresses(cli: CliInvoker) -> None:
     text = cli("--help").stdout
-    for needle in ("0 ok", "1 differences or errors", "2 usage", "130", "profile:path"):
+    needles = ("0 ok", "1 errors", "2 usage", "3 check found differences", "130", "profile:path")
+    for needle in needles:
         assert needle in text
 
 
