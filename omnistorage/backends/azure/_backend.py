@@ -19,9 +19,14 @@ from typing import Any, BinaryIO, TypeVar
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobPrefix, BlobServiceClient
 
-from omnistorage._net import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_RETRIES
+from omnistorage._net import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_RETRIES,
+    DEFAULT_RETRY_BUDGET,
+)
 from omnistorage.backends._bucket import name_bucket
-from omnistorage.backends.azure._client import client_secrets, make_service
+from omnistorage.backends.azure._client import budget_scope, client_secrets, make_service
 from omnistorage.backends.azure._copy import copy_blob
 from omnistorage.backends.azure._datalake import datalake_service, dfs_url, has_hns, rename_file
 from omnistorage.backends.azure._errors import CONTAINER_MISSING_CODES, classify, error_code
@@ -92,8 +97,12 @@ class AzureBackend(ExtendedBackend):
             credential option; the backend does not close it).
         detect_hierarchical_namespace: ask the account whether it has a
             hierarchical namespace (for the atomic Data Lake ``move``).
-        connect_timeout, read_timeout: seconds (defaults 3 and 60, as every
-            network backend).
+        connect_timeout, read_timeout: seconds (defaults 3 and 10, as every
+            network backend: the wait for a connection, and how long the service
+            may stay silent before or inside an answer).
+        retry_budget: seconds within which every attempt of a call must be able to
+            end (15): a silent service is not retried past it
+            (:mod:`omnistorage._net`).
         retries: attempts after the first for temporary failures (default 2,
             about 1 s then 2 s apart): a service that is down fails within about
             10 s with ``BackendUnavailable`` (temporary).
@@ -120,6 +129,7 @@ class AzureBackend(ExtendedBackend):
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         read_timeout: float = DEFAULT_READ_TIMEOUT,
         retries: int = DEFAULT_RETRIES,
+        retry_budget: float = DEFAULT_RETRY_BUDGET,
     ) -> None:
         if not container or "/" in container:
             raise ConfigurationError(f"azure: a container name is required, got {container!r}")
@@ -154,6 +164,7 @@ class AzureBackend(ExtendedBackend):
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             retries=retries,
+            retry_budget=retry_budget,
         )
         secrets += client_secrets(self._service)
         self.secret_values = tuple(dict.fromkeys(s for s in secrets if s))
@@ -232,7 +243,8 @@ class AzureBackend(ExtendedBackend):
             blob.get_blob_properties()  # a missing blob still raises
             return io.BytesIO(b"")
         try:
-            downloader = blob.download_blob(offset=offset, length=length)
+            with budget_scope():  # the SDK may read the first chunk's body three times
+                downloader = blob.download_blob(offset=offset, length=length)
         except HttpResponseError as exc:
             if exc.status_code == 416:  # the offset is at or past the end
                 return io.BytesIO(b"")

@@ -16,7 +16,12 @@ from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
-from omnistorage._net import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_RETRIES
+from omnistorage._net import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_RETRIES,
+    DEFAULT_RETRY_BUDGET,
+)
 from omnistorage.backends.azure._client import client_secrets, make_service
 from omnistorage.backends.azure._errors import CONTAINER_MISSING_CODES, classify, error_code
 from omnistorage.buckets import BucketInfo
@@ -44,6 +49,7 @@ class AzureBuckets:
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         read_timeout: float = DEFAULT_READ_TIMEOUT,
         retries: int = DEFAULT_RETRIES,
+        retry_budget: float = DEFAULT_RETRY_BUDGET,
     ) -> None:
         self._service, self._owns, secrets = make_service(
             account_url=account_url,
@@ -56,6 +62,7 @@ class AzureBuckets:
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             retries=retries,
+            retry_budget=retry_budget,
         )
         secrets += client_secrets(self._service)
         self.secret_values = tuple(dict.fromkeys(s for s in secrets if s))

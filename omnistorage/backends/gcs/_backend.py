@@ -19,7 +19,13 @@ from google.api_core import exceptions as api_exceptions
 from google.cloud.storage.retry import DEFAULT_RETRY
 
 from omnistorage._io import LimitedReader
-from omnistorage._net import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_RETRIES
+from omnistorage._net import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_RETRIES,
+    DEFAULT_RETRY_BUDGET,
+    RetryBudget,
+)
 from omnistorage.backends._bucket import BucketCheck, name_bucket
 from omnistorage.backends.gcs._client import credential_secrets, make_client
 from omnistorage.backends.gcs._errors import CONNECTION_ERRORS, InvalidResponse, classify
@@ -81,12 +87,18 @@ class GCSBackend(ExtendedBackend):
             objects up to this size go up in one request. Writers buffer about
             two chunks.
         list_page_size: results per listing request (1 to 1000).
-        connect_timeout, read_timeout: seconds (defaults 3 and 60, as every
-            network backend).
+        connect_timeout, read_timeout: seconds (defaults 3 and 10, as every
+            network backend: the wait for a connection, and how long the
+            service may stay silent before or inside an answer).
         retries: how long temporary failures are retried, counted in
             attempts after the first (default 2: the library's retries are
             cut to about 5 s in all, instead of its 120 s), so a service
             that is down fails within about 10 s with ``BackendUnavailable``.
+        retry_budget: seconds within which every attempt of a call must be
+            able to end (15): the library's retry deadline is at most the
+            budget less one silent wait, so a service that accepts connections
+            and never answers fails after one ``read_timeout``
+            (:mod:`omnistorage._net`).
         timeout: an older name for ``read_timeout``.
         client: a ready ``google.cloud.storage.Client`` to use instead of
             building one (the connection options must then be left unset). The
@@ -108,6 +120,7 @@ class GCSBackend(ExtendedBackend):
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         read_timeout: float = DEFAULT_READ_TIMEOUT,
         retries: int = DEFAULT_RETRIES,
+        retry_budget: float = DEFAULT_RETRY_BUDGET,
         timeout: float | None = None,
         client: Any = None,
     ) -> None:
@@ -159,11 +172,16 @@ class GCSBackend(ExtendedBackend):
         self._chunk_size = chunk_size
         self._list_page_size = list_page_size
         self._timeout = (float(connect_timeout), float(read_timeout))
+        try:
+            self._budget = RetryBudget(retry_budget, connect_timeout, read_timeout)
+        except ValueError as exc:
+            raise ConfigurationError(f"GCS {exc}") from None
+        deadline = min(1.0 + 2.0 * retries, self._budget.budget - self._budget.wait)
         self._retry = (
             DEFAULT_RETRY.with_delay(initial=0.5, maximum=2.0, multiplier=2.0).with_timeout(
-                1.0 + 2.0 * retries
+                deadline
             )
-            if retries
+            if retries and deadline > 0
             else None
         )
         self._http = client._http  # the client's authorized requests session

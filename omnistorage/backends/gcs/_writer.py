@@ -204,6 +204,7 @@ class GCSWriter(Writer):
             self._upload_id = _upload_id(self._session)
         failures = 0
         recover = False
+        started = time.monotonic()
         while True:
             try:
                 if recover:
@@ -220,9 +221,12 @@ class GCSWriter(Writer):
                 failures += 1
                 if failures >= _UPLOAD_ATTEMPTS:
                     raise
+                backoff = _UPLOAD_BACKOFF * 2 ** (failures - 1)
+                if not self._backend._budget.allows(started, backoff):
+                    raise  # a silent service is not waited for again past the retry budget
                 if final:
                     self._retried = True  # the last chunk, which creates the object, goes again
-                time.sleep(_UPLOAD_BACKOFF * 2 ** (failures - 1))
+                time.sleep(backoff)
                 recover = True
 
     def _put(self, *, final: bool) -> bool:

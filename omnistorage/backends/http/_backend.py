@@ -16,7 +16,13 @@ from urllib.parse import urljoin, urlsplit
 
 import urllib3
 
-from omnistorage._net import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_RETRIES
+from omnistorage._net import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_RETRIES,
+    DEFAULT_RETRY_BUDGET,
+    RetryBudget,
+)
 from omnistorage.backends.http._client import Client, auth_header
 from omnistorage.backends.http._errors import (
     HTTPStatusError,
@@ -57,8 +63,12 @@ class HTTPBackend(ExtendedBackend):
             queried) or ``"nginx-json"``: the server answers folder URLs with
             nginx's ``autoindex_format json`` index, and the backend declares
             ``LIST``.
-        connect_timeout, read_timeout: seconds (defaults 3 and 60, as every
-            network backend).
+        connect_timeout, read_timeout: seconds (defaults 3 and 10, as every
+            network backend: the wait for a connection, and how long the server may
+            stay silent before or inside an answer).
+        retry_budget: seconds within which every attempt of a call (and every
+            resume of a cut body) must be able to end (15): a silent server is not
+            retried past it (:mod:`omnistorage._net`).
         retries: attempts after the first for temporary failures (default 2), so a
             server that is down fails within about 10 s with ``BackendUnavailable``.
         verify: check the server's TLS certificate (default ``True``).
@@ -83,6 +93,7 @@ class HTTPBackend(ExtendedBackend):
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         read_timeout: float = DEFAULT_READ_TIMEOUT,
         retries: int = DEFAULT_RETRIES,
+        retry_budget: float = DEFAULT_RETRY_BUDGET,
         verify: bool = True,
         ca_file: str | None = None,
         max_connections: int = 10,
@@ -97,6 +108,7 @@ class HTTPBackend(ExtendedBackend):
                 "connect_timeout": connect_timeout,
                 "read_timeout": read_timeout,
                 "retries": retries,
+                "retry_budget": retry_budget,
                 "verify": verify,
                 "ca_file": ca_file,
                 "max_connections": max_connections,
@@ -111,6 +123,7 @@ class HTTPBackend(ExtendedBackend):
             connect_timeout=float(connect_timeout),
             read_timeout=float(read_timeout),
             retries=retries,
+            budget=RetryBudget(retry_budget, connect_timeout, read_timeout),
             verify=verify,
             ca_file=ca_file,
             max_connections=max_connections,
@@ -140,7 +153,7 @@ class HTTPBackend(ExtendedBackend):
             raise ConfigurationError(
                 "the http backend takes basic auth (username, password) or bearer_token, not both"
             )
-        for option in ("connect_timeout", "read_timeout"):
+        for option in ("connect_timeout", "read_timeout", "retry_budget"):
             value = options.get(option, 1.0)
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
                 raise ConfigurationError(f"the http backend's {option} must be positive")

@@ -66,7 +66,13 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 import botocore.exceptions
 
-from omnistorage._net import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_RETRIES
+from omnistorage._net import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_RETRIES,
+    DEFAULT_RETRY_BUDGET,
+    RetryBudget,
+)
 from omnistorage._redact import protect_secrets
 from omnistorage.backends._bucket import BucketCheck, name_bucket
 from omnistorage.backends.s3._config import (
@@ -149,7 +155,14 @@ class S3Backend(ExtendedBackend):
             (the first and 2 retries, as every network backend), so an
             endpoint that is down fails within about 10 s.
         retry_mode: botocore's retry mode: ``"standard"``, ``"adaptive"`` or ``"legacy"``.
-        connect_timeout, read_timeout: socket timeouts in seconds (3 and 60).
+        connect_timeout, read_timeout: socket timeouts in seconds (3 and 10): how long
+            to wait for a connection, and how long the server may stay silent (before
+            the first byte of an answer, or inside one).
+        retry_budget: seconds within which every attempt of a call must be able to
+            end (15): a retry after a silent server is not started past it, so a
+            server that accepts connections and never answers fails after one
+            ``read_timeout`` (:mod:`omnistorage._net`). With ``client=`` it bounds
+            only omnistorage's own retries.
         multipart_copy_threshold: objects larger than this are copied with
             ``UploadPartCopy`` (S3 copies at most 5 GiB in one ``CopyObject``).
         client: an existing boto3 S3 client to use (it is not closed by
@@ -178,6 +191,7 @@ class S3Backend(ExtendedBackend):
         retry_mode: str = "standard",
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         read_timeout: float = DEFAULT_READ_TIMEOUT,
+        retry_budget: float = DEFAULT_RETRY_BUDGET,
         multipart_copy_threshold: int = MAX_SINGLE_COPY,
         client: S3Client | None = None,
     ) -> None:
@@ -193,6 +207,10 @@ class S3Backend(ExtendedBackend):
             retry_mode=retry_mode,
             multipart_copy_threshold=multipart_copy_threshold,
         )
+        try:
+            budget = RetryBudget(retry_budget, connect_timeout, read_timeout)
+        except ValueError as exc:
+            raise ConfigurationError(f"s3 backend: {exc}") from None
         explicit = (access_key_id, secret_access_key, session_token)
         self.secret_values = tuple(v for v in explicit if v)
         if client is not None:
@@ -225,6 +243,7 @@ class S3Backend(ExtendedBackend):
                 connect_timeout=connect_timeout,
                 read_timeout=read_timeout,
                 max_pool_connections=max(16, 4 * max(max_concurrency, read_concurrency)),
+                retry_budget=budget,
             )
             self._owns_client = True
         self.secret_values = tuple(dict.fromkeys(self.secret_values + chain_secrets(self._client)))
@@ -233,7 +252,7 @@ class S3Backend(ExtendedBackend):
         self._endpoint = without_userinfo(endpoint_url or self._client.meta.endpoint_url)
         self._region = region or self._client.meta.region_name
         self._upload = UploadSettings(self._client, bucket, part_size, max_concurrency)
-        self._read = ReadSettings(self._client, bucket, read_concurrency, read_block_size)
+        self._read = ReadSettings(self._client, bucket, read_concurrency, read_block_size, budget)
         self._copy = CopySettings(self._client, bucket, multipart_copy_threshold, max_concurrency)
         self._page_size = list_page_size
         self._bucket_check = BucketCheck(bucket, "bucket", self._bucket_exists)

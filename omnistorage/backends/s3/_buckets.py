@@ -18,7 +18,13 @@ from typing import Any
 
 import botocore.exceptions
 
-from omnistorage._net import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_RETRIES
+from omnistorage._net import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_RETRIES,
+    DEFAULT_RETRY_BUDGET,
+    RetryBudget,
+)
 from omnistorage._redact import protect_secrets
 from omnistorage.backends.s3._config import (
     ADDRESSING_STYLES,
@@ -56,6 +62,7 @@ class S3Buckets:
         retry_mode: str = "standard",
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         read_timeout: float = DEFAULT_READ_TIMEOUT,
+        retry_budget: float = DEFAULT_RETRY_BUDGET,
     ) -> None:
         if addressing_style not in ADDRESSING_STYLES or retry_mode not in RETRY_MODES:
             raise ConfigurationError(
@@ -77,6 +84,7 @@ class S3Buckets:
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             max_pool_connections=4,
+            retry_budget=RetryBudget(retry_budget, connect_timeout, read_timeout),
         )
         explicit = (access_key_id, secret_access_key, session_token)
         secrets = tuple(v for v in explicit if v) + chain_secrets(self._client)

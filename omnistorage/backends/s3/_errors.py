@@ -33,6 +33,7 @@ from typing import Any
 import botocore.exceptions
 import urllib3.exceptions
 
+from omnistorage._net import RetryBudget
 from omnistorage.errors import Classification, ErrorKind, classify_builtin
 
 __all__ = [
@@ -173,14 +174,23 @@ def _classify_client_error(exc: botocore.exceptions.ClientError) -> Classificati
     return Classification(ErrorKind.UNKNOWN, temporary=status >= 500)
 
 
-def retry_temporary(call: Callable[[], Any], attempts: int, first_delay: float = 0.2) -> Any:
-    """``call()``, retried with exponential backoff while it fails with a temporary error."""
+def retry_temporary(
+    call: Callable[[], Any],
+    attempts: int,
+    first_delay: float = 0.2,
+    budget: RetryBudget | None = None,
+) -> Any:
+    """``call()``, retried with exponential backoff while it fails with a temporary error
+    (and, with a ``budget``, while another attempt fits it: :mod:`omnistorage._net`)."""
     delay = first_delay
+    started = time.monotonic()
     for attempt in range(1, attempts + 1):
         try:
             return call()
         except Exception as exc:
             if attempt == attempts or not classify(exc).temporary:
+                raise
+            if budget is not None and not budget.allows(started, delay):
                 raise
         time.sleep(delay)
         delay *= 2
