@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from omnistorage.models import HashType
 
@@ -70,15 +71,20 @@ class Features:
     min_part_size: int | None = None
     max_part_size: int | None = None
     max_parts: int | None = None
+    overwrite_may_conflict: bool = False
+    """A racing overwrite may lose with :class:`~omnistorage.errors.WriteConflict`
+    (``temporary=True``): nothing of it was published, the other writer's object stands
+    whole, and writing again lands. False: every overwrite publishes (the last one wins).
+    Azure declares it (a commit discards the blocks another writer staged)."""
 
     @classmethod
     def of(
         cls,
         capabilities: Iterable[Capability],
         hash_types: Iterable[HashType] = (),
-        **limits: int | None,
+        **limits: Any,
     ) -> Features:
-        """Build a Features record from iterables."""
+        """Build a Features record from iterables; ``limits`` are the other fields."""
         return cls(frozenset(capabilities), frozenset(hash_types), **limits)
 
     def supports(self, capability: Capability) -> bool:

@@ -27,7 +27,7 @@ b'old,data'
   source unless ``keep_source=True``).
 - **Capabilities**: writes (ATOMIC_WRITE, CONDITIONAL_WRITE, metadata …) are
   the write tier's; reads declare RANGE_READ / PINNED_READ / METADATA only
-  when every tier does.
+  when every tier does; ``overwrite_may_conflict`` when any writable tier does.
 - ``resolve(key)`` lists the tiers tried and the one that answered.
 """
 
@@ -122,7 +122,14 @@ class _TierBackend(ExtendedBackend):
             caps.add(Capability.LIST)  # the union of the tiers that list
         caps |= {c for c in _WRITE_SIDE if writer.store.supports(c)}
         caps |= {c for c in _READ_SIDE if all(t.store.supports(c) for t in self.tiers)}
-        return Features.of(caps)
+        # A racing overwrite may lose with WriteConflict where any tier a write can reach
+        # (the write tier, a matching tier, a write-through copy) declares it may.
+        conflicts = any(
+            t.store.features.overwrite_may_conflict
+            for t in self.tiers
+            if t.store.supports(Capability.WRITE)
+        )
+        return Features.of(caps, overwrite_may_conflict=conflicts)
 
     def features(self) -> Features:
         return self._features

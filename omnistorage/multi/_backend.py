@@ -160,7 +160,12 @@ class MirrorBackend(ExtendedBackend):
         for store in self._stores:
             common &= set(store.features.capabilities)
         basics = [Capability.READ, Capability.WRITE, Capability.DELETE, Capability.LIST]
-        return Features.of(basics + sorted(common, key=lambda c: c.value))
+        # A racing overwrite may lose with WriteConflict when any destination's may (the
+        # first destination's conflict is raised as it is; see the writer for the others).
+        conflicts = any(store.features.overwrite_may_conflict for store in self._stores)
+        return Features.of(
+            basics + sorted(common, key=lambda c: c.value), overwrite_may_conflict=conflicts
+        )
 
     def features(self) -> Features:
         return self._features

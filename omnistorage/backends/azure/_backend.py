@@ -72,8 +72,14 @@ _LIMITS: dict[str, int | None] = {
 }
 # Flat namespace: folders are zero-size ``name/`` marker blobs (MKDIR). Hierarchical
 # namespace: directories are real Data Lake entries; MKDIR is not declared there.
-_FEATURES = Features.of([*_BASE, Capability.MKDIR], [HashType.MD5], **_LIMITS)
-_FEATURES_HNS = Features.of([*_BASE, Capability.MOVE], [HashType.MD5], **_LIMITS)
+# Both: a racing overwrite whose staged blocks another writer's commit discarded fails
+# with WriteConflict (temporary); the conformance suite retries it and sees it land.
+_FEATURES = Features.of(
+    [*_BASE, Capability.MKDIR], [HashType.MD5], overwrite_may_conflict=True, **_LIMITS
+)
+_FEATURES_HNS = Features.of(
+    [*_BASE, Capability.MOVE], [HashType.MD5], overwrite_may_conflict=True, **_LIMITS
+)
 
 _CREDENTIALS = ("account_key", "sas_token", "credential")
 OPTIONS = OptionSchema(
