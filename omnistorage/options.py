@@ -223,8 +223,8 @@ class Option:
 
 def _url_problem(value: str, schemes: tuple[str, ...]) -> str | None:
     wanted = " or ".join(f"{s}://" for s in schemes) if schemes else "a scheme such as https://"
-    if any(ch.isspace() or not ch.isprintable() for ch in value):
-        return "must not contain spaces or control characters"
+    if not value.isprintable():  # a space is fine: a path may hold one (it is quoted)
+        return "must not contain control characters"
     if "://" not in value:
         return f"has no scheme (it must start with {wanted})"
     try:
