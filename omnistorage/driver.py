@@ -35,7 +35,14 @@ What a driver must do:
   :func:`omnistorage._redact.protect_secrets` so SDK logs are scrubbed too.
 - Yield listed names as they are stored (``a//b``, ``../x``, a tab): never
   normalise them. The Store checks every listed key against the grammar and
-  skips, logs and counts the ones that break it.
+  skips, logs and counts the ones that break it. A driver that lists through
+  other stores, or drops entries itself, yields a
+  :class:`~omnistorage.models.SkippedEntry` for each one it did not list, so
+  the count survives every wrapper.
+- Say where it points (:meth:`Backend.locations`), so overlap checks compare
+  places, not handles.
+- Declare its facts in :class:`~omnistorage.capabilities.Features`; code built
+  on top decides by them, never by the driver's name.
 - A create-only publish that the client library retried and that then fails
   with a conflict must find out whether the object there is its own (a
   token, checksum or ETag it sent) and succeed if so.
@@ -69,7 +76,7 @@ from typing import BinaryIO, ClassVar, TypeVar
 
 from omnistorage.capabilities import BASIC_FEATURES, Features
 from omnistorage.errors import Classification, ObjectChanged, classify_builtin
-from omnistorage.models import Leftover, ObjectInfo
+from omnistorage.models import Leftover, Location, ObjectInfo
 from omnistorage.options import OptionSchema
 
 __all__ = [
@@ -219,6 +226,15 @@ class Backend(abc.ABC):
     def native_path(self, key: str) -> str:
         """The backend's own name for ``key`` (``s3://bucket/k``, ``/abs/file``)."""
         return f"{self.name}:{key}"
+
+    def locations(self) -> tuple[Location, ...]:
+        """Where the backend's root is: one :class:`~omnistorage.models.Location` for a
+        plain driver, every member's for a wrapper over several (a mirror, tiers). No I/O
+        beyond what the driver already did to connect.
+
+        The default knows only this handle (``instance:<id>``), so two handles on one place
+        look distinct: every driver that can name its place overrides it."""
+        return (Location(self.name, f"instance:{id(self):x}"),)
 
     def key_from_native(self, native: str) -> str | None:
         """The key for one of this backend's native paths, or ``None`` if it is not one."""

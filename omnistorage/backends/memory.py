@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import BinaryIO
 
-from omnistorage.capabilities import Capability, Features
+from omnistorage.capabilities import Capability, ETagKind, Features
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer
-from omnistorage.models import HashType, ObjectInfo
+from omnistorage.models import HashType, Location, ObjectInfo
 from omnistorage.options import OptionSchema, arguments, text
 
 __all__ = ["MemoryBackend"]
@@ -61,6 +61,8 @@ _FEATURES = Features.of(
         Capability.PINNED_READ,
     ],
     [HashType.MD5],
+    etag=ETagKind.MD5,
+    strong_version=True,
 )
 
 OPTIONS = OptionSchema(
@@ -95,6 +97,10 @@ class MemoryBackend(ExtendedBackend):
 
     def features(self) -> Features:
         return _FEATURES
+
+    def locations(self) -> tuple[Location, ...]:
+        # Handles of one named space are one place; an unnamed space is its own.
+        return (Location("memory", f"space:{id(self._space):x}"),)
 
     def new_writer(self, key: str, options: WriteOptions) -> Writer:
         return _MemoryWriter(self._space, key, options)

@@ -133,6 +133,20 @@ class TestS3Conformance(StoreConformance):
         # 5 MiB parts: the suite's 6 MiB object goes through a multipart upload.
         return s3_store(class_bucket, part_size=5 * MiB, list_page_size=100)
 
+    def second_handle(self, store: Store) -> Store:
+        endpoint, region = settings()
+        # Its own client, and the endpoint spelled another way (upper case, a slash).
+        parts = urlsplit(endpoint)
+        spelled = f"{parts.scheme}://{parts.netloc.upper()}/"
+        backend = S3Backend(
+            bucket=driver_of(store).bucket,
+            endpoint_url=spelled,
+            region=region,
+            access_key_id=KEY_ID,
+            secret_access_key=SECRET,
+        )
+        return Store(backend, store.root)
+
 
 class TestS3ParallelReadConformance(StoreConformance):
     """The suite's reads again, through the parallel ranged reader (tiny blocks)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import uuid
 
 import pytest
 
@@ -120,7 +121,11 @@ class TestRacedOverwritesConformance(StoreConformance):
 
     @pytest.fixture
     def empty_store(self) -> Store:
-        return Store(_LosesRacedOverwrites(MemoryBackend()))
+        self._space = f"raced-{uuid.uuid4().hex}"
+        return Store(_LosesRacedOverwrites(MemoryBackend(name=self._space)))
+
+    def second_handle(self, store: Store) -> Store:
+        return Store(_LosesRacedOverwrites(MemoryBackend(name=self._space)), store.root)
 
 
 @pytest.fixture
@@ -179,7 +184,7 @@ def test_racing_threads_that_lose_must_be_declared_and_retry_until_each_lands(
 
 def test_wrappers_carry_the_fact_by_their_stated_rule() -> None:
     from omnistorage.composite import CompositeStore, Tier
-    from omnistorage.ext import ReadOnlyLayer, RetryLayer
+    from omnistorage.ext import RetryLayer
     from omnistorage.multi import MirrorBackend
 
     def raced() -> Store:
@@ -190,21 +195,14 @@ def test_wrappers_carry_the_fact_by_their_stated_rule() -> None:
 
     assert raced().features.overwrite_may_conflict
     assert not plain().features.overwrite_may_conflict
+    # A layer declares its inner backend's facts.
     assert Store(RetryLayer(_LosesRacedOverwrites(MemoryBackend()))).features.overwrite_may_conflict
-    # A read-only view publishes nothing, so nothing of it can conflict.
-    assert not Store(
-        ReadOnlyLayer(_LosesRacedOverwrites(MemoryBackend()))
-    ).features.overwrite_may_conflict
-    # A mirror: any destination.
+    # Mirrors and composites (combine_replicas): any destination or tier.
     assert Store(MirrorBackend([plain(), raced()])).features.overwrite_may_conflict
     assert not Store(MirrorBackend([plain(), plain()])).features.overwrite_may_conflict
-    # A composite: any tier a write can reach.
     assert CompositeStore(
         [Tier("hot", plain()), Tier("cold", raced())]
     ).features.overwrite_may_conflict
     assert not CompositeStore(
-        [
-            Tier("hot", plain()),
-            Tier("cold", Store(ReadOnlyLayer(_LosesRacedOverwrites(MemoryBackend())))),
-        ]
+        [Tier("hot", plain()), Tier("cold", plain())]
     ).features.overwrite_may_conflict

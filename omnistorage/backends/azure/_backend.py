@@ -19,7 +19,12 @@ from typing import Any, BinaryIO, TypeVar
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobPrefix, BlobServiceClient
 
-from omnistorage._net import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_RETRIES
+from omnistorage._net import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_RETRIES,
+    endpoint_authority,
+)
 from omnistorage.backends.azure._client import client_secrets, make_service
 from omnistorage.backends.azure._copy import copy_blob
 from omnistorage.backends.azure._datalake import datalake_service, dfs_url, has_hns, rename_file
@@ -29,10 +34,10 @@ from omnistorage.backends.azure._limits import BATCH, MAX_BLOCK_SIZE, MAX_BLOCKS
 from omnistorage.backends.azure._metadata import blob_metadata, info, is_directory, listed
 from omnistorage.backends.azure._reader import AzurePinned, DownloadReader
 from omnistorage.backends.azure._writer import BlockBlobWriter
-from omnistorage.capabilities import Capability, Features
+from omnistorage.capabilities import Capability, ETagKind, Features
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer
 from omnistorage.errors import Classification
-from omnistorage.models import HashType, Leftover, ObjectInfo
+from omnistorage.models import HashType, Leftover, Location, ObjectInfo
 from omnistorage.options import (
     OptionSchema,
     anything,
@@ -66,9 +71,11 @@ _BASE = [
     Capability.USER_METADATA,
     Capability.CONTENT_TYPE,
 ]
-_LIMITS: dict[str, int | None] = {
+_LIMITS: dict[str, object] = {
     "max_part_size": MAX_BLOCK_SIZE,
     "max_parts": MAX_BLOCKS,
+    "etag": ETagKind.OPAQUE,
+    "strong_version": True,  # stat's etag is the ETag pinned reads send in If-Match
 }
 # Flat namespace: folders are zero-size ``name/`` marker blobs (MKDIR). Hierarchical
 # namespace: directories are real Data Lake entries; MKDIR is not declared there.
@@ -238,6 +245,11 @@ class AzureBackend(ExtendedBackend):
 
     def native_path(self, key: str) -> str:
         return f"az://{self._container_name}/{key}"
+
+    def locations(self) -> tuple[Location, ...]:
+        # The account's Blob endpoint (Azurite keeps the account in the path).
+        account = endpoint_authority(str(self._service.url))
+        return (Location("az", account, self._container_name),)
 
     def key_from_native(self, native: str) -> str | None:
         for scheme in ("az://", "azure://"):

@@ -18,17 +18,22 @@ from google.api_core import exceptions as api_exceptions
 from google.cloud.storage.retry import DEFAULT_RETRY
 
 from omnistorage._io import LimitedReader
-from omnistorage._net import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_RETRIES
+from omnistorage._net import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_RETRIES,
+    endpoint_authority,
+)
 from omnistorage.backends.gcs._client import credential_secrets, make_client
 from omnistorage.backends.gcs._errors import CONNECTION_ERRORS, InvalidResponse, classify
 from omnistorage.backends.gcs._metadata import crc32c_from_header, info
 from omnistorage.backends.gcs._pinned import GCSPinned
 from omnistorage.backends.gcs._reader import GCSReader
 from omnistorage.backends.gcs._writer import CHUNK_GRANULARITY, GCSWriter
-from omnistorage.capabilities import Capability, Features
+from omnistorage.capabilities import Capability, ETagKind, Features
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer
 from omnistorage.errors import Classification
-from omnistorage.models import HashType, ObjectInfo
+from omnistorage.models import HashType, Location, ObjectInfo
 from omnistorage.options import (
     OptionSchema,
     anything,
@@ -70,6 +75,7 @@ _FEATURES = Features.of(
     ],
     [HashType.MD5, HashType.CRC32C],
     max_object_size=_MAX_OBJECT_SIZE,
+    etag=ETagKind.OPAQUE,
 )
 
 OPTIONS = OptionSchema(
@@ -362,6 +368,9 @@ class GCSBackend(ExtendedBackend):
 
     def native_path(self, key: str) -> str:
         return f"gs://{self._bucket_name}/{key}" if key else f"gs://{self._bucket_name}"
+
+    def locations(self) -> tuple[Location, ...]:
+        return (Location("gs", endpoint_authority(self._api_base), self._bucket_name),)
 
     def key_from_native(self, native: str) -> str | None:
         for scheme in ("gs://", "gcs://"):

@@ -12,11 +12,16 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, BinaryIO, NoReturn, TypeVar
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import urllib3
 
-from omnistorage._net import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_RETRIES
+from omnistorage._net import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_RETRIES,
+    endpoint_authority,
+)
 from omnistorage.backends.http._client import Client, auth_header
 from omnistorage.backends.http._errors import (
     HTTPStatusError,
@@ -27,11 +32,11 @@ from omnistorage.backends.http._errors import (
 )
 from omnistorage.backends.http._listing import LISTING_FORMATS, list_autoindex
 from omnistorage.backends.http._reader import content_range, open_pinned, open_stream
-from omnistorage.backends.http._url import Location
-from omnistorage.capabilities import Capability, Features
+from omnistorage.backends.http._url import BaseURL
+from omnistorage.capabilities import Capability, ETagKind, Features
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer
 from omnistorage.errors import Classification, ConfigurationError
-from omnistorage.models import ObjectInfo
+from omnistorage.models import Location, ObjectInfo
 from omnistorage.options import OptionSchema, arguments, flag, integer, number, path, text, url
 
 __all__ = ["HTTPBackend"]
@@ -40,14 +45,16 @@ T = TypeVar("T")
 
 _READ = [Capability.READ, Capability.METADATA, Capability.RANGE_READ, Capability.PINNED_READ]
 _FEATURES = {
-    "none": Features.of(_READ),
-    "nginx-json": Features.of([*_READ, Capability.LIST]),
+    # A server's ETag says nothing about the content, and a server may change a file
+    # without changing it (or send none): never a strong version.
+    "none": Features.of(_READ, etag=ETagKind.OPAQUE),
+    "nginx-json": Features.of([*_READ, Capability.LIST], etag=ETagKind.OPAQUE),
 }
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 def _check_more(options: Mapping[str, object]) -> None:
-    Location.parse(options.get("base_url"))  # no query, fragment or credentials in it
+    BaseURL.parse(options.get("base_url"))  # no query, fragment or credentials in it
     if options.get("ca_file") is not None and options.get("verify", True) is False:
         raise ConfigurationError("the http backend's ca_file has no use with verify=False")
 
@@ -117,7 +124,7 @@ class HTTPBackend(ExtendedBackend):
     ) -> None:
         self.check_config(arguments(locals()))
         authorization, self.secret_values = auth_header(username, password, bearer_token)
-        self._location = Location.parse(base_url)
+        self._location = BaseURL.parse(base_url)
         self._listing = listing
         self._auth = "bearer" if bearer_token is not None else "basic" if username else None
         self._client = Client(
@@ -292,6 +299,11 @@ class HTTPBackend(ExtendedBackend):
 
     def classify_error(self, exc: BaseException) -> Classification:
         return classify(exc)
+
+    def locations(self) -> tuple[Location, ...]:
+        split = urlsplit(self._location.base)
+        server = endpoint_authority(f"{split.scheme}://{split.netloc}")
+        return (Location("http", server, unquote(split.path).strip("/")),)
 
     def native_path(self, key: str) -> str:
         return self._location.url(key)

@@ -60,12 +60,18 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 import botocore.exceptions
 
-from omnistorage._net import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_RETRIES
+from omnistorage._net import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_RETRIES,
+    endpoint_authority,
+)
 from omnistorage._redact import protect_secrets
 from omnistorage.backends.s3._config import (
     MAX_OBJECT_SIZE,
@@ -77,16 +83,17 @@ from omnistorage.backends.s3._config import (
     MiB,
     build_client,
     chain_secrets,
+    layout,
     without_userinfo,
 )
 from omnistorage.backends.s3._copy import CopySettings, copy_object
 from omnistorage.backends.s3._errors import classify
 from omnistorage.backends.s3._reader import ReadSettings, S3Pinned, open_reader
 from omnistorage.backends.s3._writer import S3Writer, UploadSettings, metadata_problem
-from omnistorage.capabilities import Capability, Features
+from omnistorage.capabilities import Capability, ETagKind, Features
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer
 from omnistorage.errors import Classification, ErrorKind
-from omnistorage.models import HashType, Leftover, ObjectInfo
+from omnistorage.models import HashType, Leftover, Location, ObjectInfo
 from omnistorage.options import arguments
 
 if TYPE_CHECKING:
@@ -117,6 +124,11 @@ _FEATURES = Features.of(
     min_part_size=MIN_PART_SIZE,
     max_part_size=MAX_PART_SIZE,
     max_parts=MAX_PARTS,
+    # Listings carry the server's upload time (not settable); the sync engine keeps
+    # mtimes in metadata instead.
+    mtime_precision_ns=1_000_000_000,
+    etag=ETagKind.MD5_OR_MULTIPART,
+    strong_version=True,
 )
 
 _DELETE_BATCH = 1000
@@ -209,6 +221,7 @@ class S3Backend(ExtendedBackend):
         self._endpoint = without_userinfo(endpoint_url or self._client.meta.endpoint_url)
         self._region = region or self._client.meta.region_name
         self._upload = UploadSettings(self._client, bucket, part_size, max_concurrency)
+        self._features = replace(_FEATURES, multipart=layout(part_size))
         self._read = ReadSettings(self._client, bucket, read_concurrency, read_block_size)
         self._copy = CopySettings(self._client, bucket, multipart_copy_threshold, max_concurrency)
         self._page_size = list_page_size
@@ -224,20 +237,20 @@ class S3Backend(ExtendedBackend):
         """The bucket this backend reads and writes."""
         return self._bucket
 
-    @property
-    def multipart_part_size(self) -> int:
-        """The configured part size of multipart uploads (objects up to it are one
-        ``PutObject``): with the object's size it fixes the ETag S3 lists for it."""
-        return self._upload.part_size
-
     def features(self) -> Features:
-        return _FEATURES
+        return self._features
 
     def classify_error(self, exc: BaseException) -> Classification:
         return classify(exc)
 
     def native_path(self, key: str) -> str:
         return f"s3://{self._bucket}/{key}"
+
+    def locations(self) -> tuple[Location, ...]:
+        authority = endpoint_authority(self._endpoint or "aws")
+        if authority.endswith(".amazonaws.com"):
+            authority = "aws"  # one bucket namespace, whatever the regional endpoint
+        return (Location("s3", authority, self._bucket),)
 
     def key_from_native(self, native: str) -> str | None:
         base = f"s3://{self._bucket}"

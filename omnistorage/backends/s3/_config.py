@@ -1,22 +1,19 @@
 """S3 limits, part sizing, URL parsing and client construction (no I/O here).
 
-Part sizing keeps every streaming upload under S3's 10,000-part limit:
-
-- with a ``size_hint`` the first part size is grown so that ``size_hint``
-  fits in 10,000 parts;
-- without one, the part size doubles every :data:`PART_GROWTH_INTERVAL`
-  parts (capped at 5 GiB), so any object below the 5 TiB S3 limit fits
-  even when its size is unknown up front. Memory stays bounded by about
-  ``(max_concurrency + 1) x current part size``: 5 parts of the base size
-  for objects below ``PART_GROWTH_INTERVAL x part_size`` (7 GiB at 8 MiB).
+Part sizing (:func:`layout`, the rule of :class:`omnistorage._parts.PartLayout`)
+keeps every streaming upload under S3's 10,000-part limit: with a ``size_hint``
+the first part is grown so the object fits; without one, the part size doubles
+every :data:`PART_GROWTH_INTERVAL` parts (capped at 5 GiB), so any object below
+the 5 TiB S3 limit fits. Memory stays bounded by about
+``(max_concurrency + 1) x current part size``.
 """
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
+from omnistorage._parts import PartLayout
 from omnistorage.errors import ConfigurationError
 from omnistorage.options import OptionSchema, anything, excluding, integer, number, text, url
 
@@ -32,11 +29,10 @@ __all__ = [
     "MiB",
     "OPTIONS",
     "PART_GROWTH_INTERVAL",
-    "base_part_size",
     "build_client",
     "chain_secrets",
+    "layout",
     "parse_url",
-    "part_size_for",
     "without_userinfo",
 ]
 
@@ -59,37 +55,14 @@ ADDRESSING_STYLES = ("auto", "path", "virtual")
 RETRY_MODES = ("standard", "adaptive", "legacy")
 
 
-def base_part_size(part_size: int, size_hint: int | None) -> int:
-    """The first part size: ``part_size``, grown (in whole MiB) so ``size_hint`` fits."""
-    if size_hint is None or size_hint <= part_size * MAX_PARTS:
-        return part_size
-    needed = math.ceil(size_hint / MAX_PARTS)
-    return min(MAX_PART_SIZE, math.ceil(needed / MiB) * MiB)
-
-
-def part_size_for(number: int, base: int) -> int:
-    """The size of part ``number`` (1-based) of an upload whose first part is ``base``."""
-    doublings = (number - 1) // PART_GROWTH_INTERVAL
-    return min(MAX_PART_SIZE, base << doublings)
-
-
-def part_lengths(size: int, part_size: int) -> list[int] | None:
-    """The parts the S3 writer cuts an object of ``size`` bytes into, told the size
-    (``size_hint``), with ``part_size`` configured; ``None`` when it is one ``PutObject``.
-
-    The sync engine uses it to compute the ETag S3 lists for such an upload.
-    """
-    base = base_part_size(part_size, size)
-    if size <= base:
-        return None
-    lengths: list[int] = []
-    left, number = size, 1
-    while left > 0:
-        length = min(left, part_size_for(number, base))
-        lengths.append(length)
-        left -= length
-        number += 1
-    return lengths
+def layout(part_size: int) -> PartLayout:
+    """The part layout of the S3 writer for a configured ``part_size``."""
+    return PartLayout(
+        part_size,
+        max_parts=MAX_PARTS,
+        max_part_size=MAX_PART_SIZE,
+        growth_interval=PART_GROWTH_INTERVAL,
+    )
 
 
 def parse_url(split: SplitResult) -> tuple[dict[str, Any], str]:

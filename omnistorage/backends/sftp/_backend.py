@@ -46,7 +46,7 @@ from omnistorage.backends.sftp._writer import SFTPWriter
 from omnistorage.capabilities import Capability, Features
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer
 from omnistorage.errors import Classification, ConfigurationError
-from omnistorage.models import Leftover, ObjectInfo
+from omnistorage.models import Leftover, Location, ObjectInfo
 from omnistorage.options import (
     OptionSchema,
     anything,
@@ -76,7 +76,8 @@ _FEATURES = Features.of(
         Capability.MKDIR,
         Capability.SET_MOD_TIME,
         Capability.PINNED_READ,
-    ]
+    ],
+    mtime_precision_ns=1_000_000_000,  # SFTP v3 attributes hold whole seconds
 )
 
 
@@ -193,6 +194,13 @@ class SFTPBackend(ExtendedBackend):
 
         user = f"{username}@" if username else ""
         netloc = f"[{host}]" if ":" in host else host
+        # A relative root lies in the login's home folder, so the login is part of where.
+        where = f"{netloc.lower()}:{port}"
+        self._location = (
+            Location("sftp", where, normalized.strip("/"))
+            if normalized.startswith("/")
+            else Location("sftp", where, f"~{username or ''}/{normalized}".rstrip("/."))
+        )
         port_part = "" if port == 22 else f":{port}"
         self._native_base = f"sftp://{user}{netloc}{port_part}"
 
@@ -236,6 +244,9 @@ class SFTPBackend(ExtendedBackend):
 
     def native_path(self, key: str) -> str:
         return self._native_base + self._path(key)
+
+    def locations(self) -> tuple[Location, ...]:
+        return (self._location,)
 
     def key_from_native(self, native: str) -> str | None:
         path: str | None = None

@@ -30,7 +30,7 @@ from omnistorage.backends.sql._single import SingleRowLayout
 from omnistorage.capabilities import Features
 from omnistorage.driver import PinnedReader, WriteOptions, Writer
 from omnistorage.errors import ConfigurationError
-from omnistorage.models import Leftover, ObjectInfo
+from omnistorage.models import Leftover, Location, ObjectInfo
 from omnistorage.options import OptionSchema, anything, arguments, flag, integer, text
 
 __all__ = ["SQLBlobBackend"]
@@ -131,6 +131,9 @@ class SQLBlobBackend(SQLEngineBackend):
 
     def native_path(self, key: str) -> str:
         return f"{self._shown_url()}#{self._layout.table_name}/{key}"
+
+    def locations(self) -> tuple[Location, ...]:
+        return (Location("sql", f"{self._shown_url()}#{self._layout.table_name}"),)
 
     def key_from_native(self, native: str) -> str | None:
         _, sep, key = native.partition(f"#{self._layout.table_name}/")

@@ -73,7 +73,7 @@ from omnistorage.backends.sql._types import parse_arrow_type
 from omnistorage.capabilities import Capability, Features
 from omnistorage.driver import PinnedReader, WriteOptions, Writer
 from omnistorage.errors import ConfigurationError
-from omnistorage.models import ObjectInfo
+from omnistorage.models import Location, ObjectInfo
 from omnistorage.options import (
     OptionSchema,
     anything,
@@ -196,6 +196,11 @@ class SQLQueryBackend(SQLEngineBackend):
 
     def native_path(self, key: str) -> str:
         return f"{self._shown_url()}#query/{key}"
+
+    def locations(self) -> tuple[Location, ...]:
+        # Its keys are this backend's mappings: another query backend on the same
+        # database is another namespace, so the handle is the place.
+        return (Location("sql-query", f"{self._shown_url()}#instance:{id(self):x}"),)
 
     def key_from_native(self, native: str) -> str | None:
         _, sep, key = native.partition("#query/")
