@@ -36,7 +36,7 @@ from omnistorage.errors import (
     map_error,
     native_cause,
 )
-from omnistorage.models import HashType, ResolutionPlan
+from omnistorage.models import HashType, Location, ResolutionPlan
 
 __all__ = ["DriverFacts", "StoreKernel"]
 
@@ -57,6 +57,8 @@ class DriverFacts(Protocol):
     def key_from_native(self, native: str) -> str | None: ...
 
     def as_native(self, kind: type[T]) -> T | None: ...
+
+    def locations(self) -> tuple[Location, ...]: ...
 
 
 B = TypeVar("B", bound=DriverFacts)
@@ -89,6 +91,18 @@ class StoreKernel(Generic[B]):
     def supports(self, capability: Capability) -> bool:
         """True when the backend natively does ``capability`` (see :class:`Capability`)."""
         return capability in self._caps
+
+    @property
+    def locations(self) -> tuple[Location, ...]:
+        """Where this store points: its backend's locations with the root below them
+        (several for a mirror or composite: one per member)."""
+        return tuple(place.child(self._root) for place in self._backend.locations())
+
+    def overlaps(self, other: StoreKernel[Any]) -> bool:
+        """This store's folder and ``other``'s are one place or one lies inside the other,
+        on any of their locations. Judged by :class:`~omnistorage.models.Location` (two
+        handles opened separately on one place overlap), never by handle."""
+        return any(a.overlaps(b) for a in self.locations for b in other.locations)
 
     def __repr__(self) -> str:
         # The backend's repr names its location (folder, bucket, host), never secrets.

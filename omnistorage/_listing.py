@@ -7,28 +7,36 @@ native name (``repr``, so control characters cannot forge log lines), counted
 on the :class:`Listing` the Store returned, and passed to the caller's
 ``on_invalid`` callback if one was given. The sync engine counts them as
 errors, so a mirror never ends silently incomplete.
+
+What a wrapper's inner listings skipped arrives as
+:class:`~omnistorage.models.SkippedEntry` items (DESIGN §5b: listing accounting
+is data) and counts here like a foreign key of this store's own; the inner
+store already logged it. :func:`relay_skipped` is how a wrapper that lists
+through Stores passes them on.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Generic, TypeVar
 
 from omnistorage import paths
 from omnistorage._content import rebase
 from omnistorage._glob import compile_glob
 from omnistorage.driver import Backend
-from omnistorage.models import ObjectInfo
+from omnistorage.models import ObjectInfo, SkippedEntry
 
 __all__ = [
     "ForeignKeys",
     "Listing",
+    "deletable",
     "OnInvalid",
     "file_filter",
     "folder_filter",
     "iter_files",
     "iter_folders",
+    "relay_skipped",
 ]
 
 T = TypeVar("T")
@@ -53,15 +61,26 @@ class ForeignKeys:
         self.names: list[str] = []
 
     def report(self, native: str) -> None:
-        self.count += 1
-        if len(self.names) < MAX_REMEMBERED:
-            self.names.append(native)
+        """Count a name this listing skipped because the key grammar refuses it."""
+        self._count(native)
         _log.warning(
             "skipped %r in a %s listing: not a valid key (%s)",
             native,
             self._backend,
             paths.broken_rule(native),
         )
+
+    def relayed(self, entry: SkippedEntry) -> None:
+        """Count an entry an inner listing skipped (it logged it when it did)."""
+        self._count(entry.path)
+        _log.debug(
+            "a %s listing passed on skipped %r (%s)", self._backend, entry.path, entry.reason
+        )
+
+    def _count(self, native: str) -> None:
+        self.count += 1
+        if len(self.names) < MAX_REMEMBERED:
+            self.names.append(native)
         if self._callback is not None:
             self._callback(native)
 
@@ -115,6 +134,10 @@ def file_filter(
     size = len(prefix)
 
     def accept(info: ObjectInfo) -> ObjectInfo | None:
+        if type(info) is SkippedEntry:
+            if not info.is_dir:
+                foreign.relayed(info)
+            return None
         key = info.path
         if info.is_dir or not key.startswith(prefix):
             return None
@@ -127,6 +150,28 @@ def file_filter(
         if matcher is not None and matcher(key[key.rfind("/") + 1 :]) is None:
             return None
         return rebase(info, rel) if cut else info
+
+    return accept
+
+
+def deletable(prefix: str, cut: int, foreign: ForeignKeys) -> Callable[[ObjectInfo], str | None]:
+    """What a recursive folder delete makes of each entry a driver lists under ``prefix``
+    (no I/O): the backend key of a file to delete, or ``None`` for a folder entry, an entry
+    outside the prefix, or a foreign or relayed skipped entry (reported to ``foreign``, so
+    the delete refuses to report the folder gone)."""
+
+    def accept(info: ObjectInfo) -> str | None:
+        if type(info) is SkippedEntry:
+            if not info.is_dir:
+                foreign.relayed(info)
+            return None
+        key = info.path
+        if info.is_dir or not key.startswith(prefix):
+            return None
+        if not paths.is_valid_key(key[cut:]):
+            foreign.report(key)
+            return None
+        return key
 
     return accept
 
@@ -159,6 +204,10 @@ def folder_filter(
     seen: set[str] = set()
 
     def accept(info: ObjectInfo) -> str | None:
+        if type(info) is SkippedEntry:
+            if info.is_dir:
+                foreign.relayed(info)
+            return None
         if not info.is_dir:
             return None
         key = info.path
@@ -186,3 +235,24 @@ def iter_folders(backend: Backend, prefix: str, cut: int, foreign: ForeignKeys) 
         found = accept(info)
         if found is not None:
             yield found
+
+
+def relay_skipped(
+    list_call: Callable[..., Iterable[T]], reason: str, *, folders: bool = False
+) -> Iterator[T | SkippedEntry]:
+    """The items of a Store listing, with a :class:`~omnistorage.models.SkippedEntry` for
+    every entry it skipped, in order. ``list_call(on_invalid=…)`` makes the listing (e.g.
+    ``partial(store.list_files, folder)``); ``reason`` says whose it was;
+    ``folders`` marks the entries as skipped folders (from ``list_folders``), which only
+    folder listings count, as they count a driver's own foreign folder names."""
+
+    def skipped(name: str) -> SkippedEntry:
+        return SkippedEntry(name, size=None, is_dir=folders, reason=reason)
+
+    pending: list[str] = []
+    for item in list_call(on_invalid=pending.append):
+        if pending:
+            yield from map(skipped, pending)
+            pending.clear()
+        yield item
+    yield from map(skipped, pending)

@@ -27,6 +27,7 @@ a server that legitimately thinks longer than 10 s before its first byte.
 from __future__ import annotations
 
 import time
+from urllib.parse import urlsplit
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
@@ -34,6 +35,7 @@ __all__ = [
     "DEFAULT_RETRIES",
     "DEFAULT_RETRY_BUDGET",
     "RetryBudget",
+    "endpoint_authority",
 ]
 
 DEFAULT_CONNECT_TIMEOUT = 3.0
@@ -76,3 +78,27 @@ class RetryBudget:
 
     def __repr__(self) -> str:
         return f"RetryBudget(budget={self.budget:g}, wait={self.wait:g})"
+
+
+def endpoint_authority(url: str) -> str:
+    """A service endpoint URL as a canonical, credential-free authority for
+    :class:`~omnistorage.models.Location`: lowercase scheme and host, the default port
+    dropped, no user-info, query or trailing ``/`` (the path stays: an emulator's account
+    may live there). ``https://S3.example.com:443/`` and ``https://s3.example.com`` are
+    one authority."""
+    split = urlsplit(url.strip())
+    scheme = split.scheme.lower()
+    host = (split.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = split.port
+    except ValueError:
+        port = None
+    if port is not None and port != _DEFAULT_PORTS.get(scheme):
+        host = f"{host}:{port}"
+    path = split.path.rstrip("/")
+    return f"{scheme}://{host}{path}" if scheme else f"{host}{path}"
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -27,7 +27,9 @@ b'old,data'
   source unless ``keep_source=True``).
 - **Capabilities**: writes (ATOMIC_WRITE, CONDITIONAL_WRITE, metadata …) are
   the write tier's; reads declare RANGE_READ / PINNED_READ / METADATA only
-  when every tier does.
+  when every tier does; the other facts combine by
+  :func:`~omnistorage.capabilities.combine_replicas` (``overwrite_may_conflict``
+  when any tier declares it).
 - ``resolve(key)`` lists the tiers tried and the one that answered.
 """
 
@@ -37,14 +39,15 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import BinaryIO
 
 from omnistorage import paths
 from omnistorage._delegate import StorePinned, ranged_reader
 from omnistorage._glob import compile_glob
 from omnistorage._io import AtomicWriter
-from omnistorage._listing import Listing, OnInvalid
-from omnistorage.capabilities import Capability, Features
+from omnistorage._listing import Listing, OnInvalid, relay_skipped
+from omnistorage.capabilities import Capability, Features, combine_replicas
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer, as_extended
 from omnistorage.errors import (
     Classification,
@@ -53,7 +56,7 @@ from omnistorage.errors import (
     StorageError,
     classify_builtin,
 )
-from omnistorage.models import Leftover, ObjectInfo
+from omnistorage.models import Leftover, Location, ObjectInfo, SkippedEntry
 from omnistorage.multi._report import detach
 from omnistorage.store import Store
 
@@ -122,10 +125,13 @@ class _TierBackend(ExtendedBackend):
             caps.add(Capability.LIST)  # the union of the tiers that list
         caps |= {c for c in _WRITE_SIDE if writer.store.supports(c)}
         caps |= {c for c in _READ_SIDE if all(t.store.supports(c) for t in self.tiers)}
-        return Features.of(caps)
+        return combine_replicas((t.store.features for t in self.tiers), caps)
 
     def features(self) -> Features:
         return self._features
+
+    def locations(self) -> tuple[Location, ...]:
+        return tuple(place for tier in self.tiers for place in tier.store.locations)
 
     def classify_error(self, exc: BaseException) -> Classification:
         if isinstance(exc, StorageError):
@@ -227,13 +233,21 @@ class _TierBackend(ExtendedBackend):
         for tier in tiers:
             if not tier.store.supports(Capability.LIST):
                 continue  # a tier that cannot list adds nothing to the union
-            for info in tier.store.list_files(folder, recursive=recursive):
-                if info.path not in seen and tier.takes(info.path):
+            # What a tier's listing skipped is passed on (and counts up there).
+            why = f"tier {tier.name!r} skipped it"
+            files = partial(tier.store.list_files, folder, recursive=recursive)
+            for info in relay_skipped(files, why):
+                if isinstance(info, SkippedEntry):
+                    yield info
+                elif info.path not in seen and tier.takes(info.path):
                     seen.add(info.path)
                     yield info
             if not recursive:
-                for sub in tier.store.list_folders(folder):
-                    if sub + "/" not in seen:
+                folders = partial(tier.store.list_folders, folder)
+                for sub in relay_skipped(folders, why, folders=True):
+                    if isinstance(sub, SkippedEntry):
+                        yield sub
+                    elif sub + "/" not in seen:
                         seen.add(sub + "/")
                         yield ObjectInfo(path=sub, is_dir=True)
 

@@ -35,7 +35,14 @@ What a driver must do:
   :func:`omnistorage._redact.protect_secrets` so SDK logs are scrubbed too.
 - Yield listed names as they are stored (``a//b``, ``../x``, a tab): never
   normalise them. The Store checks every listed key against the grammar and
-  skips, logs and counts the ones that break it.
+  skips, logs and counts the ones that break it. A driver that lists through
+  other stores, or drops entries itself, yields a
+  :class:`~omnistorage.models.SkippedEntry` for each one it did not list, so
+  the count survives every wrapper.
+- Say where it points (:meth:`Backend.locations`), so overlap checks compare
+  places, not handles.
+- Declare its facts in :class:`~omnistorage.capabilities.Features`; code built
+  on top decides by them, never by the driver's name.
 - A create-only publish that the client library retried and that then fails
   with a conflict must find out whether the object there is its own (a
   token, checksum or ETag it sent) and succeed if so.
@@ -67,11 +74,12 @@ import abc
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO, ClassVar, TypeVar
 
 from omnistorage.capabilities import BASIC_FEATURES, Features
 from omnistorage.errors import Classification, ObjectChanged, classify_builtin
-from omnistorage.models import Leftover, ObjectInfo
+from omnistorage.models import Leftover, Location, ObjectInfo
+from omnistorage.options import OptionSchema
 
 __all__ = [
     "Backend",
@@ -159,6 +167,9 @@ class Backend(abc.ABC):
     closed: bool = False
     secret_values: tuple[str, ...] = ()
     """Values the error mapping scrubs from messages (passwords, keys)."""
+    options_schema: ClassVar[OptionSchema | None] = None
+    """The constructor's options, declared once (:mod:`omnistorage.options`): what
+    :meth:`check_config` checks, for configuration files and for the constructor alike."""
 
     @abc.abstractmethod
     def new_writer(self, key: str, options: WriteOptions) -> Writer:
@@ -200,17 +211,32 @@ class Backend(abc.ABC):
         """
         return classify_builtin(exc)
 
-    @classmethod  # noqa: B027 - an optional hook
+    @classmethod
     def check_config(cls, options: Mapping[str, object]) -> None:
-        """Check constructor ``options`` that the signature alone cannot (combinations,
-        formats such as an endpoint URL without a scheme) and raise
-        :class:`~omnistorage.errors.ConfigurationError` naming the option. No I/O, no
-        connection; never echo a value that may be a secret. Called by configuration
-        validation before any backend is built; the constructor must check the same."""
+        """Check constructor ``options`` without I/O or connecting: names, types, ranges,
+        URL schemes, options that need or exclude each other. Raise
+        :class:`~omnistorage.errors.ConfigurationError` naming the option, never echoing
+        a value (it may be a secret). Called by configuration validation before any
+        backend is built; the constructor must check the same, first thing
+        (``self.check_config(omnistorage.options.arguments(locals()))``).
+
+        The default checks :attr:`options_schema`; a backend declares its options there
+        rather than overriding this."""
+        if cls.options_schema is not None:
+            cls.options_schema.check(options)
 
     def native_path(self, key: str) -> str:
         """The backend's own name for ``key`` (``s3://bucket/k``, ``/abs/file``)."""
         return f"{self.name}:{key}"
+
+    def locations(self) -> tuple[Location, ...]:
+        """Where the backend's root is: one :class:`~omnistorage.models.Location` for a
+        plain driver, every member's for a wrapper over several (a mirror, tiers). No I/O
+        beyond what the driver already did to connect.
+
+        The default knows only this handle (``instance:<id>``), so two handles on one place
+        look distinct: every driver that can name its place overrides it."""
+        return (Location(self.name, f"instance:{id(self):x}"),)
 
     def key_from_native(self, native: str) -> str | None:
         """The key for one of this backend's native paths, or ``None`` if it is not one."""

@@ -12,8 +12,10 @@ __all__ = [
     "FolderInfo",
     "HashType",
     "Leftover",
+    "Location",
     "ObjectInfo",
     "ResolutionPlan",
+    "SkippedEntry",
     "WriteResult",
 ]
 
@@ -54,6 +56,71 @@ class ObjectInfo:
     def name(self) -> str:
         """The last segment of ``path``."""
         return self.path[self.path.rfind("/") + 1 :]
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedEntry(ObjectInfo):
+    """A listing entry that a wrapper's inner listing skipped, passed on as data.
+
+    Drivers that list through other stores (a mirror's destinations, a composite's
+    tiers) or that drop rows of their own (a query listing whose keys break the
+    grammar) yield one of these for every entry they did not list, so that what was
+    skipped counts at every level like a foreign key of one's own (DESIGN §2,
+    guarantee 8). ``path`` is the native name as the inner listing saw it (for logs
+    and reports, never a key); ``reason`` says why it was skipped. The Store never
+    yields these: it counts them on the :class:`~omnistorage._listing.Listing`.
+    """
+
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where a store points, so that overlaps are judged by location, never by handle.
+
+    Two stores opened separately (two ``open_store`` calls, two named memory handles,
+    a profile and a URL) on one place have equal locations.
+
+    Attributes:
+        scheme: the kind of system: ``file``, ``s3``, ``gs``, ``az``, ``sftp``,
+            ``memory``, ``sql``, ``http`` …
+        authority: which one, canonical and free of credentials: an endpoint and a
+            bucket, ``host:port``, a database URL without its password, a named memory
+            space; ``instance:<id>`` when a backend can say nothing better than its own
+            handle.
+        path: the folder inside it, ``/``-separated, without leading or trailing ``/``
+            (``""``: all of it). For local files, the real absolute path.
+        case_insensitive: paths differing only in case are one place there.
+    """
+
+    scheme: str
+    authority: str
+    path: str = ""
+    case_insensitive: bool = False
+
+    def child(self, sub: str) -> Location:
+        """The location of the folder ``sub`` (a relative ``/`` path) below this one."""
+        sub = sub.strip("/")
+        if not sub:
+            return self
+        path = f"{self.path}/{sub}" if self.path else sub
+        return Location(self.scheme, self.authority, path, self.case_insensitive)
+
+    def contains(self, other: Location) -> bool:
+        """``other`` is this location or lies below it."""
+        if (self.scheme, self.authority) != (other.scheme, other.authority):
+            return False
+        mine, theirs = self.path, other.path
+        if self.case_insensitive or other.case_insensitive:
+            mine, theirs = mine.casefold(), theirs.casefold()
+        return not mine or theirs == mine or theirs.startswith(mine + "/")
+
+    def overlaps(self, other: Location) -> bool:
+        """One location lies inside the other (or they are the same)."""
+        return self.contains(other) or other.contains(self)
+
+    def __str__(self) -> str:
+        return f"{self.scheme}://{self.authority}/{self.path}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,14 @@ from omnistorage._folders import delete_batch, remove_dirs, run_cleanup
 from omnistorage._glob import has_magic
 from omnistorage._io import AtomicWriter, ReadStream, SeekableReader, SpooledPinned
 from omnistorage._kernel import StoreKernel
-from omnistorage._listing import ForeignKeys, Listing, OnInvalid, iter_files, iter_folders
+from omnistorage._listing import (
+    ForeignKeys,
+    Listing,
+    OnInvalid,
+    deletable,
+    iter_files,
+    iter_folders,
+)
 from omnistorage.capabilities import BASIC_FEATURES, Capability
 from omnistorage.driver import Backend, ExtendedBackend, as_extended
 from omnistorage.errors import ErrorKind, StorageError, native_cause
@@ -500,14 +507,12 @@ class Store(StoreKernel[Backend]):
         try:
             if recursive:
                 batch: list[str] = []
-                cut = len(self._prefix)
+                accept = deletable(prefix, len(self._prefix), foreign)
                 for info in self._backend.list(prefix, recursive=True):
-                    if info.is_dir or not info.path.startswith(prefix):
+                    key = accept(info)
+                    if key is None:
                         continue
-                    if not paths.is_valid_key(info.path[cut:]):
-                        foreign.report(info.path)
-                        continue
-                    batch.append(info.path)
+                    batch.append(key)
                     if len(batch) >= _DELETE_BATCH:
                         delete_batch(self._backend, self._ext, batch)
                         batch = []

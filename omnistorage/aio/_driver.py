@@ -38,7 +38,7 @@ from typing import Protocol, TypeVar
 from omnistorage.capabilities import BASIC_FEATURES, Features
 from omnistorage.driver import WriteOptions
 from omnistorage.errors import Classification, classify_builtin
-from omnistorage.models import Leftover, ObjectInfo
+from omnistorage.models import Leftover, Location, ObjectInfo
 
 __all__ = [
     "AsyncBackend",
@@ -189,6 +189,10 @@ class AsyncBackend(abc.ABC):
     def as_native(self, kind: type[T]) -> T | None:
         """The native client of type ``kind``, if any."""
         return None
+
+    def locations(self) -> tuple[Location, ...]:
+        """Where the backend's root is (see ``Backend.locations``)."""
+        return (Location(self.name, f"instance:{id(self):x}"),)
 
     def resolution_steps(self, key: str) -> tuple[str, ...]:
         """How ``key`` resolves, step by step (see ``ExtendedBackend.resolution_steps``)."""

@@ -30,7 +30,7 @@ from omnistorage.driver import (
     as_extended,
 )
 from omnistorage.errors import Classification
-from omnistorage.models import Leftover, ObjectInfo
+from omnistorage.models import Leftover, Location, ObjectInfo
 
 __all__ = ["LIST_BATCH", "WRITE_BUFFER", "Offload"]
 
@@ -149,6 +149,9 @@ class Offload(AsyncBackend):
 
     def key_from_native(self, native: str) -> str | None:
         return self._inner.key_from_native(native)
+
+    def locations(self) -> tuple[Location, ...]:
+        return self._inner.locations()
 
     def as_native(self, kind: type[T]) -> T | None:
         inner = self._inner

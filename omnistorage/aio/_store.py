@@ -20,7 +20,7 @@ from omnistorage._content import Hashes, len_if_bytes, rebase
 from omnistorage._folders import partition_leftovers
 from omnistorage._glob import has_magic
 from omnistorage._hashing import MultiHasher
-from omnistorage._listing import ForeignKeys, OnInvalid, file_filter, folder_filter
+from omnistorage._listing import ForeignKeys, OnInvalid, deletable, file_filter, folder_filter
 from omnistorage.aio._content import AsyncContent, achunks
 from omnistorage.aio._driver import AsyncBackend, AsyncPinnedReader, AsyncReader, AsyncWriter
 from omnistorage.aio._store_base import AsyncStoreBase, first, spool
@@ -501,14 +501,12 @@ class AsyncStore(AsyncStoreBase):
         try:
             if recursive:
                 batch: list[str] = []
-                cut = len(self._prefix)
+                accept = deletable(prefix, len(self._prefix), foreign)
                 async for info in backend.list(prefix, recursive=True):
-                    if info.is_dir or not info.path.startswith(prefix):
+                    key = accept(info)
+                    if key is None:
                         continue
-                    if not paths.is_valid_key(info.path[cut:]):
-                        foreign.report(info.path)
-                        continue
-                    batch.append(info.path)
+                    batch.append(key)
                     if len(batch) >= _DELETE_BATCH:
                         await backend.delete_many(batch)
                         batch = []

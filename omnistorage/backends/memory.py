@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import BinaryIO
 
-from omnistorage.capabilities import Capability, Features
+from omnistorage.capabilities import Capability, ETagKind, Features
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer
-from omnistorage.models import HashType, ObjectInfo
+from omnistorage.models import HashType, Location, ObjectInfo
+from omnistorage.options import OptionSchema, arguments, text
 
 __all__ = ["MemoryBackend"]
 
@@ -60,7 +61,15 @@ _FEATURES = Features.of(
         Capability.PINNED_READ,
     ],
     [HashType.MD5],
+    etag=ETagKind.MD5,
+    strong_version=True,
 )
+
+OPTIONS = OptionSchema(
+    "memory",
+    text("name", nullable=True, nonempty=False, example="omni-space"),
+)
+"""The options of :class:`MemoryBackend`."""
 
 
 class MemoryBackend(ExtendedBackend):
@@ -68,7 +77,10 @@ class MemoryBackend(ExtendedBackend):
 
     name = "memory"
 
+    options_schema = OPTIONS
+
     def __init__(self, *, name: str | None = None) -> None:
+        self.check_config(arguments(locals()))
         if name:
             with _NAMED_LOCK:
                 space = _NAMED.get(name)
@@ -85,6 +97,10 @@ class MemoryBackend(ExtendedBackend):
 
     def features(self) -> Features:
         return _FEATURES
+
+    def locations(self) -> tuple[Location, ...]:
+        # Handles of one named space are one place; an unnamed space is its own.
+        return (Location("memory", f"space:{id(self._space):x}"),)
 
     def new_writer(self, key: str, options: WriteOptions) -> Writer:
         return _MemoryWriter(self._space, key, options)

@@ -27,7 +27,7 @@ from omnistorage.driver import (
     as_extended,
 )
 from omnistorage.errors import Classification
-from omnistorage.models import Leftover, ObjectInfo
+from omnistorage.models import Leftover, Location, ObjectInfo
 
 __all__ = ["Layer"]
 
@@ -69,6 +69,9 @@ class Layer(ExtendedBackend):
 
     def native_path(self, key: str) -> str:
         return self.inner.native_path(key)
+
+    def locations(self) -> tuple[Location, ...]:
+        return self.inner.locations()
 
     def key_from_native(self, native: str) -> str | None:
         return self.inner.key_from_native(native)

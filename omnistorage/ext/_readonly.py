@@ -41,14 +41,7 @@ class ReadOnlyLayer(Layer):
 
     def features(self) -> Features:
         inner = super().features()
-        return Features(
-            inner.capabilities - _WRITES,
-            inner.hash_types,
-            inner.max_object_size,
-            inner.min_part_size,
-            inner.max_part_size,
-            inner.max_parts,
-        )
+        return inner.with_capabilities(inner.capabilities - _WRITES)
 
     def _refuse(self, what: str) -> NoReturn:
         raise PermissionError(f"{what}: the store is read-only")

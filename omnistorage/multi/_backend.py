@@ -32,11 +32,13 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from functools import partial
 from typing import Any, BinaryIO, TypeVar
 
 from omnistorage import paths
 from omnistorage._delegate import StorePinned, ranged_reader
-from omnistorage.capabilities import Capability, Features
+from omnistorage._listing import relay_skipped
+from omnistorage.capabilities import Capability, Features, combine_replicas
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer, as_extended
 from omnistorage.errors import (
     Classification,
@@ -46,7 +48,7 @@ from omnistorage.errors import (
     StorageError,
     classify_builtin,
 )
-from omnistorage.models import Leftover, ObjectInfo
+from omnistorage.models import Leftover, Location, ObjectInfo, SkippedEntry
 from omnistorage.multi._policy import ALL, ReadPolicy, WritePolicy
 from omnistorage.multi._repair import RepairReport, repair
 from omnistorage.multi._report import MirrorReport, MirrorWriteError, detach
@@ -106,6 +108,15 @@ class MirrorBackend(ExtendedBackend):
         stores = tuple(destinations)
         if len(stores) < 2 or not all(isinstance(s, Store) for s in stores):
             raise ConfigurationError("a mirror needs two or more destination Stores")
+        for i, store in enumerate(stores):
+            for j in range(i):
+                if store.overlaps(stores[j]):
+                    # One place given twice (or one inside the other) would count as two
+                    # copies for quorum while holding one, and list its own replicas.
+                    raise ConfigurationError(
+                        f"mirror destinations {j} and {i} are one place or one lies inside "
+                        f"the other ({stores[j]!r}, {store!r})"
+                    )
         if policy.kind == "quorum" and not 1 <= policy.k <= len(stores):
             raise ConfigurationError(f"quorum({policy.k}) needs 1..{len(stores)} destinations")
         if read_policy not in ("first", "fastest"):
@@ -159,11 +170,14 @@ class MirrorBackend(ExtendedBackend):
         common = set(_SHARED)
         for store in self._stores:
             common &= set(store.features.capabilities)
-        basics = [Capability.READ, Capability.WRITE, Capability.DELETE, Capability.LIST]
-        return Features.of(basics + sorted(common, key=lambda c: c.value))
+        basics = {Capability.READ, Capability.WRITE, Capability.DELETE, Capability.LIST}
+        return combine_replicas((store.features for store in self._stores), basics | common)
 
     def features(self) -> Features:
         return self._features
+
+    def locations(self) -> tuple[Location, ...]:
+        return tuple(place for store in self._stores for place in store.locations)
 
     def close(self) -> None:
         for store in self._stores:
@@ -266,14 +280,22 @@ class MirrorBackend(ExtendedBackend):
         folder = prefix[:-1]
         stores = self._stores[:1] if self._list_policy == "primary" else self._stores
         seen: set[str] = set()
-        for store in stores:
-            for info in store.list_files(folder, recursive=recursive):
-                if info.path not in seen:
+        for index, store in enumerate(stores):
+            # What a destination's listing skipped is passed on (and counts up there).
+            why = f"destination {index} of the mirror skipped it"
+            files = partial(store.list_files, folder, recursive=recursive)
+            for info in relay_skipped(files, why):
+                if isinstance(info, SkippedEntry):
+                    yield info
+                elif info.path not in seen:
                     seen.add(info.path)
                     yield info
             if not recursive:
-                for sub in store.list_folders(folder):
-                    if sub + "/" not in seen:
+                folders = partial(store.list_folders, folder)
+                for sub in relay_skipped(folders, why, folders=True):
+                    if isinstance(sub, SkippedEntry):
+                        yield sub
+                    elif sub + "/" not in seen:
                         seen.add(sub + "/")
                         yield ObjectInfo(path=sub, is_dir=True)
 

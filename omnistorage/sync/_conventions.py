@@ -33,8 +33,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from omnistorage._parts import PartLayout
 from omnistorage.backends.local import LocalBackend
-from omnistorage.capabilities import Capability
+from omnistorage.capabilities import Capability, ETagKind
 from omnistorage.errors import CapabilityNotSupported
 from omnistorage.models import HashType
 from omnistorage.store import Store
@@ -69,13 +70,6 @@ HASH_STRENGTH: tuple[str, ...] = (
 )
 """Hash types, strongest first (``compare="checksum"`` uses the strongest both sides have)."""
 
-_PRECISION_US = {
-    # Backends whose kept mtime is coarser than the microseconds of a datetime.
-    "sftp": 1_000_000,  # SFTP v3 attributes hold whole seconds
-}
-_COPY_RESETS_MTIME = frozenset({"local"})
-"""Backends whose server-side copy gives the copy a new mtime (the engine streams instead)."""
-_ETAG_IS_MD5_CANDIDATE = frozenset({"s3"})
 _HEX32 = re.compile(r"[0-9a-f]{32}\Z")
 _MULTIPART_ETAG = re.compile(r"([0-9a-f]{32})-([1-9][0-9]{0,4})\Z")
 _MULTIPART_PREFIX = "s3-multipart-etag:"
@@ -97,8 +91,9 @@ class Side:
             reading the file, and cached), else ``None``.
         etag_md5_candidate: a listed ETag of 32 hex digits may be the MD5 (S3).
         has_metadata: ``stat`` works (``METADATA``).
-        multipart_part_size: the part size of the store's multipart uploads (S3), with
-            which a local file's multipart ETag can be computed, else ``None``.
+        multipart: the part layout of the store's multipart uploads (``Features.multipart``
+            of an S3-like store), with which a local file's multipart ETag can be computed.
+        copy_keeps_mtime: a server-side copy keeps the source's mtime (``Features``).
     """
 
     store: Store
@@ -110,7 +105,8 @@ class Side:
     local: LocalBackend | None
     etag_md5_candidate: bool
     has_metadata: bool
-    multipart_part_size: int | None = None
+    multipart: PartLayout | None = None
+    copy_keeps_mtime: bool = True
 
     @property
     def keeps_mtime(self) -> bool:
@@ -126,9 +122,10 @@ class Side:
 
 def describe(store: Store) -> Side:
     """Describe ``store`` for the engine (no I/O)."""
-    backend = store.unwrap()
-    name = backend.name
+    features = store.features
+    name = store.unwrap().name
     settable = store.supports(Capability.SET_MOD_TIME)
+    md5_candidate = features.etag is ETagKind.MD5_OR_MULTIPART
     try:
         local: LocalBackend | None = store.unwrap(LocalBackend)
     except CapabilityNotSupported:
@@ -138,30 +135,21 @@ def describe(store: Store) -> Side:
         name=name,
         settable_mtime=settable,
         mtime_in_metadata=not settable and store.supports(Capability.USER_METADATA),
-        precision_us=_PRECISION_US.get(name, 1),
-        hash_types=frozenset(kind.value for kind in store.features.hash_types),
+        # The engine's own metadata entry keeps microseconds; settable times keep what the
+        # backend declares.
+        precision_us=max(1, -(-features.mtime_precision_ns // 1000)) if settable else 1,
+        hash_types=frozenset(kind.value for kind in features.hash_types),
         local=local,
-        etag_md5_candidate=name in _ETAG_IS_MD5_CANDIDATE,
+        etag_md5_candidate=md5_candidate,
         has_metadata=store.supports(Capability.METADATA),
-        multipart_part_size=_part_size(backend) if name in _ETAG_IS_MD5_CANDIDATE else None,
+        multipart=features.multipart if md5_candidate else None,
+        copy_keeps_mtime=features.copy_keeps_mtime,
     )
-
-
-def _part_size(backend: object) -> int | None:
-    """The S3 driver's part size, below any layers (they keep the bytes as they are)."""
-    for _ in range(32):
-        size = getattr(backend, "multipart_part_size", None)
-        if isinstance(size, int) and size > 0:
-            return size
-        backend = getattr(backend, "inner", None)
-        if backend is None:
-            break
-    return None
 
 
 def copy_keeps_mtime(side: Side) -> bool:
     """A server-side copy on this backend keeps the source's mtime (and metadata)."""
-    return side.name not in _COPY_RESETS_MTIME
+    return side.copy_keeps_mtime
 
 
 def etag_md5(etag: str | None) -> str | None:
@@ -182,9 +170,17 @@ def etag_md5(etag: str | None) -> str | None:
 # tool, another part size) simply does not match, and the engine asks for metadata.
 
 
-def multipart_kind(part_size: int) -> str:
-    """The hash-cache kind of a local file's multipart ETag for ``part_size``."""
-    return f"{_MULTIPART_PREFIX}{part_size}"
+def multipart_kind(layout: PartLayout) -> str:
+    """The hash-cache kind of a local file's multipart ETag under ``layout``."""
+    return (
+        f"{_MULTIPART_PREFIX}{layout.part_size}:{layout.max_parts}:{layout.max_part_size}:"
+        f"{layout.growth_interval}"
+    )
+
+
+def _layout_of(kind: str) -> PartLayout:
+    part_size, max_parts, max_part_size, growth = kind.removeprefix(_MULTIPART_PREFIX).split(":")
+    return PartLayout(int(part_size), int(max_parts), int(max_part_size), int(growth))
 
 
 def multipart_candidate(etag: str | None) -> tuple[str, int] | None:
@@ -196,19 +192,11 @@ def multipart_candidate(etag: str | None) -> tuple[str, int] | None:
     return (etag, int(match.group(2))) if match else None
 
 
-def multipart_parts(size: int, part_size: int) -> list[int] | None:
-    """The part lengths our S3 writer uses for ``size`` bytes (``None``: one PUT)."""
-    from omnistorage.backends.s3._config import part_lengths  # S3 is installed here
-
-    return part_lengths(size, part_size)
-
-
 class MultipartEtag:
     """Computes the multipart ETag of content streamed through :meth:`update`."""
 
     def __init__(self, kind: str, size: int) -> None:
-        part_size = int(kind.removeprefix(_MULTIPART_PREFIX))
-        parts = multipart_parts(size, part_size) or [size]
+        parts = _layout_of(kind).lengths(size) or [size]
         self._lengths = iter(parts)
         self._count = len(parts)
         self._left = next(self._lengths)

@@ -40,7 +40,6 @@ from omnistorage.sync._conventions import (
     metadata_mtime,
     multipart_candidate,
     multipart_kind,
-    multipart_parts,
 )
 from omnistorage.sync._entry import Entry
 
@@ -130,17 +129,17 @@ def _mtime(facts: Facts, side: Side, *, is_src: bool) -> int | None:
 def _multipart(facts: Facts, side: Side, other: Facts) -> tuple[str, str] | None:
     """(listed multipart ETag, the hash kind that computes it) when ``side``'s file has a
     multipart ETag that our writer would have made for a file of ``other``'s size."""
-    if side.multipart_part_size is None:
+    if side.multipart is None:
         return None
     etag = facts.meta.etag if facts.meta is not None else facts.entry.etag
     found = multipart_candidate(etag)
     size = other.entry.size
     if found is None or size is None:
         return None
-    parts = multipart_parts(size, side.multipart_part_size)
+    parts = side.multipart.lengths(size)
     if parts is None or len(parts) != found[1]:
         return None
-    return found[0], multipart_kind(side.multipart_part_size)
+    return found[0], multipart_kind(side.multipart)
 
 
 def _multipart_proof(src: Facts, dst: Facts, policy: Policy) -> bool:

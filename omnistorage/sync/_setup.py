@@ -1,8 +1,8 @@
 """Set-up shared by every operation: store checks, the comparison policy, the listings.
 
 - :func:`check_stores` refuses, before any I/O, stores that lack a needed
-  capability or that overlap (one root inside the other on one backend, or one
-  local folder inside the other).
+  capability or that overlap (one root inside the other, by location: see
+  :meth:`omnistorage.Store.overlaps`).
 - :func:`make_policy` fixes the comparison window (the coarser mtime precision
   of the two sides, or ``modify_window``) and, for ``compare="checksum"``, the
   strongest hash type both sides can produce.
@@ -16,12 +16,10 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 
-from omnistorage import paths
-from omnistorage.backends.local import LocalBackend
 from omnistorage.capabilities import Capability
 from omnistorage.errors import CapabilityNotSupported
 from omnistorage.store import Store
-from omnistorage.sync._context import RunContext, same_backend
+from omnistorage.sync._context import RunContext
 from omnistorage.sync._conventions import HASH_STRENGTH
 from omnistorage.sync._decide import Policy
 from omnistorage.sync._entry import Entry, from_us
@@ -63,28 +61,10 @@ def check_stores(mode: str, src: Store, dst: Store, opts: SyncOptions) -> None:
 
 
 def overlapping(a: Store, b: Store) -> bool:
-    """One store's folder lies inside the other's on the same backend (or local folder)."""
-    if same_backend(a, b):
-        return (
-            paths.is_within(a.root, b.root) or paths.is_within(b.root, a.root) or (a.root == b.root)
-        )
-    local_a = _local_root(a)
-    local_b = _local_root(b)
-    if local_a is None or local_b is None:
-        return False
-    return _path_within(local_a, local_b) or _path_within(local_b, local_a)
-
-
-def _local_root(store: Store) -> str | None:
-    try:
-        store.unwrap(LocalBackend)
-    except CapabilityNotSupported:
-        return None
-    return store.native_path("")
-
-
-def _path_within(inner: str, outer: str) -> bool:
-    return inner == outer or inner.startswith(outer.rstrip("/") + "/")
+    """One store's folder is the other's or lies inside it, on any of their locations
+    (judged by :class:`~omnistorage.models.Location`: two handles opened separately on one
+    place overlap; a mirror or composite overlaps each of its members)."""
+    return a.overlaps(b)
 
 
 def make_policy(ctx: RunContext) -> Policy:

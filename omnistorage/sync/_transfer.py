@@ -39,7 +39,6 @@ from omnistorage.sync._conventions import (
     metadata_md5,
     metadata_mtime,
     multipart_kind,
-    multipart_parts,
     user_metadata,
 )
 from omnistorage.sync._entry import Entry, entry_of, from_us
@@ -157,11 +156,11 @@ def transfer_file(
         if hashes is not None:  # a local file going to S3: know its MD5 before the upload
             ahead = hashes.identity(from_path)
             kinds: tuple[str, ...] = (HashType.MD5.value,)
-            part_size = to.multipart_part_size
-            if part_size is not None and multipart_parts(details.size or 0, part_size):
+            layout = to.multipart
+            if layout is not None and layout.lengths(details.size or 0):
                 # In the same read: the ETag S3 will list, so a later no-op sync
                 # settles this file from the listing.
-                kinds += (multipart_kind(part_size),)
+                kinds += (multipart_kind(layout),)
             md5 = hashes.compute_all(from_path, kinds)[HashType.MD5.value]
             metadata[MD5_KEY] = encode_md5chksum(md5)
             details = _Details(

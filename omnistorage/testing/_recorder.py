@@ -8,7 +8,7 @@ from typing import Any, BinaryIO
 from omnistorage.capabilities import BASIC_FEATURES, Features
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer, as_extended
 from omnistorage.errors import Classification
-from omnistorage.models import ObjectInfo
+from omnistorage.models import Location, ObjectInfo
 
 __all__ = ["Recorder"]
 
@@ -43,6 +43,9 @@ class Recorder(ExtendedBackend):
 
     def native_path(self, key: str) -> str:
         return self.inner.native_path(key)  # type: ignore[no-any-return]
+
+    def locations(self) -> tuple[Location, ...]:
+        return self.inner.locations()  # type: ignore[no-any-return]
 
     def key_from_native(self, native: str) -> str | None:
         return self.inner.key_from_native(native)  # type: ignore[no-any-return]

@@ -7,7 +7,7 @@ from typing import BinaryIO
 
 from omnistorage.driver import Backend, WriteOptions, Writer
 from omnistorage.errors import Classification
-from omnistorage.models import ObjectInfo
+from omnistorage.models import Location, ObjectInfo
 
 __all__ = ["BasicOnly"]
 
@@ -64,6 +64,9 @@ class BasicOnly(Backend):
 
     def native_path(self, key: str) -> str:
         return self._inner.native_path(key)
+
+    def locations(self) -> tuple[Location, ...]:
+        return self._inner.locations()
 
     def key_from_native(self, native: str) -> str | None:
         return self._inner.key_from_native(native)

@@ -134,6 +134,11 @@ class TestAzureConformance(StoreConformance):
     def empty_store(self, container: str) -> Store:
         return Store(backend(container, block_size=1 * MiB, list_page_size=50), unique_root())
 
+    def second_handle(self, store: Store) -> Store:
+        first = driver_of(store)
+        assert isinstance(first, AzureBackend)
+        return Store(backend(first.container), store.root)
+
 
 _MODEL: dict[str, AzureBackend] = {}
 

@@ -182,6 +182,9 @@ class TestGCSConformance(StoreConformance):
         if not backend.closed:
             store.close()
 
+    def second_handle(self, store: Store) -> Store:
+        return Store(_backend(), store.root)
+
 
 # ---------------------------------------------------------------------- model
 

@@ -28,6 +28,15 @@ class TestLocalConformance(StoreConformance):
     def empty_store(self, tmp_path: Path) -> Store:
         return Store(LocalBackend(tmp_path / "root"))
 
+    def second_handle(self, store: Store) -> Store:
+        backend = driver_of(store)
+        assert isinstance(backend, LocalBackend)
+        # Through a symlink to the root: the place is the real folder, not the name.
+        alias = Path(backend.root).with_name("alias")
+        if not alias.exists():
+            alias.symlink_to(backend.root)
+        return Store(LocalBackend(alias), store.root)
+
 
 TestLocalModel = make_state_machine(
     lambda: Store(LocalBackend(tempfile.mkdtemp(prefix="omni-model-")))

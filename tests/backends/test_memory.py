@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -19,7 +20,11 @@ class TestMemoryConformance(StoreConformance):
 
     @pytest.fixture
     def empty_store(self) -> Store:
-        return Store(MemoryBackend())
+        self._space = f"conformance-{uuid.uuid4().hex}"
+        return Store(MemoryBackend(name=self._space))
+
+    def second_handle(self, store: Store) -> Store:
+        return Store(MemoryBackend(name=self._space), store.root)
 
     def plant_foreign(self, store: Store, name: str, data: bytes) -> None:
         backend = driver_of(store)

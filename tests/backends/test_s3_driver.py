@@ -22,8 +22,7 @@ from omnistorage.backends.s3._config import (
     MAX_PART_SIZE,
     MAX_PARTS,
     MIN_PART_SIZE,
-    base_part_size,
-    part_size_for,
+    layout,
 )
 from omnistorage.backends.s3._errors import classify
 from omnistorage.backends.s3._writer import multipart_etag
@@ -63,7 +62,7 @@ def bucket() -> Iterator[str]:
 
 def test_unknown_sizes_up_to_5_tib_fit_in_10000_parts() -> None:
     for base in (MIN_PART_SIZE, 8 * MiB, 64 * MiB):
-        sizes = [part_size_for(n, base) for n in range(1, MAX_PARTS + 1)]
+        sizes = [layout(base).size_of(n, base) for n in range(1, MAX_PARTS + 1)]
         assert sum(sizes) >= MAX_OBJECT_SIZE, base
         assert max(sizes) <= MAX_PART_SIZE
         assert sizes[0] == base
@@ -71,13 +70,14 @@ def test_unknown_sizes_up_to_5_tib_fit_in_10000_parts() -> None:
 
 
 def test_a_size_hint_grows_the_first_part() -> None:
-    assert base_part_size(8 * MiB, None) == 8 * MiB
-    assert base_part_size(8 * MiB, 1000) == 8 * MiB
+    parts = layout(8 * MiB)
+    assert parts.base(None) == 8 * MiB
+    assert parts.base(1000) == 8 * MiB
     hint = 200 * 1024 * MiB  # 200 GiB
-    base = base_part_size(8 * MiB, hint)
+    base = parts.base(hint)
     assert base * MAX_PARTS >= hint
     assert base % MiB == 0
-    assert base_part_size(8 * MiB, MAX_OBJECT_SIZE) * MAX_PARTS >= MAX_OBJECT_SIZE
+    assert parts.base(MAX_OBJECT_SIZE) * MAX_PARTS >= MAX_OBJECT_SIZE
 
 
 def test_a_size_hint_over_5_tib_is_refused_before_io() -> None:

@@ -151,11 +151,18 @@ class TestSFTPConformance(StoreConformance):
         finally:
             sftp.close()
 
+    def second_handle(self, store: Store) -> Store:
+        first = driver_of(store)
+        assert isinstance(first, SFTPBackend)
+        # The root spelled with a trailing slash and a dot segment: one place all the same.
+        return Store(_backend(self._env, f"{first.root}/./"), store.root)
+
     @pytest.fixture
     def empty_store(self, sftp_env: dict[str, str], base: Store) -> Iterator[Store]:
         name = f"conf-{uuid4().hex}"
         made = _backend(sftp_env, f"{sftp_env['OMNI_TEST_SFTP_ROOT']}/{name}")
         self._planted: list[str] = []
+        self._env = sftp_env
         yield Store(made)
         if self._planted:  # names no Store can delete: removed as another tool would
             sftp = made.as_native(paramiko.SFTPClient)

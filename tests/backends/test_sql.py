@@ -32,9 +32,13 @@ class TestSQLiteConformance(StoreConformance):
 
     @pytest.fixture
     def empty_store(self, tmp_path: Path) -> Iterator[Store]:
-        store = Store(SQLBlobBackend(f"sqlite:///{tmp_path}/blobs.db", chunk_size=CHUNK))
+        self._url = f"sqlite:///{tmp_path}/blobs.db"
+        store = Store(SQLBlobBackend(self._url, chunk_size=CHUNK))
         yield store
         store.close()
+
+    def second_handle(self, store: Store) -> Store:
+        return Store(SQLBlobBackend(self._url, chunk_size=CHUNK), store.root)
 
 
 @pytest.mark.server

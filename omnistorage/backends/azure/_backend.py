@@ -24,6 +24,7 @@ from omnistorage._net import (
     DEFAULT_READ_TIMEOUT,
     DEFAULT_RETRIES,
     DEFAULT_RETRY_BUDGET,
+    endpoint_authority,
 )
 from omnistorage.backends._bucket import name_bucket
 from omnistorage.backends.azure._client import budget_scope, client_secrets, make_service
@@ -35,10 +36,21 @@ from omnistorage.backends.azure._limits import BATCH, MAX_BLOCK_SIZE, MAX_BLOCKS
 from omnistorage.backends.azure._metadata import blob_metadata, info, is_directory, listed
 from omnistorage.backends.azure._reader import AzurePinned, DownloadReader
 from omnistorage.backends.azure._writer import BlockBlobWriter
-from omnistorage.capabilities import Capability, Features
+from omnistorage.capabilities import Capability, ETagKind, Features
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer
-from omnistorage.errors import Classification, ConfigurationError
-from omnistorage.models import HashType, Leftover, ObjectInfo
+from omnistorage.errors import Classification
+from omnistorage.models import HashType, Leftover, Location, ObjectInfo
+from omnistorage.options import (
+    OptionSchema,
+    anything,
+    arguments,
+    excluding,
+    flag,
+    integer,
+    number,
+    text,
+    url,
+)
 
 __all__ = ["AzureBackend"]
 
@@ -61,14 +73,60 @@ _BASE = [
     Capability.USER_METADATA,
     Capability.CONTENT_TYPE,
 ]
-_LIMITS: dict[str, int | None] = {
+_LIMITS: dict[str, object] = {
     "max_part_size": MAX_BLOCK_SIZE,
     "max_parts": MAX_BLOCKS,
+    "etag": ETagKind.OPAQUE,
+    "strong_version": True,  # stat's etag is the ETag pinned reads send in If-Match
 }
 # Flat namespace: folders are zero-size ``name/`` marker blobs (MKDIR). Hierarchical
 # namespace: directories are real Data Lake entries; MKDIR is not declared there.
-_FEATURES = Features.of([*_BASE, Capability.MKDIR], [HashType.MD5], **_LIMITS)
-_FEATURES_HNS = Features.of([*_BASE, Capability.MOVE], [HashType.MD5], **_LIMITS)
+# Both: a racing overwrite whose staged blocks another writer's commit discarded fails
+# with WriteConflict (temporary); the conformance suite retries it and sees it land.
+_FEATURES = Features.of(
+    [*_BASE, Capability.MKDIR], [HashType.MD5], overwrite_may_conflict=True, **_LIMITS
+)
+_FEATURES_HNS = Features.of(
+    [*_BASE, Capability.MOVE], [HashType.MD5], overwrite_may_conflict=True, **_LIMITS
+)
+
+_CREDENTIALS = ("account_key", "sas_token", "credential")
+OPTIONS = OptionSchema(
+    "azure",
+    text("container", required=True, forbidden="/", example="omni-container"),
+    url("account_url", nullable=True, example="http://127.0.0.1:10000/omniaccount"),
+    text(
+        "connection_string",
+        nullable=True,
+        secret=True,
+        example="AccountName=omniaccount;AccountKey=omni-cs-key;BlobEndpoint=http://127.0.0.1:1/a;",
+    ),
+    text("account_name", nullable=True, forbidden="/", example="omniaccount"),
+    text("account_key", nullable=True, secret=True, example="omni-azure-account-key"),
+    text("sas_token", nullable=True, secret=True, example="sv=2024-01-01&sig=omni-sas-sig"),
+    anything("credential", example=object()),
+    integer("block_size", ge=1, le=MAX_BLOCK_SIZE, unit="bytes"),
+    integer("max_concurrency", ge=1),
+    integer("list_page_size", ge=1, le=MAX_PAGE),
+    flag("create_container"),
+    anything("service_client", example=object()),
+    flag("detect_hierarchical_namespace"),
+    number("connect_timeout", gt=0, unit="seconds"),
+    number("read_timeout", gt=0, unit="seconds"),
+    integer("retries", ge=0),
+    number("retry_budget", gt=0, unit="seconds"),
+    # A credential needs an account to go with (a connection string brings its own).
+    requires_any=dict.fromkeys(_CREDENTIALS, ("account_url", "account_name")),
+    conflicts=(
+        *excluding("service_client", "account_url", "connection_string", "account_name"),
+        *excluding("service_client", *_CREDENTIALS),
+        *excluding("connection_string", "account_url", "account_name", *_CREDENTIALS),
+        ("account_key", "sas_token"),
+        ("account_key", "credential"),
+        ("sas_token", "credential"),
+    ),
+)
+"""The options of :class:`AzureBackend`, checked without I/O."""
 
 
 class AzureBackend(ExtendedBackend):
@@ -109,6 +167,7 @@ class AzureBackend(ExtendedBackend):
     """
 
     name = "azure"
+    options_schema = OPTIONS
 
     def __init__(
         self,
@@ -131,18 +190,7 @@ class AzureBackend(ExtendedBackend):
         retries: int = DEFAULT_RETRIES,
         retry_budget: float = DEFAULT_RETRY_BUDGET,
     ) -> None:
-        if not container or "/" in container:
-            raise ConfigurationError(f"azure: a container name is required, got {container!r}")
-        if not 1 <= block_size <= MAX_BLOCK_SIZE:
-            raise ConfigurationError(
-                f"azure: block_size must be between 1 and {MAX_BLOCK_SIZE}, got {block_size}"
-            )
-        if max_concurrency < 1:
-            raise ConfigurationError(f"azure: max_concurrency must be >= 1, got {max_concurrency}")
-        if not 1 <= list_page_size <= MAX_PAGE:
-            raise ConfigurationError(
-                f"azure: list_page_size must be between 1 and {MAX_PAGE}, got {list_page_size}"
-            )
+        self.check_config(arguments(locals()))
         self._container_name = container
         self._block_size = block_size
         self._max_concurrency = max_concurrency
@@ -206,6 +254,11 @@ class AzureBackend(ExtendedBackend):
 
     def native_path(self, key: str) -> str:
         return f"az://{self._container_name}/{key}"
+
+    def locations(self) -> tuple[Location, ...]:
+        # The account's Blob endpoint (Azurite keeps the account in the path).
+        account = endpoint_authority(str(self._service.url))
+        return (Location("az", account, self._container_name),)
 
     def key_from_native(self, native: str) -> str | None:
         for scheme in ("az://", "azure://"):

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, BinaryIO, NoReturn, TypeVar
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import urllib3
 
@@ -22,6 +22,7 @@ from omnistorage._net import (
     DEFAULT_RETRIES,
     DEFAULT_RETRY_BUDGET,
     RetryBudget,
+    endpoint_authority,
 )
 from omnistorage.backends.http._client import Client, auth_header
 from omnistorage.backends.http._errors import (
@@ -33,11 +34,12 @@ from omnistorage.backends.http._errors import (
 )
 from omnistorage.backends.http._listing import LISTING_FORMATS, list_autoindex
 from omnistorage.backends.http._reader import content_range, open_pinned, open_stream
-from omnistorage.backends.http._url import Location
-from omnistorage.capabilities import Capability, Features
+from omnistorage.backends.http._url import BaseURL
+from omnistorage.capabilities import Capability, ETagKind, Features
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer
 from omnistorage.errors import Classification, ConfigurationError
-from omnistorage.models import ObjectInfo
+from omnistorage.models import Location, ObjectInfo
+from omnistorage.options import OptionSchema, arguments, flag, integer, number, path, text, url
 
 __all__ = ["HTTPBackend"]
 
@@ -45,10 +47,39 @@ T = TypeVar("T")
 
 _READ = [Capability.READ, Capability.METADATA, Capability.RANGE_READ, Capability.PINNED_READ]
 _FEATURES = {
-    "none": Features.of(_READ),
-    "nginx-json": Features.of([*_READ, Capability.LIST]),
+    # A server's ETag says nothing about the content, and a server may change a file
+    # without changing it (or send none): never a strong version.
+    "none": Features.of(_READ, etag=ETagKind.OPAQUE),
+    "nginx-json": Features.of([*_READ, Capability.LIST], etag=ETagKind.OPAQUE),
 }
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+def _check_more(options: Mapping[str, object]) -> None:
+    BaseURL.parse(options.get("base_url"))  # no query, fragment or credentials in it
+    if options.get("ca_file") is not None and options.get("verify", True) is False:
+        raise ConfigurationError("the http backend's ca_file has no use with verify=False")
+
+
+OPTIONS = OptionSchema(
+    "http",
+    url("base_url", required=True, example="http://127.0.0.1:1/files/"),
+    text("username", nullable=True, example="omni-user"),
+    text("password", nullable=True, secret=True, example="omni-http-password"),
+    text("bearer_token", nullable=True, secret=True, example="omni-http-token"),
+    text("listing", choices=LISTING_FORMATS),
+    number("connect_timeout", gt=0, unit="seconds"),
+    number("read_timeout", gt=0, unit="seconds"),
+    integer("retries", ge=0),
+    number("retry_budget", gt=0, unit="seconds"),
+    flag("verify"),
+    path("ca_file", nullable=True, example="/nonexistent/omni-ca.pem"),
+    integer("max_connections", ge=1),
+    requires={"password": ("username",)},
+    conflicts=[("bearer_token", "username")],
+    check=_check_more,
+)
+"""The options of :class:`HTTPBackend`, checked without I/O (never echoing a secret)."""
 
 
 class HTTPBackend(ExtendedBackend):
@@ -81,6 +112,7 @@ class HTTPBackend(ExtendedBackend):
     """
 
     name = "http"
+    options_schema = OPTIONS
 
     def __init__(
         self,
@@ -98,24 +130,9 @@ class HTTPBackend(ExtendedBackend):
         ca_file: str | None = None,
         max_connections: int = 10,
     ) -> None:
-        self.check_config(
-            {
-                "base_url": base_url,
-                "username": username,
-                "password": password,
-                "bearer_token": bearer_token,
-                "listing": listing,
-                "connect_timeout": connect_timeout,
-                "read_timeout": read_timeout,
-                "retries": retries,
-                "retry_budget": retry_budget,
-                "verify": verify,
-                "ca_file": ca_file,
-                "max_connections": max_connections,
-            }
-        )
+        self.check_config(arguments(locals()))
         authorization, self.secret_values = auth_header(username, password, bearer_token)
-        self._location = Location.parse(base_url)
+        self._location = BaseURL.parse(base_url)
         self._listing = listing
         self._auth = "bearer" if bearer_token is not None else "basic" if username else None
         self._client = Client(
@@ -128,49 +145,6 @@ class HTTPBackend(ExtendedBackend):
             ca_file=ca_file,
             max_connections=max_connections,
         )
-
-    @classmethod
-    def check_config(cls, options: Mapping[str, object]) -> None:
-        Location.parse(options.get("base_url"))
-        listing = options.get("listing", "none")
-        if listing not in LISTING_FORMATS:
-            raise ConfigurationError(
-                f"the http backend's listing must be one of {', '.join(LISTING_FORMATS)}, "
-                f"got {listing!r}"
-            )
-        username, password = options.get("username"), options.get("password")
-        token = options.get("bearer_token")
-        for option, value in (
-            ("username", username),
-            ("password", password),
-            ("bearer_token", token),
-        ):
-            if value is not None and (not isinstance(value, str) or not value):
-                raise ConfigurationError(f"the http backend's {option} must be a non-empty string")
-        if password is not None and username is None:
-            raise ConfigurationError("the http backend got a password without a username")
-        if token is not None and username is not None:
-            raise ConfigurationError(
-                "the http backend takes basic auth (username, password) or bearer_token, not both"
-            )
-        for option in ("connect_timeout", "read_timeout", "retry_budget"):
-            value = options.get(option, 1.0)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise ConfigurationError(f"the http backend's {option} must be positive")
-        for option, least in (("retries", 0), ("max_connections", 1)):
-            value = options.get(option, least)
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ConfigurationError(
-                    f"the http backend's {option} must be a whole number of at least {least}"
-                )
-        if not isinstance(options.get("verify", True), bool):
-            raise ConfigurationError("the http backend's verify must be True or False")
-        ca_file = options.get("ca_file")
-        if ca_file is not None:
-            if not isinstance(ca_file, str) or not ca_file:
-                raise ConfigurationError("the http backend's ca_file must be a file path")
-            if options.get("verify", True) is False:
-                raise ConfigurationError("the http backend's ca_file has no use with verify=False")
 
     def __repr__(self) -> str:
         auth = f", auth={self._auth!r}" if self._auth else ""
@@ -334,6 +308,11 @@ class HTTPBackend(ExtendedBackend):
 
     def classify_error(self, exc: BaseException) -> Classification:
         return classify(exc)
+
+    def locations(self) -> tuple[Location, ...]:
+        split = urlsplit(self._location.base)
+        server = endpoint_authority(f"{split.scheme}://{split.netloc}")
+        return (Location("http", server, unquote(split.path).strip("/")),)
 
     def native_path(self, key: str) -> str:
         return self._location.url(key)

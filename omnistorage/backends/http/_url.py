@@ -18,7 +18,7 @@ from urllib.parse import SplitResult, quote, unquote, urlsplit
 from omnistorage._redact import protect_secrets
 from omnistorage.errors import ConfigurationError
 
-__all__ = ["Location", "parse_url"]
+__all__ = ["BaseURL", "parse_url"]
 
 # Characters a base URL's path may already hold as they are (RFC 3986 pchar and "/"),
 # besides percent-escapes, which are kept.
@@ -26,14 +26,14 @@ _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 
 
 @dataclass(frozen=True, slots=True)
-class Location:
+class BaseURL:
     """The base URL every key is appended to: ``scheme://host[:port]/path/``."""
 
     base: str
     """The base URL, its path percent-encoded and ending with ``/``."""
 
     @classmethod
-    def parse(cls, base_url: object) -> Location:
+    def parse(cls, base_url: object) -> BaseURL:
         """Check and normalise ``base_url``; :class:`ConfigurationError` names what is wrong
         (never echoing the URL: it may hold credentials)."""
         if not isinstance(base_url, str) or not base_url:

@@ -20,10 +20,11 @@ from omnistorage.backends.local._writer import (
     link_or_exclusive,
     open_folder_for_write,
 )
-from omnistorage.capabilities import Capability, Features
+from omnistorage.capabilities import Capability, ETagKind, Features
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer
 from omnistorage.errors import Classification, ErrorKind, classify_builtin
-from omnistorage.models import Leftover, ObjectInfo
+from omnistorage.models import Leftover, Location, ObjectInfo
+from omnistorage.options import OptionSchema, arguments, flag, path
 
 __all__ = ["LocalBackend"]
 
@@ -42,7 +43,11 @@ _FEATURES = Features.of(
         Capability.MKDIR,
         Capability.SET_MOD_TIME,
         Capability.PINNED_READ,
-    ]
+    ],
+    mtime_precision_ns=1,
+    copy_keeps_mtime=False,  # a copy is a new file with a new mtime
+    etag=ETagKind.OPAQUE,
+    strong_version=True,  # stat's etag: device, inode, mtime_ns, ctime_ns, size
 )
 
 _O_DIR = (
@@ -51,6 +56,14 @@ _O_DIR = (
     | getattr(os, "O_NOFOLLOW", 0)
     | getattr(os, "O_CLOEXEC", 0)
 )
+
+OPTIONS = OptionSchema(
+    "local",
+    path("root", required=True, example="/tmp/omnistorage-example-root"),
+    flag("create"),
+    flag("durable"),
+)
+"""The options of :class:`LocalBackend`, checked without touching the filesystem."""
 
 
 class LocalBackend(ExtendedBackend):
@@ -63,10 +76,12 @@ class LocalBackend(ExtendedBackend):
     """
 
     name = "local"
+    options_schema = OPTIONS
 
     def __init__(
         self, root: str | os.PathLike[str], *, create: bool = True, durable: bool = False
     ) -> None:
+        self.check_config(arguments(locals()))
         path = os.path.abspath(os.fspath(root))
         if create:
             os.makedirs(path, exist_ok=True)
@@ -102,6 +117,10 @@ class LocalBackend(ExtendedBackend):
 
     def native_path(self, key: str) -> str:
         return self._root_slash + key if key else self._root
+
+    def locations(self) -> tuple[Location, ...]:
+        # The real path (symlinks resolved when the backend opened its root).
+        return (Location("file", "", self._root.strip(os.sep).replace(os.sep, "/")),)
 
     def key_from_native(self, native: str) -> str | None:
         if native.startswith("file://"):
@@ -183,6 +202,7 @@ class LocalBackend(ExtendedBackend):
             size=info.st_size,
             modified=_mtime(info),
             content_type=mimetypes.guess_type(key, strict=False)[0],
+            etag=version_token(info),
         )
 
     def open_pinned(self, key: str) -> PinnedReader:
@@ -288,7 +308,7 @@ class _LocalPinned(PinnedReader):
             raise
         self._fd = fd
         self.size = info.st_size
-        self.version = f"{info.st_ino}:{info.st_mtime_ns}"
+        self.version = version_token(info)
 
     def read_range(self, offset: int, length: int) -> bytes:
         if self._fd < 0:
@@ -363,3 +383,13 @@ def _walk_temps(fd: int, folder: str) -> Iterator[tuple[str, str, os.stat_result
 
 def _mtime(info: os.stat_result) -> datetime:
     return datetime.fromtimestamp(info.st_mtime_ns / 1_000_000_000, UTC)
+
+
+def version_token(info: os.stat_result) -> str:
+    """The strong version of a file: device, inode, mtime and ctime in nanoseconds, and
+    size. Any write changes the ctime, so equal tokens mean the same content (the kernel
+    keeps ctime; no user call can set it back)."""
+    return (
+        f"{info.st_dev:x}:{info.st_ino:x}:{info.st_mtime_ns:x}:{info.st_ctime_ns:x}:"
+        f"{info.st_size:x}"
+    )

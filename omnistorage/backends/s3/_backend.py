@@ -61,6 +61,7 @@ from __future__ import annotations
 import contextlib
 import errno
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
@@ -72,6 +73,7 @@ from omnistorage._net import (
     DEFAULT_RETRIES,
     DEFAULT_RETRY_BUDGET,
     RetryBudget,
+    endpoint_authority,
 )
 from omnistorage._redact import protect_secrets
 from omnistorage.backends._bucket import BucketCheck, name_bucket
@@ -81,20 +83,22 @@ from omnistorage.backends.s3._config import (
     MAX_PARTS,
     MAX_SINGLE_COPY,
     MIN_PART_SIZE,
+    OPTIONS,
     MiB,
     build_client,
     chain_secrets,
-    check_options,
+    layout,
     without_userinfo,
 )
 from omnistorage.backends.s3._copy import CopySettings, copy_object
 from omnistorage.backends.s3._errors import classify, error_code, error_status
 from omnistorage.backends.s3._reader import ReadSettings, S3Pinned, open_reader
 from omnistorage.backends.s3._writer import S3Writer, UploadSettings, metadata_problem
-from omnistorage.capabilities import Capability, Features
+from omnistorage.capabilities import Capability, ETagKind, Features
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer
-from omnistorage.errors import Classification, ConfigurationError, ErrorKind
-from omnistorage.models import HashType, Leftover, ObjectInfo
+from omnistorage.errors import Classification, ErrorKind
+from omnistorage.models import HashType, Leftover, Location, ObjectInfo
+from omnistorage.options import arguments
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -124,6 +128,11 @@ _FEATURES = Features.of(
     min_part_size=MIN_PART_SIZE,
     max_part_size=MAX_PART_SIZE,
     max_parts=MAX_PARTS,
+    # Listings carry the server's upload time (not settable); the sync engine keeps
+    # mtimes in metadata instead.
+    mtime_precision_ns=1_000_000_000,
+    etag=ETagKind.MD5_OR_MULTIPART,
+    strong_version=True,
 )
 
 _DELETE_BATCH = 1000
@@ -170,6 +179,7 @@ class S3Backend(ExtendedBackend):
     """
 
     name = "s3"
+    options_schema = OPTIONS
 
     def __init__(
         self,
@@ -195,38 +205,11 @@ class S3Backend(ExtendedBackend):
         multipart_copy_threshold: int = MAX_SINGLE_COPY,
         client: S3Client | None = None,
     ) -> None:
-        check_options(
-            bucket=bucket,
-            addressing_style=addressing_style,
-            part_size=part_size,
-            max_concurrency=max_concurrency,
-            read_concurrency=read_concurrency,
-            read_block_size=read_block_size,
-            list_page_size=list_page_size,
-            max_attempts=max_attempts,
-            retry_mode=retry_mode,
-            multipart_copy_threshold=multipart_copy_threshold,
-        )
-        try:
-            budget = RetryBudget(retry_budget, connect_timeout, read_timeout)
-        except ValueError as exc:
-            raise ConfigurationError(f"s3 backend: {exc}") from None
+        self.check_config(arguments(locals()))
+        budget = RetryBudget(retry_budget, connect_timeout, read_timeout)
         explicit = (access_key_id, secret_access_key, session_token)
         self.secret_values = tuple(v for v in explicit if v)
-        if client is not None:
-            connection_options = {
-                "endpoint_url": endpoint_url,
-                "region": region,
-                "access_key_id": access_key_id,
-                "secret_access_key": secret_access_key,
-                "session_token": session_token,
-                "profile": profile,
-            }
-            given = sorted(k for k, v in connection_options.items() if v is not None)
-            if given:
-                raise ConfigurationError(
-                    f"s3 backend: pass either client or {', '.join(given)}, not both"
-                )
+        if client is not None:  # the schema refused connection options beside it
             self._client: S3Client = client
             self._owns_client = False
         else:
@@ -252,6 +235,7 @@ class S3Backend(ExtendedBackend):
         self._endpoint = without_userinfo(endpoint_url or self._client.meta.endpoint_url)
         self._region = region or self._client.meta.region_name
         self._upload = UploadSettings(self._client, bucket, part_size, max_concurrency)
+        self._features = replace(_FEATURES, multipart=layout(part_size))
         self._read = ReadSettings(self._client, bucket, read_concurrency, read_block_size, budget)
         self._copy = CopySettings(self._client, bucket, multipart_copy_threshold, max_concurrency)
         self._page_size = list_page_size
@@ -268,20 +252,20 @@ class S3Backend(ExtendedBackend):
         """The bucket this backend reads and writes."""
         return self._bucket
 
-    @property
-    def multipart_part_size(self) -> int:
-        """The configured part size of multipart uploads (objects up to it are one
-        ``PutObject``): with the object's size it fixes the ETag S3 lists for it."""
-        return self._upload.part_size
-
     def features(self) -> Features:
-        return _FEATURES
+        return self._features
 
     def classify_error(self, exc: BaseException) -> Classification:
         return name_bucket(classify(exc), self._bucket, "bucket")
 
     def native_path(self, key: str) -> str:
         return f"s3://{self._bucket}/{key}"
+
+    def locations(self) -> tuple[Location, ...]:
+        authority = endpoint_authority(self._endpoint or "aws")
+        if authority.endswith(".amazonaws.com"):
+            authority = "aws"  # one bucket namespace, whatever the regional endpoint
+        return (Location("s3", authority, self._bucket),)
 
     def key_from_native(self, native: str) -> str | None:
         base = f"s3://{self._bucket}"

@@ -1,25 +1,23 @@
 """S3 limits, part sizing, URL parsing and client construction (no I/O here).
 
-Part sizing keeps every streaming upload under S3's 10,000-part limit:
-
-- with a ``size_hint`` the first part size is grown so that ``size_hint``
-  fits in 10,000 parts;
-- without one, the part size doubles every :data:`PART_GROWTH_INTERVAL`
-  parts (capped at 5 GiB), so any object below the 5 TiB S3 limit fits
-  even when its size is unknown up front. Memory stays bounded by about
-  ``(max_concurrency + 1) x current part size``: 5 parts of the base size
-  for objects below ``PART_GROWTH_INTERVAL x part_size`` (7 GiB at 8 MiB).
+Part sizing (:func:`layout`, the rule of :class:`omnistorage._parts.PartLayout`)
+keeps every streaming upload under S3's 10,000-part limit: with a ``size_hint``
+the first part is grown so the object fits; without one, the part size doubles
+every :data:`PART_GROWTH_INTERVAL` parts (capped at 5 GiB), so any object below
+the 5 TiB S3 limit fits. Memory stays bounded by about
+``(max_concurrency + 1) x current part size``.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 from omnistorage._net import RetryBudget
+from omnistorage._parts import PartLayout
 from omnistorage.errors import ConfigurationError
+from omnistorage.options import OptionSchema, anything, excluding, integer, number, text, url
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -31,14 +29,13 @@ __all__ = [
     "MAX_SINGLE_COPY",
     "MIN_PART_SIZE",
     "MiB",
+    "OPTIONS",
     "PART_GROWTH_INTERVAL",
-    "base_part_size",
     "bound_retries",
     "build_client",
     "chain_secrets",
-    "check_options",
+    "layout",
     "parse_url",
-    "part_size_for",
     "without_userinfo",
 ]
 
@@ -61,37 +58,14 @@ ADDRESSING_STYLES = ("auto", "path", "virtual")
 RETRY_MODES = ("standard", "adaptive", "legacy")
 
 
-def base_part_size(part_size: int, size_hint: int | None) -> int:
-    """The first part size: ``part_size``, grown (in whole MiB) so ``size_hint`` fits."""
-    if size_hint is None or size_hint <= part_size * MAX_PARTS:
-        return part_size
-    needed = math.ceil(size_hint / MAX_PARTS)
-    return min(MAX_PART_SIZE, math.ceil(needed / MiB) * MiB)
-
-
-def part_size_for(number: int, base: int) -> int:
-    """The size of part ``number`` (1-based) of an upload whose first part is ``base``."""
-    doublings = (number - 1) // PART_GROWTH_INTERVAL
-    return min(MAX_PART_SIZE, base << doublings)
-
-
-def part_lengths(size: int, part_size: int) -> list[int] | None:
-    """The parts the S3 writer cuts an object of ``size`` bytes into, told the size
-    (``size_hint``), with ``part_size`` configured; ``None`` when it is one ``PutObject``.
-
-    The sync engine uses it to compute the ETag S3 lists for such an upload.
-    """
-    base = base_part_size(part_size, size)
-    if size <= base:
-        return None
-    lengths: list[int] = []
-    left, number = size, 1
-    while left > 0:
-        length = min(left, part_size_for(number, base))
-        lengths.append(length)
-        left -= length
-        number += 1
-    return lengths
+def layout(part_size: int) -> PartLayout:
+    """The part layout of the S3 writer for a configured ``part_size``."""
+    return PartLayout(
+        part_size,
+        max_parts=MAX_PARTS,
+        max_part_size=MAX_PART_SIZE,
+        growth_interval=PART_GROWTH_INTERVAL,
+    )
 
 
 def parse_url(split: SplitResult) -> tuple[dict[str, Any], str]:
@@ -180,40 +154,45 @@ def bound_retries(client: Any, budget: RetryBudget) -> None:
     client.meta.events.register_first(f"needs-retry.{service}", veto)
 
 
-def check_options(
-    *,
-    bucket: str,
-    addressing_style: str,
-    part_size: int,
-    max_concurrency: int,
-    read_concurrency: int,
-    read_block_size: int,
-    list_page_size: int,
-    max_attempts: int,
-    retry_mode: str,
-    multipart_copy_threshold: int,
-) -> None:
-    problems = []
-    if not isinstance(bucket, str) or not bucket or "/" in bucket:
-        problems.append(f"bucket must be a bucket name, got {bucket!r}")
-    if addressing_style not in ADDRESSING_STYLES:
-        problems.append(f"addressing_style must be one of {ADDRESSING_STYLES}")
-    if not MIN_PART_SIZE <= part_size <= MAX_PART_SIZE:
-        problems.append(f"part_size must be between 5 MiB and 5 GiB, got {part_size}")
-    if max_concurrency < 1 or read_concurrency < 1:
-        problems.append("max_concurrency and read_concurrency must be >= 1")
-    if read_block_size < 1:
-        problems.append("read_block_size must be >= 1")
-    if not 1 <= list_page_size <= 1000:
-        problems.append(f"list_page_size must be between 1 and 1000, got {list_page_size}")
-    if max_attempts < 1:
-        problems.append("max_attempts must be >= 1")
-    if retry_mode not in RETRY_MODES:
-        problems.append(f"retry_mode must be one of {RETRY_MODES}")
-    if not MIN_PART_SIZE <= multipart_copy_threshold <= MAX_SINGLE_COPY:
-        problems.append("multipart_copy_threshold must be between 5 MiB and 5 GiB")
-    if problems:
-        raise ConfigurationError("s3 backend: " + "; ".join(problems))
+OPTIONS = OptionSchema(
+    "s3",
+    text("bucket", required=True, forbidden="/", example="omni-bucket"),
+    url("endpoint_url", nullable=True, example="http://127.0.0.1:9000"),
+    text("region", nullable=True, example="eu-west-1"),
+    text("access_key_id", nullable=True, secret=True, example="AKIAOMNIEXAMPLE"),
+    text("secret_access_key", nullable=True, secret=True, example="omni-s3-secret-example"),
+    text("session_token", nullable=True, secret=True, example="omni-s3-token-example"),
+    text("profile", nullable=True, example="omni-profile"),
+    text("addressing_style", choices=ADDRESSING_STYLES),
+    integer("part_size", ge=MIN_PART_SIZE, le=MAX_PART_SIZE, unit="bytes"),
+    integer("max_concurrency", ge=1),
+    integer("read_concurrency", ge=1),
+    integer("read_block_size", ge=1, unit="bytes"),
+    integer("list_page_size", ge=1, le=1000),
+    integer("max_attempts", ge=1),
+    text("retry_mode", choices=RETRY_MODES),
+    number("connect_timeout", gt=0, unit="seconds"),
+    number("read_timeout", gt=0, unit="seconds"),
+    number("retry_budget", gt=0, unit="seconds"),
+    integer("multipart_copy_threshold", ge=MIN_PART_SIZE, le=MAX_SINGLE_COPY, unit="bytes"),
+    anything("client", example=object()),
+    # A key id and its secret travel together; a session token needs both.
+    requires={
+        "secret_access_key": ("access_key_id",),
+        "access_key_id": ("secret_access_key",),
+        "session_token": ("access_key_id", "secret_access_key"),
+    },
+    conflicts=excluding(
+        "client",
+        "endpoint_url",
+        "region",
+        "access_key_id",
+        "secret_access_key",
+        "session_token",
+        "profile",
+    ),
+)
+"""The options of :class:`~omnistorage.backends.s3.S3Backend`, checked without I/O."""
 
 
 def without_userinfo(url: str | None) -> str | None:

@@ -311,7 +311,7 @@ class S3Pinned(PinnedReader):
         self._key = key
         self.size = int(head.get("ContentLength", 0))
         self._etag = str(head.get("ETag", ""))
-        self.version = self._etag
+        self.version = self._etag.strip('"') or None  # as stat and listings give it
 
     def read_range(self, offset: int, length: int) -> bytes:
         length = max(0, min(length, self.size - offset))

@@ -5,7 +5,7 @@
 - Otherwise a multipart upload starts when the second part begins; parts go
   out on a small thread pool with at most ``max_concurrency`` in flight, so
   memory stays near ``(max_concurrency + 1) x part size``. Part sizes follow
-  :func:`~omnistorage.backends.s3._config.part_size_for`.
+  :func:`~omnistorage.backends.s3._config.layout`.
 - :meth:`S3Writer.close` sends the last part and ``CompleteMultipartUpload``;
   nothing is visible before that call returns.
 - Create-only (``overwrite=False``) sends ``If-None-Match: *`` on
@@ -35,8 +35,7 @@ import botocore.exceptions
 from omnistorage.backends.s3._config import (
     MAX_OBJECT_SIZE,
     MAX_PARTS,
-    base_part_size,
-    part_size_for,
+    layout,
 )
 from omnistorage.backends.s3._errors import (
     ObjectExistsError,
@@ -90,7 +89,8 @@ class S3Writer(Writer):
         self._s = settings
         self._key = key
         self._options = options
-        self._base = base_part_size(settings.part_size, options.size_hint)
+        self._layout = layout(settings.part_size)
+        self._base = self._layout.base(options.size_hint)
         self._buffer = bytearray()
         self._parts_sent = 0
         self._upload_id: str | None = None
@@ -107,7 +107,7 @@ class S3Writer(Writer):
         view = memoryview(data).cast("B")
         size = view.nbytes
         while view.nbytes:
-            target = part_size_for(self._parts_sent + 1, self._base)
+            target = self._layout.size_of(self._parts_sent + 1, self._base)
             if len(self._buffer) >= target:
                 # The buffered part is full and more data follows: it is not the last part.
                 self._send_part(self._buffer)

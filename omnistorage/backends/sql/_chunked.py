@@ -41,7 +41,7 @@ from sqlalchemy import (
 )
 
 from omnistorage.backends.sql._schema import Tables
-from omnistorage.capabilities import Capability, Features
+from omnistorage.capabilities import Capability, ETagKind, Features
 from omnistorage.driver import PinnedReader, WriteOptions, Writer
 from omnistorage.errors import LimitExceeded, ObjectChanged
 from omnistorage.models import HashType, Leftover, ObjectInfo
@@ -66,6 +66,8 @@ FEATURES = Features.of(
         Capability.PINNED_READ,
     ],
     [HashType.MD5],
+    etag=ETagKind.OPAQUE,
+    strong_version=True,  # the upload id of the row set, which pinned reads check
 )
 
 
