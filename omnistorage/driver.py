@@ -46,9 +46,11 @@ What a driver must do:
 - A create-only publish that the client library retried and that then fails
   with a conflict must find out whether the object there is its own (a
   token, checksum or ETag it sent) and succeed if so.
-- Take ``connect_timeout``, ``read_timeout`` and ``retries`` options (network
-  backends; defaults in :mod:`omnistorage._net`) so a server that is down
-  fails within about 10 s with an error classified ``UNAVAILABLE``.
+- Take ``connect_timeout``, ``read_timeout``, ``retries`` and ``retry_budget``
+  options (network backends; defaults and the budget's rule in
+  :mod:`omnistorage._net`) so a server that is down, or accepts connections
+  and never answers, fails within about 10 s (15 at most) with an error
+  classified ``UNAVAILABLE``, temporary.
 
 Folders on object stores (S3, GCS, Azure): a zero-size object named
 ``<folder>/`` is a *folder marker*, an empty folder. Drivers that keep

@@ -26,6 +26,8 @@ __all__ = [
     "AlreadyExists",
     "BackendClosed",
     "BackendUnavailable",
+    "BucketMissing",
+    "BucketNotFound",
     "CapabilityNotSupported",
     "ChangedDuringRead",
     "Classification",
@@ -106,6 +108,65 @@ def _rebuild(
 
 class NotFound(StorageError, FileNotFoundError):
     """No file (or folder) at the path."""
+
+
+class BucketNotFound(NotFound):
+    """The bucket (S3, GCS), container (Azure Blob) or file share a store lives in does
+    not exist: not a missing path, so no listing or ``exists()`` can answer it.
+
+    A :class:`NotFound` (and so a :class:`FileNotFoundError`), so existing
+    ``except NotFound`` code keeps catching it; ``Store.exists()`` and
+    ``is_file()`` raise it instead of returning ``False``.
+
+    Attributes:
+        bucket: the missing bucket's (container's, share's) name, when known.
+        noun: what the backend calls it: ``"bucket"``, ``"container"`` or ``"share"``.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        path: str | None = None,
+        backend: str | None = None,
+        op: str | None = None,
+        temporary: bool = False,
+        bucket: str | None = None,
+        noun: str = "bucket",
+    ) -> None:
+        super().__init__(message, path=path, backend=backend, op=op, temporary=temporary)
+        self.bucket = bucket
+        self.noun = noun
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (
+            _rebuild_bucket,
+            (
+                type(self),
+                self.message,
+                self.path,
+                self.backend,
+                self.op,
+                self.temporary,
+                self.bucket,
+                self.noun,
+            ),
+        )
+
+
+def _rebuild_bucket(
+    cls: type[BucketNotFound],
+    message: str,
+    path: str | None,
+    backend: str | None,
+    op: str | None,
+    temporary: bool,
+    bucket: str | None,
+    noun: str,
+) -> BucketNotFound:
+    return cls(
+        message, path=path, backend=backend, op=op, temporary=temporary, bucket=bucket, noun=noun
+    )
 
 
 class AlreadyExists(StorageError, FileExistsError):
@@ -204,6 +265,7 @@ class ErrorKind(enum.Enum):
     """What a driver says a native exception means."""
 
     NOT_FOUND = NotFound
+    BUCKET_NOT_FOUND = BucketNotFound
     ALREADY_EXISTS = AlreadyExists
     PERMISSION_DENIED = PermissionDenied
     INVALID_PATH = InvalidPath
@@ -226,12 +288,34 @@ class ObjectChanged(Exception):
     """
 
 
+class BucketMissing(Exception):
+    """Raised by *drivers* (a native exception, not a :class:`StorageError`) when the
+    bucket, container or share they are bound to does not exist, where the service's
+    own answer cannot say so (a ``HEAD`` answers a bare 404 for a missing object and a
+    missing bucket alike; the driver then asked about the bucket).
+
+    :func:`classify_builtin` classifies it as :attr:`ErrorKind.BUCKET_NOT_FOUND`, so
+    the Store raises :class:`BucketNotFound`.
+    """
+
+    def __init__(self, bucket: str, noun: str = "bucket") -> None:
+        super().__init__(f"{noun} {bucket!r} does not exist")
+        self.bucket = bucket
+        self.noun = noun
+
+
 @dataclass(frozen=True, slots=True)
 class Classification:
-    """A driver's verdict on a native exception."""
+    """A driver's verdict on a native exception.
+
+    ``bucket`` and ``noun`` name the missing bucket (container, share) of a
+    :attr:`ErrorKind.BUCKET_NOT_FOUND` verdict.
+    """
 
     kind: ErrorKind
     temporary: bool = False
+    bucket: str | None = None
+    noun: str = "bucket"
 
 
 def classify_builtin(exc: BaseException) -> Classification:
@@ -245,6 +329,8 @@ def classify_builtin(exc: BaseException) -> Classification:
         return Classification(ErrorKind.ALREADY_EXISTS)
     if isinstance(exc, ObjectChanged):
         return Classification(ErrorKind.CHANGED)
+    if isinstance(exc, BucketMissing):
+        return Classification(ErrorKind.BUCKET_NOT_FOUND, bucket=exc.bucket, noun=exc.noun)
     if isinstance(exc, builtins.PermissionError):
         return Classification(ErrorKind.PERMISSION_DENIED)
     if isinstance(exc, (builtins.TimeoutError, builtins.ConnectionError)):
@@ -267,6 +353,7 @@ def redact(text: str, secrets: Iterable[str]) -> str:
 
 _KIND_WORDS = {
     ErrorKind.NOT_FOUND: "not found",
+    ErrorKind.BUCKET_NOT_FOUND: "does not exist",
     ErrorKind.ALREADY_EXISTS: "already exists",
     ErrorKind.PERMISSION_DENIED: "permission denied",
     ErrorKind.INVALID_PATH: "invalid path",
@@ -306,6 +393,18 @@ def map_error(
         return exc
     detail = redact(f"{type(exc).__name__}: {exc}", secrets)
     where = f" {path!r}" if path is not None else ""
+    if classification.kind is ErrorKind.BUCKET_NOT_FOUND:
+        noun, bucket = classification.noun, classification.bucket
+        named = f"the {noun} {bucket!r}" if bucket else f"the {noun}"
+        return BucketNotFound(
+            f"{op}{where} on {backend}: {named} does not exist ({detail})",
+            path=path,
+            backend=backend,
+            op=op,
+            temporary=classification.temporary,
+            bucket=bucket,
+            noun=noun,
+        )
     message = f"{op}{where} on {backend}: {_KIND_WORDS[classification.kind]} ({detail})"
     cls: type[StorageError] = classification.kind.value
     return cls(message, path=path, backend=backend, op=op, temporary=classification.temporary)

@@ -52,7 +52,9 @@ class BackendType:
 
     ``factory`` and ``parse_url`` may be import paths (``"pkg.mod:attr"``)
     resolved on first use; ``extra`` names the ``pip install
-    'omnistorage[extra]'`` that brings its dependencies.
+    'omnistorage[extra]'`` that brings its dependencies. ``buckets`` is the
+    type's :class:`~omnistorage.buckets.BucketService` class (or its import
+    path), for types whose stores live in buckets an account can list and make.
     """
 
     name: str
@@ -60,6 +62,7 @@ class BackendType:
     parse_url: UrlParser | str | None = None
     schemes: tuple[str, ...] = ()
     extra: str | None = None
+    buckets: Any = None
 
 
 _TYPES: dict[str, BackendType] = {}
@@ -75,9 +78,11 @@ def register(
     schemes: tuple[str, ...] = (),
     parse_url: UrlParser | str | None = None,
     extra: str | None = None,
+    buckets: Any = None,
 ) -> None:
-    """Register (or replace) a backend type under ``name`` and its URL ``schemes``."""
-    backend_type = BackendType(name, factory, parse_url, schemes or (name,), extra)
+    """Register (or replace) a backend type under ``name`` and its URL ``schemes``
+    (``buckets``: see :class:`BackendType`)."""
+    backend_type = BackendType(name, factory, parse_url, schemes or (name,), extra, buckets)
     with _LOCK:
         _TYPES[name] = backend_type
         for scheme in backend_type.schemes:
@@ -107,7 +112,12 @@ def _load_entry_points() -> None:
             ) from exc
         if isinstance(obj, BackendType):
             register(
-                obj.name, obj.factory, schemes=obj.schemes, parse_url=obj.parse_url, extra=obj.extra
+                obj.name,
+                obj.factory,
+                schemes=obj.schemes,
+                parse_url=obj.parse_url,
+                extra=obj.extra,
+                buckets=obj.buckets,
             )
         else:
             register(ep.name, obj)
@@ -146,6 +156,32 @@ def _resolve(target: Any, backend_type: BackendType, what: str) -> Any:
         raise ConfigurationError(
             f"{what} {target!r} of backend {backend_type.name!r} not found"
         ) from exc
+
+
+def _factory(name: str) -> Factory:
+    """The factory of the backend type ``name`` (imported on first use)."""
+    backend_type = _lookup(name)
+    factory: Factory = _resolve(backend_type.factory, backend_type, "factory")
+    return factory
+
+
+def _load_buckets(backend_type: BackendType) -> Any:
+    """The bucket service class of ``backend_type`` (imported on first use)."""
+    return _resolve(backend_type.buckets, backend_type, "bucket service")
+
+
+def _scheme_type(scheme: str, target: str) -> str:
+    """The backend type name of a URL scheme; ``ConfigurationError`` when unknown."""
+    name = _SCHEMES.get(scheme)
+    if name is None:
+        _load_entry_points()
+        name = _SCHEMES.get(scheme)
+    if name is None:
+        known = ", ".join(sorted(_SCHEMES))
+        raise ConfigurationError(
+            f"unknown URL scheme {scheme!r} in {redact_url(target)!r} (known: {known})"
+        )
+    return name
 
 
 def open_backend(name: str, /, **options: Any) -> Backend:
@@ -314,16 +350,7 @@ def open_store(target: str, **options: Any) -> Store:
     if "://" not in target:
         return Store(open_backend("local", root=target, **options))
     split = urlsplit(target)
-    scheme = split.scheme.lower()
-    name = _SCHEMES.get(scheme)
-    if name is None:
-        _load_entry_points()
-        name = _SCHEMES.get(scheme)
-    if name is None:
-        known = ", ".join(sorted(_SCHEMES))
-        raise ConfigurationError(
-            f"unknown URL scheme {scheme!r} in {redact_url(target)!r} (known: {known})"
-        )
+    name = _scheme_type(split.scheme.lower(), target)
     password = split.password
     try:
         return _open_url(name, split, options)
@@ -381,7 +408,12 @@ def _parse_file(split: SplitResult) -> tuple[dict[str, Any], str]:
 
 
 def _builtin(
-    name: str, module: str, cls: str, schemes: tuple[str, ...], extra: str | None = None
+    name: str,
+    module: str,
+    cls: str,
+    schemes: tuple[str, ...],
+    extra: str | None = None,
+    buckets: str | None = None,
 ) -> None:
     register(
         name,
@@ -389,6 +421,7 @@ def _builtin(
         schemes=schemes,
         parse_url=f"omnistorage.backends.{module}:parse_url",
         extra=extra,
+        buckets=None if buckets is None else f"omnistorage.backends.{module}:{buckets}",
     )
 
 
@@ -405,9 +438,11 @@ register(
     parse_url=_parse_file,
 )
 _builtin("channel", "channel", "ChannelBackend", ("channel",))
-_builtin("s3", "s3", "S3Backend", ("s3",), "s3")
-_builtin("gcs", "gcs", "GCSBackend", ("gs", "gcs"), "gcs")
-_builtin("azure", "azure", "AzureBackend", ("az", "azure", "abfs", "abfss"), "azure")
+_builtin("s3", "s3", "S3Backend", ("s3",), "s3", "S3Buckets")
+_builtin("gcs", "gcs", "GCSBackend", ("gs", "gcs"), "gcs", "GCSBuckets")
+_builtin(
+    "azure", "azure", "AzureBackend", ("az", "azure", "abfs", "abfss"), "azure", "AzureBuckets"
+)
 _builtin("sftp", "sftp", "SFTPBackend", ("sftp",), "sftp")
 _builtin("http", "http", "HTTPBackend", ("http", "https"), "http")
 register("sql", "omnistorage.backends.sql:SQLBlobBackend", schemes=("sqlblob",), extra="sql")

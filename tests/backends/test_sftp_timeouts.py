@@ -117,8 +117,9 @@ def test_silent_host_fails_within_about_ten_seconds_by_default(silent_port: int)
     with pytest.raises(BackendUnavailable) as info:
         store.exists("x")
     elapsed = time.monotonic() - started
-    # 3 attempts of 3 s for the banner, 0.1 s and 0.2 s apart.
-    assert 3 * DEFAULT_CONNECT_TIMEOUT <= elapsed < 10.5, elapsed
+    # 2 attempts of 3 s for the banner, 0.1 s apart: a third could end past the retry
+    # budget if the server then stayed silent for a whole read_timeout.
+    assert 2 * DEFAULT_CONNECT_TIMEOUT <= elapsed < 3 * DEFAULT_CONNECT_TIMEOUT, elapsed
     assert info.value.temporary
     assert "connect_timeout" in str(info.value)
     store.close()

@@ -120,7 +120,8 @@ properties → :class:`~omnistorage.models.ObjectInfo`), ``_datalake``
 """
 
 from omnistorage.backends.azure._backend import AzureBackend
+from omnistorage.backends.azure._buckets import AzureBuckets
 from omnistorage.backends.azure._errors import AzureCopyFailed
 from omnistorage.backends.azure._url import parse_url
 
-__all__ = ["AzureBackend", "AzureCopyFailed", "parse_url"]
+__all__ = ["AzureBackend", "AzureBuckets", "AzureCopyFailed", "parse_url"]

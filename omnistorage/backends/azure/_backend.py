@@ -23,12 +23,14 @@ from omnistorage._net import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
     DEFAULT_RETRIES,
+    DEFAULT_RETRY_BUDGET,
     endpoint_authority,
 )
-from omnistorage.backends.azure._client import client_secrets, make_service
+from omnistorage.backends._bucket import name_bucket
+from omnistorage.backends.azure._client import budget_scope, client_secrets, make_service
 from omnistorage.backends.azure._copy import copy_blob
 from omnistorage.backends.azure._datalake import datalake_service, dfs_url, has_hns, rename_file
-from omnistorage.backends.azure._errors import classify, error_code
+from omnistorage.backends.azure._errors import CONTAINER_MISSING_CODES, classify, error_code
 from omnistorage.backends.azure._leftovers import list_uncommitted, remove_uncommitted
 from omnistorage.backends.azure._limits import BATCH, MAX_BLOCK_SIZE, MAX_BLOCKS, MAX_PAGE, MiB
 from omnistorage.backends.azure._metadata import blob_metadata, info, is_directory, listed
@@ -112,6 +114,7 @@ OPTIONS = OptionSchema(
     number("connect_timeout", gt=0, unit="seconds"),
     number("read_timeout", gt=0, unit="seconds"),
     integer("retries", ge=0),
+    number("retry_budget", gt=0, unit="seconds"),
     # A credential needs an account to go with (a connection string brings its own).
     requires_any=dict.fromkeys(_CREDENTIALS, ("account_url", "account_name")),
     conflicts=(
@@ -152,8 +155,12 @@ class AzureBackend(ExtendedBackend):
             credential option; the backend does not close it).
         detect_hierarchical_namespace: ask the account whether it has a
             hierarchical namespace (for the atomic Data Lake ``move``).
-        connect_timeout, read_timeout: seconds (defaults 3 and 60, as every
-            network backend).
+        connect_timeout, read_timeout: seconds (defaults 3 and 10, as every
+            network backend: the wait for a connection, and how long the service
+            may stay silent before or inside an answer).
+        retry_budget: seconds within which every attempt of a call must be able to
+            end (15): a silent service is not retried past it
+            (:mod:`omnistorage._net`).
         retries: attempts after the first for temporary failures (default 2,
             about 1 s then 2 s apart): a service that is down fails within about
             10 s with ``BackendUnavailable`` (temporary).
@@ -181,6 +188,7 @@ class AzureBackend(ExtendedBackend):
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         read_timeout: float = DEFAULT_READ_TIMEOUT,
         retries: int = DEFAULT_RETRIES,
+        retry_budget: float = DEFAULT_RETRY_BUDGET,
     ) -> None:
         self.check_config(arguments(locals()))
         self._container_name = container
@@ -204,6 +212,7 @@ class AzureBackend(ExtendedBackend):
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             retries=retries,
+            retry_budget=retry_budget,
         )
         secrets += client_secrets(self._service)
         self.secret_values = tuple(dict.fromkeys(s for s in secrets if s))
@@ -241,7 +250,7 @@ class AzureBackend(ExtendedBackend):
     # ------------------------------------------------------------ errors and paths
 
     def classify_error(self, exc: BaseException) -> Classification:
-        return classify(exc)
+        return name_bucket(classify(exc), self._container_name, "container")
 
     def native_path(self, key: str) -> str:
         return f"az://{self._container_name}/{key}"
@@ -287,7 +296,8 @@ class AzureBackend(ExtendedBackend):
             blob.get_blob_properties()  # a missing blob still raises
             return io.BytesIO(b"")
         try:
-            downloader = blob.download_blob(offset=offset, length=length)
+            with budget_scope():  # the SDK may read the first chunk's body three times
+                downloader = blob.download_blob(offset=offset, length=length)
         except HttpResponseError as exc:
             if exc.status_code == 416:  # the offset is at or past the end
                 return io.BytesIO(b"")
@@ -304,15 +314,18 @@ class AzureBackend(ExtendedBackend):
         try:
             props = self._container.get_blob_client(key).get_blob_properties()
         except ResourceNotFoundError as exc:
-            if error_code(exc) == "ContainerNotFound":
+            if error_code(exc) in CONTAINER_MISSING_CODES:
                 raise
             return False
         return not is_directory(props.metadata)
 
     def delete(self, key: str) -> None:
         self._ensure_container()
-        with contextlib.suppress(ResourceNotFoundError):
+        try:
             self._container.delete_blob(key, delete_snapshots="include")
+        except ResourceNotFoundError as exc:
+            if error_code(exc) in CONTAINER_MISSING_CODES:
+                raise  # a missing blob is deleted already; a missing container is not fine
 
     def list(self, prefix: str, *, recursive: bool = True) -> Iterator[ObjectInfo]:
         self._ensure_container()
@@ -370,7 +383,7 @@ class AzureBackend(ExtendedBackend):
         try:
             props = self._container.get_blob_client(key).get_blob_properties()
         except ResourceNotFoundError as exc:
-            if error_code(exc) == "ContainerNotFound" or not _holds(key, self._below(key)):
+            if error_code(exc) in CONTAINER_MISSING_CODES or not _holds(key, self._below(key)):
                 raise
             return ObjectInfo(path=key, is_dir=True)  # a marker or blobs below it
         if is_directory(props.metadata):
@@ -496,7 +509,11 @@ class AzureBackend(ExtendedBackend):
                 self.delete(key)
             return
         for key, response in zip(keys, responses, strict=False):
-            if response.status_code not in (200, 202, 404):
+            missing_container = (
+                response.status_code == 404
+                and response.headers.get("x-ms-error-code") in CONTAINER_MISSING_CODES
+            )
+            if response.status_code not in (200, 202, 404) or missing_container:
                 self.delete(key)  # retried alone so a failure raises its native error
         for key in keys[len(responses) :]:
             self.delete(key)

@@ -107,8 +107,9 @@ checked download stream).
 """
 
 from omnistorage.backends.gcs._backend import GCSBackend
+from omnistorage.backends.gcs._buckets import GCSBuckets
 from omnistorage.backends.gcs._errors import ResumableUploadError
 from omnistorage.backends.gcs._url import parse_url
 from omnistorage.backends.gcs._writer import CHUNK_GRANULARITY as CHUNK_GRANULARITY
 
-__all__ = ["GCSBackend", "ResumableUploadError", "parse_url"]
+__all__ = ["GCSBackend", "GCSBuckets", "ResumableUploadError", "parse_url"]

@@ -55,9 +55,11 @@ What it does:
   folder: ``NotFound``).
 - **Retries**: refused or timed-out connections, replies lost before their
   headers and temporary statuses are retried ``retries`` times (default 2)
-  with backoff, honouring ``Retry-After`` up to 2 s; ``connect_timeout`` 3 s
-  and ``read_timeout`` 60 s by default, so a server that is down fails within
-  about 10 s with ``BackendUnavailable``.
+  with backoff, honouring ``Retry-After`` up to 2 s, and none starts past the
+  ``retry_budget`` (15 s); ``connect_timeout`` 3 s and ``read_timeout`` 10 s
+  by default, so a server that is down fails within about 10 s, and one that
+  accepts connections and stays silent after one ``read_timeout``, with
+  ``BackendUnavailable`` (temporary).
 - **Credentials** (basic auth, bearer token) travel only in the
   ``Authorization`` header: never in URLs, reprs or messages, and they are
   registered with the log scrubber (urllib3's DEBUG log included). TLS is

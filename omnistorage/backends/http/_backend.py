@@ -20,6 +20,8 @@ from omnistorage._net import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
     DEFAULT_RETRIES,
+    DEFAULT_RETRY_BUDGET,
+    RetryBudget,
     endpoint_authority,
 )
 from omnistorage.backends.http._client import Client, auth_header
@@ -69,6 +71,7 @@ OPTIONS = OptionSchema(
     number("connect_timeout", gt=0, unit="seconds"),
     number("read_timeout", gt=0, unit="seconds"),
     integer("retries", ge=0),
+    number("retry_budget", gt=0, unit="seconds"),
     flag("verify"),
     path("ca_file", nullable=True, example="/nonexistent/omni-ca.pem"),
     integer("max_connections", ge=1),
@@ -91,8 +94,12 @@ class HTTPBackend(ExtendedBackend):
             queried) or ``"nginx-json"``: the server answers folder URLs with
             nginx's ``autoindex_format json`` index, and the backend declares
             ``LIST``.
-        connect_timeout, read_timeout: seconds (defaults 3 and 60, as every
-            network backend).
+        connect_timeout, read_timeout: seconds (defaults 3 and 10, as every
+            network backend: the wait for a connection, and how long the server may
+            stay silent before or inside an answer).
+        retry_budget: seconds within which every attempt of a call (and every
+            resume of a cut body) must be able to end (15): a silent server is not
+            retried past it (:mod:`omnistorage._net`).
         retries: attempts after the first for temporary failures (default 2), so a
             server that is down fails within about 10 s with ``BackendUnavailable``.
         verify: check the server's TLS certificate (default ``True``).
@@ -118,6 +125,7 @@ class HTTPBackend(ExtendedBackend):
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         read_timeout: float = DEFAULT_READ_TIMEOUT,
         retries: int = DEFAULT_RETRIES,
+        retry_budget: float = DEFAULT_RETRY_BUDGET,
         verify: bool = True,
         ca_file: str | None = None,
         max_connections: int = 10,
@@ -132,6 +140,7 @@ class HTTPBackend(ExtendedBackend):
             connect_timeout=float(connect_timeout),
             read_timeout=float(read_timeout),
             retries=retries,
+            budget=RetryBudget(retry_budget, connect_timeout, read_timeout),
             verify=verify,
             ca_file=ca_file,
             max_connections=max_connections,

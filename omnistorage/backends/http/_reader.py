@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from collections.abc import Callable
 from typing import Any, BinaryIO, cast
 
@@ -127,6 +128,7 @@ class HTTPStream(io.RawIOBase):
         self._version = version
         self._status_error = status_error
         self._resumes = client.retries
+        self._progress = time.monotonic()  # the last time bytes came
 
     def readable(self) -> bool:
         return True
@@ -173,15 +175,21 @@ class HTTPStream(io.RawIOBase):
             if response is None:
                 return b""
             try:
-                return response.read(size, decode_content=False)
+                data = response.read(size, decode_content=False)
             except Exception as exc:
                 if not self._resume(exc):
                     raise
+            else:
+                self._progress = time.monotonic()
+                return data
 
     def _resume(self, exc: Exception) -> bool:
         """After ``exc`` cut the body: reopen from ``position`` at the same version."""
         if self._resumes <= 0 or not classify(exc).temporary or not self._version.known:
             return False
+        budget = self._client.budget
+        if budget is not None and not budget.allows(self._progress):
+            return False  # the server was silent too long already: do not wait again
         self._resumes -= 1
         self._release()
         start = self._position + self._skip
@@ -287,6 +295,8 @@ class HTTPPinned(PinnedReader):
         if length == 0:
             return b""
         attempts = self._client.retries + 1
+        budget = self._client.budget
+        started = time.monotonic()
         for attempt in range(1, attempts + 1):
             try:
                 return self._fetch(offset, length)
@@ -294,6 +304,8 @@ class HTTPPinned(PinnedReader):
                 raise
             except Exception as exc:
                 if attempt == attempts or not classify(exc).temporary:
+                    raise
+                if budget is not None and not budget.allows(started):
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -58,6 +58,7 @@ to AWS's documentation and verified only against a real account.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
@@ -70,9 +71,12 @@ from omnistorage._net import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
     DEFAULT_RETRIES,
+    DEFAULT_RETRY_BUDGET,
+    RetryBudget,
     endpoint_authority,
 )
 from omnistorage._redact import protect_secrets
+from omnistorage.backends._bucket import BucketCheck, name_bucket
 from omnistorage.backends.s3._config import (
     MAX_OBJECT_SIZE,
     MAX_PART_SIZE,
@@ -87,7 +91,7 @@ from omnistorage.backends.s3._config import (
     without_userinfo,
 )
 from omnistorage.backends.s3._copy import CopySettings, copy_object
-from omnistorage.backends.s3._errors import classify
+from omnistorage.backends.s3._errors import classify, error_code, error_status
 from omnistorage.backends.s3._reader import ReadSettings, S3Pinned, open_reader
 from omnistorage.backends.s3._writer import S3Writer, UploadSettings, metadata_problem
 from omnistorage.capabilities import Capability, ETagKind, Features
@@ -160,7 +164,14 @@ class S3Backend(ExtendedBackend):
             (the first and 2 retries, as every network backend), so an
             endpoint that is down fails within about 10 s.
         retry_mode: botocore's retry mode: ``"standard"``, ``"adaptive"`` or ``"legacy"``.
-        connect_timeout, read_timeout: socket timeouts in seconds (3 and 60).
+        connect_timeout, read_timeout: socket timeouts in seconds (3 and 10): how long
+            to wait for a connection, and how long the server may stay silent (before
+            the first byte of an answer, or inside one).
+        retry_budget: seconds within which every attempt of a call must be able to
+            end (15): a retry after a silent server is not started past it, so a
+            server that accepts connections and never answers fails after one
+            ``read_timeout`` (:mod:`omnistorage._net`). With ``client=`` it bounds
+            only omnistorage's own retries.
         multipart_copy_threshold: objects larger than this are copied with
             ``UploadPartCopy`` (S3 copies at most 5 GiB in one ``CopyObject``).
         client: an existing boto3 S3 client to use (it is not closed by
@@ -190,10 +201,12 @@ class S3Backend(ExtendedBackend):
         retry_mode: str = "standard",
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         read_timeout: float = DEFAULT_READ_TIMEOUT,
+        retry_budget: float = DEFAULT_RETRY_BUDGET,
         multipart_copy_threshold: int = MAX_SINGLE_COPY,
         client: S3Client | None = None,
     ) -> None:
         self.check_config(arguments(locals()))
+        budget = RetryBudget(retry_budget, connect_timeout, read_timeout)
         explicit = (access_key_id, secret_access_key, session_token)
         self.secret_values = tuple(v for v in explicit if v)
         if client is not None:  # the schema refused connection options beside it
@@ -213,6 +226,7 @@ class S3Backend(ExtendedBackend):
                 connect_timeout=connect_timeout,
                 read_timeout=read_timeout,
                 max_pool_connections=max(16, 4 * max(max_concurrency, read_concurrency)),
+                retry_budget=budget,
             )
             self._owns_client = True
         self.secret_values = tuple(dict.fromkeys(self.secret_values + chain_secrets(self._client)))
@@ -222,9 +236,10 @@ class S3Backend(ExtendedBackend):
         self._region = region or self._client.meta.region_name
         self._upload = UploadSettings(self._client, bucket, part_size, max_concurrency)
         self._features = replace(_FEATURES, multipart=layout(part_size))
-        self._read = ReadSettings(self._client, bucket, read_concurrency, read_block_size)
+        self._read = ReadSettings(self._client, bucket, read_concurrency, read_block_size, budget)
         self._copy = CopySettings(self._client, bucket, multipart_copy_threshold, max_concurrency)
         self._page_size = list_page_size
+        self._bucket_check = BucketCheck(bucket, "bucket", self._bucket_exists)
 
     def __repr__(self) -> str:
         return (
@@ -241,7 +256,7 @@ class S3Backend(ExtendedBackend):
         return self._features
 
     def classify_error(self, exc: BaseException) -> Classification:
-        return classify(exc)
+        return name_bucket(classify(exc), self._bucket, "bucket")
 
     def native_path(self, key: str) -> str:
         return f"s3://{self._bucket}/{key}"
@@ -278,7 +293,19 @@ class S3Backend(ExtendedBackend):
     # ------------------------------------------------------------ reads
 
     def new_reader(self, key: str, *, offset: int = 0, length: int | None = None) -> BinaryIO:
-        return open_reader(self._read, key, offset, length)
+        with self._bucket_404():  # an empty range is a HEAD
+            return open_reader(self._read, key, offset, length)
+
+    @contextlib.contextmanager
+    def _bucket_404(self) -> Iterator[None]:
+        """A ``HEAD``'s bare 404 may be the bucket's: ask, and raise
+        :class:`~omnistorage.errors.BucketMissing` when it is gone."""
+        try:
+            yield
+        except botocore.exceptions.ClientError as exc:
+            if classify(exc).kind is ErrorKind.NOT_FOUND:
+                self._bucket_check.raise_if_missing()
+            raise
 
     # ------------------------------------------------------------ queries
 
@@ -287,9 +314,19 @@ class S3Backend(ExtendedBackend):
 
     def exists(self, key: str) -> bool:
         try:
-            self._head(key)
+            with self._bucket_404():  # a HEAD's 404 has no body: a missing bucket looks alike
+                self._head(key)
         except botocore.exceptions.ClientError as exc:
             if classify(exc).kind is ErrorKind.NOT_FOUND:
+                return False
+            raise
+        return True
+
+    def _bucket_exists(self) -> bool:
+        try:
+            self._client.head_bucket(Bucket=self._bucket)
+        except botocore.exceptions.ClientError as exc:
+            if error_status(exc) == 404 or error_code(exc) in ("NoSuchBucket", "404"):
                 return False
             raise
         return True
@@ -379,7 +416,8 @@ class S3Backend(ExtendedBackend):
 
     def open_pinned(self, key: str) -> PinnedReader:
         """Ranged reads pinned to the ETag there now (``If-Match`` on every request)."""
-        return S3Pinned(self._read, key)
+        with self._bucket_404():
+            return S3Pinned(self._read, key)
 
     # ------------------------------------------------------------ crash leftovers
 

@@ -10,9 +10,11 @@ the 5 TiB S3 limit fits. Memory stays bounded by about
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
+from omnistorage._net import RetryBudget
 from omnistorage._parts import PartLayout
 from omnistorage.errors import ConfigurationError
 from omnistorage.options import OptionSchema, anything, excluding, integer, number, text, url
@@ -29,6 +31,7 @@ __all__ = [
     "MiB",
     "OPTIONS",
     "PART_GROWTH_INTERVAL",
+    "bound_retries",
     "build_client",
     "chain_secrets",
     "layout",
@@ -94,8 +97,10 @@ def build_client(
     connect_timeout: float,
     read_timeout: float,
     max_pool_connections: int,
+    retry_budget: RetryBudget | None = None,
 ) -> S3Client:
-    """A boto3 S3 client. Without explicit keys the normal boto3 credential chain is used."""
+    """A boto3 S3 client. Without explicit keys the normal boto3 credential chain is used.
+    With ``retry_budget`` botocore's retries are bounded by it (:func:`bound_retries`)."""
     import boto3.session
     from botocore.config import Config
 
@@ -116,7 +121,37 @@ def build_client(
         max_pool_connections=max_pool_connections,
         user_agent_extra="omnistorage",
     )
-    return session.client("s3", endpoint_url=endpoint_url, config=config)
+    client = session.client("s3", endpoint_url=endpoint_url, config=config)
+    if retry_budget is not None:
+        bound_retries(client, retry_budget)
+    return client
+
+
+_STARTED = "omnistorage_started"
+
+
+def bound_retries(client: Any, budget: RetryBudget) -> None:
+    """Make botocore start a retry only within ``budget`` of the call's start
+    (:mod:`omnistorage._net`): the call's start is stamped into its request context
+    (``before-call``), and a handler that runs before botocore's own retry handler
+    answers ``False`` ("no retry") to ``needs-retry`` once another silent attempt
+    could end past the budget. Every retry mode's handler defers to it, since botocore
+    takes the first handler's answer that is not ``None``."""
+    service = client.meta.service_model.service_id.hyphenize()
+
+    def stamp(context: Any = None, **_: Any) -> None:
+        if isinstance(context, dict):
+            context.setdefault(_STARTED, time.monotonic())
+
+    def veto(request_dict: Any = None, **_: Any) -> bool | None:
+        context = request_dict.get("context") if isinstance(request_dict, dict) else None
+        started = context.get(_STARTED) if isinstance(context, dict) else None
+        if started is not None and not budget.allows(started):
+            return False
+        return None
+
+    client.meta.events.register(f"before-call.{service}", stamp)
+    client.meta.events.register_first(f"needs-retry.{service}", veto)
 
 
 OPTIONS = OptionSchema(
@@ -138,6 +173,7 @@ OPTIONS = OptionSchema(
     text("retry_mode", choices=RETRY_MODES),
     number("connect_timeout", gt=0, unit="seconds"),
     number("read_timeout", gt=0, unit="seconds"),
+    number("retry_budget", gt=0, unit="seconds"),
     integer("multipart_copy_threshold", ge=MIN_PART_SIZE, le=MAX_SINGLE_COPY, unit="bytes"),
     anything("client", example=object()),
     # A key id and its secret travel together; a session token needs both.

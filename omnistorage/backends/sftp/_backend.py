@@ -19,7 +19,13 @@ from typing import BinaryIO, TypeVar, cast
 import paramiko
 from paramiko.sftp_attr import SFTPAttributes
 
-from omnistorage._net import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_RETRIES
+from omnistorage._net import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_RETRIES,
+    DEFAULT_RETRY_BUDGET,
+    RetryBudget,
+)
 from omnistorage._redact import protect_secrets
 from omnistorage._tempname import is_temp_name
 from omnistorage.backends.sftp._connect import Connector
@@ -104,6 +110,7 @@ OPTIONS = OptionSchema(
     number("connect_timeout", gt=0, unit="seconds"),
     number("read_timeout", gt=0, unit="seconds"),
     integer("retries", ge=0),
+    number("retry_budget", gt=0, unit="seconds"),
     integer("max_connections", ge=1),
     flag("durable"),
     check=_check_root,
@@ -143,7 +150,10 @@ class SFTPBackend(ExtendedBackend):
             reset, timed out), 0.1 s then 0.2 s … apart (default
             :data:`omnistorage._net.DEFAULT_RETRIES`); refused credentials and
             host keys are never retried. A closed port fails within a second,
-            a silent host within about 10 s.
+            a silent host within about 6 s.
+        retry_budget: seconds within which every connection attempt must be able
+            to end (default :data:`omnistorage._net.DEFAULT_RETRY_BUDGET`): no
+            retry starts that a silent server could stretch past it.
         timeout: seconds an operation waits for a free session when all
             ``max_connections`` are in use.
         max_connections: SFTP sessions (channels on one SSH connection) kept
@@ -173,6 +183,7 @@ class SFTPBackend(ExtendedBackend):
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         read_timeout: float = DEFAULT_READ_TIMEOUT,
         retries: int = DEFAULT_RETRIES,
+        retry_budget: float = DEFAULT_RETRY_BUDGET,
         max_connections: int = 4,
         durable: bool = False,
     ) -> None:
@@ -218,6 +229,7 @@ class SFTPBackend(ExtendedBackend):
             connect_timeout=float(connect_timeout),
             read_timeout=float(read_timeout),
             retries=retries,
+            budget=RetryBudget(retry_budget, connect_timeout, read_timeout),
         )
         self._pool = SessionPool(
             connect=connector.connect,

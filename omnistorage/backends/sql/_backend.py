@@ -29,7 +29,7 @@ from omnistorage.backends.sql._schema import Tables
 from omnistorage.backends.sql._single import SingleRowLayout
 from omnistorage.capabilities import Features
 from omnistorage.driver import PinnedReader, WriteOptions, Writer
-from omnistorage.errors import ConfigurationError
+from omnistorage.errors import ConfigurationError, StorageError, map_error
 from omnistorage.models import Leftover, Location, ObjectInfo
 from omnistorage.options import OptionSchema, anything, arguments, flag, integer, text
 
@@ -118,9 +118,21 @@ class SQLBlobBackend(SQLEngineBackend):
             else:
                 assert table is not None
                 self._layout = SingleRowLayout(self._engine, table, max_blob_size)
-        except BaseException:
+        except BaseException as exc:
             if self._owned:
                 self._engine.dispose()
+            if isinstance(exc, Exception) and not isinstance(exc, StorageError):
+                # Creating the tables is the only I/O before a Store exists: its failure is
+                # typed here, as the Store types every later one (a server that does not
+                # answer is BackendUnavailable, temporary).
+                raise map_error(
+                    exc,
+                    self.classify_error(exc),
+                    backend=self.name,
+                    op="open",
+                    path=None,
+                    secrets=self.secret_values,
+                ) from exc
             raise
 
     def __repr__(self) -> str:

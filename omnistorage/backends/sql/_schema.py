@@ -12,10 +12,17 @@ Layout (the prefix defaults to ``omnistorage``):
 - ``<prefix>_uploads``: uploads in flight (``upload``, ``key``, ``started``).
   Publishing deletes the row; a crashed writer's row and chunks are the
   leftovers ``cleanup`` removes.
+
+A PostgreSQL engine built here through libpq (psycopg, psycopg2) connects with
+``connect_timeout`` (3 s, :mod:`omnistorage._net`) unless the URL sets one, so a
+server that accepts the connection and never answers fails within seconds.
+libpq has no timeout for a reply once connected: a server that stalls mid-query
+holds the call until the operating system gives up on the connection.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from sqlalchemy import (
@@ -31,7 +38,10 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    make_url,
 )
+
+from omnistorage._net import DEFAULT_CONNECT_TIMEOUT
 
 __all__ = ["Tables", "make_engine"]
 
@@ -84,6 +94,10 @@ def make_engine(url: str, *, wal: bool = True) -> Engine:
     options: dict[str, Any] = {}
     if url.startswith("sqlite"):
         options["connect_args"] = {"check_same_thread": False, "timeout": 30}
+    elif _libpq_without_timeout(url):
+        # libpq waits forever for a server that accepts the connection and never
+        # answers; bound the connection (startup and authentication included).
+        options["connect_args"] = {"connect_timeout": math.ceil(DEFAULT_CONNECT_TIMEOUT)}
     engine = create_engine(url, **options)
     if engine.dialect.name == "sqlite":
 
@@ -97,3 +111,17 @@ def make_engine(url: str, *, wal: bool = True) -> Engine:
             cursor.close()
 
     return engine
+
+
+def _libpq_without_timeout(url: str) -> bool:
+    """A PostgreSQL URL for a libpq driver (psycopg, psycopg2) that sets no
+    ``connect_timeout`` of its own (a URL's value wins)."""
+    try:
+        parsed = make_url(url)
+    except Exception:  # noqa: BLE001 - create_engine reports a bad URL itself
+        return False
+    return (
+        parsed.get_backend_name() == "postgresql"
+        and parsed.get_driver_name() in ("psycopg", "psycopg2")
+        and "connect_timeout" not in parsed.query
+    )
