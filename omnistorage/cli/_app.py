@@ -14,6 +14,7 @@ import click
 
 from omnistorage import __version__
 from omnistorage.cli._address import Addresses, find_config
+from omnistorage.cli._bisync import bisync
 from omnistorage.cli._copy import cp, get, mv, put
 from omnistorage.cli._exit import EXIT_CODES_HELP, ExitCode, Interrupted, failure_for
 from omnistorage.cli._maintenance import cleanup, config, features
@@ -86,6 +87,7 @@ def app(ctx: click.Context, config_path: str | None, verbose: int) -> None:
 for _command in (ls, stat, cat, put, get, cp, mv, rm, sync, copy, move, check, cleanup, features):
     app.add_command(_command)
 app.add_command(config)
+app.add_command(bisync)
 app.add_command(records)
 
 
