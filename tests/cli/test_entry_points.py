@@ -29,6 +29,7 @@ COMMANDS = [
     ("copy",),
     ("move",),
     ("check",),
+    ("bisync",),
     ("cleanup",),
     ("features",),
     ("config", "show"),
