@@ -14,6 +14,7 @@ from typing import BinaryIO
 
 from omnistorage._io import LimitedReader
 from omnistorage._tempname import is_temp_name
+from omnistorage.backends.local._reader import OneVersionReader, version_token
 from omnistorage.backends.local._resolve import RootDir, SymlinkRefused, split
 from omnistorage.backends.local._writer import (
     LocalWriter,
@@ -22,7 +23,7 @@ from omnistorage.backends.local._writer import (
 )
 from omnistorage.capabilities import Capability, ETagKind, Features
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer
-from omnistorage.errors import Classification, ErrorKind, classify_builtin
+from omnistorage.errors import Classification, ErrorKind, ObjectChanged, classify_builtin
 from omnistorage.models import Leftover, Location, ObjectInfo
 
 __all__ = ["LocalBackend"]
@@ -131,8 +132,12 @@ class LocalBackend(ExtendedBackend):
         try:
             # Unbuffered FileIO: no isatty() probe, no second buffer; regular files
             # never return short reads before end-of-file. It refuses a folder
-            # (IsADirectoryError, classified NOT_FOUND).
-            reader: BinaryIO = io.FileIO(fd, "rb", closefd=True)
+            # (IsADirectoryError, classified NOT_FOUND). The version is checked again at
+            # the end, so a rewrite in place fails the read (_reader.py).
+            info = os.fstat(fd)
+            if st.S_ISDIR(info.st_mode):
+                raise IsADirectoryError(errno.EISDIR, f"{key!r} is a folder")
+            reader: BinaryIO = OneVersionReader(fd, info)
         except BaseException:
             os.close(fd)
             raise
@@ -285,7 +290,9 @@ class LocalBackend(ExtendedBackend):
 
 
 class _LocalPinned(PinnedReader):
-    """An open descriptor: the version it opened stays readable, whatever replaces the name."""
+    """An open descriptor: the version it opened stays readable, whatever replaces the name;
+    a rewrite of the file in place is seen by its version token after each range read and
+    raises ``ObjectChanged``."""
 
     def __init__(self, fd: int) -> None:
         try:
@@ -311,6 +318,9 @@ class _LocalPinned(PinnedReader):
             parts.append(chunk)
             offset += len(chunk)
             length -= len(chunk)
+        if version_token(os.fstat(self._fd)) != self.version:
+            # Rewritten in place (a rename leaves this descriptor on the old version).
+            raise ObjectChanged("the file changed while it was read (rewritten in place)")
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def close(self) -> None:
@@ -372,13 +382,3 @@ def _walk_temps(fd: int, folder: str) -> Iterator[tuple[str, str, os.stat_result
 
 def _mtime(info: os.stat_result) -> datetime:
     return datetime.fromtimestamp(info.st_mtime_ns / 1_000_000_000, UTC)
-
-
-def version_token(info: os.stat_result) -> str:
-    """The strong version of a file: device, inode, mtime and ctime in nanoseconds, and
-    size. Any write changes the ctime, so equal tokens mean the same content (the kernel
-    keeps ctime; no user call can set it back)."""
-    return (
-        f"{info.st_dev:x}:{info.st_ino:x}:{info.st_mtime_ns:x}:{info.st_ctime_ns:x}:"
-        f"{info.st_size:x}"
-    )
