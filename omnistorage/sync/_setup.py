@@ -31,9 +31,6 @@ from omnistorage.sync._options import SyncOptions
 
 __all__ = ["check_stores", "entry_filter", "load_listings", "make_policy", "overlapping"]
 
-_IN_PROCESS = frozenset({"local", "memory"})
-"""Backends whose listings are CPU-bound Python (listed one after the other)."""
-
 
 def check_stores(mode: str, src: Store, dst: Store, opts: SyncOptions) -> None:
     """Refuse, before any I/O, stores that cannot do the job or that overlap."""
@@ -120,7 +117,7 @@ def load_listings(
         return lambda: listings[index].load(ctx.cancelled, on_progress)
 
     # Listings of remote stores wait on the network: run them side by side. Listings of
-    # local files and memory are CPU-bound Python: threads would only fight for the GIL.
+    # stores that read locally are CPU-bound Python: threads would only fight for the GIL.
     in_process = all(_in_process(store) for store in stores)
     futures: list[Future[None]] = []
     pool = None
@@ -155,7 +152,8 @@ def load_listings(
 
 
 def _in_process(store: Store) -> bool:
-    return store.unwrap().name in _IN_PROCESS
+    """The store's listing is CPU-bound Python (``Features.reads_local``)."""
+    return store.features.reads_local
 
 
 def _labelled(exc: BaseException, what: str) -> BaseException:

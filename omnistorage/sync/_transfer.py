@@ -88,7 +88,7 @@ def _source_details(ctx: RunContext, frm: Side, to: Side, path: str, entry: Entr
     wants_meta = to.store.supports(Capability.USER_METADATA) and entry.metadata is None
     if frm.has_metadata and (
         frm.mtime_in_metadata
-        or (wants_type and frm.local is None and store.supports(Capability.CONTENT_TYPE))
+        or (wants_type and store.supports(Capability.CONTENT_TYPE))
         or (wants_meta and store.supports(Capability.USER_METADATA))
     ):
         ctx.op()
@@ -108,9 +108,9 @@ def _source_details(ctx: RunContext, frm: Side, to: Side, path: str, entry: Entr
             mtime = kept if kept is not None else entry.mtime
     if (
         content_type is None
-        and frm.local is not None
+        and not store.supports(Capability.CONTENT_TYPE)
         and to.store.supports(Capability.CONTENT_TYPE)
-    ):
+    ):  # a source that keeps no content type: guess it from the name
         content_type = mimetypes.guess_type(path, strict=False)[0]
     return _Details(mtime, content_type, metadata, md5, size)
 
@@ -331,7 +331,7 @@ def _stream(
         if (
             after is not None
             and after.size == total
-            and (mtime is None or abs(after.mtime_ns // 1000 - mtime) <= 1)
+            and (mtime is None or (after.mtime_us is not None and abs(after.mtime_us - mtime) <= 1))
         ):
             to_hashes.remember(after, kind, digest)
     return TransferResult(total, digest, False)

@@ -48,6 +48,7 @@ _FEATURES = Features.of(
     copy_keeps_mtime=False,  # a copy is a new file with a new mtime
     etag=ETagKind.OPAQUE,
     strong_version=True,  # stat's etag: device, inode, mtime_ns, ctime_ns, size
+    reads_local=True,
 )
 
 _O_DIR = (
