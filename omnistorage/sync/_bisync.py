@@ -65,7 +65,13 @@ from omnistorage.sync._march import SortedListing, march
 from omnistorage.sync._options import SyncOptions
 from omnistorage.sync._plan import Action, Plan
 from omnistorage.sync._report import BisyncReport, Conflict, SyncReport
-from omnistorage.sync._setup import entry_filter, load_listings, make_policy, overlapping
+from omnistorage.sync._setup import (
+    entry_filter,
+    load_listings,
+    make_policy,
+    name_collisions,
+    overlapping,
+)
 from omnistorage.sync._state import (
     StateRecord,
     check_location,
@@ -288,13 +294,17 @@ class _Bisync:
         counts = [listings[0].count, listings[1].count]
         ctx.progress.phase("checking")
         try:
+            collisions = name_collisions(ctx, listings, ctx.src.store, ctx.dst.store)
             for path, c1, c2, record in _three_way(listings[0], listings[1], records):
                 if ctx.cancelled():
                     raise Cancelled
+                if collisions and path in collisions:  # reported: left alone on both sides
+                    self._hidden(path, record, "name collision")
+                    continue
                 if include is not None and (
                     (c1 is not None and not include(c1)) or (c2 is not None and not include(c2))
                 ):
-                    self._hidden(path, record)
+                    self._hidden(path, record, "excluded")
                     continue
                 self._path(path, c1, c2, record)
             self.checks.drain()
@@ -313,11 +323,11 @@ class _Bisync:
             for listing in listings:
                 listing.close()
 
-    def _hidden(self, path: str, record: StateRecord | None) -> None:
+    def _hidden(self, path: str, record: StateRecord | None, why: str) -> None:
         """A filter hides the file on one side or both: it is left alone on both sides
         (a hidden file is neither copied nor deleted), and the state keeps what it proved
         about the path, so a later run without the filter still knows the truth."""
-        self.ctx.recorder.skip("excluded")
+        self.ctx.recorder.skip(why)
         if record is not None:
             with self.lock:
                 self.keep_prior[path] = record

@@ -9,11 +9,13 @@ import mimetypes
 import os
 import stat as st
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import BinaryIO
 
 from omnistorage._io import LimitedReader
 from omnistorage._tempname import is_temp_name
+from omnistorage.backends.local._probe import probe_folding
 from omnistorage.backends.local._reader import OneVersionReader, version_token
 from omnistorage.backends.local._resolve import RootDir, SymlinkRefused, split
 from omnistorage.backends.local._writer import (
@@ -82,6 +84,7 @@ class LocalBackend(ExtendedBackend):
         self._root_slash = self._root.rstrip(os.sep) + os.sep
         self.durable = durable
         self.root_dir = RootDir(self._root)
+        self._facts: Features | None = None  # the root's name folding, probed on first use
 
     def __repr__(self) -> str:
         return f"LocalBackend({self._root!r})"
@@ -95,7 +98,12 @@ class LocalBackend(ExtendedBackend):
         self.root_dir.close()
 
     def features(self) -> Features:
-        return _FEATURES
+        facts = self._facts
+        if facts is None:
+            case, unicode = probe_folding(self.root_dir.fd)
+            facts = replace(_FEATURES, case_insensitive=case, normalizes_unicode=unicode)
+            self._facts = facts
+        return facts
 
     def classify_error(self, exc: BaseException) -> Classification:
         if isinstance(exc, IsADirectoryError):
@@ -111,7 +119,8 @@ class LocalBackend(ExtendedBackend):
 
     def locations(self) -> tuple[Location, ...]:
         # The real path (symlinks resolved when the backend opened its root).
-        return (Location("file", "", self._root.strip(os.sep).replace(os.sep, "/")),)
+        path = self._root.strip(os.sep).replace(os.sep, "/")
+        return (Location("file", "", path, self.features().case_insensitive),)
 
     def key_from_native(self, native: str) -> str | None:
         if native.startswith("file://"):
