@@ -114,7 +114,9 @@ def _one(
                 backend=store.unwrap().name,
                 op=mode,
             )
-    if same_backend(src, dst) and paths.join(src.root, src_path) == paths.join(dst.root, dst_path):
+    if any(
+        a.child(src_path).overlaps(b.child(dst_path)) for a in src.locations for b in dst.locations
+    ):  # judged by location: two handles opened separately on one file are one file
         raise ValueError(f"{mode}_file: source and destination are the same file")
     started = time.monotonic()
     report = SyncReport(mode=f"{mode}_file", dry_run=dry_run)

@@ -17,7 +17,7 @@ from omnistorage import LocalBackend, MemoryBackend, Store, open_store
 from omnistorage.composite import CompositeStore, Tier
 from omnistorage.config import Registry, RegistryConfig
 from omnistorage.multi import MirrorBackend
-from omnistorage.sync import bisync, copy, move, sync
+from omnistorage.sync import bisync, copy, copy_file, move, move_file, sync
 from tests.support.servers import server_env
 from tests.sync.support import contents, fill
 
@@ -139,3 +139,13 @@ def test_two_open_store_calls_on_one_s3_bucket_overlap() -> None:
         sync(Store(MemoryBackend()), data, backup_dir=mirror)
     data.close()
     mirror.close()
+
+
+@pytest.mark.parametrize("way", WAYS, ids=lambda f: f.__name__)
+def test_copy_file_onto_itself_through_another_handle_is_refused(way: Pair, tmp_path: Path) -> None:
+    outer, inner = way(tmp_path)
+    fill(inner, {"f.txt": b"only copy"})
+    for op in (copy_file, move_file):
+        with pytest.raises(ValueError, match="same file"):
+            op(outer, "mirror/f.txt", inner, "f.txt")
+    assert inner.read_bytes("f.txt") == b"only copy"
