@@ -122,13 +122,23 @@ class Marcher:
                     skips["name collision"] = skips.get("name collision", 0) + 1
                     continue
                 if include is not None:
+                    # Filters never become deletions or unkept overwrites: a source file a
+                    # filter hides leaves its path alone (its destination copy is not
+                    # "missing on source"), and a destination file a filter hides is still
+                    # the file an included source file would replace (an update, backed up).
+                    d_hidden = d is not None and not include(d)
                     if s is not None and not include(s):
-                        s = None
-                    if d is not None and not include(d):
-                        if s is None and sync and delete_excluded:
-                            emit(Action("delete", d.path, "excluded", d.size, entry=d))
-                            continue
-                        d = None
+                        if d_hidden and sync and delete_excluded:
+                            emit(Action("delete", d.path, "excluded", d.size, entry=d))  # type: ignore[union-attr]
+                        else:
+                            skips["excluded"] = skips.get("excluded", 0) + 1
+                        continue
+                    if d_hidden and s is None:
+                        if sync and delete_excluded:
+                            emit(Action("delete", d.path, "excluded", d.size, entry=d))  # type: ignore[union-attr]
+                        else:
+                            skips["excluded"] = skips.get("excluded", 0) + 1
+                        continue
                 if s is None:
                     if d is None:
                         skips["excluded"] = skips.get("excluded", 0) + 1
