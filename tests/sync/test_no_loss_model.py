@@ -24,8 +24,10 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import create_engine, text
 
 from omnistorage import MemoryBackend, Store
+from omnistorage.backends.sql import SQLBlobBackend
 from omnistorage.ext import FaultInjectionLayer
 from omnistorage.sync import Filters, bisync, copy, sync
 from tests.sync.support import contents
@@ -77,6 +79,7 @@ def included(filters: Filters | None, key: str, value: bytes) -> bool:
     failure=fault,
     with_backup=st.booleans(),
     mode=st.sampled_from(["sync", "copy"]),
+    nocase=st.booleans(),
 )
 def test_sync_loses_nothing_without_a_backup_or_an_error(
     initial: dict[str, bytes],
@@ -85,8 +88,47 @@ def test_sync_loses_nothing_without_a_backup_or_an_error(
     failure: tuple[str, str, int] | None,
     with_backup: bool,
     mode: str,
+    nocase: bool,
 ) -> None:
-    layers = {name: FaultInjectionLayer(MemoryBackend()) for name in ("src", "dst", "backup")}
+    if nocase:  # a real case-insensitive destination: names differing in case collide
+        existing = _unique_ignoring_case(existing)
+    with tempfile.TemporaryDirectory() as folder:
+        _run_sync(initial, existing, filters, failure, with_backup, mode, nocase, folder)
+
+
+def _unique_ignoring_case(files: dict[str, bytes]) -> dict[str, bytes]:
+    seen: dict[str, str] = {}
+    for key in sorted(files):
+        seen.setdefault(key.casefold(), key)
+    return {key: files[key] for key in seen.values()}
+
+
+def _nocase_table(folder: str) -> SQLBlobBackend:
+    url = f"sqlite:///{folder}/dst.db"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "CREATE TABLE t (key TEXT PRIMARY KEY COLLATE NOCASE, data BLOB, size INTEGER, "
+                "modified_at TIMESTAMP)"
+            )
+        )
+    engine.dispose()
+    return SQLBlobBackend(url, table="t")
+
+
+def _run_sync(
+    initial: dict[str, bytes],
+    existing: dict[str, bytes],
+    filters: Filters | None,
+    failure: tuple[str, str, int] | None,
+    with_backup: bool,
+    mode: str,
+    nocase: bool,
+    folder: str,
+) -> None:
+    layers = {name: FaultInjectionLayer(MemoryBackend()) for name in ("src", "backup")}
+    layers["dst"] = FaultInjectionLayer(_nocase_table(folder) if nocase else MemoryBackend())
     src, dst, backup = (Store(layers[name]) for name in ("src", "dst", "backup"))
     put(src, initial)
     put(dst, existing)
@@ -130,6 +172,7 @@ def test_sync_loses_nothing_without_a_backup_or_an_error(
         assert key not in after
     for key in report.copied + report.updated:
         assert after.get(key) == initial[key], key
+    dst.close()
 
 
 def _versions(*sides: dict[str, bytes]) -> set[bytes]:
