@@ -125,6 +125,11 @@ class Features:
             content changes (an ETag, a generation, inode + mtime_ns + ctime + size), and
             ``PinnedReader.version`` is the same token. Size + mtime is never a version:
             without a strong version, caches and resumed reads must not trust one.
+        overwrite_may_conflict: a racing overwrite may lose with
+            :class:`~omnistorage.errors.WriteConflict` (``temporary=True``): nothing of it
+            was published, the other writer's object stands whole, and writing again
+            lands. False: every overwrite publishes (the last one wins). Azure declares it
+            (a commit discards the blocks another writer staged).
     """
 
     capabilities: frozenset[Capability] = field(default_factory=frozenset)
@@ -141,6 +146,7 @@ class Features:
     multipart: PartLayout | None = None
     strong_version: bool = False
     reads_local: bool = False
+    overwrite_may_conflict: bool = False
 
     @classmethod
     def of(
@@ -172,7 +178,7 @@ def combine_replicas(members: Iterable[Features], capabilities: Iterable[Capabil
     every member returns; the ETag kind (and multipart layout) is kept only when every
     member has the same one, else :attr:`ETagKind.NONE`; versions are strong only when
     every member's are; reads are local only when every member's are; limits are the
-    smallest.
+    smallest; a racing overwrite may conflict if it may in any member.
     """
     found = list(members)
     if not found:
@@ -198,6 +204,7 @@ def combine_replicas(members: Iterable[Features], capabilities: Iterable[Capabil
         multipart=layouts.pop() if etag is not ETagKind.NONE and len(layouts) == 1 else None,
         strong_version=all(f.strong_version for f in found),
         reads_local=all(f.reads_local for f in found),
+        overwrite_may_conflict=any(f.overwrite_may_conflict for f in found),
     )
 
 

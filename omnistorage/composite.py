@@ -27,7 +27,9 @@ b'old,data'
   source unless ``keep_source=True``).
 - **Capabilities**: writes (ATOMIC_WRITE, CONDITIONAL_WRITE, metadata …) are
   the write tier's; reads declare RANGE_READ / PINNED_READ / METADATA only
-  when every tier does.
+  when every tier does; the other facts combine by
+  :func:`~omnistorage.capabilities.combine_replicas` (``overwrite_may_conflict``
+  when any tier declares it).
 - ``resolve(key)`` lists the tiers tried and the one that answered.
 """
 

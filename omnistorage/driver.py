@@ -72,11 +72,12 @@ import abc
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO, ClassVar, TypeVar
 
 from omnistorage.capabilities import BASIC_FEATURES, Features
 from omnistorage.errors import Classification, ObjectChanged, classify_builtin
 from omnistorage.models import Leftover, Location, ObjectInfo
+from omnistorage.options import OptionSchema
 
 __all__ = [
     "Backend",
@@ -164,6 +165,9 @@ class Backend(abc.ABC):
     closed: bool = False
     secret_values: tuple[str, ...] = ()
     """Values the error mapping scrubs from messages (passwords, keys)."""
+    options_schema: ClassVar[OptionSchema | None] = None
+    """The constructor's options, declared once (:mod:`omnistorage.options`): what
+    :meth:`check_config` checks, for configuration files and for the constructor alike."""
 
     @abc.abstractmethod
     def new_writer(self, key: str, options: WriteOptions) -> Writer:
@@ -205,13 +209,19 @@ class Backend(abc.ABC):
         """
         return classify_builtin(exc)
 
-    @classmethod  # noqa: B027 - an optional hook
+    @classmethod
     def check_config(cls, options: Mapping[str, object]) -> None:
-        """Check constructor ``options`` that the signature alone cannot (combinations,
-        formats such as an endpoint URL without a scheme) and raise
-        :class:`~omnistorage.errors.ConfigurationError` naming the option. No I/O, no
-        connection; never echo a value that may be a secret. Called by configuration
-        validation before any backend is built; the constructor must check the same."""
+        """Check constructor ``options`` without I/O or connecting: names, types, ranges,
+        URL schemes, options that need or exclude each other. Raise
+        :class:`~omnistorage.errors.ConfigurationError` naming the option, never echoing
+        a value (it may be a secret). Called by configuration validation before any
+        backend is built; the constructor must check the same, first thing
+        (``self.check_config(omnistorage.options.arguments(locals()))``).
+
+        The default checks :attr:`options_schema`; a backend declares its options there
+        rather than overriding this."""
+        if cls.options_schema is not None:
+            cls.options_schema.check(options)
 
     def native_path(self, key: str) -> str:
         """The backend's own name for ``key`` (``s3://bucket/k``, ``/abs/file``)."""

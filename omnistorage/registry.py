@@ -28,10 +28,12 @@ from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 from omnistorage._redact import redact_url
 from omnistorage.driver import Backend
 from omnistorage.errors import ConfigurationError, DependencyMissing, StorageError, redact
+from omnistorage.options import OptionSchema
 from omnistorage.store import Store
 
 __all__ = [
     "BackendType",
+    "backend_options",
     "backend_types",
     "check_backend_options",
     "open_backend",
@@ -180,6 +182,17 @@ def check_backend_options(name: str, options: Mapping[str, Any]) -> None:
     _check_config(factory, coerced)
 
 
+def backend_options(name: str) -> OptionSchema | None:
+    """The options backend type ``name`` declares (:mod:`omnistorage.options`), or
+    ``None`` when its factory declares none (it is then checked by its signature only).
+    Imports the backend's module; a missing optional dependency raises
+    :class:`DependencyMissing`."""
+    backend_type = _lookup(name)
+    factory: Factory = _resolve(backend_type.factory, backend_type, "factory")
+    schema = getattr(factory, "options_schema", None)
+    return schema if isinstance(schema, OptionSchema) else None
+
+
 def _check_config(factory: Factory, options: Mapping[str, Any]) -> None:
     check = getattr(factory, "check_config", None)
     if callable(check):
@@ -192,6 +205,11 @@ def _coerce_options(factory: Factory, options: dict[str, Any], name: str) -> dic
     except (TypeError, ValueError):
         return options
     params = signature.parameters
+    schema = getattr(factory, "options_schema", None)
+    if isinstance(schema, OptionSchema):
+        # Strings (URL query values) become numbers or flags by the declared type, also
+        # where the default (None) says nothing; the schema then checks every value.
+        options = schema.coerce(options)
     accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     known = [p for p, v in params.items() if v.kind is not inspect.Parameter.VAR_KEYWORD]
     out: dict[str, Any] = {}
@@ -236,24 +254,15 @@ def _coerce(value: Any, param: inspect.Parameter, key: str, name: str) -> Any:
         return value
     expected = type(default)
     if isinstance(value, str) and expected is not str:
-        try:
-            if expected is bool:
-                lowered = value.strip().lower()
-                if lowered in ("1", "true", "yes", "on"):
-                    return True
-                if lowered in ("0", "false", "no", "off"):
-                    return False
-                raise ValueError(key)
-            if expected is int:
-                return int(value)
-            if expected is float:
-                return float(value)
-        except ValueError as exc:
+        converted = _from_string(value, expected)
+        if converted is None:
+            # Raised outside any ``except``: int()'s own message quotes the value, which
+            # may be a secret, and must not travel as the context either.
             raise ConfigurationError(
                 f"option {key!r} of the {name} backend must be a {expected.__name__} "
                 f"(got a string that is not one)"
-            ) from exc
-        return value
+            )
+        return converted
     if expected is bool and not isinstance(value, bool):
         ok = False
     elif expected is int:
@@ -269,6 +278,24 @@ def _coerce(value: Any, param: inspect.Parameter, key: str, name: str) -> Any:
             f"option {key!r} of the {name} backend must be a {expected.__name__}, "
             f"not a {type(value).__name__}"
         )
+    return value
+
+
+def _from_string(value: str, expected: type) -> object | None:
+    """``value`` as an ``expected`` (bool, int, float), or ``None`` when it is not one;
+    other types are returned as the string."""
+    if expected is bool:
+        lowered = value.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        return None
+    if expected in (int, float):
+        try:
+            return expected(value)
+        except ValueError:
+            return None
     return value
 
 

@@ -24,10 +24,11 @@ import io
 import os
 import tempfile
 import threading
+from dataclasses import replace
 from typing import BinaryIO
 
 from omnistorage._io import LimitedReader
-from omnistorage.capabilities import Capability
+from omnistorage.capabilities import Capability, Features
 from omnistorage.driver import Backend, PinnedReader
 from omnistorage.ext._layer import Layer
 
@@ -55,6 +56,11 @@ class ReadCacheLayer(Layer):
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+
+    def features(self) -> Features:
+        # A cached copy is pinned by its file handle, not by the inner version token:
+        # no strong version is promised through the cache.
+        return replace(super().features(), strong_version=False)
 
     def __repr__(self) -> str:
         return f"ReadCacheLayer({self.inner!r}, {self._dir!r})"

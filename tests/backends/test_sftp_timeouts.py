@@ -183,7 +183,7 @@ def test_a_stalled_server_fails_after_read_timeout(env: dict[str, str], tmp_path
 )
 def test_check_config_names_the_bad_option(options: dict[str, object], named: str) -> None:
     with pytest.raises(ConfigurationError, match=named):
-        SFTPBackend.check_config(options)
+        SFTPBackend.check_config({"host": "127.0.0.1", **options})
     with pytest.raises(ConfigurationError, match=named):
         SFTPBackend(**{"host": "127.0.0.1", **options})  # type: ignore[arg-type]
 

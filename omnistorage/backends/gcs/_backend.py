@@ -32,8 +32,19 @@ from omnistorage.backends.gcs._reader import GCSReader
 from omnistorage.backends.gcs._writer import CHUNK_GRANULARITY, GCSWriter
 from omnistorage.capabilities import Capability, ETagKind, Features
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer
-from omnistorage.errors import Classification, ConfigurationError
+from omnistorage.errors import Classification
 from omnistorage.models import HashType, Location, ObjectInfo
+from omnistorage.options import (
+    OptionSchema,
+    anything,
+    arguments,
+    excluding,
+    integer,
+    number,
+    path,
+    text,
+    url,
+)
 
 __all__ = ["GCSBackend"]
 
@@ -67,6 +78,27 @@ _FEATURES = Features.of(
     etag=ETagKind.OPAQUE,
 )
 
+OPTIONS = OptionSchema(
+    "gcs",
+    text("bucket", required=True, forbidden="/", example="omni-bucket"),
+    text("project", nullable=True, example="omni-project"),
+    url("endpoint_url", nullable=True, example="http://127.0.0.1:9023"),
+    anything("credentials", example=object()),
+    path("credentials_file", nullable=True, example="/nonexistent/omni-sa.json"),
+    integer("chunk_size", gt=0, multiple_of=CHUNK_GRANULARITY, unit="bytes"),
+    integer("list_page_size", ge=1, le=1000),
+    number("connect_timeout", gt=0, unit="seconds"),
+    number("read_timeout", gt=0, unit="seconds"),
+    integer("retries", ge=0),
+    number("timeout", gt=0, nullable=True, unit="seconds"),
+    anything("client", example=object()),
+    conflicts=(
+        ("credentials", "credentials_file"),
+        *excluding("client", "project", "endpoint_url", "credentials", "credentials_file"),
+    ),
+)
+"""The options of :class:`GCSBackend`, checked without I/O."""
+
 
 class GCSBackend(ExtendedBackend):
     """Objects in one Google Cloud Storage bucket.
@@ -98,6 +130,7 @@ class GCSBackend(ExtendedBackend):
     """
 
     name = "gcs"
+    options_schema = OPTIONS
 
     def __init__(
         self,
@@ -115,43 +148,10 @@ class GCSBackend(ExtendedBackend):
         timeout: float | None = None,
         client: Any = None,
     ) -> None:
-        if not isinstance(bucket, str) or not bucket or "/" in bucket:
-            raise ConfigurationError(f"GCS bucket must be a bucket name, got {bucket!r}")
-        if (
-            isinstance(chunk_size, bool)
-            or not isinstance(chunk_size, int)
-            or chunk_size <= 0
-            or chunk_size % CHUNK_GRANULARITY
-        ):
-            raise ConfigurationError(
-                f"GCS chunk_size must be a positive multiple of 256 KiB, got {chunk_size!r}"
-            )
-        if isinstance(list_page_size, bool) or not 1 <= list_page_size <= 1000:
-            raise ConfigurationError(
-                f"GCS list_page_size must be between 1 and 1000, got {list_page_size!r}"
-            )
+        self.check_config(arguments(locals()))
         if timeout is not None:
             read_timeout = timeout
-        for option, value in (("connect_timeout", connect_timeout), ("read_timeout", read_timeout)):
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise ConfigurationError(f"GCS {option} must be positive, got {value!r}")
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise ConfigurationError(f"GCS retries must be 0 or more, got {retries!r}")
-        if client is not None:
-            given = [
-                name
-                for name, value in (
-                    ("project", project),
-                    ("endpoint_url", endpoint_url),
-                    ("credentials", credentials),
-                    ("credentials_file", credentials_file),
-                )
-                if value is not None
-            ]
-            if given:
-                raise ConfigurationError(
-                    f"GCS options {', '.join(given)} cannot be combined with client="
-                )
+        if client is not None:  # the schema refused connection options beside it
             self._owns_client = False
         else:
             client = make_client(project, endpoint_url, credentials, credentials_file)

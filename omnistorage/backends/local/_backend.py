@@ -27,6 +27,7 @@ from omnistorage.capabilities import Capability, ETagKind, Features
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer
 from omnistorage.errors import Classification, ErrorKind, ObjectChanged, classify_builtin
 from omnistorage.models import Leftover, Location, ObjectInfo
+from omnistorage.options import OptionSchema, arguments, flag, path
 
 __all__ = ["LocalBackend"]
 
@@ -60,6 +61,14 @@ _O_DIR = (
     | getattr(os, "O_CLOEXEC", 0)
 )
 
+OPTIONS = OptionSchema(
+    "local",
+    path("root", required=True, example="/tmp/omnistorage-example-root"),
+    flag("create"),
+    flag("durable"),
+)
+"""The options of :class:`LocalBackend`, checked without touching the filesystem."""
+
 
 class LocalBackend(ExtendedBackend):
     """Files under one root folder, reached only by descriptors beneath it.
@@ -71,10 +80,12 @@ class LocalBackend(ExtendedBackend):
     """
 
     name = "local"
+    options_schema = OPTIONS
 
     def __init__(
         self, root: str | os.PathLike[str], *, create: bool = True, durable: bool = False
     ) -> None:
+        self.check_config(arguments(locals()))
         path = os.path.abspath(os.fspath(root))
         if create:
             os.makedirs(path, exist_ok=True)

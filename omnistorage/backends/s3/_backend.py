@@ -79,10 +79,10 @@ from omnistorage.backends.s3._config import (
     MAX_PARTS,
     MAX_SINGLE_COPY,
     MIN_PART_SIZE,
+    OPTIONS,
     MiB,
     build_client,
     chain_secrets,
-    check_options,
     layout,
     without_userinfo,
 )
@@ -92,8 +92,9 @@ from omnistorage.backends.s3._reader import ReadSettings, S3Pinned, open_reader
 from omnistorage.backends.s3._writer import S3Writer, UploadSettings, metadata_problem
 from omnistorage.capabilities import Capability, ETagKind, Features
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer
-from omnistorage.errors import Classification, ConfigurationError, ErrorKind
+from omnistorage.errors import Classification, ErrorKind
 from omnistorage.models import HashType, Leftover, Location, ObjectInfo
+from omnistorage.options import arguments
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -167,6 +168,7 @@ class S3Backend(ExtendedBackend):
     """
 
     name = "s3"
+    options_schema = OPTIONS
 
     def __init__(
         self,
@@ -191,34 +193,10 @@ class S3Backend(ExtendedBackend):
         multipart_copy_threshold: int = MAX_SINGLE_COPY,
         client: S3Client | None = None,
     ) -> None:
-        check_options(
-            bucket=bucket,
-            addressing_style=addressing_style,
-            part_size=part_size,
-            max_concurrency=max_concurrency,
-            read_concurrency=read_concurrency,
-            read_block_size=read_block_size,
-            list_page_size=list_page_size,
-            max_attempts=max_attempts,
-            retry_mode=retry_mode,
-            multipart_copy_threshold=multipart_copy_threshold,
-        )
+        self.check_config(arguments(locals()))
         explicit = (access_key_id, secret_access_key, session_token)
         self.secret_values = tuple(v for v in explicit if v)
-        if client is not None:
-            connection_options = {
-                "endpoint_url": endpoint_url,
-                "region": region,
-                "access_key_id": access_key_id,
-                "secret_access_key": secret_access_key,
-                "session_token": session_token,
-                "profile": profile,
-            }
-            given = sorted(k for k, v in connection_options.items() if v is not None)
-            if given:
-                raise ConfigurationError(
-                    f"s3 backend: pass either client or {', '.join(given)}, not both"
-                )
+        if client is not None:  # the schema refused connection options beside it
             self._client: S3Client = client
             self._owns_client = False
         else:

@@ -15,6 +15,7 @@ from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 from omnistorage._parts import PartLayout
 from omnistorage.errors import ConfigurationError
+from omnistorage.options import OptionSchema, anything, excluding, integer, number, text, url
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -26,10 +27,10 @@ __all__ = [
     "MAX_SINGLE_COPY",
     "MIN_PART_SIZE",
     "MiB",
+    "OPTIONS",
     "PART_GROWTH_INTERVAL",
     "build_client",
     "chain_secrets",
-    "check_options",
     "layout",
     "parse_url",
     "without_userinfo",
@@ -118,40 +119,44 @@ def build_client(
     return session.client("s3", endpoint_url=endpoint_url, config=config)
 
 
-def check_options(
-    *,
-    bucket: str,
-    addressing_style: str,
-    part_size: int,
-    max_concurrency: int,
-    read_concurrency: int,
-    read_block_size: int,
-    list_page_size: int,
-    max_attempts: int,
-    retry_mode: str,
-    multipart_copy_threshold: int,
-) -> None:
-    problems = []
-    if not isinstance(bucket, str) or not bucket or "/" in bucket:
-        problems.append(f"bucket must be a bucket name, got {bucket!r}")
-    if addressing_style not in ADDRESSING_STYLES:
-        problems.append(f"addressing_style must be one of {ADDRESSING_STYLES}")
-    if not MIN_PART_SIZE <= part_size <= MAX_PART_SIZE:
-        problems.append(f"part_size must be between 5 MiB and 5 GiB, got {part_size}")
-    if max_concurrency < 1 or read_concurrency < 1:
-        problems.append("max_concurrency and read_concurrency must be >= 1")
-    if read_block_size < 1:
-        problems.append("read_block_size must be >= 1")
-    if not 1 <= list_page_size <= 1000:
-        problems.append(f"list_page_size must be between 1 and 1000, got {list_page_size}")
-    if max_attempts < 1:
-        problems.append("max_attempts must be >= 1")
-    if retry_mode not in RETRY_MODES:
-        problems.append(f"retry_mode must be one of {RETRY_MODES}")
-    if not MIN_PART_SIZE <= multipart_copy_threshold <= MAX_SINGLE_COPY:
-        problems.append("multipart_copy_threshold must be between 5 MiB and 5 GiB")
-    if problems:
-        raise ConfigurationError("s3 backend: " + "; ".join(problems))
+OPTIONS = OptionSchema(
+    "s3",
+    text("bucket", required=True, forbidden="/", example="omni-bucket"),
+    url("endpoint_url", nullable=True, example="http://127.0.0.1:9000"),
+    text("region", nullable=True, example="eu-west-1"),
+    text("access_key_id", nullable=True, secret=True, example="AKIAOMNIEXAMPLE"),
+    text("secret_access_key", nullable=True, secret=True, example="omni-s3-secret-example"),
+    text("session_token", nullable=True, secret=True, example="omni-s3-token-example"),
+    text("profile", nullable=True, example="omni-profile"),
+    text("addressing_style", choices=ADDRESSING_STYLES),
+    integer("part_size", ge=MIN_PART_SIZE, le=MAX_PART_SIZE, unit="bytes"),
+    integer("max_concurrency", ge=1),
+    integer("read_concurrency", ge=1),
+    integer("read_block_size", ge=1, unit="bytes"),
+    integer("list_page_size", ge=1, le=1000),
+    integer("max_attempts", ge=1),
+    text("retry_mode", choices=RETRY_MODES),
+    number("connect_timeout", gt=0, unit="seconds"),
+    number("read_timeout", gt=0, unit="seconds"),
+    integer("multipart_copy_threshold", ge=MIN_PART_SIZE, le=MAX_SINGLE_COPY, unit="bytes"),
+    anything("client", example=object()),
+    # A key id and its secret travel together; a session token needs both.
+    requires={
+        "secret_access_key": ("access_key_id",),
+        "access_key_id": ("secret_access_key",),
+        "session_token": ("access_key_id", "secret_access_key"),
+    },
+    conflicts=excluding(
+        "client",
+        "endpoint_url",
+        "region",
+        "access_key_id",
+        "secret_access_key",
+        "session_token",
+        "profile",
+    ),
+)
+"""The options of :class:`~omnistorage.backends.s3.S3Backend`, checked without I/O."""
 
 
 def without_userinfo(url: str | None) -> str | None:

@@ -57,7 +57,7 @@ import pyarrow as pa
 from sqlalchemy import Engine, inspect, literal_column, select, table
 
 from omnistorage.backends.sql._adbc import adbc_batches, check_adbc
-from omnistorage.backends.sql._base import SQLEngineBackend
+from omnistorage.backends.sql._base import SQLEngineBackend, check_database_url
 from omnistorage.backends.sql._mapping import (
     QueryMapping,
     QuerySpec,
@@ -74,6 +74,17 @@ from omnistorage.capabilities import Capability, Features
 from omnistorage.driver import PinnedReader, WriteOptions, Writer
 from omnistorage.errors import ConfigurationError
 from omnistorage.models import Location, ObjectInfo
+from omnistorage.options import (
+    OptionSchema,
+    anything,
+    arguments,
+    flag,
+    integer,
+    path,
+    text,
+    texts,
+)
+from omnistorage.options import mapping as mapping_option
 
 __all__ = ["SQLQueryBackend"]
 
@@ -84,6 +95,31 @@ _FEATURES = Features.of(
 )
 _FALLBACKS = ("views", "tables")
 _FETCH = ("sqlalchemy", "adbc")
+
+
+def _check_more(options: Mapping[str, object]) -> None:
+    check_database_url("sql-query", options)
+    known = {k: options[k] for k in _Settings.FIELDS if k in options}
+    _Settings.check(**known)  # type: ignore[arg-type]  # the mappings, fallbacks, formats
+
+
+OPTIONS = OptionSchema(
+    "sql-query",
+    text("url", nullable=True, secret=True, example="sqlite://"),
+    anything("engine", example=object()),
+    mapping_option("queries", nullable=True, example={"totals.csv": "SELECT 1 AS one"}),
+    flag("strict"),
+    texts("fallbacks", nullable=True, example=["views"]),
+    text("fallback_format"),
+    text("fetch", choices=_FETCH),
+    integer("batch_rows", ge=1),
+    integer("spool_memory", ge=0, unit="bytes"),
+    path("spool_dir", nullable=True, example="/tmp"),
+    mapping_option("serializers", nullable=True, example={}),
+    exactly_one=[("url", "engine")],
+    check=_check_more,
+)
+"""The options of :class:`SQLQueryBackend`, checked without connecting."""
 
 
 class SQLQueryBackend(SQLEngineBackend):
@@ -114,6 +150,7 @@ class SQLQueryBackend(SQLEngineBackend):
     """
 
     name = "sql-query"
+    options_schema = OPTIONS
 
     def __init__(
         self,
@@ -130,6 +167,7 @@ class SQLQueryBackend(SQLEngineBackend):
         spool_dir: str | None = None,
         serializers: Mapping[str, ResultSerializer] | None = None,
     ) -> None:
+        self.check_config(arguments(locals()))
         settings = _Settings.check(
             queries=queries,
             strict=strict,
@@ -149,12 +187,6 @@ class SQLQueryBackend(SQLEngineBackend):
                 raise
         self._settings = settings
         self._spool_dir = spool_dir
-
-    @classmethod
-    def check_config(cls, options: Mapping[str, object]) -> None:
-        super().check_config(options)
-        known = {k: options[k] for k in _Settings.FIELDS if k in options}
-        _Settings.check(**known)  # type: ignore[arg-type]
 
     def __repr__(self) -> str:
         return f"SQLQueryBackend({self._shown_url()!r}, queries={len(self._settings.mappings)})"
