@@ -37,22 +37,31 @@ def version_token(info: os.stat_result) -> str:
     )
 
 
+def _identity(info: os.stat_result) -> tuple[int, int, int, int, int]:
+    """:func:`version_token`'s fields, compared without formatting them."""
+    return (info.st_dev, info.st_ino, info.st_mtime_ns, info.st_ctime_ns, info.st_size)
+
+
 class OneVersionReader(io.FileIO):
     """An unbuffered read of the open regular file ``fd`` that fails rather than return
     bytes of two versions (see the module docstring). Takes ownership of ``fd``."""
 
     def __init__(self, fd: int, info: os.stat_result) -> None:
         super().__init__(fd, "rb", closefd=True)
-        self._version = version_token(info)
+        self._version = _identity(info)
         self._size = info.st_size
         self._pos = 0
+        self._checked = -1  # the position the version was last checked at
 
     def _check(self) -> None:
-        if version_token(os.fstat(self.fileno())) != self._version:
+        if self._checked == self._pos:
+            return  # nothing read since the last check
+        if _identity(os.fstat(self.fileno())) != self._version:
             raise ObjectChanged(
                 "the file changed while it was read (rewritten in place); the bytes read "
                 "are not one version"
             )
+        self._checked = self._pos
 
     def read(self, size: int | None = -1, /) -> bytes:
         if size is None or size < 0:
@@ -80,4 +89,5 @@ class OneVersionReader(io.FileIO):
 
     def seek(self, offset: int, whence: int = os.SEEK_SET, /) -> int:
         self._pos = super().seek(offset, whence)
+        self._checked = -1
         return self._pos
