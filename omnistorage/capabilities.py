@@ -116,6 +116,11 @@ class Features:
         etag: what a listed or stat'ed ``etag`` means (:class:`ETagKind`).
         multipart: the part layout the backend's writer uses for an object of a known
             size (see :attr:`ETagKind.MD5_OR_MULTIPART`), else ``None``.
+        reads_local: the content lives on this machine (a local disk): reading a file
+            costs no network round trip, so hashing it by reading is cheaper than asking a
+            server, and listing is CPU-bound work. The sync engine computes such files'
+            hashes itself (cached by :attr:`strong_version` where declared) and lists such
+            stores one after the other.
         strong_version: ``ObjectInfo.etag`` from ``stat`` and listings changes whenever the
             content changes (an ETag, a generation, inode + mtime_ns + ctime + size), and
             ``PinnedReader.version`` is the same token. Size + mtime is never a version:
@@ -140,6 +145,7 @@ class Features:
     etag: ETagKind = ETagKind.NONE
     multipart: PartLayout | None = None
     strong_version: bool = False
+    reads_local: bool = False
     overwrite_may_conflict: bool = False
 
     @classmethod
@@ -171,8 +177,8 @@ def combine_replicas(members: Iterable[Features], capabilities: Iterable[Capabil
     keys collide (case, Unicode) if they collide in any member; hash types are those
     every member returns; the ETag kind (and multipart layout) is kept only when every
     member has the same one, else :attr:`ETagKind.NONE`; versions are strong only when
-    every member's are; limits are the smallest; a racing overwrite may conflict if it
-    may in any member.
+    every member's are; reads are local only when every member's are; limits are the
+    smallest; a racing overwrite may conflict if it may in any member.
     """
     found = list(members)
     if not found:
@@ -197,6 +203,7 @@ def combine_replicas(members: Iterable[Features], capabilities: Iterable[Capabil
         etag=etag,
         multipart=layouts.pop() if etag is not ETagKind.NONE and len(layouts) == 1 else None,
         strong_version=all(f.strong_version for f in found),
+        reads_local=all(f.reads_local for f in found),
         overwrite_may_conflict=any(f.overwrite_may_conflict for f in found),
     )
 

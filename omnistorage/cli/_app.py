@@ -14,6 +14,7 @@ import click
 
 from omnistorage import __version__
 from omnistorage.cli._address import Addresses, find_config
+from omnistorage.cli._bisync import bisync
 from omnistorage.cli._buckets import mb, rmdir
 from omnistorage.cli._copy import cp, get, mv, put
 from omnistorage.cli._exit import EXIT_CODES_HELP, ExitCode, Interrupted, failure_for
@@ -114,6 +115,7 @@ for _command in (
 ):
     app.add_command(_command)
 app.add_command(config)
+app.add_command(bisync)
 app.add_command(records)
 
 

@@ -133,8 +133,8 @@ class RunContext:
             bandwidth=TokenBucket(opts.bwlimit, cancelled) if opts.bwlimit else None,
             rate=TokenBucket(opts.tpslimit, cancelled) if opts.tpslimit else None,
             cache=cache,
-            src_hashes=LocalHashes(src_side, cache) if src_side.local is not None else None,
-            dst_hashes=LocalHashes(dst_side, cache) if dst_side.local is not None else None,
+            src_hashes=LocalHashes(src_side, cache) if src_side.reads_local else None,
+            dst_hashes=LocalHashes(dst_side, cache) if dst_side.reads_local else None,
             backup=describe(opts.backup_dir) if opts.backup_dir is not None else None,
             stream_hash=opts.hash_type,
         )

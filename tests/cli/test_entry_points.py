@@ -33,6 +33,7 @@ COMMANDS = [
     ("copy",),
     ("move",),
     ("check",),
+    ("bisync",),
     ("cleanup",),
     ("features",),
     ("config", "show"),

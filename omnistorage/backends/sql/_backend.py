@@ -114,7 +114,10 @@ class SQLBlobBackend(SQLEngineBackend):
             if tables is not None:
                 if create_tables:
                     tables.create(self._engine)
-                self._layout = ChunkedLayout(self._engine, tables, chunk_size, max_blob_size)
+                # Opened without create_tables, the backend does no I/O until used.
+                self._layout = ChunkedLayout(
+                    self._engine, tables, chunk_size, max_blob_size, introspect=create_tables
+                )
             else:
                 assert table is not None
                 self._layout = SingleRowLayout(self._engine, table, max_blob_size)

@@ -22,6 +22,7 @@ import io
 import json
 import uuid
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
@@ -40,6 +41,7 @@ from sqlalchemy import (
     update,
 )
 
+from omnistorage.backends.sql._folding import key_folding
 from omnistorage.backends.sql._schema import Tables
 from omnistorage.capabilities import Capability, ETagKind, Features
 from omnistorage.driver import PinnedReader, WriteOptions, Writer
@@ -89,13 +91,31 @@ class ChunkedLayout:
     features = FEATURES
 
     def __init__(
-        self, engine: Engine, tables: Tables, chunk_size: int, max_blob_size: int | None
+        self,
+        engine: Engine,
+        tables: Tables,
+        chunk_size: int,
+        max_blob_size: int | None,
+        *,
+        introspect: bool = True,
     ) -> None:
+        """``introspect``: ask the database whether the key column folds names (a
+        connection at once); without it the tables are taken as omnistorage makes them
+        (keys compared exactly)."""
         self._engine = engine
         self._tables = tables
         self._chunk = chunk_size
         self._max = max_blob_size
         self.table_name = tables.blobs.name
+        folds_case, folds_unicode = (
+            key_folding(engine, tables.blobs.name, tables.blobs.schema)
+            if introspect
+            else (False, False)
+        )
+        if folds_case or folds_unicode:  # a table another tool made with a folding collation
+            self.features = replace(
+                FEATURES, case_insensitive=folds_case, normalizes_unicode=folds_unicode
+            )
         # The hot statements, built once (building a construct costs more than running it).
         blobs, chunks = tables.blobs, tables.chunks
         key: Any = bindparam("key")

@@ -53,6 +53,7 @@ from sqlalchemy import (
 )
 
 from omnistorage.backends.sql._chunked import like_prefix, too_large, utc
+from omnistorage.backends.sql._folding import key_folding
 from omnistorage.backends.sql._spool import Spool, SpoolPinned, SpoolReader
 from omnistorage.capabilities import Capability, Features
 from omnistorage.driver import PinnedReader, WriteOptions, Writer
@@ -116,7 +117,14 @@ class SingleRowLayout:
         }
         caps |= {cap for column, cap in extra.items() if column in self.optional}
         hashes = [HashType.MD5] if "digest" in self.optional else []
-        self.features = Features.of(caps, hashes, max_object_size=self._max)
+        case, unicode = key_folding(engine, name, schema or None)
+        self.features = Features.of(
+            caps,
+            hashes,
+            max_object_size=self._max,
+            case_insensitive=case,
+            normalizes_unicode=unicode,
+        )
         self._sqlite = engine.dialect.name == "sqlite"
         modified = self.table.c.get("modified_at")
         self._aware = (
