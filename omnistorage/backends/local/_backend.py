@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 from omnistorage._io import LimitedReader
 from omnistorage._tempname import is_temp_name
-from omnistorage.backends.local._probe import probe_folding
+from omnistorage.backends.local._probe import folding
 from omnistorage.backends.local._reader import OneVersionReader, version_token
 from omnistorage.backends.local._resolve import RootDir, SymlinkRefused, split
 from omnistorage.backends.local._writer import (
@@ -111,7 +111,7 @@ class LocalBackend(ExtendedBackend):
     def features(self) -> Features:
         facts = self._facts
         if facts is None:
-            case, unicode = probe_folding(self.root_dir.fd)
+            case, unicode = folding(self.root_dir.fd)
             facts = replace(_FEATURES, case_insensitive=case, normalizes_unicode=unicode)
             self._facts = facts
         return facts
