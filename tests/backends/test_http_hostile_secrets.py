@@ -44,9 +44,9 @@ def _echo(request: Request, reply: Reply) -> None:
         reply.close()
     elif where == "header":  # a temporary status whose headers and body echo it
         reply.send(503, {"X-You-Sent": auth, "Retry-After": "0"}, auth.encode(), reason=auth)
-    elif where == "index":  # a folder index whose entry echoes it
-        body = json.dumps([{"name": {"auth": auth}, "type": "file"}]).encode()
-        reply.send(200, {"Content-Type": "application/json"}, body)
+    elif where == "index":  # a folder index served as a content type that echoes it
+        body = json.dumps([{"name": "a", "type": "file"}]).encode()
+        reply.send(200, {"Content-Type": f"text/{auth}"}, body)
     elif where == "range":  # a 206 for another range, naming the header
         reply.send(206, {"Content-Range": f"bytes 0-1/2 {auth}"}, b"ab", reason=auth)
     else:
