@@ -16,6 +16,8 @@ Layout (the prefix defaults to ``omnistorage``):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import (
@@ -32,8 +34,9 @@ from sqlalchemy import (
     create_engine,
     event,
 )
+from sqlalchemy.engine import Connection
 
-__all__ = ["Tables", "make_engine"]
+__all__ = ["Tables", "make_engine", "sqlite_snapshot"]
 
 
 class Tables:
@@ -97,3 +100,25 @@ def make_engine(url: str, *, wal: bool = True) -> Engine:
             cursor.close()
 
     return engine
+
+
+@contextmanager
+def sqlite_snapshot(conn: Connection) -> Iterator[Any]:
+    """The raw ``sqlite3`` connection of ``conn``, with ``conn`` inside one read
+    transaction.
+
+    Every statement run through ``conn`` and every blob handle opened through the raw
+    connection read the same snapshot (WAL), whatever other connections commit
+    meanwhile: a row a ``SELECT`` found is the row ``blobopen`` then opens. Outside a
+    transaction (the driver's default for reads) each statement reads its own
+    snapshot, so a row could be deleted, and its rowid even reused by another row,
+    between finding it and opening it. The transaction ends (rolled back: it wrote
+    nothing) when the block does.
+    """
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    raw.execute("BEGIN")
+    try:
+        yield raw
+    finally:
+        raw.rollback()
