@@ -49,7 +49,10 @@ What it does:
 - **Listing** only where the server offers a machine-readable index:
   ``listing="nginx-json"`` reads nginx's ``autoindex on; autoindex_format
   json;`` index, streamed (one entry in memory at a time), one request per
-  folder, folder-aware by construction. nginx leaves names starting with a
+  folder, folder-aware by construction. The index is outside input
+  (``_listing``): parsed in linear time with a limit per entry, entered only
+  where a key can lie below a folder, and a symbolic-link loop ends the walk;
+  what is refused counts on the listing's ``invalid_count``. nginx leaves names starting with a
   dot out of its index (such files are readable, never listed), and serves an
   ``index`` file (``index.html``) instead of the index where one exists: give
   the listing location an ``index`` name that never exists. With
