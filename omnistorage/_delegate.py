@@ -26,11 +26,14 @@ def ranged_reader(store: Store, key: str, offset: int, length: int | None) -> Bi
 
 
 class StorePinned(PinnedReader):
-    """A store's pinned seekable reader as a driver-level pin."""
+    """A store's pinned seekable reader as a driver-level pin, naming the version the
+    store's own pin holds (so a wrapper whose members declare a strong version gives
+    the same token ``stat`` does)."""
 
     def __init__(self, store: Store, key: str) -> None:
         self._reader = store.read_seekable(key)
         self.size = self._reader.seek(0, io.SEEK_END)
+        self.version = getattr(getattr(self._reader, "raw", None), "version", None)
 
     def read_range(self, offset: int, length: int) -> bytes:
         self._reader.seek(offset)

@@ -311,6 +311,11 @@ class SeekableReader(io.RawIOBase):
         """The pinned version's size."""
         return self._size
 
+    @property
+    def version(self) -> str | None:
+        """The pinned version's token, as the driver's pin names it (``None``: no token)."""
+        return self._pinned.version
+
     def readable(self) -> bool:
         return True
 

@@ -281,3 +281,27 @@ def test_cached_reads_racing_writers_return_whole_versions(backend: str, tmp_pat
     assert cached.read_bytes("v.bin") == versions[-1]
     for entry in (tmp_path / "cache").iterdir():  # every copy kept is one whole version
         assert entry.read_bytes() in versions
+
+
+@pytest.mark.parametrize("wrapper", ["mirror", "composite"])
+def test_a_cache_over_a_mirror_or_composite_of_strong_members_is_keyed_by_their_token(
+    wrapper: str, tmp_path: Path
+) -> None:
+    """Their pins name the version their member's pin holds, the token ``stat`` gives."""
+    from omnistorage.composite import CompositeStore, Tier
+    from omnistorage.multi import MirrorBackend
+
+    members = [Store(MemoryBackend()), Store(LocalBackend(tmp_path / "local"))]
+    if wrapper == "mirror":
+        combined = Store(MirrorBackend(members))
+    else:
+        combined = CompositeStore([Tier("hot", members[0]), Tier("cold", members[1])])
+    assert combined.features.strong_version
+    cached, layer = _cached(combined, tmp_path / "cache")
+    assert layer.caching
+    combined.write("v.bin", V1)
+    assert _reads(cached) == _expect(V1)
+    assert (layer.misses, layer.hits >= 2) == (1, True)
+    combined.write("v.bin", V2, overwrite=True)
+    assert _reads(cached) == _expect(V2)
+    assert layer.misses == 2
