@@ -118,7 +118,7 @@ def test_reads_racing_writers_see_one_version_or_changed_during_read(
                 if writer == "delete-and-write":
                     store.delete("k", missing_ok=True)
                 store.write("k", VERSIONS[i % 4], overwrite=True)
-                stop.wait(0.002)  # let some reads finish between writes
+                stop.wait(0.005)  # let some reads finish between writes
         except BaseException as error:  # noqa: BLE001 - reported below
             failures.append(error)
 
@@ -149,7 +149,8 @@ def test_reads_racing_writers_see_one_version_or_changed_during_read(
     stop.set()
     writing.join()
     assert failures == []
-    assert outcomes["whole"] + outcomes["changed"] >= 10, outcomes
+    assert sum(outcomes.values()) == len(readers) * 40
+    assert outcomes["whole"] + outcomes["changed"] > 0, outcomes  # reads met the object
     if writer == "overwrite":
         assert outcomes["whole"] > 0, outcomes
 
