@@ -11,7 +11,7 @@ fault injection, the one use of a fake the project allows.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 import pytest
@@ -23,7 +23,7 @@ from omnistorage._redact import ScrubbedError, protect_secrets
 from omnistorage.aio import AsyncStore, SyncBackendAdapter
 from omnistorage.errors import StorageError
 from omnistorage.ext._layer import Layer
-from omnistorage.models import ObjectInfo
+from omnistorage.models import Leftover, ObjectInfo
 
 OWN = "backend-own-S3cret-1"  # in the backend's secret_values only
 REGISTERED = "registered-S3cret-2"  # registered with the log scrubber only
@@ -44,6 +44,9 @@ class _Raising(Layer):
         raise self._make()
 
     def stat(self, key: str) -> ObjectInfo:
+        raise self._make()
+
+    def list_leftovers(self, prefix: str) -> Iterator[Leftover]:
         raise self._make()
 
 
@@ -124,7 +127,12 @@ def _registered() -> None:
 @pytest.mark.parametrize("secret", SECRETS)
 def test_no_secret_survives_the_error_boundary(case: str, secret: str) -> None:
     store = Store(_Raising(lambda: CASES[case](SHOWN[secret])))
-    for call in (lambda: store.read_bytes("k"), lambda: store.get_file_info("k")):
+    calls = (
+        lambda: store.read_bytes("k"),
+        lambda: store.get_file_info("k"),
+        lambda: store.cleanup(),
+    )
+    for call in calls:
         with pytest.raises(StorageError) as info:
             call()
         _assert_clean(info.value)
@@ -189,10 +197,11 @@ def test_an_exception_that_cannot_be_cleaned_is_replaced_by_a_stand_in() -> None
     assert cause.__context__ is stand_in  # the implicit link is replaced too
 
 
-def test_an_uncleanable_driver_exception_is_chained_as_its_stand_in() -> None:
+@pytest.mark.parametrize("call", ["read_bytes", "cleanup"])
+def test_an_uncleanable_driver_exception_is_chained_as_its_stand_in(call: str) -> None:
     store = Store(_Raising(lambda: _Unreachable(OWN)))
     with pytest.raises(StorageError) as info:
-        store.read_bytes("k")
+        store.read_bytes("k") if call == "read_bytes" else store.cleanup()
     error = info.value
     assert OWN not in str(error) + repr(error)
     assert isinstance(error.__cause__, ScrubbedError)
