@@ -22,6 +22,8 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from omnistorage._redact import scrub, scrub_exception
+
 __all__ = [
     "AlreadyExists",
     "BackendClosed",
@@ -380,9 +382,19 @@ def map_error(
     """Build the omnistorage error for a classified native exception.
 
     This is the single translation point: the Store calls it at its boundary
-    and raises the result ``from exc``. An exception that is already a
-    :class:`StorageError` is returned as it is, with missing context filled in.
+    and raises the result ``from native_cause(exc)``. An exception that is already
+    a :class:`StorageError` is returned as it is, with missing context filled in.
+
+    It is also where secrets are scrubbed (DESIGN §5b): ``secrets`` (the backend's
+    ``secret_values``), every value registered with
+    :func:`~omnistorage._redact.protect_secrets` and credential-shaped text
+    (``Authorization`` values, tokens, signatures) are removed from the message and
+    from every exception the error chains to, in place
+    (:func:`~omnistorage._redact.scrub_exception`), so a server that echoes a
+    credential in its status line or body cannot put it into ``str``, ``repr`` or a
+    formatted traceback.
     """
+    secrets = tuple(secrets)
     if isinstance(exc, StorageError):
         if exc.backend is None:
             exc.backend = backend
@@ -390,8 +402,17 @@ def map_error(
             exc.op = op
         if exc.path is None:
             exc.path = path
+        cleaned = scrub(exc.message, secrets)
+        if cleaned != exc.message:
+            if exc.args == (exc.message,):
+                exc.args = (cleaned,)
+            exc.message = cleaned
+        scrub_exception(exc, secrets)
         return exc
-    detail = redact(f"{type(exc).__name__}: {exc}", secrets)
+    stand_in = scrub_exception(exc, secrets)
+    if stand_in is not exc:
+        exc._omnistorage_stand_in = stand_in  # type: ignore[attr-defined]
+    detail = scrub(f"{type(exc).__name__}: {stand_in if stand_in is not exc else exc}", secrets)
     where = f" {path!r}" if path is not None else ""
     if classification.kind is ErrorKind.BUCKET_NOT_FOUND:
         noun, bucket = classification.noun, classification.bucket
@@ -411,9 +432,12 @@ def map_error(
 
 
 def native_cause(exc: BaseException) -> BaseException | None:
-    """What to chain a mapped error to: ``exc`` itself, or, when ``exc`` is already a
-    :class:`StorageError` (a layer or a mirror raised it), its own native cause, so an
-    error is never its own ``__cause__``."""
+    """What to chain a mapped error to: ``exc`` itself (or the
+    :class:`~omnistorage._redact.ScrubbedError` that :func:`map_error` made to stand in
+    for it when its text held a secret it could not remove in place), or, when ``exc``
+    is already a :class:`StorageError` (a layer or a mirror raised it), its own native
+    cause, so an error is never its own ``__cause__``."""
     if isinstance(exc, StorageError):
         return exc.__cause__
-    return exc
+    stand_in: BaseException | None = getattr(exc, "_omnistorage_stand_in", None)
+    return exc if stand_in is None else stand_in

@@ -80,6 +80,7 @@ _FEATURES = Features.of(
     [HashType.MD5, HashType.CRC32C],
     max_object_size=_MAX_OBJECT_SIZE,
     etag=ETagKind.OPAQUE,
+    strong_version=True,  # stat's etag is the generation pinned reads ask for
 )
 
 OPTIONS = OptionSchema(

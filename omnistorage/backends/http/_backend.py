@@ -33,8 +33,10 @@ from omnistorage.backends.http._errors import (
     parse_retry_after,
 )
 from omnistorage.backends.http._listing import LISTING_FORMATS, list_autoindex
-from omnistorage.backends.http._reader import content_range, open_pinned, open_stream
+from omnistorage.backends.http._pinned import open_pinned
+from omnistorage.backends.http._reader import open_stream
 from omnistorage.backends.http._url import BaseURL
+from omnistorage.backends.http._verify import content_range
 from omnistorage.capabilities import Capability, ETagKind, Features
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer
 from omnistorage.errors import Classification, ConfigurationError
@@ -196,13 +198,7 @@ class HTTPBackend(ExtendedBackend):
         refused = head.status in (405, 501)  # no HEAD: pin by spooling one full read
         if head.status != 200 and not refused:
             raise self._status_error(head, "HEAD", url)
-        return open_pinned(
-            self._client,
-            url,
-            None if refused else head,
-            lambda: open_stream(self._client, url, 0, None, self._status_error),
-            self._status_error,
-        )
+        return open_pinned(self._client, url, None if refused else head, self._status_error)
 
     # ------------------------------------------------------------------ queries
 

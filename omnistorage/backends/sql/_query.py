@@ -28,6 +28,12 @@ How a key resolves (``Store.resolve`` shows each step):
    *convention*) a **table**, and reads ``SELECT * FROM [schema.]name``. The name
    must be one the database lists; it is quoted as an identifier, never spliced.
 
+A pattern's ``keys`` query lists its keys. A row whose values make no key of the
+pattern (a value holding ``/`` such as ``../../etc`` or ``a/b``, an empty value, a
+non-canonical integer) is never listed: it is logged and passed on as a
+:class:`~omnistorage.models.SkippedEntry`, so the listing counts it
+(``invalid_count``) like any name outside the key grammar.
+
    .. warning::
       Convention mode exposes every table the database user can read to anyone
       who can name a key of the Store. Use it only with trusted callers, or connect
@@ -73,7 +79,7 @@ from omnistorage.backends.sql._types import parse_arrow_type
 from omnistorage.capabilities import Capability, Features
 from omnistorage.driver import PinnedReader, WriteOptions, Writer
 from omnistorage.errors import ConfigurationError
-from omnistorage.models import Location, ObjectInfo
+from omnistorage.models import Location, ObjectInfo, SkippedEntry
 from omnistorage.options import (
     OptionSchema,
     anything,
@@ -224,7 +230,7 @@ class SQLQueryBackend(SQLEngineBackend):
             if mapping.spec.keys is not None:
                 listed = self._pattern_keys(mapping)
                 try:
-                    if not any(candidate == key for candidate in listed):
+                    if not any(candidate == key for candidate in listed):  # never a skipped
                         return None
                 finally:
                     listed.close()  # returns its connection at once
@@ -287,7 +293,12 @@ class SQLQueryBackend(SQLEngineBackend):
         steps.append(f"fetch: {self._settings.fetch}")
         return tuple(steps)
 
-    def _pattern_keys(self, mapping: QueryMapping) -> Generator[str, None, None]:
+    def _pattern_keys(self, mapping: QueryMapping) -> Generator[str | SkippedEntry, None, None]:
+        """The keys the mapping's ``keys`` query lists, in its order; a row whose values
+        make no key of the pattern (a value holding ``/``, such as ``../../etc`` or
+        ``a/b``, an empty one, a non-canonical integer) is logged and yielded as a
+        :class:`~omnistorage.models.SkippedEntry` naming what it would have made, so the
+        Store counts it (``invalid_count``) instead of the listing losing it silently."""
         assert mapping.pattern is not None
         assert mapping.spec.keys is not None
         pattern = mapping.pattern
@@ -303,13 +314,18 @@ class SQLQueryBackend(SQLEngineBackend):
                     f"not the placeholders {missing}"
                 )
             for row in result.mappings():
-                key = pattern.format(dict(row))
+                values = dict(row)
+                key = pattern.format(values)
                 if key is None:
+                    named = pattern.render(values)
                     log.warning(
-                        "sql-query: %r: keys row %r does not make a key of the pattern",
+                        "sql-query: %r: keys row %r does not make a key of the pattern (%r)",
                         mapping.key,
-                        dict(row),
+                        values,
+                        named,
                     )
+                    reason = f"a row of the keys query of {mapping.key!r} makes no key"
+                    yield SkippedEntry(named, size=None, reason=reason)
                     continue
                 yield key
 
@@ -372,9 +388,16 @@ class SQLQueryBackend(SQLEngineBackend):
 
     def list(self, prefix: str, *, recursive: bool = True) -> Iterator[ObjectInfo]:
         listed: dict[str, ObjectInfo] = {}
+        skipped: list[SkippedEntry] = []
         for key, info in self._all_keys():
-            if key.startswith(prefix) and key not in listed:
+            if not key.startswith(prefix):
+                continue
+            if isinstance(info, SkippedEntry):
+                if recursive or "/" not in key[len(prefix) :]:
+                    skipped.append(info)
+            elif key not in listed:
                 listed[key] = info
+        yield from skipped
         folders: set[str] = set()
         for key in sorted(listed):
             rest = key[len(prefix) :]
@@ -391,13 +414,17 @@ class SQLQueryBackend(SQLEngineBackend):
         for mapping in settings.mappings:
             content_type = settings.serializers[mapping.extension].content_type
             if mapping.exact is not None:
-                keys: Iterator[str] = iter((mapping.exact,))
+                keys: Iterator[str | SkippedEntry] = iter((mapping.exact,))
             elif mapping.spec.keys is not None:
                 keys = self._pattern_keys(mapping)
             else:
                 continue
             for key in keys:
-                yield key, ObjectInfo(key, None, mapping.spec.modified, content_type=content_type)
+                if isinstance(key, SkippedEntry):
+                    yield key.path, key
+                else:
+                    info = ObjectInfo(key, None, mapping.spec.modified, content_type=content_type)
+                    yield key, info
         if not settings.strict:
             catalog = inspect(self._engine)
             content_type = settings.serializers[settings.fallback_format].content_type

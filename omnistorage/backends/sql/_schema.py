@@ -23,6 +23,8 @@ holds the call until the operating system gives up on the connection.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import (
@@ -40,10 +42,11 @@ from sqlalchemy import (
     event,
     make_url,
 )
+from sqlalchemy.engine import Connection
 
 from omnistorage._net import DEFAULT_CONNECT_TIMEOUT
 
-__all__ = ["Tables", "make_engine"]
+__all__ = ["Tables", "make_engine", "sqlite_snapshot"]
 
 
 class Tables:
@@ -125,3 +128,25 @@ def _libpq_without_timeout(url: str) -> bool:
         and parsed.get_driver_name() in ("psycopg", "psycopg2")
         and "connect_timeout" not in parsed.query
     )
+
+
+@contextmanager
+def sqlite_snapshot(conn: Connection) -> Iterator[Any]:
+    """The raw ``sqlite3`` connection of ``conn``, with ``conn`` inside one read
+    transaction.
+
+    Every statement run through ``conn`` and every blob handle opened through the raw
+    connection read the same snapshot (WAL), whatever other connections commit
+    meanwhile: a row a ``SELECT`` found is the row ``blobopen`` then opens. Outside a
+    transaction (the driver's default for reads) each statement reads its own
+    snapshot, so a row could be deleted, and its rowid even reused by another row,
+    between finding it and opening it. The transaction ends (rolled back: it wrote
+    nothing) when the block does.
+    """
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    raw.execute("BEGIN")
+    try:
+        yield raw
+    finally:
+        raw.rollback()
