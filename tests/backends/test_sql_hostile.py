@@ -109,6 +109,11 @@ def test_reads_racing_writers_see_one_version_or_changed_during_read(
     store.write("k", VERSIONS[0])
     stop = threading.Event()
     failures: list[BaseException] = []
+    # Writes published so far: a reader that found the object missing waits for the
+    # next one, so every reader meets the object however the threads are scheduled
+    # (a busy machine used to run all the reads inside one delete-to-write window).
+    published = threading.Condition()
+    writes = [0]
 
     def write() -> None:
         i = 0
@@ -118,20 +123,33 @@ def test_reads_racing_writers_see_one_version_or_changed_during_read(
                 if writer == "delete-and-write":
                     store.delete("k", missing_ok=True)
                 store.write("k", VERSIONS[i % 4], overwrite=True)
+                with published:
+                    writes[0] += 1
+                    published.notify_all()
                 stop.wait(0.005)  # let some reads finish between writes
         except BaseException as error:  # noqa: BLE001 - reported below
             failures.append(error)
+        finally:
+            with published:
+                published.notify_all()
+
+    def wait_for_a_write(seen: int) -> None:
+        with published:
+            if not published.wait_for(lambda: writes[0] > seen or stop.is_set(), timeout=30):
+                failures.append(AssertionError("the writer published nothing for 30 s"))
 
     outcomes: Counter[str] = Counter()
 
     def read(name: str) -> None:
         for _ in range(40):
+            seen = writes[0]
             try:
                 data = READS[name](store)
             except ChangedDuringRead:
                 outcomes["changed"] += 1
             except NotFound:  # between a delete and the next write
                 outcomes["missing"] += 1
+                wait_for_a_write(seen)
             except StorageError as error:
                 failures.append(error)
             else:
@@ -150,7 +168,8 @@ def test_reads_racing_writers_see_one_version_or_changed_during_read(
     writing.join()
     assert failures == []
     assert sum(outcomes.values()) == len(readers) * 40
-    assert outcomes["whole"] + outcomes["changed"] > 0, outcomes  # reads met the object
+    # Every reader met the object: after each miss it waited for a new write.
+    assert outcomes["whole"] + outcomes["changed"] > 0, outcomes
     if writer == "overwrite":
         assert outcomes["whole"] > 0, outcomes
 
