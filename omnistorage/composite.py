@@ -36,7 +36,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from functools import partial
 from typing import BinaryIO
 
@@ -45,6 +44,7 @@ from omnistorage._delegate import StorePinned, ranged_reader
 from omnistorage._glob import compile_glob
 from omnistorage._io import AtomicWriter
 from omnistorage._listing import Listing, OnInvalid, relay_skipped
+from omnistorage._times import ModTime
 from omnistorage.capabilities import Capability, Features, combine_replicas
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer, as_extended
 from omnistorage.errors import (
@@ -214,6 +214,7 @@ class _TierBackend(ExtendedBackend):
                     info.etag,
                     info.hashes,
                     info.metadata,
+                    info.modified_ns,
                 )
         if any(
             tier.store.is_folder(key) for tier in self.tiers if tier.store.supports(Capability.LIST)
@@ -262,7 +263,7 @@ class _TierBackend(ExtendedBackend):
             overwrite=options.overwrite,
             content_type=options.content_type,
             metadata=dict(options.metadata) or None,
-            modified=options.modified,
+            modified=options.modified_ns,
             size_hint=options.size_hint,
         )
         others = (
@@ -423,7 +424,7 @@ class CompositeStore(Store):
         to_tier: str,
         *,
         keep_source: bool = False,
-        modified: datetime | None = None,
+        modified: ModTime | None = None,
     ) -> None:
         """Copy ``path`` from one tier to another (overwriting there), then delete it from
         the source tier unless ``keep_source``. ``CapabilityNotSupported`` before any I/O

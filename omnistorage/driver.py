@@ -74,6 +74,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO, TypeVar
 
+from omnistorage._times import from_ns, to_ns
 from omnistorage.capabilities import BASIC_FEATURES, Features
 from omnistorage.errors import Classification, ObjectChanged, classify_builtin
 from omnistorage.models import Leftover, Location, ObjectInfo
@@ -101,8 +102,14 @@ class WriteOptions:
             (atomically where the backend declares ``CONDITIONAL_WRITE``).
         content_type: the MIME type to store (only with ``CONTENT_TYPE``).
         metadata: user metadata to store (only with ``USER_METADATA``).
-        modified: the modification time to set (only with ``SET_MOD_TIME``).
+        modified: the modification time to set (only with ``SET_MOD_TIME``), as a UTC
+            ``datetime`` truncated to the microsecond.
         size_hint: the total size when the caller knows it (for part sizing).
+        modified_ns: the same time in integer nanoseconds since the epoch, exactly as
+            the caller gave it. Drivers that keep more than microseconds (local files'
+            ``os.utime(ns=...)``, RFC 3339 stamps with nine fraction digits) keep this
+            one. Either may be given; the other is derived, and both must agree
+            (``ValueError``), as in :class:`~omnistorage.models.ObjectInfo`.
     """
 
     overwrite: bool = False
@@ -110,6 +117,19 @@ class WriteOptions:
     metadata: Mapping[str, str] = field(default_factory=dict)
     modified: datetime | None = None
     size_hint: int | None = None
+    modified_ns: int | None = None
+
+    def __post_init__(self) -> None:
+        ns, when = self.modified_ns, self.modified
+        if ns is None:
+            if when is not None:
+                ns = to_ns(when)
+                object.__setattr__(self, "modified_ns", ns)
+                object.__setattr__(self, "modified", from_ns(ns))
+        elif when is None:
+            object.__setattr__(self, "modified", from_ns(ns))
+        elif to_ns(when) != ns - ns % 1000:
+            raise ValueError(f"modified {when.isoformat()} and modified_ns {ns} differ")
 
 
 class Writer(abc.ABC):

@@ -43,6 +43,7 @@ from omnistorage._listing import (
     iter_files,
     iter_folders,
 )
+from omnistorage._times import ModTime
 from omnistorage.capabilities import BASIC_FEATURES, Capability
 from omnistorage.driver import Backend, ExtendedBackend, as_extended
 from omnistorage.errors import ErrorKind, StorageError, native_cause
@@ -190,7 +191,7 @@ class Store(StoreKernel[Backend]):
         overwrite: bool = False,
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
-        modified: datetime | None = None,
+        modified: ModTime | None = None,
         size_hint: int | None = None,
         hashes: Hashes = (),
     ) -> AtomicWriter:
@@ -211,7 +212,7 @@ class Store(StoreKernel[Backend]):
         overwrite: bool = False,
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
-        modified: datetime | None = None,
+        modified: ModTime | None = None,
         size_hint: int | None = None,
         hashes: Hashes = (),
     ) -> AtomicWriter:
@@ -237,7 +238,7 @@ class Store(StoreKernel[Backend]):
         overwrite: bool = False,
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
-        modified: datetime | None = None,
+        modified: ModTime | None = None,
         hashes: Hashes = (),
     ) -> WriteResult:
         """Write ``content`` (bytes, a binary file object, or an iterable of bytes) to ``path``.
@@ -270,7 +271,7 @@ class Store(StoreKernel[Backend]):
         overwrite: bool = False,
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
-        modified: datetime | None = None,
+        modified: ModTime | None = None,
         hashes: Hashes = (),
     ) -> WriteResult:
         """Write ``text`` encoded with ``encoding``; otherwise as :meth:`write`."""
@@ -292,7 +293,7 @@ class Store(StoreKernel[Backend]):
         overwrite: bool = False,
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
-        modified: datetime | None = None,
+        modified: ModTime | None = None,
         hashes: Hashes = (),
     ) -> WriteResult:
         """:meth:`write`, but fail before any I/O unless the backend has ``ATOMIC_WRITE``."""
@@ -313,7 +314,7 @@ class Store(StoreKernel[Backend]):
         overwrite: bool,
         content_type: str | None,
         metadata: Mapping[str, str] | None,
-        modified: datetime | None,
+        modified: ModTime | None,
         size_hint: int | None,
         hashes: Hashes = (),
     ) -> AtomicWriter:

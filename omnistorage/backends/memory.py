@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import io
 import threading
+import time
 import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import BinaryIO
 
 from omnistorage.capabilities import Capability, ETagKind, Features
@@ -27,7 +27,7 @@ __all__ = ["MemoryBackend"]
 @dataclass(frozen=True, slots=True)
 class _Object:
     data: bytes
-    modified: datetime
+    modified_ns: int
     content_type: str | None
     metadata: dict[str, str]
     md5: str
@@ -60,6 +60,7 @@ _FEATURES = Features.of(
         Capability.PINNED_READ,
     ],
     [HashType.MD5],
+    mtime_precision_ns=1,  # kept as given, in integer nanoseconds
     etag=ETagKind.MD5,
     strong_version=True,
 )
@@ -172,7 +173,7 @@ def _info(key: str, obj: _Object) -> ObjectInfo:
     return ObjectInfo(
         path=key,
         size=len(obj.data),
-        modified=obj.modified,
+        modified_ns=obj.modified_ns,
         content_type=obj.content_type,
         etag=obj.md5,
         hashes={HashType.MD5: obj.md5},
@@ -213,7 +214,7 @@ class _MemoryWriter(Writer):
         options = self._options
         obj = _Object(
             data=data,
-            modified=options.modified or datetime.now(UTC),
+            modified_ns=time.time_ns() if options.modified_ns is None else options.modified_ns,
             content_type=options.content_type,
             metadata=dict(options.metadata),
             md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),

@@ -99,7 +99,7 @@ class Marcher:
             and policy.src.settable_mtime
             and policy.dst.settable_mtime
         )
-        window = policy.window_us
+        window = policy.window_ns
         same = 0
         checked = 0
         try:
@@ -141,7 +141,7 @@ class Marcher:
                         if (
                             s_time is not None
                             and d_time is not None
-                            and -window <= s_time - d_time <= window
+                            and -window < s_time - d_time < window
                             and not (s[4] and d[4])
                         ):
                             same += 1

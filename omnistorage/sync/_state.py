@@ -2,10 +2,12 @@
 
 A state is NDJSON, one header line then one line per path in path order::
 
-    {"format": "omnistorage-bisync", "version": 1, "path1": "...", "path2": "..."}
-    {"p": "a/b.txt", "1": [size, mtime_us, etag, md5], "2": [...]}
+    {"format": "omnistorage-bisync", "version": 2, "path1": "...", "path2": "..."}
+    {"p": "a/b.txt", "1": [size, mtime_ns, etag, md5], "2": [...]}
 
-(``null`` for a side that did not hold the path). Being sorted, it is read
+(``null`` for a side that did not hold the path). Times are integer nanoseconds
+since the epoch; version 1 states kept microseconds and are still read (their
+times are compared within a microsecond, see :class:`StateRecord`). Being sorted, it is read
 as a stream and merged with the two sorted listings, so memory stays bounded.
 It lives in a local file (written to a temporary file beside it, then
 renamed into place; a ``.lock`` file beside it keeps two runs apart) or as an
@@ -32,7 +34,9 @@ from omnistorage.sync._errors import SyncError
 __all__ = ["StateLocation", "StateRecord", "read_state", "state_lock", "write_state"]
 
 _FORMAT = "omnistorage-bisync"
-_VERSION = 1
+_VERSION = 2
+_MICROSECOND_VERSION = 1
+"""States of this version kept mtimes in (float-rounded) microseconds."""
 
 StateLocation = str | os.PathLike[str] | tuple[Store, str]
 
@@ -44,6 +48,10 @@ class StateRecord:
     path: str
     one: Entry | None
     two: Entry | None
+    window_ns: int = 1
+    """Stored and listed mtimes closer than this are the same: 1 (equal only) for a
+    state in nanoseconds; 1,000 for a version 1 state, whose microseconds were rounded
+    from a float (within 0.75 µs of the true time)."""
 
 
 def _pack(entry: Entry | None) -> list[Any] | None:
@@ -53,10 +61,12 @@ def _pack(entry: Entry | None) -> list[Any] | None:
     return [entry.size, entry.mtime, entry.etag, md5]
 
 
-def _unpack(path: str, data: Any) -> Entry | None:
+def _unpack(path: str, data: Any, scale: int = 1) -> Entry | None:
     if data is None:
         return None
     size, mtime, etag, md5 = data
+    if mtime is not None:
+        mtime = int(mtime) * scale
     return Entry(path, size, mtime, etag, {"md5": md5} if md5 else None, None, None)
 
 
@@ -103,9 +113,10 @@ def read_state(location: StateLocation, path1: str, path2: str) -> Iterator[Stat
     if not isinstance(header, dict) or header.get("format") != _FORMAT:
         handle.close()
         raise SyncError("bisync state is not an omnistorage bisync state", op="bisync")
-    if header.get("version") != _VERSION:
+    version = header.get("version")
+    if version not in (_VERSION, _MICROSECOND_VERSION):
         handle.close()
-        raise SyncError(f"bisync state version {header.get('version')!r} is unknown", op="bisync")
+        raise SyncError(f"bisync state version {version!r} is unknown", op="bisync")
     if (header.get("path1"), header.get("path2")) != (path1, path2):
         handle.close()
         raise SyncError(
@@ -113,10 +124,11 @@ def read_state(location: StateLocation, path1: str, path2: str) -> Iterator[Stat
             f"not {path1!r} and {path2!r}",
             op="bisync",
         )
-    return _records(handle)
+    return _records(handle, microseconds=version == _MICROSECOND_VERSION)
 
 
-def _records(handle: IO[str]) -> Iterator[StateRecord]:
+def _records(handle: IO[str], *, microseconds: bool) -> Iterator[StateRecord]:
+    scale, window = (1000, 1000) if microseconds else (1, 1)
     previous = ""
     with handle:
         for number, line in enumerate(handle, 2):
@@ -125,7 +137,9 @@ def _records(handle: IO[str]) -> Iterator[StateRecord]:
             try:
                 data = json.loads(line)
                 path = data["p"]
-                record = StateRecord(path, _unpack(path, data["1"]), _unpack(path, data["2"]))
+                record = StateRecord(
+                    path, _unpack(path, data["1"], scale), _unpack(path, data["2"], scale), window
+                )
             except (json.JSONDecodeError, KeyError, TypeError, ValueError):
                 raise SyncError(f"bisync state is damaged at line {number}", op="bisync") from None
             if path <= previous:

@@ -41,7 +41,7 @@ from omnistorage.sync._conventions import (
     multipart_kind,
     user_metadata,
 )
-from omnistorage.sync._entry import Entry, entry_of, from_us
+from omnistorage.sync._entry import Entry, entry_of
 from omnistorage.sync._hashcache import FileId
 from omnistorage.sync._limits import Cancelled
 
@@ -246,7 +246,7 @@ def _stream(
             overwrite=overwrite,
             content_type=content_type,
             metadata=metadata or None,
-            modified=from_us(mtime) if mtime is not None else None,
+            modified=mtime,
             size_hint=expected_size,
         )
         with writer:
@@ -313,11 +313,7 @@ def _stream(
         from_hashes.remember(before, kind, digest)
     if to_hashes is not None:
         after = to_hashes.identity(to_path)
-        if (
-            after is not None
-            and after.size == total
-            and (mtime is None or abs(after.mtime_ns // 1000 - mtime) <= 1)
-        ):
+        if after is not None and after.size == total and (mtime is None or after.mtime_ns == mtime):
             to_hashes.remember(after, kind, digest)
     return TransferResult(total, digest, False)
 

@@ -9,11 +9,12 @@ import mimetypes
 import os
 import stat as st
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import BinaryIO
 
 from omnistorage._io import LimitedReader
 from omnistorage._tempname import is_temp_name
+from omnistorage._times import from_ns
 from omnistorage.backends.local._resolve import RootDir, SymlinkRefused, split
 from omnistorage.backends.local._writer import (
     LocalWriter,
@@ -183,13 +184,13 @@ class LocalBackend(ExtendedBackend):
                 errno.ENOENT, f"{key!r} is a symlink; the local backend does not follow symlinks"
             )
         if st.S_ISDIR(info.st_mode):
-            return ObjectInfo(path=key, is_dir=True, modified=_mtime(info))
+            return ObjectInfo(path=key, is_dir=True, modified_ns=info.st_mtime_ns)
         if not st.S_ISREG(info.st_mode):
             raise FileNotFoundError(errno.ENOENT, f"{key!r} is not a regular file")
         return ObjectInfo(
             path=key,
             size=info.st_size,
-            modified=_mtime(info),
+            modified_ns=info.st_mtime_ns,
             content_type=mimetypes.guess_type(key, strict=False)[0],
             etag=version_token(info),
         )
@@ -341,7 +342,7 @@ def _scan(fd: int, prefix: str, recursive: bool) -> Iterator[ObjectInfo]:
                 info = entry.stat(follow_symlinks=False)
             except FileNotFoundError:
                 continue
-            yield ObjectInfo(path=prefix + name, size=info.st_size, modified=_mtime(info))
+            yield ObjectInfo(path=prefix + name, size=info.st_size, modified_ns=info.st_mtime_ns)
         for name in subdirs:
             try:
                 sub = os.open(name, _O_DIR, dir_fd=fd)
@@ -371,7 +372,7 @@ def _walk_temps(fd: int, folder: str) -> Iterator[tuple[str, str, os.stat_result
 
 
 def _mtime(info: os.stat_result) -> datetime:
-    return datetime.fromtimestamp(info.st_mtime_ns / 1_000_000_000, UTC)
+    return from_ns(info.st_mtime_ns)
 
 
 def version_token(info: os.stat_result) -> str:
