@@ -44,6 +44,7 @@ from omnistorage.sync._conventions import (
 from omnistorage.sync._entry import Entry, entry_of
 from omnistorage.sync._hashcache import FileId
 from omnistorage.sync._limits import Cancelled
+from omnistorage.sync._progress import ByteMeter
 
 __all__ = ["SourceChanged", "TransferResult", "transfer_file"]
 
@@ -133,8 +134,13 @@ def transfer_file(
     entry: Entry | None,
     *,
     overwrite: bool = True,
+    planned: int = 0,
 ) -> TransferResult:
     """Copy ``from_path`` of ``frm`` to ``to_path`` of ``to`` (see the module docstring).
+
+    ``planned``: the bytes the run's progress total counted for this file (0 for work it
+    did not plan, such as a backup copy); the bytes moved are counted against it, and a
+    failed attempt's bytes are taken back out (:class:`~omnistorage.sync._progress.ByteMeter`).
 
     Raises the Store's errors, :class:`SourceChanged`, :class:`Cancelled` and
     ``MaxTransferReached``; in every case nothing partial is published.
@@ -149,7 +155,7 @@ def transfer_file(
         or not to.keeps_mtime
         or MTIME_KEY in {k.lower() for k in details.metadata}
     ):
-        return _server_side(ctx, frm, from_path, to, to_path, details, overwrite)
+        return _server_side(ctx, frm, from_path, to, to_path, details, overwrite, planned)
     ahead: FileId | None = None
     if to.mtime_in_metadata and details.md5 is None and (details.size or 0) >= _MD5_AHEAD_MIN:
         hashes = ctx.hashes_for(frm)
@@ -166,9 +172,25 @@ def transfer_file(
             details = _Details(
                 details.mtime, details.content_type, details.metadata, md5, details.size
             )
-    return _stream(
-        ctx, frm, from_path, to, to_path, details, metadata, content_type, mtime, overwrite, ahead
-    )
+    meter = ctx.progress.meter(planned)
+    try:
+        return _stream(
+            ctx,
+            frm,
+            from_path,
+            to,
+            to_path,
+            details,
+            metadata,
+            content_type,
+            mtime,
+            overwrite,
+            meter,
+            ahead,
+        )
+    except BaseException:
+        meter.retract()  # nothing was published: a retry counts its bytes anew
+        raise
 
 
 def _server_side(
@@ -179,6 +201,7 @@ def _server_side(
     to_path: str,
     details: _Details,
     overwrite: bool,
+    planned: int,
 ) -> TransferResult:
     if ctx.cancelled():
         raise Cancelled
@@ -191,7 +214,7 @@ def _server_side(
         paths.join(to.store.root, to_path),
         overwrite=overwrite,
     )
-    ctx.progress.add(nbytes=size)
+    ctx.progress.meter(planned).add(size)
     return TransferResult(size, None, True)
 
 
@@ -206,6 +229,7 @@ def _stream(
     content_type: str | None,
     mtime: int | None,
     overwrite: bool,
+    meter: ByteMeter,
     ahead: FileId | None = None,
 ) -> TransferResult:
     """Stream the bytes. ``ahead``: the local source's identity when its MD5 (in
@@ -236,7 +260,6 @@ def _stream(
     cancelled = ctx.cancelled
     budget = ctx.budget
     bandwidth = ctx.bandwidth
-    progress = ctx.progress
     ctx.op()
     reader = frm.store.read(from_path)
     try:
@@ -268,7 +291,7 @@ def _stream(
                     hasher.update(chunk)
                 writer.write(chunk)
                 total += n
-                progress.add(nbytes=n)
+                meter.add(n)
             digest = hasher.hexdigest() if hasher is not None else None
             if md5_known:
                 digest = details.md5
