@@ -193,7 +193,11 @@ class Backend(abc.ABC):
     def new_reader(self, key: str, *, offset: int = 0, length: int | None = None) -> BinaryIO:
         """Open ``key`` for streaming reads from ``offset`` for ``length`` bytes (``None``: to
         the end). A missing key raises an error classified ``NOT_FOUND`` — at the latest on the
-        first read. An offset past the end gives an empty stream."""
+        first read. An offset past the end gives an empty stream.
+
+        A backend that declares ``READ_INFO`` returns, for a whole read (``offset`` 0, no
+        ``length``), a reader with an ``info`` attribute: the :class:`ObjectInfo` (path =
+        ``key``) of the version being read, as :meth:`ExtendedBackend.stat` would give it."""
 
     @abc.abstractmethod
     def exists(self, key: str) -> bool:

@@ -112,14 +112,20 @@ class Store(StoreKernel[Backend]):
     def read(self, path: str) -> BinaryIO:
         """Open ``path`` for streaming reads. The caller closes the stream.
 
-        Raises ``NotFound`` (at open or at the first read) when there is no file.
+        Raises ``NotFound`` (at open or at the first read) when there is no file. Where
+        the backend declares ``READ_INFO``, the stream's ``info`` is the
+        :class:`~omnistorage.ObjectInfo` of the version it reads (from the same request);
+        elsewhere it is ``None``.
         """
         key = self._key(path, Capability.READ, "read")
         try:
             inner = self._backend.new_reader(key)
         except Exception as exc:
             raise self._fail(exc, "read", path) from native_cause(exc)
-        return ReadStream(inner, self._fail, path)  # type: ignore[return-value]
+        info = getattr(inner, "info", None)
+        if isinstance(info, ObjectInfo):
+            info = rebase(info, path)
+        return ReadStream(inner, self._fail, path, info)  # type: ignore[return-value]
 
     def read_bytes(self, path: str) -> bytes:
         """The whole content of ``path``."""

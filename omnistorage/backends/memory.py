@@ -58,6 +58,7 @@ _FEATURES = Features.of(
         Capability.USER_METADATA,
         Capability.CONTENT_TYPE,
         Capability.PINNED_READ,
+        Capability.READ_INFO,
     ],
     [HashType.MD5],
     mtime_precision_ns=1,  # kept as given, in integer nanoseconds
@@ -99,7 +100,10 @@ class MemoryBackend(ExtendedBackend):
     def new_reader(self, key: str, *, offset: int = 0, length: int | None = None) -> BinaryIO:
         obj = self._get(key)
         end = None if length is None else offset + length
-        return io.BytesIO(obj.data[offset:end])
+        reader = _Reader(obj.data[offset:end])
+        if offset == 0 and length is None:
+            reader.info = _info(key, obj)
+        return reader
 
     def exists(self, key: str) -> bool:
         return key in self._space.objects
@@ -179,6 +183,10 @@ def _info(key: str, obj: _Object) -> ObjectInfo:
         hashes={HashType.MD5: obj.md5},
         metadata=dict(obj.metadata),
     )
+
+
+class _Reader(io.BytesIO):
+    info: ObjectInfo | None = None
 
 
 class _MemoryPinned(PinnedReader):

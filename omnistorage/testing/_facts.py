@@ -161,6 +161,27 @@ class FactTests:
         finally:
             pinned.close()
 
+    # ------------------------------------------------------------ what a read tells
+
+    @requires(Capability.READ_INFO, Capability.METADATA)
+    @pytest.mark.parametrize("size", [0, 5_000])
+    def test_a_read_carries_the_info_stat_gives(self, store: Store, size: int) -> None:
+        options: dict[str, object] = {}
+        if store.supports(Capability.CONTENT_TYPE):
+            options["content_type"] = "text/x-read-info"
+        if store.supports(Capability.USER_METADATA):
+            options["metadata"] = {"color": "blue"}
+        if store.supports(Capability.SET_MOD_TIME):
+            options["modified"] = _STAMPS_NS[0]
+        data = bytes(range(256)) * (size // 256) + b"r" * (size % 256)
+        store.write("ri/f.txt", data, **options)  # type: ignore[arg-type]
+        expected = store.get_file_info("ri/f.txt")
+        with store.read("ri/f.txt") as stream:
+            assert stream.read() == data
+            info = stream.info  # type: ignore[attr-defined]
+        assert info is not None
+        assert info == expected
+
     # ------------------------------------------------------------ location
 
     def test_a_store_overlaps_its_children_and_not_its_siblings(self, store: Store) -> None:
