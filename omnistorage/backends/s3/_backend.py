@@ -235,7 +235,9 @@ class S3Backend(ExtendedBackend):
                 retry_mode=retry_mode,
                 connect_timeout=connect_timeout,
                 read_timeout=read_timeout,
-                max_pool_connections=max(16, 4 * max(max_concurrency, read_concurrency)),
+                # Every request a sync can have in flight (16 transfers of up to
+                # max_concurrency parts each, and the checkers) keeps its connection.
+                max_pool_connections=max(64, 16 * max(max_concurrency, read_concurrency)) + 8,
             )
             self._owns_client = True
         self.secret_values = tuple(dict.fromkeys(self.secret_values + chain_secrets(self._client)))
