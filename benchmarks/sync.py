@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/sync.py [--repeat 3] [--files 10000] [--big 100]
                                         [--big-mib 10] [--endpoint URL] [--skip-s3]
                                         [--skip-big-s3] [--skip-rss] [--skip-local]
-                                        [--keys 1000000]
+                                        [--download-only] [--keys 1000000]
 
 Trees (made once in a temporary folder): ``--files`` files of 1-64 KiB in 1,000
 folders, and ``--big`` files of ``--big-mib`` MiB. Without ``--endpoint`` the
@@ -20,7 +20,10 @@ the steadier figure on a shared machine, as in the other benchmarks):
   a bare ``os.scandir`` walk (with ``stat``) of both trees.
 - local -> S3 (moto), full: ours vs ``rclone sync``; no-op with default options:
   ours vs rclone's default (a HEAD per object for its mtime).
-- S3 -> local, full and no-op: reported, rclone alongside.
+- S3 -> local, full and no-op: ours vs ``rclone sync``, both reading the same
+  objects (rclone's upload, with its ``mtime`` entries), with default options.
+  ``--download-only`` measures only these (the upload is rclone's, untimed), for
+  both trees.
 - The big tree to S3 twice: with the S3 backend's default 8 MiB parts (the files
   go up in two parts; a multipart ETag is no MD5, so a no-op needs a HEAD per
   object for the ``md5chksum`` entry) and with a part size above the file size
@@ -30,6 +33,7 @@ the steadier figure on a shared machine, as in the other benchmarks):
 
 Targets (issue 10): full local->local <= 1.0x rclone; no-op local->local <= 1.0x;
 local->S3 full <= 1.0x; local->S3 no-op <= 0.15x rclone's default; RSS < 100 MiB.
+Issue 26: S3->local full <= 1.0x rclone.
 rclone's own numbers include its process start (about 10 ms, printed); ours are
 library calls in this process. The machine is shared: ``uptime`` is printed
 before and after; compare ratios measured in the same run only.
@@ -230,6 +234,8 @@ def s3_cases(
     endpoint: str,
     repeat: int,
     part_mib: int | None = None,
+    *,
+    uploads: bool = True,
 ) -> None:
     env = rclone_env(endpoint)
     client = boto3.client(
@@ -263,6 +269,52 @@ def s3_cases(
     def s3(prefix: str) -> Store:
         return Store(backend, prefix)
 
+    if uploads:
+        upload_cases(table, tree, label, env, prefixes, purge, s3, repeat)
+    else:  # the objects to download, uploaded once by rclone (untimed)
+        rclone(env, "sync", str(tree), f"moto:{BUCKET}/{prefixes['rclone']}")
+    # Downloads: both tools read the same objects (rclone's upload, its mtime entries).
+    source = f"moto:{BUCKET}/{prefixes['rclone']}"
+    ours_back, rclone_back = work / "back-ours", work / "back-rclone"
+    down = measure(
+        repeat,
+        {
+            "ours": (
+                lambda: shutil.rmtree(ours_back, ignore_errors=True),
+                lambda: sync(s3(prefixes["rclone"]), local(ours_back)),
+            ),
+            "rclone": (
+                lambda: shutil.rmtree(rclone_back, ignore_errors=True),
+                lambda: rclone(env, "sync", source, str(rclone_back)),
+            ),
+        },
+    )
+    table.add(f"{label} S3->local full", down["ours"], "rclone", down["rclone"], "<= 1.0x")
+    again = measure(
+        repeat,
+        {
+            "ours": (lambda: None, lambda: sync(s3(prefixes["rclone"]), local(ours_back))),
+            "rclone": (lambda: None, lambda: rclone(env, "sync", source, str(rclone_back))),
+        },
+    )
+    table.add(f"{label} S3->local no-op", again["ours"], "rclone", again["rclone"], "reported")
+    for prefix in prefixes.values():
+        purge(prefix)
+    for path in (ours_back, rclone_back):
+        shutil.rmtree(path, ignore_errors=True)
+    backend.close()
+
+
+def upload_cases(
+    table: Table,
+    tree: Path,
+    label: str,
+    env: dict[str, str],
+    prefixes: dict[str, str],
+    purge: Callable[[str], None],
+    s3: Callable[[str], Store],
+    repeat: int,
+) -> None:
     full = measure(
         repeat,
         {
@@ -290,41 +342,6 @@ def s3_cases(
     table.add(
         f"{label} local->S3 no-op (defaults)", noop["ours"], "rclone", noop["rclone"], "<= 0.15x"
     )
-    ours_back, rclone_back = work / "back-ours", work / "back-rclone"
-    down = measure(
-        repeat,
-        {
-            "ours": (
-                lambda: shutil.rmtree(ours_back, ignore_errors=True),
-                lambda: sync(s3(prefixes["ours"]), local(ours_back)),
-            ),
-            "rclone": (
-                lambda: shutil.rmtree(rclone_back, ignore_errors=True),
-                lambda: rclone(
-                    env, "sync", f"moto:{BUCKET}/{prefixes['rclone']}", str(rclone_back)
-                ),
-            ),
-        },
-    )
-    table.add(f"{label} S3->local full", down["ours"], "rclone", down["rclone"], "reported")
-    again = measure(
-        repeat,
-        {
-            "ours": (lambda: None, lambda: sync(s3(prefixes["ours"]), local(ours_back))),
-            "rclone": (
-                lambda: None,
-                lambda: rclone(
-                    env, "sync", f"moto:{BUCKET}/{prefixes['rclone']}", str(rclone_back)
-                ),
-            ),
-        },
-    )
-    table.add(f"{label} S3->local no-op", again["ours"], "rclone", again["rclone"], "reported")
-    for prefix in prefixes.values():
-        purge(prefix)
-    for path in (ours_back, rclone_back):
-        shutil.rmtree(path, ignore_errors=True)
-    backend.close()
 
 
 RSS_SCRIPT = textwrap.dedent(
@@ -389,6 +406,7 @@ def main() -> None:
     parser.add_argument("--skip-big-s3", action="store_true")
     parser.add_argument("--skip-rss", action="store_true")
     parser.add_argument("--skip-local", action="store_true")
+    parser.add_argument("--download-only", action="store_true")
     parser.add_argument("--keys", type=int, default=1_000_000)
     args = parser.parse_args()
 
@@ -409,9 +427,13 @@ def main() -> None:
             local_cases(table, small, work, small_label, args.repeat)
             local_cases(table, big, work, big_label, args.repeat)
         if not args.skip_s3:
+            uploads = not args.download_only
             with moto_server(args.endpoint) as endpoint:
-                s3_cases(table, small, work, small_label, endpoint, args.repeat)
-                if not args.skip_big_s3:
+                s3_cases(table, small, work, small_label, endpoint, args.repeat, uploads=uploads)
+                if args.download_only:
+                    if not args.skip_big_s3:
+                        s3_cases(table, big, work, big_label, endpoint, args.repeat, uploads=False)
+                elif not args.skip_big_s3:
                     s3_cases(table, big, work, big_label, endpoint, args.repeat)
                     # Objects in one part, as rclone's 200 MiB upload cutoff makes them.
                     part = args.big_mib + 6

@@ -38,6 +38,7 @@ def rebase(info: ObjectInfo, path: str) -> ObjectInfo:
         info.etag,
         info.hashes,
         info.metadata,
+        info.modified_ns,
     )
 
 

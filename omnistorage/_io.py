@@ -20,7 +20,7 @@ from typing import BinaryIO, Protocol
 from omnistorage._hashing import MultiHasher
 from omnistorage.driver import PinnedReader, Writer
 from omnistorage.errors import StorageError, StreamClosed, native_cause
-from omnistorage.models import HashType, WriteResult
+from omnistorage.models import HashType, ObjectInfo, WriteResult
 
 __all__ = ["AtomicWriter", "LimitedReader", "ReadStream", "SeekableReader"]
 
@@ -30,13 +30,21 @@ class FailFn(Protocol):
 
 
 class ReadStream(io.RawIOBase):
-    """A driver reader whose failures are raised as omnistorage errors."""
+    """A driver reader whose failures are raised as omnistorage errors.
 
-    def __init__(self, inner: BinaryIO, fail: FailFn, path: str) -> None:
+    ``info`` is what the backend said about the file when it opened it (store-relative
+    path): the :class:`~omnistorage.ObjectInfo` of the version being read, on backends
+    that declare ``READ_INFO``; ``None`` elsewhere.
+    """
+
+    def __init__(
+        self, inner: BinaryIO, fail: FailFn, path: str, info: ObjectInfo | None = None
+    ) -> None:
         super().__init__()
         self._inner = inner
         self._fail = fail
         self._path = path
+        self.info = info
 
     def readable(self) -> bool:
         return True

@@ -21,6 +21,7 @@ from omnistorage import paths
 from omnistorage._content import Hashes, check_metadata, hash_kinds
 from omnistorage._glob import compile_glob, static_prefix
 from omnistorage._listing import ForeignKeys
+from omnistorage._times import ModTime, split_mtime
 from omnistorage.capabilities import Capability, Features
 from omnistorage.driver import WriteOptions
 from omnistorage.errors import (
@@ -215,7 +216,7 @@ class StoreKernel(Generic[B]):
         overwrite: bool,
         content_type: str | None,
         metadata: Mapping[str, str] | None,
-        modified: datetime | None,
+        modified: ModTime | None,
         size_hint: int | None,
         hashes: Hashes,
     ) -> tuple[str, WriteOptions, tuple[HashType, ...], bool]:
@@ -230,14 +231,18 @@ class StoreKernel(Generic[B]):
         if metadata:
             self._require(Capability.USER_METADATA, "write", path)
             check_metadata(metadata, path)
+        when: datetime | None = None
+        ns: int | None = None
         if modified is not None:
+            when, ns = split_mtime(modified)
             self._require(Capability.SET_MOD_TIME, "write", path)
         options = WriteOptions(
             overwrite=overwrite,
             content_type=content_type,
             metadata=dict(metadata or {}),
-            modified=modified,
+            modified=when,
             size_hint=size_hint,
+            modified_ns=ns,
         )
         check_first = not overwrite and Capability.CONDITIONAL_WRITE not in self._caps
         return key, options, kinds, check_first

@@ -75,6 +75,11 @@ class Capability(enum.StrEnum):
     """A reader may consume a key while its writer is still writing (channel)."""
     PINNED_READ = "pinned_read"
     """``open_pinned`` reads stay on one version; a change raises ``ChangedDuringRead``."""
+    READ_INFO = "read_info"
+    """A stream from ``Store.read`` carries ``info``: the :class:`~omnistorage.ObjectInfo`
+    of the version it reads, from the same response (S3's ``GetObject`` headers) and as
+    ``get_file_info`` gives it, so reading a file and knowing its size, mtime, ETag,
+    content type and user metadata cost one request, not two."""
 
 
 class ETagKind(enum.StrEnum):

@@ -38,7 +38,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from functools import partial
 from typing import BinaryIO
 
@@ -47,6 +46,7 @@ from omnistorage._delegate import StorePinned, ranged_reader
 from omnistorage._glob import compile_glob
 from omnistorage._io import AtomicWriter
 from omnistorage._listing import Listing, OnInvalid, relay_skipped
+from omnistorage._times import ModTime
 from omnistorage.capabilities import Capability, Features, combine_replicas
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer, as_extended
 from omnistorage.errors import (
@@ -216,6 +216,7 @@ class _TierBackend(ExtendedBackend):
                     info.etag,
                     info.hashes,
                     info.metadata,
+                    info.modified_ns,
                 )
         if any(
             tier.store.is_folder(key) for tier in self.tiers if tier.store.supports(Capability.LIST)
@@ -264,7 +265,7 @@ class _TierBackend(ExtendedBackend):
             overwrite=options.overwrite,
             content_type=options.content_type,
             metadata=dict(options.metadata) or None,
-            modified=options.modified,
+            modified=options.modified_ns,
             size_hint=options.size_hint,
         )
         others = (
@@ -425,7 +426,7 @@ class CompositeStore(Store):
         to_tier: str,
         *,
         keep_source: bool = False,
-        modified: datetime | None = None,
+        modified: ModTime | None = None,
     ) -> None:
         """Copy ``path`` from one tier to another (overwriting there), then delete it from
         the source tier unless ``keep_source``. ``CapabilityNotSupported`` before any I/O

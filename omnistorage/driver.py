@@ -76,6 +76,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO, ClassVar, TypeVar
 
+from omnistorage._times import from_ns, to_ns
 from omnistorage.capabilities import BASIC_FEATURES, Features
 from omnistorage.errors import Classification, ObjectChanged, classify_builtin
 from omnistorage.models import Leftover, Location, ObjectInfo
@@ -104,8 +105,14 @@ class WriteOptions:
             (atomically where the backend declares ``CONDITIONAL_WRITE``).
         content_type: the MIME type to store (only with ``CONTENT_TYPE``).
         metadata: user metadata to store (only with ``USER_METADATA``).
-        modified: the modification time to set (only with ``SET_MOD_TIME``).
+        modified: the modification time to set (only with ``SET_MOD_TIME``), as a UTC
+            ``datetime`` truncated to the microsecond.
         size_hint: the total size when the caller knows it (for part sizing).
+        modified_ns: the same time in integer nanoseconds since the epoch, exactly as
+            the caller gave it. Drivers that keep more than microseconds (local files'
+            ``os.utime(ns=...)``, RFC 3339 stamps with nine fraction digits) keep this
+            one. Either may be given; the other is derived, and both must agree
+            (``ValueError``), as in :class:`~omnistorage.models.ObjectInfo`.
     """
 
     overwrite: bool = False
@@ -113,6 +120,19 @@ class WriteOptions:
     metadata: Mapping[str, str] = field(default_factory=dict)
     modified: datetime | None = None
     size_hint: int | None = None
+    modified_ns: int | None = None
+
+    def __post_init__(self) -> None:
+        ns, when = self.modified_ns, self.modified
+        if ns is None:
+            if when is not None:
+                ns = to_ns(when)
+                object.__setattr__(self, "modified_ns", ns)
+                object.__setattr__(self, "modified", from_ns(ns))
+        elif when is None:
+            object.__setattr__(self, "modified", from_ns(ns))
+        elif to_ns(when) != ns - ns % 1000:
+            raise ValueError(f"modified {when.isoformat()} and modified_ns {ns} differ")
 
 
 class Writer(abc.ABC):
@@ -179,7 +199,11 @@ class Backend(abc.ABC):
     def new_reader(self, key: str, *, offset: int = 0, length: int | None = None) -> BinaryIO:
         """Open ``key`` for streaming reads from ``offset`` for ``length`` bytes (``None``: to
         the end). A missing key raises an error classified ``NOT_FOUND`` — at the latest on the
-        first read. An offset past the end gives an empty stream."""
+        first read. An offset past the end gives an empty stream.
+
+        A backend that declares ``READ_INFO`` returns, for a whole read (``offset`` 0, no
+        ``length``), a reader with an ``info`` attribute: the :class:`ObjectInfo` (path =
+        ``key``) of the version being read, as :meth:`ExtendedBackend.stat` would give it."""
 
     @abc.abstractmethod
     def exists(self, key: str) -> bool:

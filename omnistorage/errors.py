@@ -237,7 +237,8 @@ class DataError(StorageError, ValueError):
 
 
 class CorruptDataError(DataError):
-    """A compressed stream or record file has bytes that fail to decode or verify."""
+    """A compressed stream or record file has bytes that fail to decode or verify, or a
+    server sent bytes that do not match the checksum it sent with them."""
 
 
 class TruncatedDataError(DataError):
@@ -278,6 +279,7 @@ class ErrorKind(enum.Enum):
     CONFLICT = WriteConflict
     UNAVAILABLE = BackendUnavailable
     CLOSED = BackendClosed
+    CORRUPT = CorruptDataError
     UNKNOWN = StorageError
 
 
@@ -366,6 +368,7 @@ _KIND_WORDS = {
     ErrorKind.CONFLICT: "another writer's publish raced this one (retry the write)",
     ErrorKind.UNAVAILABLE: "backend unavailable",
     ErrorKind.CLOSED: "backend closed",
+    ErrorKind.CORRUPT: "the bytes received do not match their checksum",
     ErrorKind.UNKNOWN: "storage error",
 }
 

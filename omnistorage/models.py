@@ -5,7 +5,9 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+
+from omnistorage._times import from_ns, to_ns
 
 __all__ = [
     "CleanupReport",
@@ -41,6 +43,14 @@ class ObjectInfo:
     size is not known without producing the content (a query result that is
     materialized on read, see ``SQLQueryBackend``); callers that need a number
     must treat ``None`` as "unknown", never as zero.
+
+    The modification time is one value, seen two ways: ``modified_ns`` is the time
+    in integer nanoseconds since the Unix epoch, as finely as the backend keeps it
+    (``Features.mtime_precision_ns``), and ``modified`` is the same instant as a UTC
+    ``datetime``, truncated to the microsecond. A driver gives either (the other is
+    derived) or both, which must then agree (``ValueError`` otherwise), so the two
+    can never tell different times. Code that compares or copies times uses
+    ``modified_ns``.
     """
 
     path: str
@@ -51,6 +61,23 @@ class ObjectInfo:
     etag: str | None = None
     hashes: Mapping[HashType, str] = field(default_factory=dict)
     metadata: Mapping[str, str] = field(default_factory=dict)
+    modified_ns: int | None = None
+
+    def __post_init__(self) -> None:
+        ns, when = self.modified_ns, self.modified
+        if ns is None:
+            if when is not None:
+                ns = to_ns(when)
+                object.__setattr__(self, "modified_ns", ns)
+                if when.tzinfo is not UTC:
+                    object.__setattr__(self, "modified", from_ns(ns))
+        elif when is None:
+            object.__setattr__(self, "modified", from_ns(ns))
+        elif to_ns(when) != ns - ns % 1000:
+            raise ValueError(
+                f"ObjectInfo {self.path!r}: modified {when.isoformat()} and modified_ns {ns} "
+                "are different times"
+            )
 
     @property
     def name(self) -> str:

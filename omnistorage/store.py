@@ -43,6 +43,7 @@ from omnistorage._listing import (
     iter_files,
     iter_folders,
 )
+from omnistorage._times import ModTime
 from omnistorage.capabilities import BASIC_FEATURES, Capability
 from omnistorage.driver import Backend, ExtendedBackend, as_extended
 from omnistorage.errors import ErrorKind, StorageError, native_cause
@@ -111,14 +112,20 @@ class Store(StoreKernel[Backend]):
     def read(self, path: str) -> BinaryIO:
         """Open ``path`` for streaming reads. The caller closes the stream.
 
-        Raises ``NotFound`` (at open or at the first read) when there is no file.
+        Raises ``NotFound`` (at open or at the first read) when there is no file. Where
+        the backend declares ``READ_INFO``, the stream's ``info`` is the
+        :class:`~omnistorage.ObjectInfo` of the version it reads (from the same request);
+        elsewhere it is ``None``.
         """
         key = self._key(path, Capability.READ, "read")
         try:
             inner = self._backend.new_reader(key)
         except Exception as exc:
             raise self._fail(exc, "read", path) from native_cause(exc)
-        return ReadStream(inner, self._fail, path)  # type: ignore[return-value]
+        info = getattr(inner, "info", None)
+        if isinstance(info, ObjectInfo):
+            info = rebase(info, path)
+        return ReadStream(inner, self._fail, path, info)  # type: ignore[return-value]
 
     def read_bytes(self, path: str) -> bytes:
         """The whole content of ``path``."""
@@ -190,7 +197,7 @@ class Store(StoreKernel[Backend]):
         overwrite: bool = False,
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
-        modified: datetime | None = None,
+        modified: ModTime | None = None,
         size_hint: int | None = None,
         hashes: Hashes = (),
     ) -> AtomicWriter:
@@ -211,7 +218,7 @@ class Store(StoreKernel[Backend]):
         overwrite: bool = False,
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
-        modified: datetime | None = None,
+        modified: ModTime | None = None,
         size_hint: int | None = None,
         hashes: Hashes = (),
     ) -> AtomicWriter:
@@ -237,7 +244,7 @@ class Store(StoreKernel[Backend]):
         overwrite: bool = False,
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
-        modified: datetime | None = None,
+        modified: ModTime | None = None,
         hashes: Hashes = (),
     ) -> WriteResult:
         """Write ``content`` (bytes, a binary file object, or an iterable of bytes) to ``path``.
@@ -270,7 +277,7 @@ class Store(StoreKernel[Backend]):
         overwrite: bool = False,
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
-        modified: datetime | None = None,
+        modified: ModTime | None = None,
         hashes: Hashes = (),
     ) -> WriteResult:
         """Write ``text`` encoded with ``encoding``; otherwise as :meth:`write`."""
@@ -292,7 +299,7 @@ class Store(StoreKernel[Backend]):
         overwrite: bool = False,
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
-        modified: datetime | None = None,
+        modified: ModTime | None = None,
         hashes: Hashes = (),
     ) -> WriteResult:
         """:meth:`write`, but fail before any I/O unless the backend has ``ATOMIC_WRITE``."""
@@ -313,7 +320,7 @@ class Store(StoreKernel[Backend]):
         overwrite: bool,
         content_type: str | None,
         metadata: Mapping[str, str] | None,
-        modified: datetime | None,
+        modified: ModTime | None,
         size_hint: int | None,
         hashes: Hashes = (),
     ) -> AtomicWriter:

@@ -83,11 +83,11 @@ def test_local_stat_gives_a_strong_version_a_same_size_same_mtime_rewrite_change
     store.write("f.bin", b"a" * 64)
     before = store.get_file_info("f.bin")
     (tmp_path / "f.bin").write_bytes(b"b" * 64)  # in place, as another program would
-    assert before.modified is not None
-    stamp = before.modified.timestamp()
-    os.utime(tmp_path / "f.bin", (stamp, stamp))  # the old mtime back
+    stamp = before.modified_ns
+    assert stamp is not None
+    os.utime(tmp_path / "f.bin", ns=(stamp, stamp))  # the old mtime back, to the nanosecond
     after = store.get_file_info("f.bin")
-    assert (after.size, after.modified) == (before.size, before.modified)
+    assert (after.size, after.modified_ns) == (before.size, before.modified_ns)
     assert after.etag != before.etag
 
 

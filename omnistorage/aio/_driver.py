@@ -119,7 +119,9 @@ class AsyncBackend(abc.ABC):
     ) -> AsyncReader:
         """Open ``key`` for streaming reads from ``offset`` for ``length`` bytes (``None``:
         to the end). A missing key raises an error classified ``NOT_FOUND``, at the latest
-        on the first read. An offset past the end gives an empty stream."""
+        on the first read. An offset past the end gives an empty stream. With
+        ``READ_INFO``, a whole read's reader has ``info`` (see the sync
+        :meth:`~omnistorage.driver.Backend.new_reader`)."""
 
     @abc.abstractmethod
     async def exists(self, key: str) -> bool:

@@ -332,6 +332,7 @@ class _OffloadReader:
     def __init__(self, owner: Offload, reader: BinaryIO) -> None:
         self._owner = owner
         self._reader = reader
+        self.info: ObjectInfo | None = getattr(reader, "info", None)  # READ_INFO
 
     async def read(self, size: int = -1, /) -> bytes:
         return await self._owner._run(self._reader.read, size)

@@ -21,6 +21,7 @@ from omnistorage._folders import partition_leftovers
 from omnistorage._glob import has_magic
 from omnistorage._hashing import MultiHasher
 from omnistorage._listing import ForeignKeys, OnInvalid, deletable, file_filter, folder_filter
+from omnistorage._times import ModTime
 from omnistorage.aio._content import AsyncContent, achunks
 from omnistorage.aio._driver import AsyncBackend, AsyncPinnedReader, AsyncReader, AsyncWriter
 from omnistorage.aio._store_base import AsyncStoreBase, first, spool
@@ -190,7 +191,7 @@ class AsyncStore(AsyncStoreBase):
         overwrite: bool = False,
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
-        modified: datetime | None = None,
+        modified: ModTime | None = None,
         size_hint: int | None = None,
         hashes: Hashes = (),
     ) -> AsyncAtomicWriter:
@@ -207,7 +208,7 @@ class AsyncStore(AsyncStoreBase):
         overwrite: bool = False,
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
-        modified: datetime | None = None,
+        modified: ModTime | None = None,
         size_hint: int | None = None,
         hashes: Hashes = (),
     ) -> AsyncAtomicWriter:
@@ -233,7 +234,7 @@ class AsyncStore(AsyncStoreBase):
         overwrite: bool,
         content_type: str | None,
         metadata: Mapping[str, str] | None,
-        modified: datetime | None,
+        modified: ModTime | None,
         size_hint: int | None,
         hashes: Hashes = (),
     ) -> AsyncAtomicWriter:
@@ -257,7 +258,7 @@ class AsyncStore(AsyncStoreBase):
         overwrite: bool = False,
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
-        modified: datetime | None = None,
+        modified: ModTime | None = None,
         hashes: Hashes = (),
     ) -> WriteResult:
         """Write ``content`` to ``path``: bytes, a sync or async binary file object, or a
@@ -301,7 +302,7 @@ class AsyncStore(AsyncStoreBase):
         overwrite: bool = False,
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
-        modified: datetime | None = None,
+        modified: ModTime | None = None,
         hashes: Hashes = (),
     ) -> WriteResult:
         """Write ``text`` encoded with ``encoding``; otherwise as :meth:`write`."""
@@ -323,7 +324,7 @@ class AsyncStore(AsyncStoreBase):
         overwrite: bool = False,
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
-        modified: datetime | None = None,
+        modified: ModTime | None = None,
         hashes: Hashes = (),
     ) -> WriteResult:
         """:meth:`write`, but fail before any I/O unless the backend has ``ATOMIC_WRITE``."""

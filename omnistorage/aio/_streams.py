@@ -25,12 +25,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Itera
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
+from omnistorage._content import rebase
 from omnistorage._hashing import MultiHasher
 from omnistorage._io import FailFn, seek_position
 from omnistorage._listing import ForeignKeys
 from omnistorage.aio._driver import AsyncPinnedReader, AsyncReader, AsyncWriter
 from omnistorage.errors import StorageError, StreamClosed, native_cause
-from omnistorage.models import HashType, WriteResult
+from omnistorage.models import HashType, ObjectInfo, WriteResult
 
 __all__ = [
     "AsyncAtomicWriter",
@@ -107,10 +108,22 @@ class AsyncReadStream(_Opened[AsyncReader]):
         self._fail = fail
         self._path = path
         self._closed = False
+        self._info: ObjectInfo | None = None
 
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def info(self) -> ObjectInfo | None:
+        """As ``ReadStream.info`` (``READ_INFO``), once the stream is open (``async with``,
+        ``await``, or the first read); ``None`` before, and where the backend tells
+        nothing on opening."""
+        if self._info is None and self._inner is not None:
+            found = getattr(self._inner, "info", None)
+            if isinstance(found, ObjectInfo):
+                self._info = rebase(found, self._path)
+        return self._info
 
     async def read(self, size: int = -1) -> bytes:
         """Up to ``size`` bytes (``-1``: everything left); ``b""`` at the end."""

@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import io
 import threading
+import time
 import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import BinaryIO
 
 from omnistorage.capabilities import Capability, ETagKind, Features
@@ -28,7 +28,7 @@ __all__ = ["MemoryBackend"]
 @dataclass(frozen=True, slots=True)
 class _Object:
     data: bytes
-    modified: datetime
+    modified_ns: int
     content_type: str | None
     metadata: dict[str, str]
     md5: str
@@ -59,8 +59,10 @@ _FEATURES = Features.of(
         Capability.USER_METADATA,
         Capability.CONTENT_TYPE,
         Capability.PINNED_READ,
+        Capability.READ_INFO,
     ],
     [HashType.MD5],
+    mtime_precision_ns=1,  # kept as given, in integer nanoseconds
     etag=ETagKind.MD5,
     strong_version=True,
 )
@@ -108,7 +110,10 @@ class MemoryBackend(ExtendedBackend):
     def new_reader(self, key: str, *, offset: int = 0, length: int | None = None) -> BinaryIO:
         obj = self._get(key)
         end = None if length is None else offset + length
-        return io.BytesIO(obj.data[offset:end])
+        reader = _Reader(obj.data[offset:end])
+        if offset == 0 and length is None:
+            reader.info = _info(key, obj)
+        return reader
 
     def exists(self, key: str) -> bool:
         return key in self._space.objects
@@ -182,12 +187,16 @@ def _info(key: str, obj: _Object) -> ObjectInfo:
     return ObjectInfo(
         path=key,
         size=len(obj.data),
-        modified=obj.modified,
+        modified_ns=obj.modified_ns,
         content_type=obj.content_type,
         etag=obj.md5,
         hashes={HashType.MD5: obj.md5},
         metadata=dict(obj.metadata),
     )
+
+
+class _Reader(io.BytesIO):
+    info: ObjectInfo | None = None
 
 
 class _MemoryPinned(PinnedReader):
@@ -223,7 +232,7 @@ class _MemoryWriter(Writer):
         options = self._options
         obj = _Object(
             data=data,
-            modified=options.modified or datetime.now(UTC),
+            modified_ns=time.time_ns() if options.modified_ns is None else options.modified_ns,
             content_type=options.content_type,
             metadata=dict(options.metadata),
             md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),

@@ -119,7 +119,7 @@ def transfer(
         dst.path,
         overwrite=overwrite,
         size_hint=info.size,
-        modified=info.modified if target.supports(Capability.SET_MOD_TIME) else None,
+        modified=info.modified_ns if target.supports(Capability.SET_MOD_TIME) else None,
         content_type=info.content_type if target.supports(Capability.CONTENT_TYPE) else None,
         metadata=dict(info.metadata)
         if info.metadata and target.supports(Capability.USER_METADATA)

@@ -189,7 +189,7 @@ def transfer_options(func: F) -> F:
         click.option(
             "--transfers",
             type=click.IntRange(min=1),
-            default=4,
+            default=16,  # SyncOptions.transfers
             show_default=True,
             help="Parallel transfers.",
         ),

@@ -40,7 +40,7 @@ import threading
 from typing import BinaryIO
 
 from omnistorage._io import LimitedReader
-from omnistorage.capabilities import Capability
+from omnistorage.capabilities import Capability, Features
 from omnistorage.driver import Backend, PinnedReader
 from omnistorage.errors import ObjectChanged
 from omnistorage.ext._layer import Layer
@@ -84,6 +84,11 @@ class ReadCacheLayer(Layer):
 
     def __repr__(self) -> str:
         return f"ReadCacheLayer({self.inner!r}, {self._dir!r})"
+
+    def features(self) -> Features:
+        # A read served from the cache carries no info: READ_INFO is not declared.
+        inner = super().features()
+        return inner.with_capabilities(inner.capabilities - {Capability.READ_INFO})
 
     # ------------------------------------------------------------ reads
 

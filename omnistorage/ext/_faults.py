@@ -253,6 +253,7 @@ class _FaultyReader:
         self._inner = inner
         self._cut = cut
         self._read = 0
+        self.info = getattr(inner, "info", None)  # READ_INFO passes through
 
     def readable(self) -> bool:
         return True

@@ -118,6 +118,7 @@ class _LimitedReader:
     def __init__(self, inner: BinaryIO, limiter: Limiter) -> None:
         self._inner = inner
         self._limiter = limiter
+        self.info = getattr(inner, "info", None)  # READ_INFO passes through
 
     def readable(self) -> bool:
         return True

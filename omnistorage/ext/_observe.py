@@ -178,6 +178,7 @@ class _ObservedReader:
         self._layer = layer
         self._key = key
         self._inner = inner
+        self.info = getattr(inner, "info", None)  # READ_INFO passes through
         self._bytes = 0
         self._started = started
         self._error: BaseException | None = None

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Iterator
 from email.utils import parsedate_to_datetime
 from typing import Any, BinaryIO, TypeVar
 
-from omnistorage.capabilities import Capability
+from omnistorage.capabilities import Capability, Features
 from omnistorage.driver import Backend, PinnedReader, WriteOptions, Writer
 from omnistorage.errors import ErrorKind
 from omnistorage.ext._layer import Layer
@@ -84,6 +84,13 @@ class RetryLayer(Layer):
 
     def __repr__(self) -> str:
         return f"RetryLayer({self.inner!r}, attempts={self._attempts})"
+
+    def features(self) -> Features:
+        inner = super().features()
+        if Capability.PINNED_READ in inner.capabilities:
+            # Reads are then served from pins, which carry no info: no READ_INFO.
+            return inner.with_capabilities(inner.capabilities - {Capability.READ_INFO})
+        return inner
 
     # ------------------------------------------------------------ the loop
 

@@ -390,4 +390,5 @@ def _with_path(info: ObjectInfo, key: str) -> ObjectInfo:
         info.etag,
         info.hashes,
         info.metadata,
+        info.modified_ns,
     )

@@ -82,7 +82,7 @@ class _Lane:
                 overwrite=options.overwrite,
                 content_type=options.content_type,
                 metadata=dict(options.metadata) or None,
-                modified=options.modified,
+                modified=options.modified_ns,
                 size_hint=options.size_hint,
             )
             while True:

@@ -93,7 +93,10 @@ where they apply, :func:`execute` and :func:`bisync`):
 ``backup_dir``      a Store receiving files about to be deleted or overwritten
 ``track_renames``   renamed source files become moves on the destination
 ``checkers``        parallel comparisons and deletes (8)
-``transfers``       parallel transfers (4)
+``transfers``       parallel transfers (16: object stores answer each request after a
+                    round trip, so many small files need many in flight; each
+                    streamed transfer holds one 1 MiB chunk plus its writer's
+                    buffers, e.g. S3 multipart: (max_concurrency + 1) parts)
 ``retries``         retries per file of temporary errors (3)
 ``retry_backoff``   first backoff in seconds, doubled per retry (0.5)
 ``bwlimit``         bytes per second over all streamed transfers

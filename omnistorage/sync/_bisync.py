@@ -193,7 +193,9 @@ def conflict_names(path: str, n: int) -> tuple[str, str]:
     return f"{path}..path1{suffix}", f"{path}..path2{suffix}"
 
 
-def _changed(prior: Entry | None, now: Entry | None) -> str:
+def _changed(prior: Entry | None, now: Entry | None, window_ns: int = 1) -> str:
+    """How ``now`` differs from ``prior``; mtimes closer than ``window_ns`` are the same
+    (1: equal only; a state of version 1 kept microseconds, see ``StateRecord``)."""
     if now is None:
         return "none" if prior is None else "deleted"
     if prior is None:
@@ -203,7 +205,11 @@ def _changed(prior: Entry | None, now: Entry | None) -> str:
     if prior.etag is not None and now.etag is not None:
         same = prior.etag == now.etag
     else:
-        same = prior.mtime == now.mtime
+        same = prior.mtime == now.mtime or (
+            prior.mtime is not None
+            and now.mtime is not None
+            and abs(prior.mtime - now.mtime) < window_ns
+        )
     p_md5 = (prior.hashes or {}).get("md5")
     n_md5 = (now.hashes or {}).get("md5")
     if p_md5 is not None and n_md5 is not None and p_md5 != n_md5:
@@ -337,7 +343,8 @@ class _Bisync:
     ) -> None:
         p1 = record.one if record is not None else None
         p2 = record.two if record is not None else None
-        ch1, ch2 = _changed(p1, c1), _changed(p2, c2)
+        window = record.window_ns if record is not None else 1
+        ch1, ch2 = _changed(p1, c1, window), _changed(p2, c2, window)
         if c1 is not None and c2 is not None:
             if ch1 == "same" and ch2 == "same":
                 return

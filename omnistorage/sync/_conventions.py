@@ -7,12 +7,19 @@ Modification times travel three ways:
   an ``mtime`` metadata entry in RFC 3339, as rclone does.
 - **in metadata** (no ``SET_MOD_TIME`` but ``USER_METADATA``: S3): the sync
   engine writes an ``mtime`` metadata entry in rclone's S3 format (decimal
-  seconds since the epoch, ``"1614834367.123456"``; rclone writes and reads
-  ``X-Amz-Meta-Mtime`` this way), which only ``stat`` (``HEAD``) returns.
+  seconds since the epoch with up to nine fraction digits,
+  ``"1614834367.123456789"``; rclone writes and reads ``X-Amz-Meta-Mtime`` this
+  way), which only ``stat`` (``HEAD``) and ``GET`` responses carry.
   Listings carry the server's upload time instead. This is a convention of
   the sync engine, not of the S3 driver: ``stat`` and listings of the S3
   driver keep reporting the server's time, so ``SET_MOD_TIME`` stays honest.
 - **none** (neither capability): the time cannot be kept.
+
+Every time is integer nanoseconds (``ObjectInfo.modified_ns``) from the listing to
+the write, so it is kept at the precision its source has: a local file's
+``st_mtime_ns`` reaches S3's ``mtime`` entry, GCS's and Azure's RFC 3339 stamps,
+and another local file (``os.utime(ns=...)``) unchanged, as rclone keeps it, and
+rclone finds nothing to update after our sync, nor we after its.
 
 Hashes: ``md5chksum`` is rclone's metadata entry for the MD5 of an S3 object
 whose ETag is not one (multipart uploads): base64 of the 16 raw bytes. The
@@ -31,9 +38,9 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from omnistorage._parts import PartLayout
+from omnistorage._times import parse_rfc3339
 from omnistorage.capabilities import Capability, ETagKind
 from omnistorage.models import HashType
 from omnistorage.store import Store
@@ -84,7 +91,7 @@ class Side:
         settable_mtime: writes take ``modified=`` and listings return it.
         mtime_in_metadata: the engine keeps the mtime in an ``mtime`` metadata entry that
             only ``stat`` returns (S3).
-        precision_us: how finely a kept mtime survives, in microseconds.
+        precision_ns: how finely a kept mtime survives, in nanoseconds.
         hash_types: hash types the backend declares (listings or ``stat`` carry them).
         reads_local: the backend reads from this machine (``Features.reads_local``):
             hashes are computed by reading the file, and cached by its strong version.
@@ -99,7 +106,7 @@ class Side:
     name: str
     settable_mtime: bool
     mtime_in_metadata: bool
-    precision_us: int
+    precision_ns: int
     hash_types: frozenset[str]
     reads_local: bool
     etag_md5_candidate: bool
@@ -130,9 +137,9 @@ def describe(store: Store) -> Side:
         name=name,
         settable_mtime=settable,
         mtime_in_metadata=not settable and store.supports(Capability.USER_METADATA),
-        # The engine's own metadata entry keeps microseconds; settable times keep what the
+        # The engine's own metadata entry keeps nanoseconds; settable times keep what the
         # backend declares.
-        precision_us=max(1, -(-features.mtime_precision_ns // 1000)) if settable else 1,
+        precision_ns=max(1, features.mtime_precision_ns) if settable else 1,
         hash_types=frozenset(kind.value for kind in features.hash_types),
         reads_local=features.reads_local,
         etag_md5_candidate=md5_candidate,
@@ -230,41 +237,34 @@ class MultipartEtag:
 # ---------------------------------------------------------------- mtime in metadata
 
 
-def format_mtime_seconds(us: int) -> str:
-    """rclone's S3 ``mtime`` format: decimal seconds, trailing zeros of the fraction dropped."""
-    seconds, micros = divmod(us, 1_000_000)
-    if not micros:
+def format_mtime_seconds(ns: int) -> str:
+    """rclone's ``mtime`` metadata format for S3 (and Swift): decimal seconds since the
+    epoch with up to nine fraction digits, trailing zeros of the fraction dropped
+    (``"1795441226.34274385"``); a time before 1970 is ``-`` and the format of its distance
+    to the epoch. Exact for every integer nanosecond: :func:`parse_mtime_text` gives
+    ``ns`` back."""
+    if ns < 0:
+        return "-" + format_mtime_seconds(-ns)
+    seconds, nanos = divmod(ns, 1_000_000_000)
+    if not nanos:
         return str(seconds)
-    return f"{seconds}.{micros:06d}".rstrip("0")
+    return f"{seconds}.{nanos:09d}".rstrip("0")
 
 
-_FLOAT_RE = re.compile(r"(-?\d+)(?:\.(\d+))?\Z")
-_RFC3339_RE = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)\Z")
+_DECIMAL_RE = re.compile(r"([+-]?)(\d+)(?:\.(\d*))?\Z")
 
 
 def parse_mtime_text(text: str) -> int | None:
-    """Microseconds for an ``mtime`` metadata value: rclone's decimal seconds (S3, Swift)
-    or RFC 3339 (GCS, Azure); ``None`` when it is neither. Nanoseconds round to the
-    nearest microsecond."""
+    """Nanoseconds since the epoch for an ``mtime`` metadata value, or ``None`` when it is
+    neither of the forms rclone writes: decimal seconds (S3, Swift; fraction digits past
+    the ninth are dropped, as rclone drops them) or RFC 3339 (GCS, Azure)."""
     text = text.strip()
-    match = _FLOAT_RE.match(text)
-    if match is not None:
-        whole, fraction = match.groups()
-        nanos = int((fraction or "")[:9].ljust(9, "0"))
-        sign = -1 if whole.startswith("-") else 1
-        total_ns = int(whole) * 1_000_000_000 + sign * nanos
-        return (total_ns + 500) // 1000
-    match = _RFC3339_RE.match(text)
+    match = _DECIMAL_RE.match(text)
     if match is None:
-        return None
-    base, fraction, zone = match.groups()
-    try:
-        when = datetime.fromisoformat(f"{base}{'+00:00' if zone == 'Z' else zone}")
-    except ValueError:
-        return None
-    nanos = int((fraction or "").ljust(9, "0"))
-    seconds = round(when.astimezone(UTC).timestamp())
-    return (seconds * 1_000_000_000 + nanos + 500) // 1000
+        return parse_rfc3339(text)
+    sign, whole, fraction = match.groups()
+    magnitude = int(whole) * 1_000_000_000 + int((fraction or "")[:9].ljust(9, "0"))
+    return -magnitude if sign == "-" else magnitude
 
 
 def _get(metadata: Mapping[str, str] | None, key: str) -> str | None:
@@ -279,7 +279,7 @@ def _get(metadata: Mapping[str, str] | None, key: str) -> str | None:
 
 
 def metadata_mtime(metadata: Mapping[str, str] | None) -> int | None:
-    """The ``mtime`` entry of user metadata, in microseconds, if present and readable."""
+    """The ``mtime`` entry of user metadata, in nanoseconds, if present and readable."""
     value = _get(metadata, MTIME_KEY)
     return None if value is None else parse_mtime_text(value)
 

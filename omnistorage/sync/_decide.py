@@ -69,8 +69,9 @@ class Policy:
     compare: Literal["default", "size", "checksum"] = "default"
     ignore_existing: bool = False
     update: bool = False
-    window_us: int = 1
-    """Two mtimes this close (microseconds) are equal: the coarser precision of the sides."""
+    window_ns: int = 1
+    """Two mtimes closer than this (nanoseconds) are equal: the coarser precision of the
+    sides (1: only equal times are), as rclone's modify window."""
     checksum_kind: str | None = None
     """The hash type ``compare="checksum"`` uses (``None``: no shared type, default rule)."""
 
@@ -206,7 +207,7 @@ def quick_decide(s: Entry, d: Entry, policy: Policy) -> Verdict | None:
         and d[2] is not None
         and not (s[4] and d[4])  # both listings carry hashes: decide() compares them first
     ):
-        if abs(s[2] - d[2]) <= policy.window_us:
+        if abs(s[2] - d[2]) < policy.window_ns:
             return Verdict("skip", "same size and mtime")
         return Verdict("transfer", "mtime differs")
     return None
@@ -217,7 +218,7 @@ def decide(src: Facts, dst: Facts, policy: Policy) -> Verdict:
     if policy.ignore_existing:
         return Verdict("skip", "exists on destination")
     s, d = src.entry, dst.entry
-    window = policy.window_us
+    window = policy.window_ns
     if policy.update:
         s_time = _mtime(src, policy.src, is_src=True)
         d_time = _mtime(dst, policy.dst, is_src=False)
@@ -225,7 +226,7 @@ def decide(src: Facts, dst: Facts, policy: Policy) -> Verdict:
             return Verdict("need_meta", "destination mtime", "dst")
         if s_time is None and _meta_pending(src, policy.src):
             return Verdict("need_meta", "source mtime", "src")
-        if s_time is not None and d_time is not None and d_time > s_time + window:
+        if s_time is not None and d_time is not None and d_time - s_time >= window:
             return Verdict("skip", "newer on destination")
     sizes_known = s.size is not None and d.size is not None
     if sizes_known and s.size != d.size:
@@ -247,7 +248,7 @@ def decide(src: Facts, dst: Facts, policy: Policy) -> Verdict:
         s_time = _mtime(src, policy.src, is_src=True)
         d_time = _mtime(dst, policy.dst, is_src=False)
         if s_time is not None and d_time is not None:
-            if abs(s_time - d_time) <= window:
+            if abs(s_time - d_time) < window:
                 return Verdict("skip", "same size and mtime")
             if policy.src.settable_mtime and policy.dst.settable_mtime:
                 return Verdict("transfer", "mtime differs")

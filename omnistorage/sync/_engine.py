@@ -107,7 +107,7 @@ class Marcher:
             and policy.src.settable_mtime
             and policy.dst.settable_mtime
         )
-        window = policy.window_us
+        window = policy.window_ns
         collisions = self.collisions
         same = 0
         checked = 0
@@ -163,7 +163,7 @@ class Marcher:
                         if (
                             s_time is not None
                             and d_time is not None
-                            and -window <= s_time - d_time <= window
+                            and -window < s_time - d_time < window
                             and not (s[4] and d[4])
                         ):
                             same += 1

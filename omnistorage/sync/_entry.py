@@ -1,9 +1,9 @@
 """The march's record of one listed file, compact enough to sort and spill by the million.
 
 An :class:`Entry` keeps what a listing said about a file and nothing more: no
-I/O ever happens to fill it. Times are integer microseconds since the Unix
-epoch (UTC), exact for every ``datetime`` a backend returns, and cheap to
-compare. Every field is a plain ``str``/``int``/``dict``/``None``, so a run
+I/O ever happens to fill it. Times are integer nanoseconds since the Unix
+epoch (UTC), ``ObjectInfo.modified_ns``: as fine as the backend keeps them,
+and cheap to compare. Every field is a plain ``str``/``int``/``dict``/``None``, so a run
 of entries can be written to a spill file with :mod:`marshal` and read back
 unchanged.
 """
@@ -11,14 +11,11 @@ unchanged.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from omnistorage.models import HashType, ObjectInfo
 
-__all__ = ["Entry", "entry_of", "from_us", "plain", "to_us"]
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+__all__ = ["Entry", "entry_of", "plain"]
 
 
 class Entry(NamedTuple):
@@ -28,24 +25,12 @@ class Entry(NamedTuple):
     size: int | None
     """Bytes, or ``None`` when the backend cannot know before producing the content."""
     mtime: int | None
-    """The listed modification time in microseconds since the epoch, or ``None``."""
+    """The listed modification time in nanoseconds since the epoch, or ``None``."""
     etag: str | None
     hashes: Mapping[str, str] | None
     """Hex digests the listing carried, by :class:`~omnistorage.HashType` value."""
     content_type: str | None
     metadata: Mapping[str, str] | None
-
-
-def to_us(when: datetime) -> int:
-    """``when`` as integer microseconds since the epoch (a naive time is taken as UTC)."""
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return round(when.timestamp() * 1_000_000)
-
-
-def from_us(us: int) -> datetime:
-    """The UTC ``datetime`` for integer microseconds since the epoch."""
-    return _EPOCH + timedelta(microseconds=us)
 
 
 def entry_of(info: ObjectInfo) -> Entry:
@@ -54,13 +39,12 @@ def entry_of(info: ObjectInfo) -> Entry:
     The info's hash and metadata mappings are kept by reference (never changed here);
     :func:`plain` turns them into plain ``str``-keyed dicts where that matters.
     """
-    modified = info.modified
     return _new(
         Entry,
         (
             info.path,
             info.size,
-            None if modified is None else round(modified.timestamp() * 1_000_000),
+            info.modified_ns,
             info.etag,
             info.hashes or None,
             info.content_type,

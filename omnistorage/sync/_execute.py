@@ -288,7 +288,15 @@ class Executor:
         try:
             if action.op == "update" and ctx.backup is not None:
                 self.backup(action.path, move=False)
-            result = transfer_file(ctx, ctx.src, action.path, ctx.dst, action.path, action.entry)
+            result = transfer_file(
+                ctx,
+                ctx.src,
+                action.path,
+                ctx.dst,
+                action.path,
+                action.entry,
+                planned=action.size or 0,
+            )
         finally:
             budget.finish(action.size)
         ctx.recorder.done("copied" if action.op == "copy" else "updated", action.path)

@@ -34,7 +34,6 @@ from omnistorage._hashing import Hasher, new_hasher
 from omnistorage.errors import NotFound
 from omnistorage.models import HashType
 from omnistorage.sync._conventions import MultipartEtag, Side
-from omnistorage.sync._entry import to_us
 
 __all__ = ["FileId", "HashCache", "LazyCache", "LocalHashes", "default_cache_path"]
 
@@ -50,7 +49,7 @@ class FileId(NamedTuple):
     scope: str
     token: str | None
     size: int | None
-    mtime_us: int | None
+    mtime_ns: int | None
 
 
 def default_cache_path() -> str:
@@ -176,12 +175,11 @@ class LocalHashes:
             info = self._store.get_file_info(path)
         except NotFound:
             return None
-        modified = info.modified
         return FileId(
             self._scope + path,
             info.etag if self._strong else None,
             info.size,
-            None if modified is None else to_us(modified),
+            info.modified_ns,
         )
 
     def cached(self, path: str, kind: str) -> str | None:

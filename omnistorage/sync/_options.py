@@ -52,7 +52,7 @@ class SyncOptions:
     backup_dir: Store | None = None
     track_renames: bool = False
     checkers: int = 8
-    transfers: int = 4
+    transfers: int = 16
     retries: int = 3
     retry_backoff: float = 0.5
     bwlimit: float | None = None

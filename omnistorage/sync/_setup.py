@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 
+from omnistorage._times import from_ns
 from omnistorage.capabilities import Capability
 from omnistorage.errors import CapabilityNotSupported
 from omnistorage.store import Store
@@ -25,7 +26,7 @@ from omnistorage.sync._collide import colliding_names, folding
 from omnistorage.sync._context import RunContext
 from omnistorage.sync._conventions import HASH_STRENGTH
 from omnistorage.sync._decide import Policy
-from omnistorage.sync._entry import Entry, from_us
+from omnistorage.sync._entry import Entry
 from omnistorage.sync._errors import SyncError
 from omnistorage.sync._filters import Filters
 from omnistorage.sync._limits import Cancelled
@@ -78,9 +79,9 @@ def make_policy(ctx: RunContext) -> Policy:
     """The comparison policy of a run (window, checksum type), with its warnings."""
     opts = ctx.opts
     src, dst = ctx.src, ctx.dst
-    window = max(src.precision_us, dst.precision_us)
+    window = max(src.precision_ns, dst.precision_ns)
     if opts.modify_window is not None:
-        window = max(1, opts.modify_window // timedelta(microseconds=1))
+        window = max(1, opts.modify_window // timedelta(microseconds=1) * 1000)
     kind: str | None = None
     if opts.compare == "checksum":
         kind = next((k for k in HASH_STRENGTH if src.can_hash(k) and dst.can_hash(k)), None)
@@ -98,7 +99,7 @@ def make_policy(ctx: RunContext) -> Policy:
         compare=opts.compare,
         ignore_existing=opts.ignore_existing,
         update=opts.update,
-        window_us=window,
+        window_ns=window,
         checksum_kind=kind,
     )
 
@@ -225,5 +226,5 @@ def entry_filter(filters: Filters | None, now: datetime) -> Callable[[Entry], bo
     ):
         return lambda entry: filters.path_matches(entry[0])
     return lambda entry: filters.matches(
-        entry[0], entry[1], None if entry[2] is None else from_us(entry[2]), now=now
+        entry[0], entry[1], None if entry[2] is None else from_ns(entry[2]), now=now
     )

@@ -2,10 +2,12 @@
 
 A state is NDJSON, one header line then one line per path in path order::
 
-    {"format": "omnistorage-bisync", "version": 1, "path1": "...", "path2": "..."}
-    {"p": "a/b.txt", "1": [size, mtime_us, etag, md5], "2": [...]}
+    {"format": "omnistorage-bisync", "version": 2, "path1": "...", "path2": "..."}
+    {"p": "a/b.txt", "1": [size, mtime_ns, etag, md5], "2": [...]}
 
-(``null`` for a side that did not hold the path). Being sorted, it is read
+(``null`` for a side that did not hold the path). Times are integer nanoseconds
+since the epoch; version 1 states kept microseconds and are still read (their
+times are compared within a microsecond, see :class:`StateRecord`). Being sorted, it is read
 as a stream and merged with the two sorted listings, so memory stays bounded.
 It lives in a local file (written to a temporary file beside it, then
 renamed into place; a ``.lock`` file beside it keeps two runs apart) or as an
@@ -35,7 +37,9 @@ __all__ = ["StateLocation", "StateRecord", "read_state", "state_lock", "write_st
 
 _MD5_HEX = re.compile(r"[0-9a-f]{32}")
 _FORMAT = "omnistorage-bisync"
-_VERSION = 1
+_VERSION = 2
+_MICROSECOND_VERSION = 1
+"""States of this version kept mtimes in (float-rounded) microseconds."""
 
 StateLocation = str | os.PathLike[str] | tuple[Store, str]
 
@@ -47,6 +51,10 @@ class StateRecord:
     path: str
     one: Entry | None
     two: Entry | None
+    window_ns: int = 1
+    """Stored and listed mtimes closer than this are the same: 1 (equal only) for a
+    state in nanoseconds; 1,000 for a version 1 state, whose microseconds were rounded
+    from a float (within 0.75 µs of the true time)."""
 
 
 def _pack(entry: Entry | None) -> list[Any] | None:
@@ -56,22 +64,25 @@ def _pack(entry: Entry | None) -> list[Any] | None:
     return [entry.size, entry.mtime, entry.etag, md5]
 
 
-def _unpack(path: str, data: Any) -> Entry | None:
+def _unpack(path: str, data: Any, scale: int = 1) -> Entry | None:
     """The entry of one side of a state line, checked against the schema (``ValueError``
-    naming what is wrong)."""
+    naming what is wrong); its mtime in nanoseconds (``scale``: 1000 for a version 1
+    state, whose mtimes are microseconds)."""
     if data is None:
         return None
     if not isinstance(data, list) or len(data) != 4:
-        raise ValueError("a side must be null or [size, mtime_us, etag, md5]")
+        raise ValueError("a side must be null or [size, mtime, etag, md5]")
     size, mtime, etag, md5 = data
     if size is not None and (not _is_int(size) or size < 0):
         raise ValueError("size must be null or an integer >= 0")
     if mtime is not None and not _is_int(mtime):
-        raise ValueError("mtime must be null or an integer (microseconds)")
+        raise ValueError("mtime must be null or an integer")
     if etag is not None and not isinstance(etag, str):
         raise ValueError("etag must be null or text")
     if md5 is not None and not (isinstance(md5, str) and _MD5_HEX.fullmatch(md5)):
         raise ValueError("md5 must be null or 32 lowercase hex digits")
+    if mtime is not None:
+        mtime *= scale
     return Entry(path, size, mtime, etag, {"md5": md5} if md5 else None, None, None)
 
 
@@ -79,7 +90,7 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _record(line: str) -> StateRecord:
+def _record(line: str, scale: int, window: int) -> StateRecord:
     """One state line, checked against the schema: ``{"p": key, "1": side, "2": side}``."""
     data = json.loads(line)
     if not isinstance(data, dict) or set(data) != {"p", "1", "2"}:
@@ -91,7 +102,9 @@ def _record(line: str) -> StateRecord:
         paths.validate_key(path)
     except InvalidPath:
         raise ValueError('"p" is not a valid key') from None
-    return StateRecord(path, _unpack(path, data["1"]), _unpack(path, data["2"]))
+    return StateRecord(
+        path, _unpack(path, data["1"], scale), _unpack(path, data["2"], scale), window
+    )
 
 
 def check_location(state: object) -> StateLocation:
@@ -137,9 +150,10 @@ def read_state(location: StateLocation, path1: str, path2: str) -> Iterator[Stat
     if not isinstance(header, dict) or header.get("format") != _FORMAT:
         handle.close()
         raise SyncError("bisync state is not an omnistorage bisync state", op="bisync")
-    if not _is_int(header.get("version")) or header.get("version") != _VERSION:
+    version = header.get("version")
+    if not _is_int(version) or version not in (_VERSION, _MICROSECOND_VERSION):
         handle.close()
-        raise SyncError(f"bisync state version {header.get('version')!r} is unknown", op="bisync")
+        raise SyncError(f"bisync state version {version!r} is unknown", op="bisync")
     if (header.get("path1"), header.get("path2")) != (path1, path2):
         handle.close()
         raise SyncError(
@@ -147,17 +161,18 @@ def read_state(location: StateLocation, path1: str, path2: str) -> Iterator[Stat
             f"not {path1!r} and {path2!r}",
             op="bisync",
         )
-    return _records(handle)
+    return _records(handle, microseconds=version == _MICROSECOND_VERSION)
 
 
-def _records(handle: IO[str]) -> Iterator[StateRecord]:
+def _records(handle: IO[str], *, microseconds: bool) -> Iterator[StateRecord]:
+    scale, window = (1000, 1000) if microseconds else (1, 1)
     previous = ""
     with handle:
         for number, line in enumerate(handle, 2):
             if not line.strip():
                 continue
             try:
-                record = _record(line)
+                record = _record(line, scale, window)
             except ValueError as exc:  # JSONDecodeError is one
                 raise SyncError(
                     f"bisync state is damaged at line {number}: {exc}", op="bisync"

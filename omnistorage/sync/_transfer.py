@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import mimetypes
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from omnistorage import paths
 from omnistorage._hashing import new_hasher
@@ -47,9 +48,10 @@ from omnistorage.sync._conventions import (
     multipart_kind,
     user_metadata,
 )
-from omnistorage.sync._entry import Entry, entry_of, from_us
+from omnistorage.sync._entry import Entry, entry_of
 from omnistorage.sync._hashcache import FileId
 from omnistorage.sync._limits import Cancelled
+from omnistorage.sync._progress import ByteMeter
 
 __all__ = ["SourceChanged", "TransferResult", "transfer_file"]
 
@@ -81,18 +83,43 @@ class _Details:
     size: int | None
 
 
-def _source_details(ctx: RunContext, frm: Side, to: Side, path: str, entry: Entry) -> _Details:
+def _needs_stat(frm: Side, to: Side, entry: Entry) -> bool:
+    """The listing lacks what the destination keeps: the mtime in metadata, the content
+    type or the user metadata."""
     store = frm.store
-    info: ObjectInfo | None = None
     wants_type = to.store.supports(Capability.CONTENT_TYPE) and entry.content_type is None
     wants_meta = to.store.supports(Capability.USER_METADATA) and entry.metadata is None
-    if frm.has_metadata and (
+    return frm.has_metadata and (
         frm.mtime_in_metadata
         or (wants_type and store.supports(Capability.CONTENT_TYPE))
         or (wants_meta and store.supports(Capability.USER_METADATA))
+    )
+
+
+def _open_with_info(
+    ctx: RunContext, frm: Side, to: Side, path: str, entry: Entry
+) -> BinaryIO | None:
+    """The source opened for the copy, when its stream's ``info`` (``READ_INFO``: S3's
+    GetObject headers) spares the ``stat`` the listing would need: one request per file
+    instead of two, and the details describe exactly the version read."""
+    if (
+        not _needs_stat(frm, to, entry)
+        or not frm.store.supports(Capability.READ_INFO)
+        or ctx.server_side_copy(frm, to)
     ):
+        return None
+    ctx.op()
+    return frm.store.read(path)
+
+
+def _source_details(
+    ctx: RunContext, frm: Side, to: Side, path: str, entry: Entry, opened: ObjectInfo | None
+) -> _Details:
+    """What to write besides the bytes; ``opened``: the info of the open source stream."""
+    info = opened
+    if info is None and _needs_stat(frm, to, entry):
         ctx.op()
-        info = store.get_file_info(path)
+        info = frm.store.get_file_info(path)
     metadata = dict(entry.metadata or {})
     content_type = entry.content_type
     mtime = entry.mtime
@@ -108,7 +135,7 @@ def _source_details(ctx: RunContext, frm: Side, to: Side, path: str, entry: Entr
             mtime = kept if kept is not None else entry.mtime
     if (
         content_type is None
-        and not store.supports(Capability.CONTENT_TYPE)
+        and not frm.store.supports(Capability.CONTENT_TYPE)
         and to.store.supports(Capability.CONTENT_TYPE)
     ):  # a source that keeps no content type: guess it from the name
         content_type = mimetypes.guess_type(path, strict=False)[0]
@@ -139,8 +166,13 @@ def transfer_file(
     entry: Entry | None,
     *,
     overwrite: bool = True,
+    planned: int = 0,
 ) -> TransferResult:
     """Copy ``from_path`` of ``frm`` to ``to_path`` of ``to`` (see the module docstring).
+
+    ``planned``: the bytes the run's progress total counted for this file (0 for work it
+    did not plan, such as a backup copy); the bytes moved are counted against it, and a
+    failed attempt's bytes are taken back out (:class:`~omnistorage.sync._progress.ByteMeter`).
 
     Raises the Store's errors, :class:`SourceChanged`, :class:`Cancelled` and
     ``MaxTransferReached``; in every case nothing partial is published.
@@ -148,33 +180,65 @@ def transfer_file(
     if entry is None:
         ctx.op()
         entry = entry_of(frm.store.get_file_info(from_path))
-    details = _source_details(ctx, frm, to, from_path, entry)
-    metadata, content_type, mtime = _write_args(to, details)
-    if ctx.server_side_copy(frm, to) and (
-        frm.settable_mtime
-        or not to.keeps_mtime
-        or MTIME_KEY in {k.lower() for k in details.metadata}
-    ):
-        return _server_side(ctx, frm, from_path, to, to_path, details, overwrite)
-    ahead: FileId | None = None
-    if to.mtime_in_metadata and details.md5 is None and (details.size or 0) >= _MD5_AHEAD_MIN:
-        hashes = ctx.hashes_for(frm)
-        if hashes is not None:  # a local file going to S3: know its MD5 before the upload
-            ahead = hashes.identity(from_path)
-            kinds: tuple[str, ...] = (HashType.MD5.value,)
-            layout = to.multipart
-            if layout is not None and layout.lengths(details.size or 0):
-                # In the same read: the ETag S3 will list, so a later no-op sync
-                # settles this file from the listing.
-                kinds += (multipart_kind(layout),)
-            md5 = hashes.compute_all(from_path, kinds)[HashType.MD5.value]
-            metadata[MD5_KEY] = encode_md5chksum(md5)
-            details = _Details(
-                details.mtime, details.content_type, details.metadata, md5, details.size
+    opened = _open_with_info(ctx, frm, to, from_path, entry)
+    try:
+        info = getattr(opened, "info", None)
+        details = _source_details(ctx, frm, to, from_path, entry, info)
+        metadata, content_type, mtime = _write_args(to, details)
+        if (
+            opened is None
+            and ctx.server_side_copy(frm, to)
+            and (
+                frm.settable_mtime
+                or not to.keeps_mtime
+                or MTIME_KEY in {k.lower() for k in details.metadata}
             )
-    return _stream(
-        ctx, frm, from_path, to, to_path, details, metadata, content_type, mtime, overwrite, ahead
-    )
+        ):
+            return _server_side(ctx, frm, from_path, to, to_path, details, overwrite, planned)
+        details, ahead = _md5_ahead(ctx, frm, to, from_path, details, metadata)
+        meter = ctx.progress.meter(planned)
+        try:
+            return _stream(
+                ctx,
+                frm,
+                from_path,
+                to,
+                to_path,
+                details,
+                (metadata, content_type, mtime),
+                overwrite,
+                meter,
+                ahead,
+                opened,
+            )
+        except BaseException:
+            meter.retract()  # nothing was published: a retry counts its bytes anew
+            raise
+    finally:
+        if opened is not None:
+            opened.close()
+
+
+def _md5_ahead(
+    ctx: RunContext, frm: Side, to: Side, path: str, details: _Details, metadata: dict[str, str]
+) -> tuple[_Details, FileId | None]:
+    """For a local file of 5 MiB and more going to S3: its MD5 known before the upload
+    (``md5chksum`` in ``metadata``), as rclone does, and its identity when hashed."""
+    if not to.mtime_in_metadata or details.md5 is not None or (details.size or 0) < _MD5_AHEAD_MIN:
+        return details, None
+    hashes = ctx.hashes_for(frm)
+    if hashes is None:
+        return details, None
+    ahead = hashes.identity(path)
+    kinds: tuple[str, ...] = (HashType.MD5.value,)
+    layout = to.multipart
+    if layout is not None and layout.lengths(details.size or 0):
+        # In the same read: the ETag S3 will list, so a later no-op sync settles this
+        # file from the listing.
+        kinds += (multipart_kind(layout),)
+    md5 = hashes.compute_all(path, kinds)[HashType.MD5.value]
+    metadata[MD5_KEY] = encode_md5chksum(md5)
+    return _Details(details.mtime, details.content_type, details.metadata, md5, details.size), ahead
 
 
 def _server_side(
@@ -185,6 +249,7 @@ def _server_side(
     to_path: str,
     details: _Details,
     overwrite: bool,
+    planned: int,
 ) -> TransferResult:
     if ctx.cancelled():
         raise Cancelled
@@ -197,7 +262,7 @@ def _server_side(
         paths.join(to.store.root, to_path),
         overwrite=overwrite,
     )
-    ctx.progress.add(nbytes=size)
+    ctx.progress.meter(planned).add(size)
     return TransferResult(size, None, True)
 
 
@@ -208,15 +273,17 @@ def _stream(
     to: Side,
     to_path: str,
     details: _Details,
-    metadata: dict[str, str],
-    content_type: str | None,
-    mtime: int | None,
+    write_args: tuple[dict[str, str], str | None, int | None],
     overwrite: bool,
+    meter: ByteMeter,
     ahead: FileId | None = None,
+    opened: BinaryIO | None = None,
 ) -> TransferResult:
-    """Stream the bytes. ``ahead``: the local source's identity when its MD5 (in
-    ``details``) was computed just before; an unchanged identity at the end proves the
-    streamed bytes are those, so they are not hashed again."""
+    """Stream the bytes. ``write_args``: metadata, content type and mtime to write.
+    ``ahead``: the local source's identity when its MD5 (in ``details``) was computed
+    just before; an unchanged identity at the end proves the streamed bytes are those, so
+    they are not hashed again. ``opened``: the source, already open (closed here)."""
+    metadata, content_type, mtime = write_args
     kind = ctx.stream_hash
     expected_size = details.size
     md5_known = ahead is not None and kind == HashType.MD5.value
@@ -242,9 +309,10 @@ def _stream(
     cancelled = ctx.cancelled
     budget = ctx.budget
     bandwidth = ctx.bandwidth
-    progress = ctx.progress
-    ctx.op()
-    reader = frm.store.read(from_path)
+    if opened is None:
+        ctx.op()
+        opened = frm.store.read(from_path)
+    reader = opened
     try:
         ctx.op()
         writer = to.store.open_writer(
@@ -252,7 +320,7 @@ def _stream(
             overwrite=overwrite,
             content_type=content_type,
             metadata=metadata or None,
-            modified=from_us(mtime) if mtime is not None else None,
+            modified=mtime,
             size_hint=expected_size,
         )
         with writer:
@@ -283,7 +351,7 @@ def _stream(
                     hasher.update(chunk)
                 writer.write(chunk)
                 total += n
-                progress.add(nbytes=n)
+                meter.add(n)
             digest = hasher.hexdigest() if hasher is not None else None
             if md5_known:
                 digest = details.md5
@@ -328,11 +396,7 @@ def _stream(
         from_hashes.remember(before, kind, digest)
     if to_hashes is not None:
         after = to_hashes.identity(to_path)
-        if (
-            after is not None
-            and after.size == total
-            and (mtime is None or (after.mtime_us is not None and abs(after.mtime_us - mtime) <= 1))
-        ):
+        if after is not None and after.size == total and (mtime is None or after.mtime_ns == mtime):
             to_hashes.remember(after, kind, digest)
     return TransferResult(total, digest, False)
 

@@ -17,6 +17,7 @@ from typing import ClassVar
 import pytest
 
 from omnistorage import paths
+from omnistorage._times import from_ns
 from omnistorage.capabilities import Capability, ETagKind
 from omnistorage.driver import as_extended
 from omnistorage.store import Store
@@ -25,6 +26,13 @@ from omnistorage.testing._marks import requires
 __all__ = ["FactTests", "multipart_etag"]
 
 _WHEN = datetime(2021, 3, 4, 5, 6, 7, 123456, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+_STAMPS_NS = (
+    1_614_834_367_123_456_789,  # 2021-03-04T05:06:07.123456789Z
+    1_795_441_226_342_743_850,  # issue 26's: microseconds would round it up by 150 ns
+    1_614_834_367_000_000_001,
+    1_614_834_367_999_999_999,
+)
 
 
 def multipart_etag(data: bytes, lengths: list[int]) -> str:
@@ -63,11 +71,21 @@ class FactTests:
 
     @requires(Capability.SET_MOD_TIME, Capability.METADATA)
     def test_mtime_survives_to_the_declared_precision(self, store: Store) -> None:
+        precision = store.features.mtime_precision_ns
+        assert precision >= 1
         store.write("t.txt", b"t", modified=_WHEN)
         kept = store.get_file_info("t.txt").modified
         assert kept is not None
-        precision = timedelta(microseconds=store.features.mtime_precision_ns / 1000)
-        assert abs(kept - _WHEN) < max(precision, timedelta(microseconds=1))
+        assert abs(kept - _WHEN) < max(timedelta(microseconds=precision / 1000), _US)
+        for stamp in _STAMPS_NS:  # nanoseconds, as a local file's st_mtime_ns gives them
+            store.write("n.txt", b"n", modified=stamp, overwrite=True)
+            info = store.get_file_info("n.txt")
+            assert info.modified_ns is not None
+            assert abs(info.modified_ns - stamp) < precision, (stamp, info.modified_ns)
+            assert info.modified == from_ns(info.modified_ns)  # one time, seen two ways
+            if store.supports(Capability.LIST):
+                (listed,) = [i for i in store.list_files() if i.path == "n.txt"]
+                assert listed.modified_ns == info.modified_ns
 
     @requires(Capability.COPY, Capability.METADATA)
     def test_copy_keeps_the_mtime_as_declared(self, store: Store) -> None:
@@ -142,6 +160,27 @@ class FactTests:
             assert pinned.version == store.get_file_info("p.bin").etag
         finally:
             pinned.close()
+
+    # ------------------------------------------------------------ what a read tells
+
+    @requires(Capability.READ_INFO, Capability.METADATA)
+    @pytest.mark.parametrize("size", [0, 5_000])
+    def test_a_read_carries_the_info_stat_gives(self, store: Store, size: int) -> None:
+        options: dict[str, object] = {}
+        if store.supports(Capability.CONTENT_TYPE):
+            options["content_type"] = "text/x-read-info"
+        if store.supports(Capability.USER_METADATA):
+            options["metadata"] = {"color": "blue"}
+        if store.supports(Capability.SET_MOD_TIME):
+            options["modified"] = _STAMPS_NS[0]
+        data = bytes(range(256)) * (size // 256) + b"r" * (size % 256)
+        store.write("ri/f.txt", data, **options)  # type: ignore[arg-type]
+        expected = store.get_file_info("ri/f.txt")
+        with store.read("ri/f.txt") as stream:
+            assert stream.read() == data
+            info = stream.info  # type: ignore[attr-defined]
+        assert info is not None
+        assert info == expected
 
     # ------------------------------------------------------------ location
 

@@ -143,6 +143,10 @@ class SyncReader(io.RawIOBase):
         self._stream = stream
         self._loop = loop
 
+    @property
+    def info(self) -> Any:
+        return self._stream.info
+
     def readable(self) -> bool:
         return True
 

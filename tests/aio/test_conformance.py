@@ -5,7 +5,7 @@ the basic driver interface (every fallback)."""
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+import time
 from pathlib import Path
 
 import pytest
@@ -31,7 +31,7 @@ class TestAsyncMemoryConformance(AsyncConformance):
         root = store.root  # type: ignore[attr-defined]
         native = f"{root}/{name}" if root else name
         digest = hashlib.md5(data, usedforsecurity=False).hexdigest()
-        backend._space.objects[native] = _Object(data, datetime.now(UTC), None, {}, digest)
+        backend._space.objects[native] = _Object(data, time.time_ns(), None, {}, digest)
 
 
 class TestAsyncLocalConformance(AsyncConformance):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
-from datetime import UTC, datetime
 
 import pytest
 
@@ -31,7 +31,7 @@ class TestMemoryConformance(StoreConformance):
         assert isinstance(backend, MemoryBackend)
         native = f"{store.root}/{name}" if store.root else name
         digest = hashlib.md5(data, usedforsecurity=False).hexdigest()
-        backend._space.objects[native] = _Object(data, datetime.now(UTC), None, {}, digest)
+        backend._space.objects[native] = _Object(data, time.time_ns(), None, {}, digest)
 
 
 TestMemoryModel = make_state_machine(lambda: Store(MemoryBackend())).TestCase

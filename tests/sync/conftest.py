@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -55,3 +56,21 @@ def rclone(*args: str, env: dict[str, str] | None = None, check: bool = True) ->
     if check and result.returncode != 0:
         raise AssertionError(f"rclone {' '.join(args)} failed: {result.stderr}")
     return result.stdout
+
+
+def rclone_log(*args: str, env: dict[str, str] | None = None) -> list[dict[str, object]]:
+    """Run rclone with ``-v --use-json-log`` and return its log records (it must succeed)."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("RCLONE_")}
+    full_env.pop("AWS_CA_BUNDLE", None)
+    full_env["RCLONE_CONFIG"] = os.devnull
+    full_env.update(env or {})
+    result = subprocess.run(
+        [rclone_path(), *args, "-v", "--use-json-log"],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=300,
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"rclone {' '.join(args)} failed: {result.stderr}")
+    return [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]

@@ -12,7 +12,7 @@ from omnistorage.sync._conventions import Side, describe
 from omnistorage.sync._decide import Facts, Policy, decide, quick_decide
 from omnistorage.sync._entry import Entry
 
-T0 = 1_700_000_000_000_000
+T0 = 1_700_000_000_123_456_789  # nanoseconds
 
 
 def md5(data: bytes) -> str:
@@ -63,23 +63,39 @@ def test_different_sizes_transfer(local: Side) -> None:
 
 def test_equal_size_and_mtime_skip_between_settable_sides(local: Side) -> None:
     policy = Policy(local, local)
-    verdict = quick_decide(entry(), entry(mtime=T0 + 1), policy)
+    verdict = quick_decide(entry(), entry(), policy)
     assert verdict is not None
     assert verdict.kind == "skip"
 
 
+def test_one_nanosecond_apart_differs_between_nanosecond_sides(local: Side) -> None:
+    # As rclone between two nanosecond remotes: its modify window is 1 ns.
+    policy = Policy(local, local, window_ns=max(local.precision_ns, 1))
+    for delta in (1, -1, 150):
+        verdict = quick_decide(entry(), entry(mtime=T0 + delta), policy)
+        assert verdict is not None
+        assert (verdict.kind, verdict.reason) == ("transfer", "mtime differs")
+        assert run(Facts.of(entry()), Facts.of(entry(mtime=T0 + delta)), policy)[0] == "transfer"
+
+
 def test_a_content_change_at_equal_size_with_a_new_mtime_transfers(local: Side) -> None:
     policy = Policy(local, local)
-    verdict = quick_decide(entry(mtime=T0 + 5_000_000), entry(), policy)
+    verdict = quick_decide(entry(mtime=T0 + 5_000_000_000), entry(), policy)
     assert verdict is not None
     assert (verdict.kind, verdict.reason) == ("transfer", "mtime differs")
 
 
 def test_the_window_is_the_coarser_precision(local: Side) -> None:
-    sftp = dataclasses.replace(local, name="sftp", precision_us=1_000_000, reads_local=False)
-    policy = Policy(local, sftp, window_us=1_000_000)
-    assert run(Facts.of(entry(mtime=T0 + 700_000)), Facts.of(entry(mtime=T0)), policy)[0] == "skip"
-    assert run(Facts.of(entry(mtime=T0 + 1_700_000)), Facts.of(entry()), policy)[0] == "transfer"
+    sftp = dataclasses.replace(local, name="sftp", precision_ns=1_000_000_000, reads_local=False)
+    policy = Policy(local, sftp, window_ns=1_000_000_000)
+    kept = T0 - T0 % 1_000_000_000  # what a whole-second side keeps of T0
+    assert run(Facts.of(entry()), Facts.of(entry(mtime=kept)), policy)[0] == "skip"
+    assert run(Facts.of(entry(mtime=kept + 999_999_999)), Facts.of(entry(mtime=kept)), policy)[
+        0
+    ] == ("skip")
+    assert run(Facts.of(entry(mtime=kept + 1_000_000_000)), Facts.of(entry(mtime=kept)), policy)[
+        0
+    ] == ("transfer")
 
 
 def test_size_only_skips_equal_sizes_whatever_the_content(local: Side) -> None:
@@ -158,9 +174,9 @@ def test_the_mtime_metadata_entry_settles_when_no_hash_can(local: Side, s3: Side
     src = Facts.of(entry())
     dst = Facts.of(entry(mtime=T0 + 999_000_000))  # the listing's upload time
     assert decide(src, dst, Policy(no_local, s3)).kind == "need_meta"
-    dst.add_meta(ObjectInfo("f", 5, metadata={"mtime": "1700000000"}))
+    dst.add_meta(ObjectInfo("f", 5, metadata={"mtime": "1700000000.123456789"}))
     assert run(src, dst, Policy(no_local, s3)) == ("skip", "same size and mtime")
-    changed = Facts.of(entry(mtime=T0 + 3_000_000))
+    changed = Facts.of(entry(mtime=T0 + 150))  # 150 ns: rclone would update it too
     assert run(changed, dst, Policy(no_local, s3)) == ("transfer", "mtime differs")
 
 

@@ -76,6 +76,7 @@ _BASE = [
 _LIMITS: dict[str, object] = {
     "max_part_size": MAX_BLOCK_SIZE,
     "max_parts": MAX_BLOCKS,
+    "mtime_precision_ns": 1,  # the ``mtime`` entry is RFC 3339 with nanoseconds
     "etag": ETagKind.OPAQUE,
     "strong_version": True,  # stat's etag is the ETag pinned reads send in If-Match
 }

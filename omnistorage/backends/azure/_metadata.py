@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from azure.storage.blob import BlobProperties
 
+from omnistorage._times import format_rfc3339, parse_rfc3339, to_ns
 from omnistorage.driver import WriteOptions
 from omnistorage.models import HashType, ObjectInfo
 
@@ -45,23 +46,23 @@ def blob_metadata(options: WriteOptions) -> dict[str, str] | None:
                 f"got {value!r} for {name!r}"
             )
         metadata[name] = value
-    if options.modified is not None:
-        metadata[_MTIME] = _format_mtime(options.modified)
+    if options.modified_ns is not None:
+        # rclone's Azure format: RFC 3339 in UTC with nine fraction digits.
+        metadata[_MTIME] = format_rfc3339(options.modified_ns, fixed=True)
     return metadata or None
 
 
-def _format_mtime(when: datetime) -> str:
-    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-    fraction = f".{when.microsecond:06d}" if when.microsecond else ""
-    return when.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
-
-
-def _parse_mtime(value: str) -> datetime | None:
+def _parse_mtime(value: str) -> int | None:
+    """Nanoseconds of an ``mtime`` entry: RFC 3339 (rclone's, ours), else any ISO 8601
+    time ``datetime`` reads (a time without an offset is UTC)."""
+    found = parse_rfc3339(value)
+    if found is not None:
+        return found
     try:
         when = datetime.fromisoformat(value.strip())
     except ValueError:
         return None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    return to_ns(when.replace(tzinfo=UTC) if when.tzinfo is None else when)
 
 
 def is_directory(metadata: Mapping[str, str] | None) -> bool:
@@ -72,13 +73,14 @@ def is_directory(metadata: Mapping[str, str] | None) -> bool:
 def info(key: str, props: BlobProperties) -> ObjectInfo:
     user: dict[str, str] = {}
     modified: datetime | None = None
+    modified_ns: int | None = None
     for name, value in (props.metadata or {}).items():
         lowered = name.lower()
         if lowered == _MTIME:
-            modified = _parse_mtime(value)
+            modified_ns = _parse_mtime(value)
         elif lowered not in _RESERVED:
             user[name] = value
-    if modified is None and props.last_modified is not None:
+    if modified_ns is None and props.last_modified is not None:
         last = props.last_modified
         modified = last.replace(tzinfo=UTC) if last.tzinfo is None else last.astimezone(UTC)
     settings = props.content_settings
@@ -87,6 +89,7 @@ def info(key: str, props: BlobProperties) -> ObjectInfo:
         path=key,
         size=int(props.size or 0),
         modified=modified,
+        modified_ns=modified_ns,
         content_type=settings.content_type if settings is not None else None,
         etag=props.etag,
         hashes={HashType.MD5: bytes(md5).hex()} if md5 else {},

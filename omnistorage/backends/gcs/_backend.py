@@ -79,6 +79,7 @@ _FEATURES = Features.of(
     ],
     [HashType.MD5, HashType.CRC32C],
     max_object_size=_MAX_OBJECT_SIZE,
+    mtime_precision_ns=1,  # the ``mtime`` entry is RFC 3339 with nanoseconds
     etag=ETagKind.OPAQUE,
     strong_version=True,  # stat's etag is the generation pinned reads ask for
 )

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from omnistorage._times import format_rfc3339, parse_rfc3339
 from omnistorage.models import HashType, ObjectInfo
 
 __all__ = [
@@ -32,11 +32,12 @@ MTIME_KEY = "mtime"
 def info(blob: Any) -> ObjectInfo:
     metadata: dict[str, str] = dict(blob.metadata or {})
     modified: datetime | None = blob.updated
+    modified_ns: int | None = None
     stamp = metadata.get(MTIME_KEY)
     if stamp is not None:
-        parsed = _parse_mtime(stamp)
-        if parsed is not None:
-            modified = parsed
+        modified_ns = parse_rfc3339(stamp)
+        if modified_ns is not None:
+            modified = None
             del metadata[MTIME_KEY]
     hashes: dict[HashType, str] = {}
     for kind, value in ((HashType.MD5, blob.md5_hash), (HashType.CRC32C, blob.crc32c)):
@@ -47,6 +48,7 @@ def info(blob: Any) -> ObjectInfo:
         path=blob.name,
         size=int(blob.size or 0),
         modified=modified,
+        modified_ns=modified_ns,
         content_type=blob.content_type,
         etag=version(blob),
         hashes=hashes,
@@ -72,29 +74,10 @@ def _b64_hex(value: str | None) -> str | None:
         return None
 
 
-_MTIME_RE = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)")
-
-
-def format_mtime(when: datetime) -> str:
-    """RFC 3339 in UTC with trailing fraction zeros dropped (Go's RFC3339Nano, as rclone)."""
-    when = when.astimezone(UTC)  # a naive time is local time, as datetime.timestamp() takes it
-    text = when.strftime("%Y-%m-%dT%H:%M:%S")
-    if when.microsecond:
-        text += "." + f"{when.microsecond:06d}".rstrip("0")
-    return text + "Z"
-
-
-def _parse_mtime(text: str) -> datetime | None:
-    match = _MTIME_RE.fullmatch(text.strip())
-    if match is None:
-        return None
-    base, fraction, zone = match.groups()
-    micros = (fraction or "").ljust(6, "0")[:6]
-    try:
-        parsed = datetime.fromisoformat(f"{base}.{micros}{'+00:00' if zone == 'Z' else zone}")
-    except ValueError:
-        return None
-    return parsed.astimezone(UTC)
+def format_mtime(ns: int) -> str:
+    """RFC 3339 in UTC with nanoseconds, trailing fraction zeros dropped (Go's
+    ``RFC3339Nano``, as rclone writes GCS's ``mtime``)."""
+    return format_rfc3339(ns)
 
 
 def crc32c_from_header(header: str | None) -> int | None:

@@ -68,8 +68,8 @@ class GCSWriter(Writer):
         self._key = key
         blob = backend._bucket.blob(key)
         metadata = dict(options.metadata)
-        if options.modified is not None:
-            metadata[MTIME_KEY] = format_mtime(options.modified)
+        if options.modified_ns is not None:
+            metadata[MTIME_KEY] = format_mtime(options.modified_ns)
         if metadata:
             blob.metadata = metadata
         self._content_type = options.content_type or _DEFAULT_CONTENT_TYPE

@@ -10,11 +10,12 @@ import os
 import stat as st
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import BinaryIO
 
 from omnistorage._io import LimitedReader
 from omnistorage._tempname import is_temp_name
+from omnistorage._times import from_ns
 from omnistorage.backends.local._probe import folding
 from omnistorage.backends.local._reader import OneVersionReader, version_token
 from omnistorage.backends.local._resolve import RootDir, SymlinkRefused, split
@@ -209,13 +210,13 @@ class LocalBackend(ExtendedBackend):
                 errno.ENOENT, f"{key!r} is a symlink; the local backend does not follow symlinks"
             )
         if st.S_ISDIR(info.st_mode):
-            return ObjectInfo(path=key, is_dir=True, modified=_mtime(info))
+            return ObjectInfo(path=key, is_dir=True, modified_ns=info.st_mtime_ns)
         if not st.S_ISREG(info.st_mode):
             raise FileNotFoundError(errno.ENOENT, f"{key!r} is not a regular file")
         return ObjectInfo(
             path=key,
             size=info.st_size,
-            modified=_mtime(info),
+            modified_ns=info.st_mtime_ns,
             content_type=mimetypes.guess_type(key, strict=False)[0],
             etag=version_token(info),
         )
@@ -372,7 +373,7 @@ def _scan(fd: int, prefix: str, recursive: bool) -> Iterator[ObjectInfo]:
                 info = entry.stat(follow_symlinks=False)
             except FileNotFoundError:
                 continue
-            yield ObjectInfo(path=prefix + name, size=info.st_size, modified=_mtime(info))
+            yield ObjectInfo(path=prefix + name, size=info.st_size, modified_ns=info.st_mtime_ns)
         for name in subdirs:
             try:
                 sub = os.open(name, _O_DIR, dir_fd=fd)
@@ -402,4 +403,4 @@ def _walk_temps(fd: int, folder: str) -> Iterator[tuple[str, str, os.stat_result
 
 
 def _mtime(info: os.stat_result) -> datetime:
-    return datetime.fromtimestamp(info.st_mtime_ns / 1_000_000_000, UTC)
+    return from_ns(info.st_mtime_ns)

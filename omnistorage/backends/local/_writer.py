@@ -120,9 +120,8 @@ class LocalWriter(Writer):
             self._flush()
             fd = self._fd
             assert fd is not None
-            modified = self._options.modified
-            if modified is not None:
-                stamp = int(modified.timestamp() * 1_000_000_000)
+            stamp = self._options.modified_ns
+            if stamp is not None:
                 os.utime(fd, ns=(stamp, stamp))
             if self._backend.durable:
                 os.fsync(fd)

@@ -62,7 +62,6 @@ import contextlib
 import errno
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 import botocore.exceptions
@@ -92,6 +91,7 @@ from omnistorage.backends.s3._config import (
 )
 from omnistorage.backends.s3._copy import CopySettings, copy_object
 from omnistorage.backends.s3._errors import classify, error_code, error_status
+from omnistorage.backends.s3._info import response_info, utc
 from omnistorage.backends.s3._reader import ReadSettings, S3Pinned, open_reader
 from omnistorage.backends.s3._writer import S3Writer, UploadSettings, metadata_problem
 from omnistorage.capabilities import Capability, ETagKind, Features
@@ -122,6 +122,7 @@ _FEATURES = Features.of(
         Capability.MKDIR,
         Capability.USER_METADATA,
         Capability.CONTENT_TYPE,
+        Capability.READ_INFO,
     ],
     [HashType.MD5],
     max_object_size=MAX_OBJECT_SIZE,
@@ -225,7 +226,9 @@ class S3Backend(ExtendedBackend):
                 retry_mode=retry_mode,
                 connect_timeout=connect_timeout,
                 read_timeout=read_timeout,
-                max_pool_connections=max(16, 4 * max(max_concurrency, read_concurrency)),
+                # Every request a sync can have in flight (16 transfers of up to
+                # max_concurrency parts each, and the checkers) keeps its connection.
+                max_pool_connections=max(64, 16 * max(max_concurrency, read_concurrency)) + 8,
                 retry_budget=budget,
             )
             self._owns_client = True
@@ -338,19 +341,7 @@ class S3Backend(ExtendedBackend):
             if classify(exc).kind is not ErrorKind.NOT_FOUND or not self._has_below(key):
                 raise
             return ObjectInfo(path=key, is_dir=True)  # a marker or objects below it
-        etag = str(head.get("ETag", "")).strip('"') or None
-        hashes: dict[HashType, str] = {}
-        if etag is not None and _is_plain_md5(etag, head):
-            hashes[HashType.MD5] = etag
-        return ObjectInfo(
-            path=key,
-            size=int(head.get("ContentLength", 0)),
-            modified=_utc(head.get("LastModified")),
-            content_type=head.get("ContentType"),
-            etag=etag,
-            hashes=hashes,
-            metadata=dict(head.get("Metadata", {})),
-        )
+        return response_info(key, head)
 
     # ------------------------------------------------------------ folders (markers)
 
@@ -410,7 +401,7 @@ class S3Backend(ExtendedBackend):
                 yield ObjectInfo(
                     path=key,
                     size=entry.get("Size", 0),
-                    modified=_utc(entry.get("LastModified")),
+                    modified=utc(entry.get("LastModified")),
                     etag=etag.strip('"') if etag else None,
                 )
 
@@ -437,7 +428,7 @@ class S3Backend(ExtendedBackend):
                     key=key,
                     native=f"s3://{self._bucket}/{key} (upload {upload_id})",
                     size=self._parts_size(key, upload_id),
-                    started=_utc(upload.get("Initiated")),
+                    started=utc(upload.get("Initiated")),
                     handle=f"{key}\x00{upload_id}",
                 )
 
@@ -499,15 +490,3 @@ class S3Backend(ExtendedBackend):
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _utc(when: datetime | None) -> datetime | None:
-    """botocore's timestamps (``tzutc`` or ``tzlocal``) as ``datetime.UTC``."""
-    return None if when is None else when.astimezone(UTC)
-
-
-def _is_plain_md5(etag: str, head: Any) -> bool:
-    if len(etag) != 32 or any(c not in "0123456789abcdef" for c in etag):
-        return False
-    encryption = str(head.get("ServerSideEncryption") or "")
-    return not encryption.startswith("aws:kms") and not head.get("SSECustomerAlgorithm")

@@ -137,7 +137,10 @@ def classify(exc: BaseException) -> Classification:
     if isinstance(
         exc, (botocore.exceptions.ChecksumError, botocore.exceptions.FlexibleChecksumError)
     ):
-        return Classification(ErrorKind.UNKNOWN, temporary=True)
+        # The bytes received do not match the checksum the server sent with them: damaged
+        # on the way (worth another try), or stored inconsistently (see
+        # tests/backends/test_s3_checksums.py for the emulator that does).
+        return Classification(ErrorKind.CORRUPT, temporary=True)
     if isinstance(
         exc,
         (

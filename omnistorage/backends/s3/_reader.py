@@ -35,8 +35,10 @@ from omnistorage.backends.s3._errors import (
     is_precondition_failed,
     retry_temporary,
 )
+from omnistorage.backends.s3._info import response_info
 from omnistorage.driver import PinnedReader
 from omnistorage.errors import ObjectChanged
+from omnistorage.models import ObjectInfo
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -65,11 +67,14 @@ def open_reader(s: ReadSettings, key: str, offset: int, length: int | None) -> B
 
     A missing key raises the ``NoSuchKey`` ``ClientError`` here; an offset at or past the
     end gives an empty stream. With ``concurrency > 1`` a read longer than one block
-    becomes a :class:`ParallelReader`.
+    becomes a :class:`ParallelReader`. A whole read (``offset`` 0, no ``length``) carries
+    ``info``, the object's :class:`ObjectInfo` from the first response's headers
+    (``READ_INFO``).
     """
     if length == 0:
         s.client.head_object(Bucket=s.bucket, Key=key)
         return io.BytesIO()
+    whole = offset == 0 and length is None
     parallel = s.concurrency > 1
     end = None if length is None else offset + length
     first_end = end
@@ -79,18 +84,23 @@ def open_reader(s: ReadSettings, key: str, offset: int, length: int | None) -> B
         response = _get(s, key, offset, first_end)
     except botocore.exceptions.ClientError as exc:
         if error_code(exc) == "InvalidRange" or error_status(exc) == 416:
-            return io.BytesIO()  # the offset is at or past the end (or the object is empty)
+            # The offset is at or past the end (or the object is empty).
+            empty = _Empty()
+            if whole:
+                empty.info = response_info(key, s.client.head_object(Bucket=s.bucket, Key=key))
+            return empty
         raise
     first = BodyReader(response["Body"])
-    if (offset or first_end is not None) and not response.get("ContentRange"):
+    ranged = bool(response.get("ContentRange"))
+    total = _total_size(response)
+    if whole:
+        first.info = response_info(key, response, total)
+    if (offset or first_end is not None) and not ranged:
         # The server ignored Range and sent the whole object: serve the slice from it.
         _skip(first, offset)
         return _binary(first if length is None else LimitedReader(_binary(first), length))
-    if first_end is None:
-        return _binary(first)
-    total = _total_size(response)
     stop = total if end is None else min(end, total)
-    if first_end >= stop:
+    if first_end is None or first_end >= stop:
         return _binary(first)
     etag = response.get("ETag", "")
     reader = ParallelReader(
@@ -101,6 +111,7 @@ def open_reader(s: ReadSettings, key: str, offset: int, length: int | None) -> B
         block=s.block,
         concurrency=s.concurrency,
     )
+    reader.info = first.info
     return _binary(reader)
 
 
@@ -158,8 +169,17 @@ def _total_size(response: Any) -> int:
     return int(response.get("ContentLength", 0))
 
 
+class _Empty(io.BytesIO):
+    """An empty stream (a range past the end, an empty object)."""
+
+    info: ObjectInfo | None = None
+
+
 class BodyReader(io.RawIOBase):
     """A botocore ``StreamingBody`` as a raw, non-seekable binary stream."""
+
+    info: ObjectInfo | None = None
+    """The object's info on a whole read (see :func:`open_reader`)."""
 
     def __init__(self, body: Any) -> None:
         super().__init__()
@@ -202,6 +222,9 @@ class ParallelReader(io.RawIOBase):
         block: bytes per ranged request.
         concurrency: blocks fetched (and held) ahead at most.
     """
+
+    info: ObjectInfo | None = None
+    """The object's info on a whole read (see :func:`open_reader`)."""
 
     def __init__(
         self,
