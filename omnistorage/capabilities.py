@@ -75,6 +75,12 @@ class Capability(enum.StrEnum):
     """A reader may consume a key while its writer is still writing (channel)."""
     PINNED_READ = "pinned_read"
     """``open_pinned`` reads stay on one version; a change raises ``ChangedDuringRead``."""
+    CONDITIONAL_DELETE = "conditional_delete"
+    """A write says which version it published (``WriteResult.version``), and
+    ``delete(path, if_version=…)`` removes the file only while it is still that version
+    (Azure ``If-Match``, GCS ``ifGenerationMatch``, S3 ``If-Match``, an inode check on
+    local files): another writer's version is left alone (``PreconditionFailed``). What a
+    mirror's and a composite's rollbacks use to undo only their own publish."""
 
 
 class ETagKind(enum.StrEnum):

@@ -46,6 +46,7 @@ __all__ = [
     "StreamClosed",
     "TruncatedDataError",
     "TruncatedRecordError",
+    "VersionMismatch",
     "WriteConflict",
     "map_error",
     "native_cause",
@@ -226,6 +227,14 @@ class ObjectChanged(Exception):
     """
 
 
+class VersionMismatch(Exception):
+    """Raised by *drivers* (a native exception) when a conditional delete
+    (``delete_version``) finds another version than the one it was given, and leaves it.
+
+    :func:`classify_builtin` classifies it as :attr:`ErrorKind.PRECONDITION_FAILED`.
+    """
+
+
 @dataclass(frozen=True, slots=True)
 class Classification:
     """A driver's verdict on a native exception."""
@@ -245,6 +254,8 @@ def classify_builtin(exc: BaseException) -> Classification:
         return Classification(ErrorKind.ALREADY_EXISTS)
     if isinstance(exc, ObjectChanged):
         return Classification(ErrorKind.CHANGED)
+    if isinstance(exc, VersionMismatch):
+        return Classification(ErrorKind.PRECONDITION_FAILED)
     if isinstance(exc, builtins.PermissionError):
         return Classification(ErrorKind.PERMISSION_DENIED)
     if isinstance(exc, (builtins.TimeoutError, builtins.ConnectionError)):

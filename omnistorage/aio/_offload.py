@@ -128,13 +128,12 @@ class Offload(AsyncBackend):
 
     async def write_object(
         self, key: str, data: bytes | bytearray | memoryview, options: WriteOptions
-    ) -> None:
+    ) -> str | None:
         if memoryview(data).nbytes > WRITE_BUFFER:
             # Larger objects go through a writer, a call per MiB: a cancellation then
             # stops the upload between two calls and aborts it.
-            await super().write_object(key, data, options)
-        else:
-            await self._run(_write_all, self._inner, key, data, options)
+            return await super().write_object(key, data, options)
+        return await self._run(_write_all, self._inner, key, data, options)
 
     # ------------------------------------------------------------ pure facts
 
@@ -183,6 +182,9 @@ class Offload(AsyncBackend):
 
     async def move(self, src: str, dst: str, *, overwrite: bool) -> None:
         await self._run(_move, self._extended(), src, dst, overwrite)
+
+    async def delete_version(self, key: str, version: str) -> None:
+        await self._run(self._extended().delete_version, key, version)
 
     async def open_pinned(self, key: str) -> AsyncPinnedReader:
         pinned = await self._start(_close, self._extended().open_pinned, key)
@@ -243,7 +245,7 @@ def _read_all(backend: Backend, key: str) -> bytes:
 
 def _write_all(
     backend: Backend, key: str, data: bytes | bytearray | memoryview, options: WriteOptions
-) -> None:
+) -> str | None:
     writer = backend.new_writer(key, options)
     try:
         writer.write(data)
@@ -254,6 +256,7 @@ def _write_all(
         except Exception as cleanup:  # noqa: BLE001 - the write error is the one raised
             exc.add_note(f"aborting the write failed too: {cleanup!r}")
         raise
+    return writer.version
 
 
 def _copy(ext: ExtendedBackend, src: str, dst: str, overwrite: bool) -> None:
@@ -316,6 +319,10 @@ class _OffloadWriter(AsyncWriter):
     async def close(self) -> None:
         data, self._buffer = self._buffer, bytearray()
         await self._call(_write_then_close, self._writer, data)
+
+    @property
+    def version(self) -> str | None:  # type: ignore[override]
+        return self._writer.version
 
     async def abort(self) -> None:
         self._buffer = bytearray()

@@ -245,6 +245,10 @@ class _FaultyWriter(Writer):
     def abort(self) -> None:
         self._inner.abort()
 
+    @property
+    def version(self) -> str | None:  # type: ignore[override]
+        return self._inner.version
+
 
 class _FaultyReader:
     def __init__(self, layer: FaultInjectionLayer, key: str, inner: BinaryIO, cut: int | None):

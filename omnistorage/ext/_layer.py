@@ -123,6 +123,9 @@ class Layer(ExtendedBackend):
     def open_pinned(self, key: str) -> PinnedReader:
         return self._extended().open_pinned(key)
 
+    def delete_version(self, key: str, version: str) -> None:
+        self._extended().delete_version(key, version)
+
     def list_leftovers(self, prefix: str) -> Iterator[Leftover]:
         if self._ext is None:
             return iter(())

@@ -29,6 +29,7 @@ from omnistorage.store import Store
 from omnistorage.testing._facts import FactTests
 from omnistorage.testing._integrity import IntegrityTests
 from omnistorage.testing._marks import CAPABILITY_TESTS, covers, requires
+from omnistorage.testing._ownership import OwnershipTests
 from omnistorage.testing.basic import BasicOnly
 from omnistorage.testing.race import race_create_only
 
@@ -69,7 +70,7 @@ def _hash(kind: HashType, data: bytes) -> str:
     return hashlib.new(kind.value, data).hexdigest()
 
 
-class StoreConformance(IntegrityTests, FactTests):
+class StoreConformance(IntegrityTests, FactTests, OwnershipTests):
     """Behaviour every backend must show. Subclasses set :attr:`backend_name` and
     define an ``empty_store`` fixture; see :mod:`omnistorage.testing`."""
 

@@ -51,9 +51,9 @@ STREAMS = {
 }
 """Sync methods that hand out a stream or a listing: plain methods on AsyncStore that check
 at once and return an async object opened by ``async with``, ``await`` or first use."""
-PLAIN = frozenset({"child", "native_path", "resolve", "supports", "to_key", "unwrap"})
+PLAIN = frozenset({"child", "native_path", "overlaps", "resolve", "supports", "to_key", "unwrap"})
 """No I/O: plain on both."""
-PROPERTIES = frozenset({"features", "root"})
+PROPERTIES = frozenset({"features", "locations", "root"})
 
 
 def public_members(cls: type) -> set[str]:
