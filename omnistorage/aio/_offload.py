@@ -7,6 +7,16 @@ subclass decides where it runs. Listings move in pages of :data:`LIST_BATCH` ent
 per call. A writer serialises its calls (one sync writer is used by one thread at a
 time): :meth:`_OffloadWriter.abort` first waits for a call that is still running (a
 cancelled ``await`` does not stop a thread), then aborts.
+
+A publish runs on a thread too, and a cancelled ``await`` cannot stop a thread. So
+every call that ends in a publish (``write_object``, a writer's ``close``) carries a
+:class:`_Gate`: the thread asks it just before the driver's ``close`` and a cancelled
+caller closes it, under one lock, so exactly one of the two happens first. Cancelled
+first: the thread publishes nothing (it aborts instead), now or later. Publish first:
+the publish cannot be stopped, so the caller waits for it to end before the
+cancellation comes out, and the object is then there whole, as when the cancellation
+lands just after the publish returned. Either way the state is final once the
+``CancelledError`` is raised: nothing appears seconds later.
 """
 
 from __future__ import annotations
@@ -15,6 +25,7 @@ import abc
 import asyncio
 import concurrent.futures
 import contextlib
+import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any, BinaryIO, TypeVar
@@ -133,7 +144,8 @@ class Offload(AsyncBackend):
             # Larger objects go through a writer, a call per MiB: a cancellation then
             # stops the upload between two calls and aborts it.
             return await super().write_object(key, data, options)
-        return await self._run(_write_all, self._inner, key, data, options)
+        gate = _Gate()
+        return await _gated(self._spawn(_write_all, self._inner, key, data, options, gate), gate)
 
     # ------------------------------------------------------------ pure facts
 
@@ -208,6 +220,64 @@ class Offload(AsyncBackend):
             await self._run(_delete_each, self._inner, batch)
 
 
+# ---------------------------------------------------------------- cancelling a publish
+
+
+class _Cancelled(Exception):
+    """Raised on the thread instead of publishing: the caller was cancelled first."""
+
+
+class _Gate:
+    """Who came first, the publish on its thread or the caller's cancellation (see the
+    module docstring). Each side asks once; the lock makes the answer one order."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state = "open"
+
+    def publishing(self) -> None:
+        """On the thread, just before the driver's ``close``: raise if cancelled first."""
+        with self._lock:
+            if self._state == "cancelled":
+                raise _Cancelled("the write was cancelled before it published")
+            self._state = "publishing"
+
+    def check(self) -> None:
+        """On the thread, between steps: stop early once cancelled."""
+        with self._lock:
+            if self._state == "cancelled":
+                raise _Cancelled("the write was cancelled")
+
+    def cancel(self) -> bool:
+        """For the cancelled caller: True when the publish will never happen."""
+        with self._lock:
+            if self._state == "open":
+                self._state = "cancelled"
+            return self._state == "cancelled"
+
+
+async def _gated(future: concurrent.futures.Future[T], gate: _Gate) -> T:
+    """Await a thread's call that ends in a publish; on cancellation, close the gate and
+    wait for the thread to end (it aborts, or finishes a publish that had begun)."""
+    try:
+        return await asyncio.wrap_future(future)
+    except asyncio.CancelledError:
+        gate.cancel()
+        await _settle(future)
+        raise
+
+
+async def _settle(future: concurrent.futures.Future[Any]) -> None:
+    """Wait until a thread's call has ended, through further cancellations (the caller
+    re-raises the first); its outcome is consumed (the cancellation is what is raised)."""
+    waiter = asyncio.wrap_future(future)
+    while not waiter.done():
+        with contextlib.suppress(BaseException):
+            await asyncio.shield(waiter)
+    if not waiter.cancelled():
+        waiter.exception()  # retrieved: a thread's abort is no error to log
+
+
 # ---------------------------------------------------------------- sync bodies (one call each)
 
 
@@ -244,11 +314,18 @@ def _read_all(backend: Backend, key: str) -> bytes:
 
 
 def _write_all(
-    backend: Backend, key: str, data: bytes | bytearray | memoryview, options: WriteOptions
+    backend: Backend,
+    key: str,
+    data: bytes | bytearray | memoryview,
+    options: WriteOptions,
+    gate: _Gate,
 ) -> str | None:
+    gate.check()
     writer = backend.new_writer(key, options)
     try:
+        gate.check()
         writer.write(data)
+        gate.publishing()
         writer.close()
     except BaseException as exc:
         try:
@@ -276,9 +353,11 @@ def _delete_each(backend: Backend, keys: list[str]) -> None:
         backend.delete(key)
 
 
-def _write_then_close(writer: Writer, data: bytes | bytearray | None) -> None:
+def _write_then_close(writer: Writer, data: bytes | bytearray | None, gate: _Gate) -> None:
     if data:
+        gate.check()
         writer.write(data)
+    gate.publishing()  # cancelled first: the owner's abort discards the write
     writer.close()
 
 
@@ -318,7 +397,10 @@ class _OffloadWriter(AsyncWriter):
 
     async def close(self) -> None:
         data, self._buffer = self._buffer, bytearray()
-        await self._call(_write_then_close, self._writer, data)
+        gate = _Gate()
+        running = self._owner._spawn(_write_then_close, self._writer, data, gate)
+        self._running = running
+        await _gated(running, gate)
 
     @property
     def version(self) -> str | None:  # type: ignore[override]
