@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 from typing import BinaryIO
 
-from omnistorage._io import LimitedReader
+from omnistorage._io import LimitedReader, SeekableReader
 from omnistorage.driver import PinnedReader
 from omnistorage.store import Store
 
@@ -31,6 +31,8 @@ class StorePinned(PinnedReader):
     def __init__(self, store: Store, key: str) -> None:
         self._reader = store.read_seekable(key)
         self.size = self._reader.seek(0, io.SEEK_END)
+        raw = getattr(self._reader, "raw", None)
+        self.version = raw.version if isinstance(raw, SeekableReader) else None
 
     def read_range(self, offset: int, length: int) -> bytes:
         self._reader.seek(offset)

@@ -313,6 +313,11 @@ class SeekableReader(io.RawIOBase):
         """The pinned version's size."""
         return self._size
 
+    @property
+    def version(self) -> str | None:
+        """The pinned version's token (the driver's ``PinnedReader.version``), if any."""
+        return self._pinned.version
+
     def readable(self) -> bool:
         return True
 
