@@ -125,6 +125,9 @@ class _TierBackend(ExtendedBackend):
         self._write_tier = write_tier
         self._write_through = write_through
         self._features = self._compute_features()
+        self.folders_are_markers = any(
+            getattr(tier.store.unwrap(), "folders_are_markers", False) for tier in self.tiers
+        )
 
     def __repr__(self) -> str:
         return "CompositeStore([" + ", ".join(f"{t.name}={t.store!r}" for t in self.tiers) + "])"

@@ -42,6 +42,8 @@ class Layer(ExtendedBackend):
         self.name = inner.name
         self.secret_values = inner.secret_values
         self._ext = as_extended(inner)
+        # A fact of the backend, not of the layer: folders stay markers behind it.
+        self.folders_are_markers = bool(self._ext is not None and self._ext.folders_are_markers)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.inner!r})"

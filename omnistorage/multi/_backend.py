@@ -85,7 +85,11 @@ class MirrorBackend(ExtendedBackend):
     """Mirror writes to N destination stores; read from the first healthy one.
 
     Args:
-        destinations: two or more stores (any backends, each with its own root).
+        destinations: the stores (any backends, each with its own root). One is allowed: a
+            mirror being assembled or cut down to one member keeps working, and a
+            one-member mirror runs every code path of the mirror (lanes, the publish
+            order, rollbacks, listings, failover) over one backend, which is how the
+            conformance suite proves the mirror carries each backend's promises.
         policy: ``ALL`` (default), ``quorum(k)`` or ``BEST_EFFORT``.
         read_policy: ``"first"`` (default) or ``"fastest"``.
         list_policy: ``"union"`` (default) or ``"primary"``.
@@ -112,8 +116,8 @@ class MirrorBackend(ExtendedBackend):
         on_report: Callable[[MirrorReport], None] | None = None,
     ) -> None:
         stores = tuple(destinations)
-        if len(stores) < 2 or not all(isinstance(s, Store) for s in stores):
-            raise ConfigurationError("a mirror needs two or more destination Stores")
+        if not stores or not all(isinstance(s, Store) for s in stores):
+            raise ConfigurationError("a mirror needs one or more destination Stores")
         for i, store in enumerate(stores):
             for j in range(i):
                 if store.overlaps(stores[j]):

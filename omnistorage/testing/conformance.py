@@ -30,6 +30,12 @@ from omnistorage.testing._facts import FactTests
 from omnistorage.testing._integrity import IntegrityTests
 from omnistorage.testing._marks import CAPABILITY_TESTS, covers, requires
 from omnistorage.testing._ownership import OwnershipTests
+from omnistorage.testing._wrapped import (
+    WRAPPER_EXPECTED_FAILURES,
+    WRAPPER_NOT_APPLICABLE,
+    is_wrapper,
+    wrap,
+)
 from omnistorage.testing.basic import BasicOnly
 from omnistorage.testing.race import race_create_only
 
@@ -76,9 +82,13 @@ class StoreConformance(IntegrityTests, FactTests, OwnershipTests):
 
     backend_name: ClassVar[str] = "backend"
     variants: ClassVar[tuple[str, ...]] = ("plain", "child", "basic")
+    """``plain``, ``child`` (under a prefix), ``basic`` (the basic interface only), and the
+    wrapper variants of :mod:`omnistorage.testing._wrapped` a harness opts into."""
     expected_failures: ClassVar[Mapping[str, str | tuple[tuple[str, ...], str]]] = {}
     """Test name → reason, or → (variants, reason): known gaps of an emulator, run as
-    strict xfails (on every variant, or only on the variants named)."""
+    strict xfails (on every variant, or only on the variants named). A wrapper variant
+    inherits the ``plain`` variant's gaps, since it shows the backend's behaviour, unless
+    the entry names wrapper variants itself."""
     not_applicable: ClassVar[Mapping[str, str]] = {}
     """Test name → reason: behaviour the backend by design does not have (a one-shot
     pipe cannot be read twice); these are skipped, with the reason in the report."""
@@ -95,25 +105,48 @@ class StoreConformance(IntegrityTests, FactTests, OwnershipTests):
             metafunc.parametrize("variant", self.variants, ids=ids)
 
     @pytest.fixture
-    def store(self, request: pytest.FixtureRequest, variant: str, empty_store: Store) -> Store:
+    def store(
+        self,
+        request: pytest.FixtureRequest,
+        variant: str,
+        empty_store: Store,
+        tmp_path_factory: pytest.TempPathFactory,
+    ) -> Store:
         name = request.function.__name__
         if name in self.not_applicable:
             pytest.skip(f"not applicable to {self.backend_name}: {self.not_applicable[name]}")
-        gap = self.expected_failures.get(name)
-        if gap is not None:
-            variants, reason = ((), gap) if isinstance(gap, str) else gap
-            if not variants or variant in variants:
-                request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
+        by_design = WRAPPER_NOT_APPLICABLE.get(name, {}).get(variant)
+        if by_design is not None:
+            pytest.skip(f"not applicable to the {variant} wrapper: {by_design}")
+        self._mark_gaps(request, name, variant)
+        self._harness_store = empty_store if is_wrapper(variant) else None
         if variant == "child":
             store = empty_store.child("nested/child")
         elif variant == "basic":
             store = Store(BasicOnly(empty_store.unwrap()), empty_store.root)
+        elif is_wrapper(variant):
+            store = wrap(variant, empty_store, tmp_path_factory.mktemp("read-cache"))
         else:
             store = empty_store
         for capability in getattr(request.function, "_omni_requires", ()):
             if not store.supports(capability):
                 pytest.skip(f"{self.backend_name} ({variant}) does not declare {capability}")
         return store
+
+    def _mark_gaps(self, request: pytest.FixtureRequest, name: str, variant: str) -> None:
+        """Strict xfails: the backend's declared gaps, and the wrappers' known defects."""
+        gap = self.expected_failures.get(name)
+        if gap is not None:
+            variants, reason = ((), gap) if isinstance(gap, str) else gap
+            # A wrapper shows the backend's gaps, unless the entry names wrappers itself
+            # (a wrapper that hides the gap, or one the gap shows only through).
+            inherit = is_wrapper(variant) and not any(is_wrapper(v) for v in variants)
+            seen_as = "plain" if inherit else variant
+            if not variants or seen_as in variants:
+                request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
+        defect = WRAPPER_EXPECTED_FAILURES.get(name, {}).get(variant)
+        if defect is not None:
+            request.applymarker(pytest.mark.xfail(reason=defect, strict=True))
 
     # ------------------------------------------------------------ write and read
 
