@@ -43,7 +43,7 @@ from sqlalchemy import (
 from omnistorage.backends.sql._schema import Tables
 from omnistorage.capabilities import Capability, ETagKind, Features
 from omnistorage.driver import PinnedReader, WriteOptions, Writer
-from omnistorage.errors import LimitExceeded, ObjectChanged
+from omnistorage.errors import LimitExceeded, ObjectChanged, VersionMismatch
 from omnistorage.models import HashType, Leftover, ObjectInfo
 
 __all__ = ["ChunkedLayout", "like_prefix", "utc"]
@@ -64,6 +64,7 @@ FEATURES = Features.of(
         Capability.USER_METADATA,
         Capability.CONTENT_TYPE,
         Capability.PINNED_READ,
+        Capability.CONDITIONAL_DELETE,
     ],
     [HashType.MD5],
     etag=ETagKind.OPAQUE,
@@ -176,6 +177,20 @@ class ChunkedLayout:
                 return
             conn.execute(delete(blobs).where(blobs.c.key == key))
             conn.execute(delete(chunks).where(chunks.c.upload == row.upload))
+
+    def delete_version(self, key: str, version: str) -> None:
+        """Delete the row only while it is the upload ``version`` (one statement: the
+        database's row lock orders it against a concurrent overwrite)."""
+        blobs, chunks = self._tables.blobs, self._tables.chunks
+        with self._engine.begin() as conn:
+            gone = conn.execute(
+                delete(blobs).where(blobs.c.key == key, blobs.c.upload == version)
+            ).rowcount
+            if gone:
+                conn.execute(delete(chunks).where(chunks.c.upload == version))
+                return
+            if conn.execute(select(blobs.c.upload).where(blobs.c.key == key)).first():
+                raise VersionMismatch(f"{key!r} holds another upload than {version!r}")
 
     def delete_many(self, keys: Iterable[str]) -> None:
         for key in keys:
@@ -366,6 +381,7 @@ class _SQLWriter(Writer):
                             {"upload": self._upload, "seq": 0, "data": bytes(self._buffer)},
                         )
                     backend._put_row(conn, self._key, values, options.overwrite)
+                    self.version = self._upload
                     return
                 claimed = conn.execute(
                     delete(tables.uploads).where(tables.uploads.c.upload == self._upload)
@@ -375,6 +391,7 @@ class _SQLWriter(Writer):
                         f"the staged upload of {self._key!r} was removed (cleanup) before publish"
                     )
                 backend._put_row(conn, self._key, values, options.overwrite)
+                self.version = self._upload
         except BaseException:
             self._discard()
             raise
