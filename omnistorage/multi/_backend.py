@@ -21,7 +21,8 @@ root; a mirror key ``k`` is ``k`` inside every destination.
   through this mirror returned) removes, on each destination, only that write's
   version there.
 - **Capabilities**: what every destination declares for writes (atomic,
-  create-only, metadata, content type, mtime, folders, pinned reads); copy
+  create-only, metadata, content type, mtime, folders, pinned reads,
+  conditional deletes); copy
   and move are not native (the Store streams them through the mirror).
 - **Crash leftovers** of every destination are listed and removed through it.
 - **Repair**: :meth:`MirrorBackend.repair` brings replicas that missed writes in
