@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+import pytest
+
 from omnistorage.composite import CompositeStore, Tier
 from omnistorage.ext import (
     ConcurrencyLimitLayer,
@@ -37,6 +39,7 @@ __all__ = [
     "WRAPPER_NOT_APPLICABLE",
     "WRAPPER_VARIANTS",
     "is_wrapper",
+    "mark_gaps",
     "wrap",
 ]
 
@@ -87,6 +90,28 @@ WRAPPER_EXPECTED_FAILURES: Mapping[str, Mapping[str, str]] = {
 }
 """Test name → {variant → reason}: known defects of a wrapper, run as strict xfails
 (so the entry must go once the defect is fixed)."""
+
+
+def mark_gaps(
+    request: pytest.FixtureRequest,
+    name: str,
+    variant: str,
+    expected_failures: Mapping[str, str | tuple[tuple[str, ...], str]],
+) -> None:
+    """Apply strict xfails to the test ``name`` on ``variant``: the backend's declared gaps
+    (``expected_failures``, see ``StoreConformance``), and the wrappers' known defects."""
+    gap = expected_failures.get(name)
+    if gap is not None:
+        variants, reason = ((), gap) if isinstance(gap, str) else gap
+        # A wrapper shows the backend's gaps, unless the entry names wrappers itself
+        # (a wrapper that hides the gap, or one the gap shows only through).
+        inherit = is_wrapper(variant) and not any(is_wrapper(v) for v in variants)
+        seen_as = "plain" if inherit else variant
+        if not variants or seen_as in variants:
+            request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
+    defect = WRAPPER_EXPECTED_FAILURES.get(name, {}).get(variant)
+    if defect is not None:
+        request.applymarker(pytest.mark.xfail(reason=defect, strict=True))
 
 
 def is_wrapper(variant: str) -> bool:

@@ -30,12 +30,7 @@ from omnistorage.testing._facts import FactTests
 from omnistorage.testing._integrity import IntegrityTests
 from omnistorage.testing._marks import CAPABILITY_TESTS, covers, requires
 from omnistorage.testing._ownership import OwnershipTests
-from omnistorage.testing._wrapped import (
-    WRAPPER_EXPECTED_FAILURES,
-    WRAPPER_NOT_APPLICABLE,
-    is_wrapper,
-    wrap,
-)
+from omnistorage.testing._wrapped import WRAPPER_NOT_APPLICABLE, is_wrapper, mark_gaps, wrap
 from omnistorage.testing.basic import BasicOnly
 from omnistorage.testing.race import race_create_only
 
@@ -118,7 +113,7 @@ class StoreConformance(IntegrityTests, FactTests, OwnershipTests):
         by_design = WRAPPER_NOT_APPLICABLE.get(name, {}).get(variant)
         if by_design is not None:
             pytest.skip(f"not applicable to the {variant} wrapper: {by_design}")
-        self._mark_gaps(request, name, variant)
+        mark_gaps(request, name, variant, self.expected_failures)
         self._harness_store = empty_store if is_wrapper(variant) else None
         if variant == "child":
             store = empty_store.child("nested/child")
@@ -132,21 +127,6 @@ class StoreConformance(IntegrityTests, FactTests, OwnershipTests):
             if not store.supports(capability):
                 pytest.skip(f"{self.backend_name} ({variant}) does not declare {capability}")
         return store
-
-    def _mark_gaps(self, request: pytest.FixtureRequest, name: str, variant: str) -> None:
-        """Strict xfails: the backend's declared gaps, and the wrappers' known defects."""
-        gap = self.expected_failures.get(name)
-        if gap is not None:
-            variants, reason = ((), gap) if isinstance(gap, str) else gap
-            # A wrapper shows the backend's gaps, unless the entry names wrappers itself
-            # (a wrapper that hides the gap, or one the gap shows only through).
-            inherit = is_wrapper(variant) and not any(is_wrapper(v) for v in variants)
-            seen_as = "plain" if inherit else variant
-            if not variants or seen_as in variants:
-                request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
-        defect = WRAPPER_EXPECTED_FAILURES.get(name, {}).get(variant)
-        if defect is not None:
-            request.applymarker(pytest.mark.xfail(reason=defect, strict=True))
 
     # ------------------------------------------------------------ write and read
 
