@@ -281,7 +281,8 @@ class _Ambiguous(Exception):
 class _Content:
     """What a file held, as far as the backend's facts let a later ``stat`` compare it:
     its size and the hashes it reports, an ETag that is a content digest, or a strong
-    version token (which only an operation that keeps the version carries along)."""
+    version token (which only an operation that keeps the version carries along). A
+    size alone can only prove other content, never the same."""
 
     def __init__(self, size: int | None, marks: frozenset[tuple[str, str]]) -> None:
         self.size = size
@@ -301,7 +302,7 @@ class _Content:
             marks.add(("etag", info.etag.strip('"')))
         if info.etag and features.strong_version:
             marks.add(("version", info.etag))
-        return cls(info.size, frozenset(marks)) if marks else None
+        return cls(info.size, frozenset(marks))
 
     def held_at(self, layer: RetryLayer, key: str) -> bool | None:
         """Whether ``key`` holds this content now: True when a content mark (hash, MD5
