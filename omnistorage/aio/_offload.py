@@ -272,7 +272,7 @@ async def _settle(future: concurrent.futures.Future[Any]) -> None:
     re-raises the first); its outcome is consumed (the cancellation is what is raised)."""
     waiter = asyncio.wrap_future(future)
     while not waiter.done():
-        with contextlib.suppress(BaseException):
+        with contextlib.suppress(asyncio.CancelledError, Exception):
             await asyncio.shield(waiter)
     if not waiter.cancelled():
         waiter.exception()  # retrieved: a thread's abort is no error to log
