@@ -1,23 +1,15 @@
-"""``python -m omnistorage``: the command line (needs ``pip install 'omnistorage[cli]'``)."""
+"""``python -m omnistorage``: the command line (needs ``pip install 'omnistorage[cli]'``).
+
+The same entry point as the ``omnistorage`` console script
+(:func:`omnistorage.cli.main`), so both print the same install hint when the
+``cli`` extra is missing.
+"""
 
 from __future__ import annotations
 
 import sys
 
-
-def _run() -> int:
-    try:
-        from omnistorage.cli import main
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("click", "rich"):
-            raise
-        print(
-            f"the omnistorage command needs {exc.name}: pip install 'omnistorage[cli]'",
-            file=sys.stderr,
-        )
-        return 2
-    return main()
-
+from omnistorage.cli import main
 
 if __name__ == "__main__":
-    sys.exit(_run())
+    sys.exit(main())

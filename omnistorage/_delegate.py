@@ -31,7 +31,7 @@ class StorePinned(PinnedReader):
     def __init__(self, store: Store, key: str) -> None:
         self._reader = store.read_seekable(key)
         self.size = self._reader.seek(0, io.SEEK_END)
-        raw = getattr(self._reader, "raw", None)
+        raw = getattr(self._reader, "raw", None)  # the buffered reader's SeekableReader
         self.version = raw.version if isinstance(raw, SeekableReader) else None
 
     def read_range(self, offset: int, length: int) -> bytes:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from omnistorage import paths
 from omnistorage.driver import Backend, ExtendedBackend
-from omnistorage.errors import StorageError
+from omnistorage.errors import StorageError, native_cause
 from omnistorage.models import CleanupReport, Leftover
 
 __all__ = ["delete_batch", "partition_leftovers", "rebase_leftover", "remove_dirs", "run_cleanup"]
@@ -87,8 +87,8 @@ def run_cleanup(
     errors: list[tuple[str, str]] = []
     try:
         found = list(ext.list_leftovers(prefix))
-    except Exception as exc:
-        raise on_list_error(exc) from exc
+    except Exception as exc:  # noqa: BLE001 - the Store's error boundary, mapped once
+        raise on_list_error(exc) from native_cause(exc)
     old, kept = partition_leftovers(found, root, older_than)
     for leftover, shown in old:
         if not dry_run:

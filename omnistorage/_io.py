@@ -315,7 +315,7 @@ class SeekableReader(io.RawIOBase):
 
     @property
     def version(self) -> str | None:
-        """The pinned version's token (the driver's ``PinnedReader.version``), if any."""
+        """The pinned version's token (``PinnedReader.version``), when the driver has one."""
         return self._pinned.version
 
     def readable(self) -> bool:

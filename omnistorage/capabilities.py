@@ -122,10 +122,20 @@ class Features:
         etag: what a listed or stat'ed ``etag`` means (:class:`ETagKind`).
         multipart: the part layout the backend's writer uses for an object of a known
             size (see :attr:`ETagKind.MD5_OR_MULTIPART`), else ``None``.
+        reads_local: the content lives on this machine (a local disk): reading a file
+            costs no network round trip, so hashing it by reading is cheaper than asking a
+            server, and listing is CPU-bound work. The sync engine computes such files'
+            hashes itself (cached by :attr:`strong_version` where declared) and lists such
+            stores one after the other.
         strong_version: ``ObjectInfo.etag`` from ``stat`` and listings changes whenever the
             content changes (an ETag, a generation, inode + mtime_ns + ctime + size), and
             ``PinnedReader.version`` is the same token. Size + mtime is never a version:
             without a strong version, caches and resumed reads must not trust one.
+        overwrite_may_conflict: a racing overwrite may lose with
+            :class:`~omnistorage.errors.WriteConflict` (``temporary=True``): nothing of it
+            was published, the other writer's object stands whole, and writing again
+            lands. False: every overwrite publishes (the last one wins). Azure declares it
+            (a commit discards the blocks another writer staged).
     """
 
     capabilities: frozenset[Capability] = field(default_factory=frozenset)
@@ -141,6 +151,8 @@ class Features:
     etag: ETagKind = ETagKind.NONE
     multipart: PartLayout | None = None
     strong_version: bool = False
+    reads_local: bool = False
+    overwrite_may_conflict: bool = False
 
     @classmethod
     def of(
@@ -171,7 +183,8 @@ def combine_replicas(members: Iterable[Features], capabilities: Iterable[Capabil
     keys collide (case, Unicode) if they collide in any member; hash types are those
     every member returns; the ETag kind (and multipart layout) is kept only when every
     member has the same one, else :attr:`ETagKind.NONE`; versions are strong only when
-    every member's are; limits are the smallest.
+    every member's are; reads are local only when every member's are; limits are the
+    smallest; a racing overwrite may conflict if it may in any member.
     """
     found = list(members)
     if not found:
@@ -196,6 +209,8 @@ def combine_replicas(members: Iterable[Features], capabilities: Iterable[Capabil
         etag=etag,
         multipart=layouts.pop() if etag is not ETagKind.NONE and len(layouts) == 1 else None,
         strong_version=all(f.strong_version for f in found),
+        reads_local=all(f.reads_local for f in found),
+        overwrite_may_conflict=any(f.overwrite_may_conflict for f in found),
     )
 
 

@@ -36,9 +36,11 @@ b'old,data'
   source unless ``keep_source=True``).
 - **Capabilities**: writes (ATOMIC_WRITE, CONDITIONAL_WRITE, metadata …) are
   the write tier's; reads declare RANGE_READ / PINNED_READ / METADATA only
-  when every tier does. CONDITIONAL_DELETE is the write tier's (a version names an
-  object a write put there), except with ``write_through``, whose copies are other
-  versions.
+  when every tier does; the other facts combine by
+  :func:`~omnistorage.capabilities.combine_replicas` (``overwrite_may_conflict``
+  when any tier declares it). CONDITIONAL_DELETE is the write tier's (a version
+  names an object a write put there), except with ``write_through``, whose copies
+  are other versions.
 - ``resolve(key)`` lists the tiers tried and the one that answered.
 """
 

@@ -16,9 +16,10 @@ Values taken from the environment are treated as secrets: they never appear
 in messages or in the SDK logs.
 
 Everything is checked when the configuration is read, without connecting:
-unknown keys anywhere, unknown backend types, option names and option types
-against each backend's declared options, missing required options and the
-backend's own checks (:meth:`~omnistorage.driver.Backend.check_config`). A
+unknown keys anywhere, unknown backend types, option names, types, ranges, URL
+schemes and combinations against each backend's declared options
+(:mod:`omnistorage.options`, checked by
+:meth:`~omnistorage.driver.Backend.check_config`), missing required options. A
 backend whose optional dependency is not installed is reported when it is
 used, with the ``pip install`` to run. TOML syntax errors name the file and
 the line.

@@ -49,9 +49,11 @@ What a driver must do:
 - A create-only publish that the client library retried and that then fails
   with a conflict must find out whether the object there is its own (a
   token, checksum or ETag it sent) and succeed if so.
-- Take ``connect_timeout``, ``read_timeout`` and ``retries`` options (network
-  backends; defaults in :mod:`omnistorage._net`) so a server that is down
-  fails within about 10 s with an error classified ``UNAVAILABLE``.
+- Take ``connect_timeout``, ``read_timeout``, ``retries`` and ``retry_budget``
+  options (network backends; defaults and the budget's rule in
+  :mod:`omnistorage._net`) so a server that is down, or accepts connections
+  and never answers, fails within about 10 s (15 at most) with an error
+  classified ``UNAVAILABLE``, temporary.
 
 Folders on object stores (S3, GCS, Azure): a zero-size object named
 ``<folder>/`` is a *folder marker*, an empty folder. Drivers that keep
@@ -75,11 +77,12 @@ import abc
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO, ClassVar, TypeVar
 
 from omnistorage.capabilities import BASIC_FEATURES, Features
 from omnistorage.errors import Classification, ObjectChanged, VersionMismatch, classify_builtin
 from omnistorage.models import Leftover, Location, ObjectInfo
+from omnistorage.options import OptionSchema
 
 __all__ = [
     "Backend",
@@ -175,6 +178,9 @@ class Backend(abc.ABC):
     closed: bool = False
     secret_values: tuple[str, ...] = ()
     """Values the error mapping scrubs from messages (passwords, keys)."""
+    options_schema: ClassVar[OptionSchema | None] = None
+    """The constructor's options, declared once (:mod:`omnistorage.options`): what
+    :meth:`check_config` checks, for configuration files and for the constructor alike."""
 
     @abc.abstractmethod
     def new_writer(self, key: str, options: WriteOptions) -> Writer:
@@ -216,13 +222,19 @@ class Backend(abc.ABC):
         """
         return classify_builtin(exc)
 
-    @classmethod  # noqa: B027 - an optional hook
+    @classmethod
     def check_config(cls, options: Mapping[str, object]) -> None:
-        """Check constructor ``options`` that the signature alone cannot (combinations,
-        formats such as an endpoint URL without a scheme) and raise
-        :class:`~omnistorage.errors.ConfigurationError` naming the option. No I/O, no
-        connection; never echo a value that may be a secret. Called by configuration
-        validation before any backend is built; the constructor must check the same."""
+        """Check constructor ``options`` without I/O or connecting: names, types, ranges,
+        URL schemes, options that need or exclude each other. Raise
+        :class:`~omnistorage.errors.ConfigurationError` naming the option, never echoing
+        a value (it may be a secret). Called by configuration validation before any
+        backend is built; the constructor must check the same, first thing
+        (``self.check_config(omnistorage.options.arguments(locals()))``).
+
+        The default checks :attr:`options_schema`; a backend declares its options there
+        rather than overriding this."""
+        if cls.options_schema is not None:
+            cls.options_schema.check(options)
 
     def native_path(self, key: str) -> str:
         """The backend's own name for ``key`` (``s3://bucket/k``, ``/abs/file``)."""

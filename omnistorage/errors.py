@@ -22,10 +22,14 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from omnistorage._redact import scrub, scrub_exception
+
 __all__ = [
     "AlreadyExists",
     "BackendClosed",
     "BackendUnavailable",
+    "BucketMissing",
+    "BucketNotFound",
     "CapabilityNotSupported",
     "ChangedDuringRead",
     "Classification",
@@ -107,6 +111,65 @@ def _rebuild(
 
 class NotFound(StorageError, FileNotFoundError):
     """No file (or folder) at the path."""
+
+
+class BucketNotFound(NotFound):
+    """The bucket (S3, GCS), container (Azure Blob) or file share a store lives in does
+    not exist: not a missing path, so no listing or ``exists()`` can answer it.
+
+    A :class:`NotFound` (and so a :class:`FileNotFoundError`), so existing
+    ``except NotFound`` code keeps catching it; ``Store.exists()`` and
+    ``is_file()`` raise it instead of returning ``False``.
+
+    Attributes:
+        bucket: the missing bucket's (container's, share's) name, when known.
+        noun: what the backend calls it: ``"bucket"``, ``"container"`` or ``"share"``.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        path: str | None = None,
+        backend: str | None = None,
+        op: str | None = None,
+        temporary: bool = False,
+        bucket: str | None = None,
+        noun: str = "bucket",
+    ) -> None:
+        super().__init__(message, path=path, backend=backend, op=op, temporary=temporary)
+        self.bucket = bucket
+        self.noun = noun
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (
+            _rebuild_bucket,
+            (
+                type(self),
+                self.message,
+                self.path,
+                self.backend,
+                self.op,
+                self.temporary,
+                self.bucket,
+                self.noun,
+            ),
+        )
+
+
+def _rebuild_bucket(
+    cls: type[BucketNotFound],
+    message: str,
+    path: str | None,
+    backend: str | None,
+    op: str | None,
+    temporary: bool,
+    bucket: str | None,
+    noun: str,
+) -> BucketNotFound:
+    return cls(
+        message, path=path, backend=backend, op=op, temporary=temporary, bucket=bucket, noun=noun
+    )
 
 
 class AlreadyExists(StorageError, FileExistsError):
@@ -205,6 +268,7 @@ class ErrorKind(enum.Enum):
     """What a driver says a native exception means."""
 
     NOT_FOUND = NotFound
+    BUCKET_NOT_FOUND = BucketNotFound
     ALREADY_EXISTS = AlreadyExists
     PERMISSION_DENIED = PermissionDenied
     INVALID_PATH = InvalidPath
@@ -235,12 +299,34 @@ class VersionMismatch(Exception):
     """
 
 
+class BucketMissing(Exception):
+    """Raised by *drivers* (a native exception, not a :class:`StorageError`) when the
+    bucket, container or share they are bound to does not exist, where the service's
+    own answer cannot say so (a ``HEAD`` answers a bare 404 for a missing object and a
+    missing bucket alike; the driver then asked about the bucket).
+
+    :func:`classify_builtin` classifies it as :attr:`ErrorKind.BUCKET_NOT_FOUND`, so
+    the Store raises :class:`BucketNotFound`.
+    """
+
+    def __init__(self, bucket: str, noun: str = "bucket") -> None:
+        super().__init__(f"{noun} {bucket!r} does not exist")
+        self.bucket = bucket
+        self.noun = noun
+
+
 @dataclass(frozen=True, slots=True)
 class Classification:
-    """A driver's verdict on a native exception."""
+    """A driver's verdict on a native exception.
+
+    ``bucket`` and ``noun`` name the missing bucket (container, share) of a
+    :attr:`ErrorKind.BUCKET_NOT_FOUND` verdict.
+    """
 
     kind: ErrorKind
     temporary: bool = False
+    bucket: str | None = None
+    noun: str = "bucket"
 
 
 def classify_builtin(exc: BaseException) -> Classification:
@@ -256,6 +342,8 @@ def classify_builtin(exc: BaseException) -> Classification:
         return Classification(ErrorKind.CHANGED)
     if isinstance(exc, VersionMismatch):
         return Classification(ErrorKind.PRECONDITION_FAILED)
+    if isinstance(exc, BucketMissing):
+        return Classification(ErrorKind.BUCKET_NOT_FOUND, bucket=exc.bucket, noun=exc.noun)
     if isinstance(exc, builtins.PermissionError):
         return Classification(ErrorKind.PERMISSION_DENIED)
     if isinstance(exc, (builtins.TimeoutError, builtins.ConnectionError)):
@@ -278,6 +366,7 @@ def redact(text: str, secrets: Iterable[str]) -> str:
 
 _KIND_WORDS = {
     ErrorKind.NOT_FOUND: "not found",
+    ErrorKind.BUCKET_NOT_FOUND: "does not exist",
     ErrorKind.ALREADY_EXISTS: "already exists",
     ErrorKind.PERMISSION_DENIED: "permission denied",
     ErrorKind.INVALID_PATH: "invalid path",
@@ -304,9 +393,19 @@ def map_error(
     """Build the omnistorage error for a classified native exception.
 
     This is the single translation point: the Store calls it at its boundary
-    and raises the result ``from exc``. An exception that is already a
-    :class:`StorageError` is returned as it is, with missing context filled in.
+    and raises the result ``from native_cause(exc)``. An exception that is already
+    a :class:`StorageError` is returned as it is, with missing context filled in.
+
+    It is also where secrets are scrubbed (DESIGN §5b): ``secrets`` (the backend's
+    ``secret_values``), every value registered with
+    :func:`~omnistorage._redact.protect_secrets` and credential-shaped text
+    (``Authorization`` values, tokens, signatures) are removed from the message and
+    from every exception the error chains to, in place
+    (:func:`~omnistorage._redact.scrub_exception`), so a server that echoes a
+    credential in its status line or body cannot put it into ``str``, ``repr`` or a
+    formatted traceback.
     """
+    secrets = tuple(secrets)
     if isinstance(exc, StorageError):
         if exc.backend is None:
             exc.backend = backend
@@ -314,18 +413,42 @@ def map_error(
             exc.op = op
         if exc.path is None:
             exc.path = path
+        cleaned = scrub(exc.message, secrets)
+        if cleaned != exc.message:
+            if exc.args == (exc.message,):
+                exc.args = (cleaned,)
+            exc.message = cleaned
+        scrub_exception(exc, secrets)
         return exc
-    detail = redact(f"{type(exc).__name__}: {exc}", secrets)
+    stand_in = scrub_exception(exc, secrets)
+    if stand_in is not exc:
+        exc._omnistorage_stand_in = stand_in  # type: ignore[attr-defined]
+    detail = scrub(f"{type(exc).__name__}: {stand_in if stand_in is not exc else exc}", secrets)
     where = f" {path!r}" if path is not None else ""
+    if classification.kind is ErrorKind.BUCKET_NOT_FOUND:
+        noun, bucket = classification.noun, classification.bucket
+        named = f"the {noun} {bucket!r}" if bucket else f"the {noun}"
+        return BucketNotFound(
+            f"{op}{where} on {backend}: {named} does not exist ({detail})",
+            path=path,
+            backend=backend,
+            op=op,
+            temporary=classification.temporary,
+            bucket=bucket,
+            noun=noun,
+        )
     message = f"{op}{where} on {backend}: {_KIND_WORDS[classification.kind]} ({detail})"
     cls: type[StorageError] = classification.kind.value
     return cls(message, path=path, backend=backend, op=op, temporary=classification.temporary)
 
 
 def native_cause(exc: BaseException) -> BaseException | None:
-    """What to chain a mapped error to: ``exc`` itself, or, when ``exc`` is already a
-    :class:`StorageError` (a layer or a mirror raised it), its own native cause, so an
-    error is never its own ``__cause__``."""
+    """What to chain a mapped error to: ``exc`` itself (or the
+    :class:`~omnistorage._redact.ScrubbedError` that :func:`map_error` made to stand in
+    for it when its text held a secret it could not remove in place), or, when ``exc``
+    is already a :class:`StorageError` (a layer or a mirror raised it), its own native
+    cause, so an error is never its own ``__cause__``."""
     if isinstance(exc, StorageError):
         return exc.__cause__
-    return exc
+    stand_in: BaseException | None = getattr(exc, "_omnistorage_stand_in", None)
+    return exc if stand_in is None else stand_in

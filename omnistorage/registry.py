@@ -28,10 +28,12 @@ from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 from omnistorage._redact import redact_url
 from omnistorage.driver import Backend
 from omnistorage.errors import ConfigurationError, DependencyMissing, StorageError, redact
+from omnistorage.options import OptionSchema
 from omnistorage.store import Store
 
 __all__ = [
     "BackendType",
+    "backend_options",
     "backend_types",
     "check_backend_options",
     "open_backend",
@@ -50,7 +52,9 @@ class BackendType:
 
     ``factory`` and ``parse_url`` may be import paths (``"pkg.mod:attr"``)
     resolved on first use; ``extra`` names the ``pip install
-    'omnistorage[extra]'`` that brings its dependencies.
+    'omnistorage[extra]'`` that brings its dependencies. ``buckets`` is the
+    type's :class:`~omnistorage.buckets.BucketService` class (or its import
+    path), for types whose stores live in buckets an account can list and make.
     """
 
     name: str
@@ -58,6 +62,7 @@ class BackendType:
     parse_url: UrlParser | str | None = None
     schemes: tuple[str, ...] = ()
     extra: str | None = None
+    buckets: Any = None
 
 
 _TYPES: dict[str, BackendType] = {}
@@ -73,9 +78,11 @@ def register(
     schemes: tuple[str, ...] = (),
     parse_url: UrlParser | str | None = None,
     extra: str | None = None,
+    buckets: Any = None,
 ) -> None:
-    """Register (or replace) a backend type under ``name`` and its URL ``schemes``."""
-    backend_type = BackendType(name, factory, parse_url, schemes or (name,), extra)
+    """Register (or replace) a backend type under ``name`` and its URL ``schemes``
+    (``buckets``: see :class:`BackendType`)."""
+    backend_type = BackendType(name, factory, parse_url, schemes or (name,), extra, buckets)
     with _LOCK:
         _TYPES[name] = backend_type
         for scheme in backend_type.schemes:
@@ -105,7 +112,12 @@ def _load_entry_points() -> None:
             ) from exc
         if isinstance(obj, BackendType):
             register(
-                obj.name, obj.factory, schemes=obj.schemes, parse_url=obj.parse_url, extra=obj.extra
+                obj.name,
+                obj.factory,
+                schemes=obj.schemes,
+                parse_url=obj.parse_url,
+                extra=obj.extra,
+                buckets=obj.buckets,
             )
         else:
             register(ep.name, obj)
@@ -146,6 +158,32 @@ def _resolve(target: Any, backend_type: BackendType, what: str) -> Any:
         ) from exc
 
 
+def _factory(name: str) -> Factory:
+    """The factory of the backend type ``name`` (imported on first use)."""
+    backend_type = _lookup(name)
+    factory: Factory = _resolve(backend_type.factory, backend_type, "factory")
+    return factory
+
+
+def _load_buckets(backend_type: BackendType) -> Any:
+    """The bucket service class of ``backend_type`` (imported on first use)."""
+    return _resolve(backend_type.buckets, backend_type, "bucket service")
+
+
+def _scheme_type(scheme: str, target: str) -> str:
+    """The backend type name of a URL scheme; ``ConfigurationError`` when unknown."""
+    name = _SCHEMES.get(scheme)
+    if name is None:
+        _load_entry_points()
+        name = _SCHEMES.get(scheme)
+    if name is None:
+        known = ", ".join(sorted(_SCHEMES))
+        raise ConfigurationError(
+            f"unknown URL scheme {scheme!r} in {redact_url(target)!r} (known: {known})"
+        )
+    return name
+
+
 def open_backend(name: str, /, **options: Any) -> Backend:
     """Build a backend of type ``name`` with keyword ``options``.
 
@@ -180,6 +218,17 @@ def check_backend_options(name: str, options: Mapping[str, Any]) -> None:
     _check_config(factory, coerced)
 
 
+def backend_options(name: str) -> OptionSchema | None:
+    """The options backend type ``name`` declares (:mod:`omnistorage.options`), or
+    ``None`` when its factory declares none (it is then checked by its signature only).
+    Imports the backend's module; a missing optional dependency raises
+    :class:`DependencyMissing`."""
+    backend_type = _lookup(name)
+    factory: Factory = _resolve(backend_type.factory, backend_type, "factory")
+    schema = getattr(factory, "options_schema", None)
+    return schema if isinstance(schema, OptionSchema) else None
+
+
 def _check_config(factory: Factory, options: Mapping[str, Any]) -> None:
     check = getattr(factory, "check_config", None)
     if callable(check):
@@ -192,6 +241,11 @@ def _coerce_options(factory: Factory, options: dict[str, Any], name: str) -> dic
     except (TypeError, ValueError):
         return options
     params = signature.parameters
+    schema = getattr(factory, "options_schema", None)
+    if isinstance(schema, OptionSchema):
+        # Strings (URL query values) become numbers or flags by the declared type, also
+        # where the default (None) says nothing; the schema then checks every value.
+        options = schema.coerce(options)
     accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     known = [p for p, v in params.items() if v.kind is not inspect.Parameter.VAR_KEYWORD]
     out: dict[str, Any] = {}
@@ -236,24 +290,15 @@ def _coerce(value: Any, param: inspect.Parameter, key: str, name: str) -> Any:
         return value
     expected = type(default)
     if isinstance(value, str) and expected is not str:
-        try:
-            if expected is bool:
-                lowered = value.strip().lower()
-                if lowered in ("1", "true", "yes", "on"):
-                    return True
-                if lowered in ("0", "false", "no", "off"):
-                    return False
-                raise ValueError(key)
-            if expected is int:
-                return int(value)
-            if expected is float:
-                return float(value)
-        except ValueError as exc:
+        converted = _from_string(value, expected)
+        if converted is None:
+            # Raised outside any ``except``: int()'s own message quotes the value, which
+            # may be a secret, and must not travel as the context either.
             raise ConfigurationError(
                 f"option {key!r} of the {name} backend must be a {expected.__name__} "
                 f"(got a string that is not one)"
-            ) from exc
-        return value
+            )
+        return converted
     if expected is bool and not isinstance(value, bool):
         ok = False
     elif expected is int:
@@ -272,6 +317,24 @@ def _coerce(value: Any, param: inspect.Parameter, key: str, name: str) -> Any:
     return value
 
 
+def _from_string(value: str, expected: type) -> object | None:
+    """``value`` as an ``expected`` (bool, int, float), or ``None`` when it is not one;
+    other types are returned as the string."""
+    if expected is bool:
+        lowered = value.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        return None
+    if expected in (int, float):
+        try:
+            return expected(value)
+        except ValueError:
+            return None
+    return value
+
+
 def open_store(target: str, **options: Any) -> Store:
     """Open a :class:`Store` from a URL or a local path.
 
@@ -287,16 +350,7 @@ def open_store(target: str, **options: Any) -> Store:
     if "://" not in target:
         return Store(open_backend("local", root=target, **options))
     split = urlsplit(target)
-    scheme = split.scheme.lower()
-    name = _SCHEMES.get(scheme)
-    if name is None:
-        _load_entry_points()
-        name = _SCHEMES.get(scheme)
-    if name is None:
-        known = ", ".join(sorted(_SCHEMES))
-        raise ConfigurationError(
-            f"unknown URL scheme {scheme!r} in {redact_url(target)!r} (known: {known})"
-        )
+    name = _scheme_type(split.scheme.lower(), target)
     password = split.password
     try:
         return _open_url(name, split, options)
@@ -354,7 +408,12 @@ def _parse_file(split: SplitResult) -> tuple[dict[str, Any], str]:
 
 
 def _builtin(
-    name: str, module: str, cls: str, schemes: tuple[str, ...], extra: str | None = None
+    name: str,
+    module: str,
+    cls: str,
+    schemes: tuple[str, ...],
+    extra: str | None = None,
+    buckets: str | None = None,
 ) -> None:
     register(
         name,
@@ -362,6 +421,7 @@ def _builtin(
         schemes=schemes,
         parse_url=f"omnistorage.backends.{module}:parse_url",
         extra=extra,
+        buckets=None if buckets is None else f"omnistorage.backends.{module}:{buckets}",
     )
 
 
@@ -378,9 +438,11 @@ register(
     parse_url=_parse_file,
 )
 _builtin("channel", "channel", "ChannelBackend", ("channel",))
-_builtin("s3", "s3", "S3Backend", ("s3",), "s3")
-_builtin("gcs", "gcs", "GCSBackend", ("gs", "gcs"), "gcs")
-_builtin("azure", "azure", "AzureBackend", ("az", "azure", "abfs", "abfss"), "azure")
+_builtin("s3", "s3", "S3Backend", ("s3",), "s3", "S3Buckets")
+_builtin("gcs", "gcs", "GCSBackend", ("gs", "gcs"), "gcs", "GCSBuckets")
+_builtin(
+    "azure", "azure", "AzureBackend", ("az", "azure", "abfs", "abfss"), "azure", "AzureBuckets"
+)
 _builtin("sftp", "sftp", "SFTPBackend", ("sftp",), "sftp")
 _builtin("http", "http", "HTTPBackend", ("http", "https"), "http")
 register("sql", "omnistorage.backends.sql:SQLBlobBackend", schemes=("sqlblob",), extra="sql")

@@ -332,7 +332,10 @@ class Store(StoreKernel[Backend]):
     # ------------------------------------------------------------------ queries
 
     def exists(self, path: str) -> bool:
-        """True when a file or a folder exists at ``path`` (``""``, the root, always does)."""
+        """True when a file or a folder exists at ``path`` (``""``, the root, always does).
+
+        A missing bucket or container is no answer: it raises
+        :class:`~omnistorage.errors.BucketNotFound`, as ``is_file`` does."""
         if path == "":
             self._check_open()
             return True

@@ -3,13 +3,22 @@
 # omnistorage's integration tests talk to. Everything listens on 127.0.0.1 only.
 #
 #   name   server                          default port   override
-#   s3     moto server (S3 API)            45055          OMNI_S3_PORT
-#   azure  Azurite 3.35.0 (Blob API only)  41000          OMNI_AZURE_PORT
-#   gcs    gcp-storage-emulator            49023          OMNI_GCS_PORT
-#   sftp   private OpenSSH sshd            42222          OMNI_SFTP_PORT
-#   pg     PostgreSQL 15                   45432          OMNI_PG_PORT
+#   s3     moto server (S3 API)            26055          OMNI_S3_PORT
+#   azure  Azurite 3.35.0 (Blob API only)  26010          OMNI_AZURE_PORT
+#   gcs    gcp-storage-emulator            26023          OMNI_GCS_PORT
+#   sftp   private OpenSSH sshd            26022          OMNI_SFTP_PORT
+#   pg     PostgreSQL 15                   26032          OMNI_PG_PORT
 #   http   private nginx (static files)    28080          OMNI_HTTP_PORT
 #          … and its TLS listener          28443          OMNI_HTTPS_PORT
+#
+# The defaults lie below Linux's ephemeral port range (32768-60999 unless
+# /proc/sys/net/ipv4/ip_local_port_range says otherwise), where any client
+# socket may take a port first, and below Kubernetes' NodePorts (30000-32767).
+# Before a server starts, the script checks that 127.0.0.1:PORT can be bound
+# (as the server will, with SO_REUSEADDR); a port that is taken, by a listener
+# or by another program's client socket, stops the start with an error naming
+# the server, the port and the variable that moves it. A server that still
+# fails to bind (it lost a race for the port) is reported the same way.
 #
 # Usage:
 #   scripts/servers.sh install          apt/npm packages the servers need (idempotent)
@@ -56,11 +65,11 @@ LOG_DIR="$SERVERS_DIR/logs"
 PID_DIR="$SERVERS_DIR/pids"
 NODE_DIR="$SERVERS_DIR/node"
 
-S3_PORT="${OMNI_S3_PORT:-45055}"
-AZURE_PORT="${OMNI_AZURE_PORT:-41000}"
-GCS_PORT="${OMNI_GCS_PORT:-49023}"
-SFTP_PORT="${OMNI_SFTP_PORT:-42222}"
-PG_PORT="${OMNI_PG_PORT:-45432}"
+S3_PORT="${OMNI_S3_PORT:-26055}"
+AZURE_PORT="${OMNI_AZURE_PORT:-26010}"
+GCS_PORT="${OMNI_GCS_PORT:-26023}"
+SFTP_PORT="${OMNI_SFTP_PORT:-26022}"
+PG_PORT="${OMNI_PG_PORT:-26032}"
 HTTP_PORT="${OMNI_HTTP_PORT:-28080}"
 HTTPS_PORT="${OMNI_HTTPS_PORT:-28443}"
 
@@ -132,6 +141,79 @@ port_of() {
         http) echo "$HTTP_PORT" ;;
         *) die "unknown server '$1' (known: ${ALL_SERVERS[*]})" ;;
     esac
+}
+
+# Every port NAME listens on, as PORT:VARIABLE (the variable that moves it).
+listen_ports() {
+    case "$1" in
+        http) echo "$HTTP_PORT:OMNI_HTTP_PORT $HTTPS_PORT:OMNI_HTTPS_PORT" ;;
+        *) echo "$(port_of "$1"):OMNI_${1^^}_PORT" ;;
+    esac
+}
+
+# A sentence on PORT when it lies in this machine's ephemeral range (or nothing).
+ephemeral_note() {
+    local low high
+    read -r low high </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || return 0
+    if (($1 >= low && $1 <= high)); then
+        printf '; it lies in the ephemeral port range %s-%s, where client sockets take ports' \
+            "$low" "$high"
+    fi
+}
+
+# bind_problem PORT: print why 127.0.0.1:PORT cannot be bound by a listening socket
+# now (with SO_REUSEADDR, as the servers bind) and fail; succeed silently if it can.
+# This catches what a connection probe cannot: a port held by a client socket.
+bind_problem() {
+    "$PY" - "$1" <<'PYTHON'
+import socket
+import sys
+
+sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+try:
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", int(sys.argv[1])))
+    sock.listen(1)
+except OSError as exc:
+    print(exc.strerror or exc)
+    sys.exit(1)
+finally:
+    sock.close()
+PYTHON
+}
+
+# check_ports NAME: die, naming the server, the port and its variable, when NAME
+# cannot listen on one of its ports.
+check_ports() {
+    local name="$1" entry port var why
+    for entry in $(listen_ports "$name"); do
+        port="${entry%%:*}"
+        var="${entry#*:}"
+        if probe tcp "$port"; then
+            die "$name: port $port is already used by another process; choose another with $var"
+        fi
+        if ! why="$(bind_problem "$port")"; then
+            die "$name cannot bind 127.0.0.1:$port: ${why:-refused}$(ephemeral_note "$port"); choose another port with $var"
+        fi
+    done
+}
+
+# bind_failure NAME: print "PORT VARIABLE" of the port NAME's log says it could not
+# bind in its latest start, and succeed; fail when the log says no such thing.
+bind_failure() {
+    local name="$1" log entry port
+    log="$(awk '/^==== /{buf=""} {buf=buf $0 "\n"} END{printf "%s", buf}' "$(log_file "$name")" 2>/dev/null)"
+    grep -qiE 'address already in use|EADDRINUSE|errno 98|could not bind|bind\(\) to .* failed' \
+        <<<"$log" || return 1
+    for entry in $(listen_ports "$name"); do # the port the log names, else the first
+        port="${entry%%:*}"
+        if grep -qE "(^|[^0-9])$port([^0-9]|\$)" <<<"$log"; then
+            echo "$port ${entry#*:}"
+            return 0
+        fi
+    done
+    entry="$(listen_ports "$name" | cut -d' ' -f1)"
+    echo "${entry%%:*} ${entry#*:}"
 }
 
 # A string that must appear in the command line of the recorded PID, so a PID
@@ -545,15 +627,17 @@ start_one() {
         log "$name (pid $pid) is not answering ($WAIT_ERROR); restarting it"
         stop_one "$name"
     fi
-    if probe tcp "$port"; then
-        die "$name: port $port is already used by another process; choose another with OMNI_${name^^}_PORT"
-    fi
+    check_ports "$name"
     launch "$name"
     if ! pid="$(live_pid "$name")"; then
         WAIT_ERROR="it did not stay up"
     elif wait_ready "$name" "$pid"; then
         log "$name ready on 127.0.0.1:$port (pid $pid, $((SECONDS - t0))s)"
         return 0
+    fi
+    local failed
+    if failed="$(bind_failure "$name")"; then
+        WAIT_ERROR="it could not bind 127.0.0.1:${failed%% *} (address already in use$(ephemeral_note "${failed%% *}")); choose another port with ${failed#* }"
     fi
     log "ERROR: $name failed to start: $WAIT_ERROR. Last lines of $(log_file "$name"):"
     tail -n 40 "$(log_file "$name")" >&2 || true

@@ -6,7 +6,8 @@ ones), in a fresh working folder. A TOML block is written to ``omni.toml`` there
 before the next Python block runs; the one thing changed is the S3 endpoint
 (``http://127.0.0.1:9000`` in the README) which becomes the test server's, whose
 bucket is created first and whose credentials come from the environment, as the
-README says.
+README says; ``AWS_ENDPOINT_URL`` names the test server, which is where the
+README's S3 example says to point it.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ def test_readme_code_blocks_run_as_written(tmp_path: Path, monkeypatch: pytest.M
     endpoint = env["OMNI_TEST_S3_ENDPOINT"]
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "readme-key")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "readme-secret")
+    # The S3 section points boto3 at an endpoint through the environment, as it says.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", env["OMNI_TEST_S3_REGION"])
     client = boto3.client(
         "s3",
         endpoint_url=endpoint,
@@ -131,3 +135,12 @@ def test_readme_capability_rows_match_the_declared_features(name: str) -> None:
     assert name in rows, f"no README capability row for {name}"
     columns = {c.value for c in Capability}
     assert rows[name] == _declared(name) & columns
+
+
+def test_readme_names_every_port_override_of_the_test_servers() -> None:
+    script = (README.parent / "scripts" / "servers.sh").read_text()
+    overrides = set(re.findall(r"\$\{(OMNI_[A-Z]+_PORT):-", script))
+    assert overrides, "scripts/servers.sh lost its port overrides"
+    text = README.read_text()
+    missing = sorted(name for name in overrides if f"`{name}`" not in text)
+    assert not missing, f"README.md does not name {missing}"

@@ -39,6 +39,7 @@ from omnistorage.capabilities import Capability, Features
 from omnistorage.driver import ExtendedBackend, WriteOptions, Writer
 from omnistorage.errors import Classification, ErrorKind, classify_builtin
 from omnistorage.models import ObjectInfo
+from omnistorage.options import OptionSchema, arguments, integer, number
 
 __all__ = ["ChannelBackend", "StreamAborted", "parse_url"]
 
@@ -74,6 +75,15 @@ class _Pipe:
         self.deleted = False
 
 
+OPTIONS = OptionSchema(
+    "channel",
+    integer("buffer_size", ge=1, unit="bytes"),
+    number("timeout", ge=0, nullable=True, unit="seconds"),
+    number("wait_for_writer", ge=0, unit="seconds"),
+)
+"""The options of :class:`ChannelBackend`."""
+
+
 class ChannelBackend(ExtendedBackend):
     """Bounded in-process pipes.
 
@@ -86,16 +96,16 @@ class ChannelBackend(ExtendedBackend):
     """
 
     name = "channel"
+    options_schema = OPTIONS
 
     def __init__(
         self,
         *,
         buffer_size: int = 1 << 20,
-        timeout: float = 60.0,
+        timeout: float | None = 60.0,
         wait_for_writer: float = 0.0,
     ) -> None:
-        if buffer_size < 1:
-            raise ValueError(f"buffer_size must be >= 1, got {buffer_size}")
+        self.check_config(arguments(locals()))
         self._capacity = buffer_size
         self._timeout = timeout if timeout and timeout > 0 else None
         self._wait_for_writer = wait_for_writer

@@ -22,6 +22,7 @@ from omnistorage.capabilities import Capability, ETagKind, Features
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer
 from omnistorage.errors import VersionMismatch
 from omnistorage.models import HashType, Location, ObjectInfo
+from omnistorage.options import OptionSchema, arguments, text
 
 __all__ = ["MemoryBackend"]
 
@@ -72,13 +73,22 @@ _FEATURES = Features.of(
     strong_version=True,
 )
 
+OPTIONS = OptionSchema(
+    "memory",
+    text("name", nullable=True, nonempty=False, example="omni-space"),
+)
+"""The options of :class:`MemoryBackend`."""
+
 
 class MemoryBackend(ExtendedBackend):
     """Objects in a dict, behind a lock. Writes publish atomically on close."""
 
     name = "memory"
 
+    options_schema = OPTIONS
+
     def __init__(self, *, name: str | None = None) -> None:
+        self.check_config(arguments(locals()))
         if name:
             with _NAMED_LOCK:
                 space = _NAMED.get(name)

@@ -44,7 +44,14 @@ from omnistorage.errors import ConfigurationError, InvalidPath, StorageError
 from omnistorage.registry import open_backend, open_store
 from omnistorage.store import Store
 
-__all__ = ["CONFIG_ENV", "Addresses", "ConfigSource", "Location", "find_config"]
+__all__ = [
+    "CONFIG_ENV",
+    "Addresses",
+    "ConfigSource",
+    "Location",
+    "find_config",
+    "profile_parts",
+]
 
 CONFIG_ENV = "OMNISTORAGE_CONFIG"
 """The environment variable naming the configuration file."""
@@ -295,6 +302,14 @@ class Addresses:
     def _remember(self, key: str, store: Store) -> None:
         self._by_key[key] = store
         self._opened.append(store)
+
+
+def profile_parts(text: str) -> tuple[str, str] | None:
+    """``(profile, path)`` when ``text`` is a ``profile:path`` address, else ``None``."""
+    if "://" in text or text.startswith(("/", ".")):
+        return None
+    match = _PROFILE.match(text)
+    return None if match is None else (match.group("name"), match.group("rest"))
 
 
 def _valid_path(path: str, text: str) -> str:

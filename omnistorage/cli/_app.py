@@ -14,12 +14,15 @@ import click
 
 from omnistorage import __version__
 from omnistorage.cli._address import Addresses, find_config
+from omnistorage.cli._bisync import bisync
+from omnistorage.cli._buckets import mb, rmdir
 from omnistorage.cli._copy import cp, get, mv, put
 from omnistorage.cli._exit import EXIT_CODES_HELP, ExitCode, Interrupted, failure_for
 from omnistorage.cli._maintenance import cleanup, config, features
 from omnistorage.cli._objects import cat, ls, rm, stat
 from omnistorage.cli._records import records
 from omnistorage.cli._session import Launch, Session
+from omnistorage.cli._summary import size, tree
 from omnistorage.cli._trees import check, copy, move, sync
 from omnistorage.errors import StorageError
 
@@ -39,6 +42,7 @@ The config file: --config, else $OMNISTORAGE_CONFIG, else
 \b
 Examples:
   omnistorage ls -l s3://bucket/logs
+  omnistorage mb s3://new-bucket
   omnistorage cp ./report.csv backups:reports/
   omnistorage sync ./site s3://bucket/www --dry-run
   omnistorage check ./data s3://bucket/data
@@ -70,7 +74,13 @@ class _Group(click.Group):
     help="The config file with store profiles (default: $OMNISTORAGE_CONFIG, then "
     "~/.config/omnistorage/config.toml).",
 )
-@click.option("-v", "--verbose", count=True, help="Log more (-v: INFO, -vv: DEBUG) to stderr.")
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="-v: each file copied, replaced, moved or deleted (as rclone -v); "
+    "-vv: DEBUG logs, the SDKs' (scrubbed) included. On stderr.",
+)
 @click.version_option(__version__, prog_name="omnistorage")
 @click.pass_context
 def app(ctx: click.Context, config_path: str | None, verbose: int) -> None:
@@ -83,9 +93,29 @@ def app(ctx: click.Context, config_path: str | None, verbose: int) -> None:
     ctx.obj = Session(addresses, warn_memory=launch.warn_memory)
 
 
-for _command in (ls, stat, cat, put, get, cp, mv, rm, sync, copy, move, check, cleanup, features):
+for _command in (
+    ls,
+    stat,
+    size,
+    tree,
+    cat,
+    put,
+    get,
+    cp,
+    mv,
+    rm,
+    mb,
+    rmdir,
+    sync,
+    copy,
+    move,
+    check,
+    cleanup,
+    features,
+):
     app.add_command(_command)
 app.add_command(config)
+app.add_command(bisync)
 app.add_command(records)
 
 
@@ -101,13 +131,23 @@ class _StderrHandler(logging.Handler):
 
 
 def _configure_logging(verbose: int) -> None:
-    level = logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    """Warnings only by default; ``-v`` omnistorage's INFO lines (each file a sync acted
+    on, as ``rclone -v`` prints them: ``INFO  : a.txt: Copied (new)``) while the SDKs
+    (botocore, urllib3, azure, google …) stay at WARNING; ``-vv`` DEBUG for everyone."""
     root = logging.getLogger()
-    if not any(isinstance(h, _StderrHandler) for h in root.handlers):
+    handler = next((h for h in root.handlers if isinstance(h, _StderrHandler)), None)
+    if handler is None:
         handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
-    root.setLevel(level)
+    own = logging.getLogger("omnistorage")
+    if verbose >= 2:
+        handler.setFormatter(logging.Formatter("%(levelname)-5s %(name)s: %(message)s"))
+        root.setLevel(logging.DEBUG)
+        own.setLevel(logging.NOTSET)
+    else:
+        handler.setFormatter(logging.Formatter("%(levelname)-5s : %(message)s"))
+        root.setLevel(logging.WARNING)
+        own.setLevel(logging.INFO if verbose == 1 else logging.NOTSET)
 
 
 def _interrupt_handler() -> Any:
@@ -156,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             click.echo("interrupted", err=True)
             return ExitCode.INTERRUPTED
         click.echo("Aborted!", err=True)
-        return ExitCode.DIFFERENCES
+        return ExitCode.FAILED
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return ExitCode.INTERRUPTED

@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from omnistorage.cli._address import Location
-from omnistorage.cli._exit import CommandFailed
+from omnistorage.cli._exit import CommandFailed, describe
 from omnistorage.cli._output import emit_json
 from omnistorage.cli._progress import Meter, format_duration
 from omnistorage.cli._session import (
@@ -124,7 +124,7 @@ def _run(
                 )
             except StorageError as exc:
                 errors.append({"src": job.src.text, "dst": job.dst.text, "error": str(exc)})
-                meter.file_failed(f"error: {job.src.text} -> {job.dst.text}: {exc}")
+                meter.file_failed(f"error: {job.src.text} -> {job.dst.text}: {describe(exc)}")
                 continue
             done.append(result)
             meter.file_done()
@@ -279,7 +279,7 @@ def put(
             meter.file_done()
         except StorageError as exc:
             errors.append({"src": "-", "dst": dst.text, "error": str(exc)})
-            meter.file_failed(f"error: - -> {dst.text}: {exc}")
+            meter.file_failed(f"error: - -> {dst.text}: {describe(exc)}")
         meter.finish()
     _finish(done, errors, meter, output, "copied")
 

@@ -7,7 +7,8 @@ from typing import Any
 import click
 
 from omnistorage.cli._address import Location
-from omnistorage.cli._exit import CommandFailed
+from omnistorage.cli._buckets import bucket_address, list_buckets
+from omnistorage.cli._exit import CommandFailed, describe
 from omnistorage.cli._output import (
     JsonArray,
     emit_json,
@@ -40,6 +41,7 @@ def _missing(location: Location) -> NotFound:
         "omnistorage ls s3://bucket/logs",
         "omnistorage ls -lR ./data",
         "omnistorage ls --json backups:2024/ | jq '.[].path'",
+        "omnistorage ls s3://    # the buckets",
     )
 )
 @click.argument("address", default=".")
@@ -52,8 +54,13 @@ def ls(session: Session, address: str, long_format: bool, recursive: bool, as_js
 
     Sub-folders end with '/'. Entries come in the backend's order. Names that
     other tools wrote and that are not valid keys ('a//b', a tab) are skipped
-    and counted; the command then exits with 1.
+    and counted; the command then exits with 1. An account address (s3://,
+    gs://, az://?connection_string=…) lists its buckets.
     """
+    with bucket_address(session, address, account_only=True) as account:
+        if account is not None:
+            list_buckets(account, long_format=long_format, as_json=as_json)
+            return
     location = session.resolve(address)
     out = stdout_text()
     array = JsonArray(out) if as_json else None
@@ -156,7 +163,7 @@ def cat(session: Session, addresses: tuple[str, ...], offset: int, count: int | 
             except StorageError as exc:
                 failed += 1
                 out.flush()
-                click.echo(f"error: {location.text}: {exc}", err=True)
+                click.echo(f"error: {location.text}: {describe(exc)}", err=True)
         out.flush()
     except BrokenPipeError:
         # The reader went away (`| head`): that is its choice, not our failure.
@@ -214,7 +221,7 @@ def rm(session: Session, addresses: tuple[str, ...], recursive: bool, force: boo
             _rm_one(location, recursive=recursive, force=force)
         except StorageError as exc:
             failed += 1
-            click.echo(f"error: {location.text}: {exc}", err=True)
+            click.echo(f"error: {location.text}: {describe(exc)}", err=True)
     if failed:
         raise CommandFailed(f"{failed} of {len(locations)} deletion(s) failed")
 

@@ -5,6 +5,14 @@ Format and codec come from the key (``events.ndjson.zst``, ``rows.csv.gz``,
 streams with bounded memory; damaged input (a cut stream, a bad CRC) fails with
 the library's typed error, never with short output passing for whole.
 
+Many objects: ``cat``, ``head`` and ``count`` take a folder (every record file
+below it, at any depth) or a glob (``'s3://bucket/logs/2024-*/app-*.ndjson.zst'``;
+quote it so the shell leaves it alone; in URLs ``*`` and ``[…]`` are wildcards,
+``?`` starts the query) as well as a file, and read the files in name order: a
+stream that a rolling writer cut into many objects (``…-00000000000000000001…``)
+reads back in order. In a folder, files whose format cannot be inferred from
+the name are skipped (said on stderr) unless ``--format`` is given.
+
 Printing (``cat``, ``head``): one JSON value per line. CSV rows print as JSON
 objects; length-prefixed (TFRecord) records are bytes and print as base64
 strings.
@@ -19,13 +27,16 @@ does not fit the target fails the conversion, naming it, and nothing is publishe
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import click
 import orjson
 
-from omnistorage.cli._address import Location
-from omnistorage.cli._exit import CommandFailed
+from omnistorage._glob import has_magic, static_prefix
+from omnistorage.cli._address import Location, profile_parts
+from omnistorage.cli._exit import CommandFailed, describe
 from omnistorage.cli._output import emit_json
 from omnistorage.cli._progress import Meter, format_duration
 from omnistorage.cli._session import (
@@ -37,13 +48,14 @@ from omnistorage.cli._session import (
     silence_stdout,
     stdout_binary,
 )
-from omnistorage.errors import DataError, NotFound, StorageError
+from omnistorage.errors import ConfigurationError, DataError, NotFound, StorageError
 from omnistorage.formats import LengthPrefixed, format_for_key, format_names, get_format
 from omnistorage.records import RecordReader, open_reader, open_writer
 
 __all__ = ["records"]
 
 _FORMATS = click.Choice(format_names())
+_URL_MAGIC = re.compile(r"[*\[]")
 _CODECS = click.Choice(["gzip", "zstd", "snappy", "none"])
 
 
@@ -78,6 +90,79 @@ def _file(session: Session, address: str) -> Location:
     return location
 
 
+def _files(session: Session, address: str, format_name: str | None) -> list[Location]:
+    """The record files ``address`` names: a file, every record file below a folder, or
+    the files a glob matches; in name order (see the module docstring)."""
+    glob = _split_glob(address)
+    if glob is not None:
+        base_text, pattern = glob
+        base = session.resolve(base_text)
+        matches = base.folder().glob(pattern)
+        found = sorted(info.path for info in matches)
+        _warn_skipped(base, matches.invalid_count)
+        if not found:
+            raise NotFound(f"{address}: no file matches", path=pattern, op="list")
+        return [base.join(path) for path in found]
+    location = session.resolve(address)
+    if location.path and not location.folder_hint and location.is_file():
+        return [location]
+    if not location.is_folder():
+        raise NotFound(f"{location.text}: no such file or folder", path=location.path or None)
+    listing = location.folder().list_files(recursive=True)
+    names = sorted(info.path for info in listing)
+    _warn_skipped(location, listing.invalid_count)
+    if format_name is None:
+        kept = [name for name in names if _has_format(name)]
+        if len(kept) < len(names):
+            click.echo(
+                f"{location.text}: skipped {len(names) - len(kept)} file(s) whose name "
+                "names no record format (give --format to read them)",
+                err=True,
+            )
+        names = kept
+    if not names:
+        raise NotFound(f"{location.text}: no record files in the folder", op="list")
+    return [location.join(name) for name in names]
+
+
+def _split_glob(address: str) -> tuple[str, str] | None:
+    """``(folder address, pattern)`` when the address holds a wildcard, else ``None``."""
+    if "://" in address:
+        split = urlsplit(address)
+        path = split.path
+        if not _URL_MAGIC.search(path):
+            return None
+        head = path[: _URL_MAGIC.search(path).start()]  # type: ignore[union-attr]
+        folder = head.rpartition("/")[0]
+        rest = path[len(folder) :].lstrip("/")
+        base = urlunsplit(split._replace(path=folder + "/"))
+        return base, unquote(rest)
+    if not has_magic(address):
+        return None
+    profile = profile_parts(address)
+    head, path = (f"{profile[0]}:", profile[1]) if profile else ("", address)
+    prefix = static_prefix(path)
+    if prefix:
+        return f"{head}{prefix}/", path[len(prefix) :].lstrip("/")
+    return (head or "./"), path.lstrip("/") if head else path
+
+
+def _has_format(key: str) -> bool:
+    try:
+        format_for_key(key)
+    except ConfigurationError:
+        return False
+    return True
+
+
+def _warn_skipped(location: Location, count: int) -> None:
+    if count:
+        click.echo(
+            f"warning: {location.text}: skipped {count} name(s) that are not valid keys",
+            err=True,
+        )
+
+
 def _reader(location: Location, format_name: str | None, compression: str | None) -> RecordReader:
     return open_reader(location.store, location.path, format=format_name, compression=compression)
 
@@ -89,21 +174,24 @@ def _json_line(record: Any) -> bytes:
 
 
 def _print_records(
-    location: Location, fmt: str | None, codec: str | None, limit: int | None
+    locations: list[Location], fmt: str | None, codec: str | None, limit: int | None
 ) -> None:
     out = stdout_binary()
     left = limit
     try:
-        with _reader(location, fmt, codec) as reader:
-            while left is None or left > 0:
-                batch = reader.read_batch()
-                if not batch:
-                    break
-                if left is not None:
-                    batch = batch[:left]
-                    left -= len(batch)
-                out.write(b"".join(_json_line(record) for record in batch))
-        out.flush()
+        for location in locations:
+            if left is not None and left <= 0:
+                break
+            with _reader(location, fmt, codec) as reader:
+                while left is None or left > 0:
+                    batch = reader.read_batch()
+                    if not batch:
+                        break
+                    if left is not None:
+                        batch = batch[:left]
+                        left -= len(batch)
+                    out.write(b"".join(_json_line(record) for record in batch))
+            out.flush()
     except BrokenPipeError:
         silence_stdout()
 
@@ -114,6 +202,8 @@ def _print_records(
         "omnistorage records cat s3://bucket/events.ndjson.zst | jq .user",
         "omnistorage records cat ./rows.csv.gz",
         "omnistorage records cat --format ndjson --compression gzip ./dump.bin",
+        "omnistorage records cat s3://bucket/logs/2024/05/01/   # a rolled stream, in order",
+        "omnistorage records cat 's3://bucket/logs/*/*/*/app-*.ndjson.zst'",
     ),
 )
 @click.argument("address")
@@ -122,8 +212,9 @@ def _print_records(
 def records_cat(
     session: Session, address: str, format_name: str | None, compression: str | None
 ) -> None:
-    """Print every record of a file as one JSON value per line."""
-    _print_records(_file(session, address), format_name, compression, None)
+    """Print every record of a file, a folder's record files or a glob's, as one JSON
+    value per line (files in name order)."""
+    _print_records(_files(session, address, format_name), format_name, compression, None)
 
 
 @records.command(
@@ -131,6 +222,7 @@ def records_cat(
     epilog=examples(
         "omnistorage records head s3://bucket/events.ndjson.zst",
         "omnistorage records head -n 3 backups:exports/users.csv.gz",
+        "omnistorage records head -n 5 s3://bucket/logs/   # the first of a rolled stream",
     ),
 )
 @click.argument("address")
@@ -144,8 +236,8 @@ def records_head(
     format_name: str | None,
     compression: str | None,
 ) -> None:
-    """Print the first records of a file (reads no further than it needs)."""
-    _print_records(_file(session, address), format_name, compression, count)
+    """Print the first records of a file, folder or glob (reads no further than it needs)."""
+    _print_records(_files(session, address, format_name), format_name, compression, count)
 
 
 @records.command(
@@ -153,6 +245,7 @@ def records_head(
     epilog=examples(
         "omnistorage records count s3://bucket/events.ndjson.zst",
         "omnistorage records count --json a.csv.gz b.tfrecord",
+        "omnistorage records count s3://bucket/logs/   # every file below, and the total",
     ),
 )
 @click.argument("addresses", nargs=-1, required=True)
@@ -166,8 +259,12 @@ def records_count(
     compression: str | None,
     output: Output,
 ) -> None:
-    """Count the records of each file (every record is decoded and checked)."""
-    locations = [_file(session, address) for address in addresses]
+    """Count the records of each file (every record is decoded and checked).
+
+    A folder or a glob counts each of its record files; with more than one
+    file a last line gives the total.
+    """
+    locations = [loc for address in addresses for loc in _files(session, address, format_name)]
     sizes = [loc.store.get_file_info(loc.path).size for loc in locations]
     total = None if any(size is None for size in sizes) else sum(s or 0 for s in sizes)
     results: list[dict[str, Any]] = []
@@ -188,7 +285,7 @@ def records_count(
             except StorageError as exc:
                 failed += 1
                 results.append({"address": location.text, "error": str(exc), "ok": False})
-                meter.file_failed(f"error: {location.text}: {exc}")
+                meter.file_failed(f"error: {location.text}: {describe(exc)}")
         meter.finish()
     if output.json:
         emit_json(results)
@@ -196,6 +293,9 @@ def records_count(
         for item in results:
             if item["ok"]:
                 click.echo(f"{item['records']}\t{item['address']}")
+        if len(results) > 1:
+            total_records = sum(item.get("records", 0) for item in results)
+            click.echo(f"{total_records}\ttotal")
     if failed:
         raise CommandFailed(f"{failed} of {len(locations)} file(s) could not be read")
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from omnistorage.cli._address import Location
-from omnistorage.cli._exit import CommandFailed, Interrupted
+from omnistorage.cli._exit import CommandFailed, Interrupted, TreesDiffer
 from omnistorage.cli._output import emit_json
 from omnistorage.cli._progress import Display, format_duration
 from omnistorage.cli._session import (
@@ -271,12 +271,14 @@ def check(
     checkers: int,
     output: Output,
 ) -> None:
-    """Compare two trees file by file and exit with 1 if they differ.
+    """Compare two trees file by file: exit 0 when they match, 3 when they differ.
 
     Lines are rclone's --combined format: '* path' differs, '+ path' only in
     SOURCE, '- path' only in DESTINATION, '! path' could not be compared (and
     with --combined '= path' identical). Files are compared by a hash both
-    sides have, else by size; --download compares the bytes.
+    sides have, else by size; --download compares the bytes. Differences are
+    the command's result (exit 3, the summary on stderr); files that could not
+    be compared are errors (exit 1).
     """
     from omnistorage.sync import check as check_trees  # loaded only for tree commands
 
@@ -301,8 +303,10 @@ def check(
     _render_check(report, src, dst, combined=combined, output=output)
     if interrupted:
         raise Interrupted("check interrupted")
-    if not report.ok:
+    if report.errors:
         raise CommandFailed(_check_summary(report))
+    if not report.ok:
+        raise TreesDiffer(f"check: the trees differ: {_check_summary(report)}")
 
 
 def _check_summary(report: CheckReport) -> str:

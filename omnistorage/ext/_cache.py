@@ -1,12 +1,25 @@
 """ReadCacheLayer: a local-disk cache of objects, keyed by version, bounded, LRU.
 
-Every read first asks the inner backend for the object's current version
-(one ``stat``: its ETag or generation, else size and modification time). A
-cached copy of exactly that version is served from disk; otherwise the
-object is streamed once into the cache (through a pin where the backend has
-``PINNED_READ``, so the copy is one version) and then served. An overwrite
-gives a new version, so a stale copy is never served; it ages out.
+It caches only what it can prove current (DESIGN §5b: versions are strong or
+absent; size + mtime is not a version):
 
+- **Only under a strong version.** The inner backend must declare
+  ``Features.strong_version`` (``stat``'s ``etag`` changes with every write:
+  an ETag, a generation, local files' device, inode, mtime_ns, ctime_ns and
+  size, SQL's upload id; and a pinned reader's ``version`` is the same token),
+  ``METADATA`` and ``PINNED_READ``. Memory, local, S3, GCS, Azure and the SQL
+  chunked layout do. Over any other backend (SFTP, whose versions are size and
+  whole-second mtimes; HTTP, whose ETags a server makes as it likes; the SQL
+  single-row layout and query results) every call passes straight through and
+  nothing is cached.
+- **Keyed by the token.** Every read first asks the inner backend for the
+  object's token (one ``stat``). A cached copy of exactly that version is
+  served from disk; otherwise the object is read once into the cache through
+  a pin, whose ``version`` is checked against the token: when the object
+  changed in between, the copy is filed under the version the pin holds (the
+  bytes it holds), never under the token ``stat`` saw. A copy must have the
+  pinned size, or it is not kept. An overwrite gives a new token, so a stale
+  copy is never served, ``read_range`` included; it ages out.
 - Bounded: after each fill, least recently used entries are removed until
   the cache holds at most ``max_bytes``. A read touches its entry.
 - Safe for concurrent processes sharing ``cache_dir``: a fill writes a
@@ -29,6 +42,7 @@ from typing import BinaryIO
 from omnistorage._io import LimitedReader
 from omnistorage.capabilities import Capability
 from omnistorage.driver import Backend, PinnedReader
+from omnistorage.errors import ObjectChanged
 from omnistorage.ext._layer import Layer
 
 __all__ = ["ReadCacheLayer"]
@@ -37,7 +51,10 @@ _FILL_PREFIX = ".fill-"
 
 
 class ReadCacheLayer(Layer):
-    """Caches reads of ``inner`` in ``cache_dir`` (see the module docstring)."""
+    """Caches reads of ``inner`` in ``cache_dir`` (see the module docstring).
+
+    ``caching`` says whether it does: ``False`` over a backend without a strong
+    version, where every read passes through."""
 
     def __init__(
         self,
@@ -55,6 +72,15 @@ class ReadCacheLayer(Layer):
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+        features = self.features()
+        self.caching = (
+            features.strong_version
+            and {
+                Capability.METADATA,
+                Capability.PINNED_READ,
+            }
+            <= features.capabilities
+        )
 
     def __repr__(self) -> str:
         return f"ReadCacheLayer({self.inner!r}, {self._dir!r})"
@@ -62,9 +88,10 @@ class ReadCacheLayer(Layer):
     # ------------------------------------------------------------ reads
 
     def new_reader(self, key: str, *, offset: int = 0, length: int | None = None) -> BinaryIO:
-        handle = self._open_entry(key)
-        if handle is None:
+        entry = self._open_entry(key)
+        if entry is None:
             return self.inner.new_reader(key, offset=offset, length=length)
+        handle = entry[0]
         if offset:
             handle.seek(offset)
         if length is not None:
@@ -72,67 +99,70 @@ class ReadCacheLayer(Layer):
         return handle
 
     def open_pinned(self, key: str) -> PinnedReader:
-        handle = self._open_entry(key)
-        if handle is None:
+        entry = self._open_entry(key)
+        if entry is None:
             return self._extended().open_pinned(key)
-        return _FilePin(handle)
+        return _FilePin(*entry)
 
-    def _open_entry(self, key: str) -> io.FileIO | None:
-        """An open handle on the cached current version of ``key`` (filled if needed), or
-        ``None`` when the object is not cached (no metadata, or too large). The handle
-        stays readable even if another process evicts the entry right after."""
-        features = self.features().capabilities
-        if Capability.METADATA not in features:
-            return None
-        info = self._extended().stat(key)
-        if info.is_dir or info.size is None or info.size > self._max_object:
-            return None  # folders, objects of unknown size (materialized queries), too large
-        version = info.etag or f"{info.size}-{info.modified.timestamp() if info.modified else ''}"
+    def _entry(self, key: str, version: str) -> str:
         name = hashlib.sha256(
             f"{self.inner.native_path(key)}\0{version}".encode("utf-8", "surrogatepass")
         ).hexdigest()
-        path = os.path.join(self._dir, name)
+        return os.path.join(self._dir, name)
+
+    def _open_entry(self, key: str) -> tuple[io.FileIO, str] | None:
+        """An open handle on the cached current version of ``key`` (filled if needed) and
+        that version's token, or ``None`` when it is not cached (no strong version, no
+        token, too large). The handle stays readable even if another process evicts the
+        entry right after."""
+        if not self.caching:
+            return None
+        info = self._extended().stat(key)
+        if info.is_dir or info.size is None or info.size > self._max_object or not info.etag:
+            return None  # folders, objects of unknown size (materialized queries), too large
         try:
-            handle = io.FileIO(path, "rb")
+            handle = io.FileIO(self._entry(key, info.etag), "rb")
         except FileNotFoundError:
             self.misses += 1
-            handle = self._fill(key, path, info.size, version if info.etag else None)
+            filled = self._fill(key, info.etag)
             self._evict()
-        else:
-            self.hits += 1
-            with contextlib.suppress(FileNotFoundError):
-                os.utime(path)  # the LRU touch
-        return handle
+            return filled
+        self.hits += 1
+        with contextlib.suppress(OSError):
+            os.utime(handle.fileno())  # the LRU touch
+        return handle, info.etag
 
-    def _fill(self, key: str, path: str, size: int, etag: str | None) -> io.FileIO:
+    def _fill(self, key: str, token: str) -> tuple[io.FileIO, str] | None:
+        """Read the version there now into the cache, filed under the version its pin
+        holds (``token`` unless the object changed since ``stat``)."""
+        pinned = self._extended().open_pinned(key)
+        try:
+            version = pinned.version
+            if not version or pinned.size > self._max_object:
+                return None  # a pin that names no version cannot be filed under one
+            path = self._entry(key, version)
+            with contextlib.suppress(FileNotFoundError):
+                return io.FileIO(path, "rb"), version  # that version is cached already
+            return self._copy(pinned, path), version
+        finally:
+            pinned.close()
+
+    def _copy(self, pinned: PinnedReader, path: str) -> io.FileIO:
         fd, temp = tempfile.mkstemp(prefix=_FILL_PREFIX, dir=self._dir)
         try:
             with os.fdopen(fd, "wb") as out:
-                if Capability.PINNED_READ in self.features().capabilities:
-                    pinned = self._extended().open_pinned(key)
-                    try:
-                        if etag is not None and pinned.version not in (None, etag):
-                            raise _Changed(key)
-                        offset = 0
-                        while offset < pinned.size:
-                            chunk = pinned.read_range(offset, 8 << 20)
-                            if not chunk:
-                                break
-                            out.write(chunk)
-                            offset += len(chunk)
-                    finally:
-                        pinned.close()
-                else:
-                    with self.inner.new_reader(key) as source:
-                        while chunk := source.read(8 << 20):
-                            out.write(chunk)
+                offset = 0
+                while offset < pinned.size:
+                    chunk = pinned.read_range(offset, 8 << 20)
+                    if not chunk:
+                        break
+                    out.write(chunk)
+                    offset += len(chunk)
+            if offset != pinned.size:
+                raise ObjectChanged(f"{path}: read {offset} of the pinned {pinned.size} bytes")
             handle = io.FileIO(temp, "rb")  # opened before it is visible: eviction-proof
             os.replace(temp, path)
             return handle
-        except _Changed:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
-            return self._fill(key, path, size, None)  # the object moved on: cache what is there
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp)
@@ -169,16 +199,14 @@ class ReadCacheLayer(Layer):
         )
 
 
-class _Changed(Exception):
-    pass
-
-
 class _FilePin(PinnedReader):
-    """A cached version: an immutable file, pinned by its open handle."""
+    """A cached version: an immutable file, pinned by its open handle; ``version`` is the
+    inner backend's token for it."""
 
-    def __init__(self, handle: io.FileIO) -> None:
+    def __init__(self, handle: io.FileIO, version: str) -> None:
         self._file = handle
         self.size = os.fstat(handle.fileno()).st_size
+        self.version = version
 
     def read_range(self, offset: int, length: int) -> bytes:
         return os.pread(self._file.fileno(), length, offset)

@@ -7,8 +7,15 @@ errors, bytes and latency per operation (``snapshot()``), and, with
 counters and histograms and one span per call (nothing is imported
 otherwise). :class:`LoggingLayer` logs one structured record per call on the
 ``omnistorage.ops`` logger (DEBUG for reads, INFO for changes, WARNING for
-failures) with the key, bytes, milliseconds and error; messages pass through
-the secret scrubber, so no credential reaches a log.
+failures) with the key, bytes, milliseconds and error.
+
+Both observe the driver's native exceptions, below the Store's error boundary,
+so everything they export is scrubbed here (DESIGN §5b): log messages, and a
+span's exception event (type, message, the formatted traceback with its chained
+causes) and status description pass through
+:func:`~omnistorage._redact.scrub` with the backend's ``secret_values``, never
+the raw exception (OpenTelemetry's ``record_exception`` would export its text
+as it is).
 
 Stream bytes are counted as they flow: a reader's or writer's observation is
 made when it is closed (or published), with the total bytes.
@@ -19,6 +26,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from time import perf_counter
@@ -245,7 +253,7 @@ class MetricsLayer(_Observed):
         super().__init__(inner)
         self._lock = threading.Lock()
         self._stats: dict[str, OpStats] = {}
-        self._otel: _Otel | None = _Otel(inner.name) if otel else None
+        self._otel: _Otel | None = _Otel(inner.name, self.secret_values) if otel else None
 
     def observe(
         self, op: str, key: str | None, seconds: float, nbytes: int, error: BaseException | None
@@ -277,9 +285,10 @@ class MetricsLayer(_Observed):
 class _Otel:
     """OpenTelemetry instruments, imported only when asked for."""
 
-    def __init__(self, backend: str) -> None:
+    def __init__(self, backend: str, secrets: tuple[str, ...]) -> None:
         try:
             from opentelemetry import metrics, trace
+            from opentelemetry.trace import Status, StatusCode
         except ImportError as exc:
             from omnistorage.errors import DependencyMissing
 
@@ -293,6 +302,8 @@ class _Otel:
         self._bytes = meter.create_counter("omnistorage.bytes", unit="By")
         self._latency = meter.create_histogram("omnistorage.duration", unit="s")
         self._backend = backend
+        self._secrets = secrets
+        self._status, self._error = Status, StatusCode.ERROR
 
     def record(self, observation: Observation) -> None:
         attributes = {"omnistorage.backend": self._backend, "omnistorage.op": observation.op}
@@ -305,8 +316,21 @@ class _Otel:
         start = end - int(observation.seconds * 1e9)
         span = self._tracer.start_span(f"omnistorage.{observation.op}", start_time=start)
         span.set_attributes(attributes)
-        if observation.error is not None:
-            span.record_exception(observation.error)
+        error = observation.error
+        if error is not None:
+            kind = f"{type(error).__module__}.{type(error).__qualname__}"
+            message = scrub(str(error), self._secrets)
+            stack = scrub("".join(traceback.format_exception(error)), self._secrets)
+            span.add_event(
+                "exception",
+                {
+                    "exception.type": kind,
+                    "exception.message": message,
+                    "exception.stacktrace": stack,
+                    "exception.escaped": False,
+                },
+            )
+            span.set_status(self._status(self._error, f"{type(error).__name__}: {message}"))
         span.end(end_time=end)
 
 
@@ -336,7 +360,8 @@ class LoggingLayer(_Observed):
         )
         message = scrub(
             f"{observation.backend} {observation.op} key={observation.key!r} "
-            f"bytes={observation.bytes} ms={observation.seconds * 1000:.2f}{failure}"
+            f"bytes={observation.bytes} ms={observation.seconds * 1000:.2f}{failure}",
+            self.secret_values,
         )
         self._log.log(
             level,

@@ -12,6 +12,13 @@ store. Input files are seekable readers pinned to one version; output
 streams publish atomically when pyarrow closes them, and not when the write
 fails (the stream notices the exception that is propagating, as the fsspec
 adapter does). Appending is not supported (``NotImplementedError``).
+
+The store's root is refused where pyarrow's own filesystems refuse it:
+``delete_dir_contents`` of ``""``, ``"/"`` (or any path naming the root)
+raises ``ValueError`` (``pyarrow.lib.ArrowInvalid`` says the same for its
+filesystems), and ``delete_dir`` of the root raises ``OSError``; emptying the
+whole store takes the explicit ``delete_root_dir_contents`` (pyarrow's
+``delete_dir_contents(path, accept_root_dir=True)``).
 """
 
 from __future__ import annotations
@@ -114,22 +121,35 @@ class StoreHandler(pafs.FileSystemHandler):  # type: ignore[misc]
             self._store.make_folder(key)
 
     def delete_dir(self, path: str) -> None:
-        self._store.delete_folder(_key(path), recursive=True)
+        key = _key(path)
+        if not key:
+            raise OSError(f"delete_dir called on the root {path!r}: the store's root stays")
+        self._store.delete_folder(key, recursive=True)
 
     def delete_dir_contents(self, path: str, missing_dir_ok: bool = False) -> None:
         key = _key(path)
+        if not key:
+            raise ValueError(
+                f"delete_dir_contents called on the root {path!r}; to empty the whole store "
+                "call delete_root_dir_contents (delete_dir_contents(path, "
+                "accept_root_dir=True))"
+            )
         store = self._store
-        if key and not store.is_folder(key):
+        if not store.is_folder(key):
             if missing_dir_ok:
                 return
             raise FileNotFoundError(f"no such folder: {path!r}")
+        self._empty(key)
+
+    def delete_root_dir_contents(self) -> None:
+        self._empty("")
+
+    def _empty(self, key: str) -> None:
+        store = self._store
         for sub in list(store.list_folders(key)):
             store.delete_folder(sub, recursive=True)
         for info in list(store.list_files(key)):
             store.delete(info.path, missing_ok=True)
-
-    def delete_root_dir_contents(self) -> None:
-        self.delete_dir_contents("", missing_dir_ok=True)
 
     # ------------------------------------------------------------ files
 

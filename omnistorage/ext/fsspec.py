@@ -18,6 +18,21 @@ Ways to address stores:
 - ``omni+s3://bucket/key`` (likewise ``omni+gs``, ``omni+az``, ``omni+sftp``,
   ``omni+file``, ``omni+memory``): the location opened with
   :func:`omnistorage.open_store` (``storage_options`` are backend options).
+  These work by name, as ``fsspec.filesystem("s3")`` does:
+  ``fsspec.filesystem("omni+s3", endpoint_url=…)`` gives a filesystem whose
+  paths are ``bucket/key`` (or ``omni+s3://bucket/key``), so
+  ``duckdb.register_filesystem(fsspec.filesystem("omni+s3"))`` serves
+  ``read_csv('omni+s3://bucket/key.csv')``. Each protocol is its own class
+  (:data:`BY_NAME`), and its instances are cached the way fsspec caches
+  s3fs's: one per (storage options, thread, process), reused by
+  ``fsspec.filesystem``, ``url_to_fs`` and ``open_files`` (so the clients and
+  their connections are reused), dropped with ``clear_instance_cache()`` or
+  ``skip_instance_cache=True``, and rebuilt after a fork. Such a filesystem
+  pickles as its options (Dask's workers rebuild it); options given
+  explicitly, credentials included, travel with it, as with s3fs, so prefer
+  credentials from each worker's environment. Filesystems over live stores
+  (``OmniFileSystem(store)``, a registry) are never cached, since two stores
+  can look alike.
 
 What it keeps: writes publish atomically when the file is closed and not at
 all when the ``with`` block raises (mode ``"xb"`` is create-only:
@@ -34,6 +49,7 @@ import errno
 import functools
 import io
 import sys
+import threading
 import uuid
 import weakref
 from collections.abc import Callable
@@ -45,10 +61,28 @@ from fsspec.spec import AbstractFileSystem
 from omnistorage import paths
 from omnistorage._io import AtomicWriter
 from omnistorage.capabilities import Capability
-from omnistorage.errors import CapabilityNotSupported, InvalidPath, StorageError
+from omnistorage.errors import (
+    BucketNotFound,
+    CapabilityNotSupported,
+    InvalidPath,
+    NotFound,
+    StorageError,
+)
 from omnistorage.store import Store
 
-__all__ = ["OmniFileSystem", "register"]
+__all__ = [
+    "BY_NAME",
+    "OmniAzFileSystem",
+    "OmniAzureFileSystem",
+    "OmniFileFileSystem",
+    "OmniFileSystem",
+    "OmniGcsFileSystem",
+    "OmniGsFileSystem",
+    "OmniMemoryFileSystem",
+    "OmniS3FileSystem",
+    "OmniSftpFileSystem",
+    "register",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -87,6 +121,8 @@ class OmniFileSystem(AbstractFileSystem):  # type: ignore[misc]
     protocol: ClassVar[tuple[str, ...]] = ("omni", *(f"omni+{p}" for p in _URL_PROTOCOLS))
     root_marker = ""
     cachable = False
+    fixed_scheme: ClassVar[str | None] = None
+    """The URL scheme a by-name class (``omni+s3``) opens; ``None`` on this class."""
 
     def __init__(
         self,
@@ -97,13 +133,24 @@ class OmniFileSystem(AbstractFileSystem):  # type: ignore[misc]
         **storage_options: Any,
     ) -> None:
         super().__init__(store=store, registry=registry, scheme=scheme, **storage_options)
+        fixed = type(self).fixed_scheme
+        if fixed is not None and (store is not None or registry is not None):
+            raise TypeError(
+                f"{self.protocol[0]} filesystems open stores by URL; use OmniFileSystem(store) "
+                "or OmniFileSystem(registry=...) for live ones"
+            )
+        if fixed is not None and scheme not in (None, fixed):
+            raise TypeError(f"{self.protocol[0]} filesystems open {fixed}:// URLs only")
         self._store = store
         self._registry = registry
-        self._scheme = scheme
+        self._scheme = fixed or scheme
         self._options = {
-            k: v for k, v in storage_options.items() if k not in ("skip_instance_cache",)
+            k: v
+            for k, v in storage_options.items()
+            if k not in ("skip_instance_cache", "use_listings_cache", "listings_expiry_time")
         }
         self._opened: dict[str, Store] = {}
+        self._opening = threading.Lock()
         self._live_token = uuid.uuid4().hex
         _LIVE[self._live_token] = self
 
@@ -119,8 +166,10 @@ class OmniFileSystem(AbstractFileSystem):  # type: ignore[misc]
             text = rest
         return text.strip("/")
 
-    @staticmethod
-    def _get_kwargs_from_urls(path: str) -> dict[str, Any]:
+    @classmethod
+    def _get_kwargs_from_urls(cls, path: str) -> dict[str, Any]:
+        if cls.fixed_scheme is not None:
+            return {}  # the class says it: the options stay what fsspec caches by
         protocol = path.split("://", 1)[0] if "://" in path else ""
         if protocol.startswith("omni+"):
             return {"scheme": protocol[len("omni+") :]}
@@ -136,13 +185,23 @@ class OmniFileSystem(AbstractFileSystem):  # type: ignore[misc]
         if self._scheme is not None:
             store = self._opened.get(first)
             if store is None:
-                from omnistorage.registry import open_store
-
-                location = f"{self._scheme}://{first}" if self._scheme != "file" else f"/{first}"
-                store = open_store(location, **self._options)
-                self._opened[first] = store
+                with self._opening:
+                    store = self._opened.get(first)
+                    if store is None:
+                        store = self._open_location(first)
+                        self._opened[first] = store
             return store, rest
         raise ValueError("OmniFileSystem needs a store, a registry or an omni+SCHEME:// URL")
+
+    def _open_location(self, first: str) -> Store:
+        from omnistorage.registry import open_store
+
+        if not first:
+            raise FileNotFoundError(
+                errno.ENOENT, f"{self._scheme}:// paths start with a bucket or host name"
+            )
+        location = f"{self._scheme}://{first}" if self._scheme != "file" else f"/{first}"
+        return open_store(location, **self._options)
 
     # ------------------------------------------------------------ queries
 
@@ -152,8 +211,13 @@ class OmniFileSystem(AbstractFileSystem):  # type: ignore[misc]
         name = self._strip_protocol(path)
         if key == "":
             return {"name": name, "size": 0, "type": "directory"}
-        if store.is_file(key):
-            info = store.get_file_info(key)
+        try:
+            info = store.get_file_info(key)  # one request for a file (a HEAD on S3)
+        except BucketNotFound:
+            raise
+        except NotFound:
+            info = None
+        if info is not None:
             out: dict[str, Any] = {"name": name, "size": info.size, "type": "file"}
             if info.modified is not None:
                 out["mtime"] = info.modified.timestamp()
@@ -188,8 +252,13 @@ class OmniFileSystem(AbstractFileSystem):  # type: ignore[misc]
         return entries if detail else [e["name"] for e in entries]
 
     def exists(self, path: str, **kwargs: Any) -> bool:
+        """Whether a file or folder is there; a missing bucket raises
+        :class:`~omnistorage.BucketNotFound` (a ``FileNotFoundError``) instead of
+        answering ``False``, as ``Store.exists`` does."""
         try:
             self.info(path)
+        except BucketNotFound:
+            raise
         except FileNotFoundError:
             return False
         return True
@@ -312,11 +381,15 @@ class OmniFileSystem(AbstractFileSystem):  # type: ignore[misc]
         return False
 
     def __reduce__(self) -> Any:
+        if type(self).fixed_scheme is not None:
+            return super().__reduce__()  # by name: rebuilt from its options anywhere
         # A filesystem over live stores pickles *by reference* within this process (Dask's
         # local schedulers tokenize and copy it); unpickling elsewhere raises a clear error.
         return (_live_filesystem, (self._live_token,))
 
-    def __dask_tokenize__(self) -> tuple[object, ...]:
+    def __dask_tokenize__(self) -> Any:
+        if type(self).fixed_scheme is not None:
+            return super().__dask_tokenize__()
         return ("omnistorage.OmniFileSystem", self._live_token)
 
 
@@ -390,10 +463,91 @@ def _live_filesystem(token: str) -> OmniFileSystem:
     return fs
 
 
+class _ByName(OmniFileSystem):
+    """An ``omni+SCHEME`` filesystem: opened by name, cached as fsspec caches (see the
+    module docstring)."""
+
+    cachable = True
+
+
+class OmniS3FileSystem(_ByName):
+    """``omni+s3://bucket/key``."""
+
+    protocol = ("omni+s3",)
+    fixed_scheme = "s3"
+
+
+class OmniGsFileSystem(_ByName):
+    """``omni+gs://bucket/key``."""
+
+    protocol = ("omni+gs",)
+    fixed_scheme = "gs"
+
+
+class OmniGcsFileSystem(_ByName):
+    """``omni+gcs://bucket/key``."""
+
+    protocol = ("omni+gcs",)
+    fixed_scheme = "gcs"
+
+
+class OmniAzFileSystem(_ByName):
+    """``omni+az://container/key``."""
+
+    protocol = ("omni+az",)
+    fixed_scheme = "az"
+
+
+class OmniAzureFileSystem(_ByName):
+    """``omni+azure://container/key``."""
+
+    protocol = ("omni+azure",)
+    fixed_scheme = "azure"
+
+
+class OmniSftpFileSystem(_ByName):
+    """``omni+sftp://host/path``."""
+
+    protocol = ("omni+sftp",)
+    fixed_scheme = "sftp"
+
+
+class OmniFileFileSystem(_ByName):
+    """``omni+file:///abs/path``."""
+
+    protocol = ("omni+file",)
+    fixed_scheme = "file"
+
+
+class OmniMemoryFileSystem(_ByName):
+    """``omni+memory://space/key``."""
+
+    protocol = ("omni+memory",)
+    fixed_scheme = "memory"
+
+
+BY_NAME: dict[str, type[OmniFileSystem]] = {
+    cls.protocol[0]: cls
+    for cls in (
+        OmniS3FileSystem,
+        OmniGsFileSystem,
+        OmniGcsFileSystem,
+        OmniAzFileSystem,
+        OmniAzureFileSystem,
+        OmniSftpFileSystem,
+        OmniFileFileSystem,
+        OmniMemoryFileSystem,
+    )
+}
+"""The class of each ``omni+SCHEME`` protocol."""
+assert {f"omni+{scheme}" for scheme in _URL_PROTOCOLS} == set(BY_NAME)
+
+
 def register(clobber: bool = True) -> None:
-    """Register ``omni`` and ``omni+SCHEME`` with fsspec (also done on import)."""
-    for protocol in OmniFileSystem.protocol:
-        fsspec.register_implementation(protocol, OmniFileSystem, clobber=clobber)
+    """Register ``omni`` and each ``omni+SCHEME`` class with fsspec (also done on import)."""
+    fsspec.register_implementation("omni", OmniFileSystem, clobber=clobber)
+    for protocol, cls in BY_NAME.items():
+        fsspec.register_implementation(protocol, cls, clobber=clobber)
 
 
 register()

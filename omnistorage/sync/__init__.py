@@ -20,7 +20,7 @@ plus evidence fetched only when the listings cannot settle a file:
 
 1. sizes known and different: transfer;
 2. a hash both sides carry (listings; a local file's hash, read once and then
-   cached by inode, size, mtime and ctime; ``stat``): equal skips, different
+   cached by its version: inode, size, mtime and ctime; ``stat``): equal skips, different
    transfers. An S3 listing's ETag counts when it *equals* the other side's
    MD5, or, for a multipart object, the ETag computed for the local file with
    the parts our S3 writer cuts for its size (equal part MD5s: equal content);
@@ -46,13 +46,37 @@ hashes; only changed files and multipart objects uploaded with other parts
 
 **Safety.** No deletes after any error in the run (a failed transfer or
 check, a listing error, a foreign key: a name another tool wrote that the
-key grammar refuses). ``max_delete``/``max_delete_size`` stop the deletes
-with a :class:`SyncError`. ``backup_dir`` keeps what would be deleted or
-overwritten. ``track_renames`` turns a renamed source file into a move on the
+key grammar refuses, also when a mirror's member or a composite tier lists
+it). ``max_delete``/``max_delete_size`` stop the deletes with a
+:class:`SyncError`. ``backup_dir`` keeps what would be deleted or
+overwritten; a backup that fails (a missing bucket or folder, a refused
+permission) fails that file, which is then neither overwritten nor deleted.
+Filters never become deletions: a source file a filter hides leaves its
+path alone on the destination, and a hidden destination file that an
+included source file replaces is an update (compared, backed up).
+``track_renames`` turns a renamed source file into a move on the
 destination. Retries only for temporary errors. ``cancel`` stops the run and
-publishes nothing partial (every write is atomic). Server-side copies are
-used when both stores share one backend object that declares ``COPY`` (open
-both from one backend, e.g. with ``store.child()``).
+publishes nothing partial (every write is atomic).
+
+**Rules that hold whatever the stores.** Stores that overlap are refused
+before any I/O, judged by location (:meth:`omnistorage.Store.overlaps`:
+two ``open_store`` calls, a profile and a URL, a symlink, a mirror member or
+a composite tier on one place overlap), for the source, the destination and
+``backup_dir`` alike. A source is read as one version: a file rewritten in
+place while it is read (seen by its strong version token) or an object
+replaced under a pinned read fails the copy (retried, else an error), never
+publishes a mix. A destination that folds names
+(``Features.case_insensitive``/``normalizes_unicode``: a ``COLLATE NOCASE``
+table, a case-insensitive volume) never gets two names that are one there:
+every such name is an error, left alone on both sides. A create-only
+``copy_file`` whose publish reply was lost recognises its own object (same
+size and hash) instead of reporting ``AlreadyExists``. What the engine
+decides from a backend it reads in :class:`~omnistorage.Features` (mtime
+precision, whether a copy keeps mtimes, what an ETag means, whether reads
+are local, whether a version token is strong), never from a backend's name,
+so a third-party backend declaring the same facts is treated the same.
+Server-side copies are used when both stores share one backend object that
+declares ``COPY`` (open both from one backend, e.g. with ``store.child()``).
 
 Options of :func:`sync`, :func:`copy`, :func:`move`, :func:`plan` (and,
 where they apply, :func:`execute` and :func:`bisync`):
@@ -86,7 +110,10 @@ where they apply, :func:`execute` and :func:`bisync`):
 =================== ============================================================
 
 The hash cache lives in ``$XDG_CACHE_HOME/omnistorage/sync-hashes.sqlite3``
-(``~/.cache`` by default), never in a synced tree.
+(``~/.cache`` by default), never in a synced tree. It holds digests of files
+on stores whose backend reads locally (``Features.reads_local``), keyed by
+where the file is and valid while the backend's strong version token
+(``stat``'s ``etag``) is unchanged.
 """
 
 from omnistorage.sync._api import copy, execute, move, plan, sync

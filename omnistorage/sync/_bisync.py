@@ -12,12 +12,20 @@ unchanged. Then:
   change wins and is copied back;
 - new or changed on both sides: nothing if the two files compare equal (the
   rule of :func:`~omnistorage.sync.sync`), else a **conflict**, resolved by
-  ``conflict``: ``"newer"`` (later mtime wins; a tie goes to path1),
-  ``"larger"`` (a tie goes to path1), ``"path1"``, ``"path2"``,
-  ``"keep_both"`` (both versions kept on both sides as ``<path>.conflict1``
-  (path1's) and ``<path>.conflict2`` (path2's); the next free pair of numbers
-  if those exist), ``"skip"`` (left alone and reported again next run) or
-  ``"error"`` (an error for that path).
+  ``conflict``: ``"keep_both"`` (the default, as rclone's bisync: both
+  versions are kept on both sides, path1's as ``<path>..path1`` and path2's
+  as ``<path>..path2``, or ``..path1-2``/``..path2-2`` … when those names
+  are taken; no edit is ever dropped), ``"newer"`` (later mtime wins; a tie
+  goes to path1), ``"larger"`` (a tie goes to path1), ``"path1"``,
+  ``"path2"``, ``"skip"`` (left alone and reported again next run) or
+  ``"error"`` (an error for that path). Every conflict is reported loudly:
+  in ``report.conflicts``, as a warning in ``report.warnings`` and in the
+  ``omnistorage.sync`` log (WARNING), whatever the strategy.
+- **filters never become deletions**: a path whose file a filter hides on
+  either side (a path rule, ``min_size``/``max_size``, ``min_age``/``max_age``)
+  is left alone on both sides, and the state keeps what it proved about it.
+  Only the state proves a deletion: a file absent from a listing because a
+  filter hid it is never "deleted".
 
 Without a state (the first run) nothing is deleted: files on one side are
 copied to the other and files on both that differ are conflicts.
@@ -26,16 +34,20 @@ Safety: no deletes after any error in the run, none beyond ``max_delete``
 files, ``max_delete_size`` bytes or ``max_delete_percent`` of a side's files
 (default 50 %, as rclone's bisync). The new state is saved only after a run
 without errors (the next run then starts from the old state, which is safe:
-copies already made compare equal). ``dry_run`` changes nothing, saves no
-state and puts the plan of each direction in its report.
+copies already made compare equal). A state is outside input: every line is
+checked against its schema (a valid key, sizes and mtimes as integers, an
+ETag and an MD5 as text); a damaged state is a run-level error, so it proves
+nothing and nothing is deleted. ``dry_run`` changes nothing, saves no state
+and puts the plan of each direction in its report.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,7 +65,13 @@ from omnistorage.sync._march import SortedListing, march
 from omnistorage.sync._options import SyncOptions
 from omnistorage.sync._plan import Action, Plan
 from omnistorage.sync._report import BisyncReport, Conflict, SyncReport
-from omnistorage.sync._setup import entry_filter, load_listings, make_policy, overlapping
+from omnistorage.sync._setup import (
+    entry_filter,
+    load_listings,
+    make_policy,
+    name_collisions,
+    overlapping,
+)
 from omnistorage.sync._state import (
     StateRecord,
     check_location,
@@ -63,9 +81,11 @@ from omnistorage.sync._state import (
 )
 from omnistorage.sync._transfer import transfer_file
 
-__all__ = ["CONFLICT_STRATEGIES", "bisync"]
+__all__ = ["CONFLICT_STRATEGIES", "bisync", "conflict_names"]
 
-CONFLICT_STRATEGIES = ("newer", "larger", "path1", "path2", "keep_both", "skip", "error")
+_log = logging.getLogger("omnistorage.sync")
+
+CONFLICT_STRATEGIES = ("keep_both", "newer", "larger", "path1", "path2", "skip", "error")
 
 _BISYNC_OPTIONS = frozenset(
     {
@@ -98,7 +118,7 @@ def bisync(
     path2: Store,
     *,
     state: Any,
-    conflict: str = "newer",
+    conflict: str = "keep_both",
     dry_run: bool = False,
     max_delete_percent: float = 50.0,
     **opts: Any,
@@ -155,6 +175,22 @@ def bisync(
     report.conflicts.sort(key=lambda c: c.path)
     report.duration = time.monotonic() - started
     return report
+
+
+_RESOLVED = {
+    "path1": "path1's version won, path2's was replaced",
+    "path2": "path2's version won, path1's was replaced",
+    "keep_both": "both versions kept on both sides (..path1 and ..path2)",
+    "skipped": "left alone on both sides",
+    "error": "left alone on both sides, reported as an error",
+}
+
+
+def conflict_names(path: str, n: int) -> tuple[str, str]:
+    """The names ``keep_both`` gives path1's and path2's versions of ``path`` (rclone's
+    ``..path1``/``..path2``; ``-n`` added from the second pair on)."""
+    suffix = "" if n == 1 else f"-{n}"
+    return f"{path}..path1{suffix}", f"{path}..path2{suffix}"
 
 
 def _changed(prior: Entry | None, now: Entry | None) -> str:
@@ -222,6 +258,7 @@ class _Bisync:
         self.plan1to2: list[Action] = []
         self.plan2to1: list[Action] = []
         self.planned = 0
+        self.include: Callable[[Entry], bool] | None = None
 
     # ------------------------------------------------------------ errors
 
@@ -253,20 +290,22 @@ class _Bisync:
         kind = next((k for k in HASH_STRENGTH if ctx.src.can_hash(k) and ctx.dst.can_hash(k)), None)
         if kind is not None and self.policy.compare == "default":
             self.policy = dataclasses.replace(self.policy, compare="checksum", checksum_kind=kind)
-        include = entry_filter(ctx.opts.filters, datetime.now(UTC))
+        include = self.include = entry_filter(ctx.opts.filters, datetime.now(UTC))
         counts = [listings[0].count, listings[1].count]
         ctx.progress.phase("checking")
         try:
+            collisions = name_collisions(ctx, listings, ctx.src.store, ctx.dst.store)
             for path, c1, c2, record in _three_way(listings[0], listings[1], records):
                 if ctx.cancelled():
                     raise Cancelled
-                if include is not None:
-                    if c1 is not None and not include(c1):
-                        c1 = None
-                    if c2 is not None and not include(c2):
-                        c2 = None
-                    if c1 is None and c2 is None:
-                        continue
+                if collisions and path in collisions:  # reported: left alone on both sides
+                    self._hidden(path, record, "name collision")
+                    continue
+                if include is not None and (
+                    (c1 is not None and not include(c1)) or (c2 is not None and not include(c2))
+                ):
+                    self._hidden(path, record, "excluded")
+                    continue
                 self._path(path, c1, c2, record)
             self.checks.drain()
             ctx.progress.set_totals(self.planned + len(self.deletes1) + len(self.deletes2), None)
@@ -283,6 +322,15 @@ class _Bisync:
         finally:
             for listing in listings:
                 listing.close()
+
+    def _hidden(self, path: str, record: StateRecord | None, why: str) -> None:
+        """A filter hides the file on one side or both: it is left alone on both sides
+        (a hidden file is neither copied nor deleted), and the state keeps what it proved
+        about the path, so a later run without the filter still knows the truth."""
+        self.ctx.recorder.skip(why)
+        if record is not None:
+            with self.lock:
+                self.keep_prior[path] = record
 
     def _path(
         self, path: str, c1: Entry | None, c2: Entry | None, record: StateRecord | None
@@ -353,14 +401,18 @@ class _Bisync:
         else:
             self._conflict(path, "keep_both", detail)
             if self.dry_run:
-                self._planned(Action("copy", path + ".conflict1", "conflict: keep both"), True)
-                self._planned(Action("copy", path + ".conflict2", "conflict: keep both"), False)
+                first, second = conflict_names(path, 1)
+                self._planned(Action("copy", first, "conflict: keep both"), True)
+                self._planned(Action("copy", second, "conflict: keep both"), False)
             else:
                 self.transfers.submit(lambda: self._keep_both(path, c1, c2))
 
     def _conflict(self, path: str, resolution: str, detail: str) -> None:
+        message = f"conflict on {path!r} (changed on both sides: {detail}): {_RESOLVED[resolution]}"
+        _log.warning("bisync %s", message)
         with self.lock:
             self.report.conflicts.append(Conflict(path, resolution, detail))
+            self.report.warnings.append(message)
 
     def _planned(self, action: Action, to_two: bool) -> None:
         with self.lock:
@@ -415,10 +467,10 @@ class _Bisync:
         try:
             n = 1
             while True:
-                first, second = f"{path}.conflict{n}", f"{path}.conflict{n + 1}"
+                first, second = conflict_names(path, n)
                 if not any(s.is_file(p) for s in (one, two) for p in (first, second)):
                     break
-                n += 2
+                n += 1
             one.move(path, first, overwrite=False)
             two.move(path, second, overwrite=False)
             transfer_file(ctx, ctx.src, first, ctx.dst, first, None, overwrite=False)
@@ -503,7 +555,7 @@ class _Bisync:
             report.plan = Plan(mode="bisync", src=src, dst=dst, actions=actions)
 
     def _new_state(self, listings: list[SortedListing]) -> Iterator[StateRecord]:
-        include = entry_filter(self.ctx.opts.filters, datetime.now(UTC))
+        include = self.include
         post, keep = self.post, self.keep_prior
         for path, c1, c2, _ in _three_way(listings[0], listings[1], None):
             if path in keep:

@@ -134,10 +134,12 @@ def _run(ctx: RunContext, report: CheckReport, *, download: bool) -> None:
             if ctx.cancelled():
                 raise Cancelled
             if include is not None:
+                # As sync filters: a path whose source file a filter hides is left out; a
+                # hidden destination file is compared with an included source file.
                 if s is not None and not include(s):
-                    s = None
-                if d is not None and not include(d):
-                    d = None
+                    continue
+                if s is None and d is not None and not include(d):
+                    continue
             if s is None and d is None:
                 continue
             if d is None:

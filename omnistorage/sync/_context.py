@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +17,17 @@ from omnistorage.sync._progress import ProgressTracker
 from omnistorage.sync._report import SyncReport, error_entry
 
 __all__ = ["Recorder", "RunContext", "same_backend"]
+
+
+_log = logging.getLogger("omnistorage.sync")
+
+# What each completed action is called in the INFO line logged for it (rclone -v's words).
+_DONE_WORDS = {
+    "copied": "Copied (new)",
+    "updated": "Copied (replaced existing)",
+    "deleted": "Deleted",
+    "moved": "Moved (source deleted)",
+}
 
 
 def same_backend(a: Store, b: Store) -> bool:
@@ -33,12 +45,14 @@ class Recorder:
         self.error_count = 0
 
     def done(self, kind: str, path: str) -> None:
+        _log.info("%s: %s", path, _DONE_WORDS.get(kind, kind))
         with self._lock:
             self.report.counts[kind] = self.report.counts.get(kind, 0) + 1
             if self._record:
                 getattr(self.report, kind).append(path)
 
     def renamed(self, old: str, new: str) -> None:
+        _log.info("%s: Renamed from %s", new, old)
         with self._lock:
             self.report.counts["renamed"] += 1
             if self._record:
@@ -119,8 +133,8 @@ class RunContext:
             bandwidth=TokenBucket(opts.bwlimit, cancelled) if opts.bwlimit else None,
             rate=TokenBucket(opts.tpslimit, cancelled) if opts.tpslimit else None,
             cache=cache,
-            src_hashes=LocalHashes(src_side, cache) if src_side.local is not None else None,
-            dst_hashes=LocalHashes(dst_side, cache) if dst_side.local is not None else None,
+            src_hashes=LocalHashes(src_side, cache) if src_side.reads_local else None,
+            dst_hashes=LocalHashes(dst_side, cache) if dst_side.reads_local else None,
             backup=describe(opts.backup_dir) if opts.backup_dir is not None else None,
             stream_hash=opts.hash_type,
         )

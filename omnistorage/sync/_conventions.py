@@ -34,9 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from omnistorage._parts import PartLayout
-from omnistorage.backends.local import LocalBackend
 from omnistorage.capabilities import Capability, ETagKind
-from omnistorage.errors import CapabilityNotSupported
 from omnistorage.models import HashType
 from omnistorage.store import Store
 
@@ -81,14 +79,15 @@ class Side:
 
     Attributes:
         store: the store.
-        name: the backend type name (``"s3"``, ``"local"`` …).
+        name: the backend type name (``"s3"``, ``"local"`` …), for messages only: nothing
+            is decided by it.
         settable_mtime: writes take ``modified=`` and listings return it.
         mtime_in_metadata: the engine keeps the mtime in an ``mtime`` metadata entry that
             only ``stat`` returns (S3).
         precision_us: how finely a kept mtime survives, in microseconds.
         hash_types: hash types the backend declares (listings or ``stat`` carry them).
-        local: the local driver when the store is on local files (hashes are computed by
-            reading the file, and cached), else ``None``.
+        reads_local: the backend reads from this machine (``Features.reads_local``):
+            hashes are computed by reading the file, and cached by its strong version.
         etag_md5_candidate: a listed ETag of 32 hex digits may be the MD5 (S3).
         has_metadata: ``stat`` works (``METADATA``).
         multipart: the part layout of the store's multipart uploads (``Features.multipart``
@@ -102,7 +101,7 @@ class Side:
     mtime_in_metadata: bool
     precision_us: int
     hash_types: frozenset[str]
-    local: LocalBackend | None
+    reads_local: bool
     etag_md5_candidate: bool
     has_metadata: bool
     multipart: PartLayout | None = None
@@ -115,7 +114,7 @@ class Side:
 
     def can_hash(self, kind: str) -> bool:
         """``kind`` can be had for a file of this side without downloading it."""
-        if self.local is not None or kind in self.hash_types:
+        if self.reads_local or kind in self.hash_types:
             return True
         return kind == HashType.MD5.value and (self.etag_md5_candidate or self.mtime_in_metadata)
 
@@ -126,10 +125,6 @@ def describe(store: Store) -> Side:
     name = store.unwrap().name
     settable = store.supports(Capability.SET_MOD_TIME)
     md5_candidate = features.etag is ETagKind.MD5_OR_MULTIPART
-    try:
-        local: LocalBackend | None = store.unwrap(LocalBackend)
-    except CapabilityNotSupported:
-        local = None
     return Side(
         store=store,
         name=name,
@@ -139,7 +134,7 @@ def describe(store: Store) -> Side:
         # backend declares.
         precision_us=max(1, -(-features.mtime_precision_ns // 1000)) if settable else 1,
         hash_types=frozenset(kind.value for kind in features.hash_types),
-        local=local,
+        reads_local=features.reads_local,
         etag_md5_candidate=md5_candidate,
         has_metadata=store.supports(Capability.METADATA),
         multipart=features.multipart if md5_candidate else None,

@@ -275,7 +275,7 @@ def _by_checksum(src: Facts, dst: Facts, policy: Policy, kind: str) -> Verdict |
     for facts, side, name in ((src, policy.src, "src"), (dst, policy.dst, "dst")):
         if kind in facts.hashes:
             continue
-        if side.local is not None and kind not in facts.hashed:
+        if side.reads_local and kind not in facts.hashed:
             return Verdict("need_hash", "checksum", name, kind)  # type: ignore[arg-type]
         if not facts.meta_loaded and side.has_metadata and _meta_may_hash(side, kind):
             return Verdict("need_meta", "checksum", name)  # type: ignore[arg-type]
@@ -301,7 +301,7 @@ def _next_evidence(src: Facts, dst: Facts, policy: Policy) -> Verdict | None:
         (src, s_side, dst, d_side, "src"),
         (dst, d_side, src, s_side, "dst"),
     ):
-        if side.local is None:
+        if not side.reads_local:
             continue
         found = _multipart(other, other_side, facts)
         if found is not None and found[1] not in facts.hashed:
@@ -311,7 +311,7 @@ def _next_evidence(src: Facts, dst: Facts, policy: Policy) -> Verdict | None:
         (src, s_side, dst, d_side, "src"),
         (dst, d_side, src, s_side, "dst"),
     ):
-        if side.local is None or _MD5 in facts.hashed or _MD5 in facts.hashes:
+        if not side.reads_local or _MD5 in facts.hashed or _MD5 in facts.hashes:
             continue
         if (
             _MD5 in other.hashes

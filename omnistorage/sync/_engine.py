@@ -30,7 +30,13 @@ from omnistorage.sync._march import march
 from omnistorage.sync._options import SyncOptions
 from omnistorage.sync._plan import Action, Plan
 from omnistorage.sync._report import SyncReport
-from omnistorage.sync._setup import check_stores, entry_filter, load_listings, make_policy
+from omnistorage.sync._setup import (
+    check_stores,
+    entry_filter,
+    load_listings,
+    make_policy,
+    name_collisions,
+)
 
 __all__ = ["KEEP_SOURCE_REASONS", "Marcher", "execute_plan", "make_plan", "run_tree", "settle"]
 
@@ -58,6 +64,8 @@ class Marcher:
         self.emit = emit
         self.check = check
         self.include = entry_filter(ctx.opts.filters, datetime.now(UTC))
+        self.collisions: dict[str, tuple[str, ...]] = {}
+        """Paths one name on the destination (reported already): left alone."""
         self.new_files: list[Entry] = []
         self.extras: list[Entry] = []
 
@@ -100,6 +108,7 @@ class Marcher:
             and policy.dst.settable_mtime
         )
         window = policy.window_us
+        collisions = self.collisions
         same = 0
         checked = 0
         try:
@@ -109,14 +118,27 @@ class Marcher:
                     if cancelled():
                         raise Cancelled
                     progress.add_checked(1000)
+                if collisions and (s if s is not None else d)[0] in collisions:  # type: ignore[index]
+                    skips["name collision"] = skips.get("name collision", 0) + 1
+                    continue
                 if include is not None:
+                    # Filters never become deletions or unkept overwrites: a source file a
+                    # filter hides leaves its path alone (its destination copy is not
+                    # "missing on source"), and a destination file a filter hides is still
+                    # the file an included source file would replace (an update, backed up).
+                    d_hidden = d is not None and not include(d)
                     if s is not None and not include(s):
-                        s = None
-                    if d is not None and not include(d):
-                        if s is None and sync and delete_excluded:
-                            emit(Action("delete", d.path, "excluded", d.size, entry=d))
-                            continue
-                        d = None
+                        if d_hidden and sync and delete_excluded:
+                            emit(Action("delete", d.path, "excluded", d.size, entry=d))  # type: ignore[union-attr]
+                        else:
+                            skips["excluded"] = skips.get("excluded", 0) + 1
+                        continue
+                    if d_hidden and s is None:
+                        if sync and delete_excluded:
+                            emit(Action("delete", d.path, "excluded", d.size, entry=d))  # type: ignore[union-attr]
+                        else:
+                            skips["excluded"] = skips.get("excluded", 0) + 1
+                        continue
                 if s is None:
                     if d is None:
                         skips["excluded"] = skips.get("excluded", 0) + 1
@@ -352,6 +374,7 @@ def _plan(mode: str, ctx: RunContext) -> Plan:
 
         checks = Executor(ctx, mode)
         marcher = Marcher(ctx, mode, policy, emit, checks.check)
+        marcher.collisions = name_collisions(ctx, listings, ctx.dst.store)
         ctx.progress.phase("checking")
         try:
             marcher.run(*listings, transfers=True, deletes=True)
@@ -406,6 +429,7 @@ def _stream(mode: str, ctx: RunContext) -> None:
 
     marcher = Marcher(ctx, mode, policy, emit, executor.check)
     try:
+        marcher.collisions = name_collisions(ctx, listings, ctx.dst.store)
         ctx.progress.phase("checking")
         if delete_mode == "before":
             marcher.run(*listings, transfers=False, deletes=True)

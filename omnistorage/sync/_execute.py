@@ -12,7 +12,11 @@
   ``max_delete_size`` bytes (going over stops the deletes with a
   :class:`~omnistorage.sync.SyncError`). With ``backup_dir`` a file about to
   be deleted is moved there instead, and a file about to be overwritten is
-  copied there first (server-side when both stores share a backend).
+  copied there first (server-side when both stores share a backend). A
+  backup that fails (a missing bucket or folder, a refused permission, any
+  error of the backup store) fails that file: it is neither overwritten nor
+  deleted, and the run reports the error (so no later delete runs either).
+  Only a file the destination no longer holds has nothing to keep.
 - **move** deletes a source file only after its copy was verified (size, and
   a hash both sides share), or, when the destination already held it, after
   the two were compared by size and, where one is shared, by hash.
@@ -311,7 +315,9 @@ class Executor:
     def _delete(self, action: Action) -> None:
         ctx = self.ctx
         if ctx.backup is not None:
-            self.backup(action.path, move=True)
+            if not self.backup(action.path, move=True):
+                ctx.recorder.skip("not deleted: gone before its backup")
+                return
         else:
             ctx.op()
             ctx.dst.store.delete(action.path, missing_ok=True)
@@ -334,8 +340,29 @@ class Executor:
         self._remove_source(action.path)
         ctx.progress.add(files=1)
 
-    def backup(self, path: str, *, move: bool) -> None:
-        """Copy (or move) the destination file ``path`` into ``backup_dir``."""
+    def backup(self, path: str, *, move: bool) -> bool:
+        """Copy (or move) the destination file ``path`` into ``backup_dir``.
+
+        True when the file was kept there; False when the destination no longer holds it
+        (nothing to keep). A backup that fails for any other reason raises
+        :class:`BackupFailed` (a backup store that cannot take the file: a missing bucket
+        or folder, a refused permission …), so the caller neither overwrites nor deletes
+        a file whose backup was not made.
+        """
+        try:
+            return self._backup(path, move)
+        except (Cancelled, MaxTransferReached, BackupFailed):
+            raise
+        except Exception as exc:
+            temporary = isinstance(exc, StorageError) and exc.temporary
+            raise BackupFailed(
+                f"backup of {path!r} into backup_dir failed ({exc}); the file was left as it is",
+                path=path,
+                op="backup",
+                temporary=temporary,
+            ) from exc
+
+    def _backup(self, path: str, move: bool) -> bool:
         ctx = self.ctx
         backup = ctx.backup
         assert backup is not None
@@ -349,16 +376,30 @@ class Executor:
                     paths.join(backup.store.root, path),
                     overwrite=True,
                 )
-            except NotFound:
-                return  # gone already: nothing to keep
-            return
+            except NotFound as exc:
+                return self._gone(path, exc)
+            return True
         try:
             transfer_file(ctx, dst, path, backup, path, None)
-        except NotFound:
-            return
+        except NotFound as exc:
+            return self._gone(path, exc)
         if move:
             ctx.op()
             dst.store.delete(path, missing_ok=True)
+        return True
+
+    def _gone(self, path: str, exc: NotFound) -> bool:
+        """False when ``path`` is really gone from the destination; else ``exc`` came from
+        the backup side (re-raised: the backup failed)."""
+        ctx = self.ctx
+        ctx.op()
+        if ctx.dst.store.exists(path):
+            raise exc
+        return False
+
+
+class BackupFailed(StorageError):
+    """A file could not be kept in ``backup_dir``; it was neither overwritten nor deleted."""
 
 
 def _op_name(action: Action) -> str:

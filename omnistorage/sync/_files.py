@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from omnistorage import paths
@@ -11,16 +12,17 @@ from omnistorage.errors import AlreadyExists, CapabilityNotSupported, NotFound
 from omnistorage.models import ObjectInfo
 from omnistorage.store import Store
 from omnistorage.sync._context import RunContext, same_backend
+from omnistorage.sync._conventions import HASH_STRENGTH
 from omnistorage.sync._engine import KEEP_SOURCE_REASONS, settle
 from omnistorage.sync._entry import Entry, entry_of
 from omnistorage.sync._errors import SyncError
-from omnistorage.sync._execute import Executor, identical, with_retries
+from omnistorage.sync._execute import Executor, identical, side_hash, with_retries
 from omnistorage.sync._limits import Cancelled
 from omnistorage.sync._options import SyncOptions
 from omnistorage.sync._plan import Action, Plan
 from omnistorage.sync._report import SyncReport
 from omnistorage.sync._setup import make_policy
-from omnistorage.sync._transfer import transfer_file, verify_copy
+from omnistorage.sync._transfer import TransferResult, transfer_file, verify_copy
 
 __all__ = ["copy_file", "move_file"]
 
@@ -61,7 +63,10 @@ def copy_file(
     An existing destination file is compared as :func:`~omnistorage.sync.sync` compares
     (``compare``, ``ignore_existing``, ``update``) and left alone when it is the same;
     ``overwrite=False`` makes an existing file an ``AlreadyExists`` error (create-only,
-    atomic where the destination has ``CONDITIONAL_WRITE``). Keeps the mtime, content type
+    atomic where the destination has ``CONDITIONAL_WRITE``); a create-only publish whose
+    reply was lost and whose retry then meets an object is checked the way the drivers
+    check theirs: the same size and a shared hash equal to the source's make it this
+    copy's own object (done), anything else stays ``AlreadyExists``. Keeps the mtime, content type
     and user metadata as the tree operations do. Returns a :class:`SyncReport` (failures in
     ``errors``); bad arguments raise before any I/O.
     """
@@ -109,7 +114,9 @@ def _one(
                 backend=store.unwrap().name,
                 op=mode,
             )
-    if same_backend(src, dst) and paths.join(src.root, src_path) == paths.join(dst.root, dst_path):
+    if any(
+        a.child(src_path).overlaps(b.child(dst_path)) for a in src.locations for b in dst.locations
+    ):  # judged by location: two handles opened separately on one file are one file
         raise ValueError(f"{mode}_file: source and destination are the same file")
     started = time.monotonic()
     report = SyncReport(mode=f"{mode}_file", dry_run=dry_run)
@@ -215,12 +222,7 @@ def _run(
         return
     if not ctx.budget.start(entry.size):
         raise SyncError(f"max_transfer of {ctx.opts.max_transfer} bytes reached", op="transfer")
-    result = with_retries(
-        ctx,
-        lambda: transfer_file(
-            ctx, src_side, src_path, dst_side, dst_path, entry, overwrite=overwrite
-        ),
-    )
+    result = with_retries(ctx, _attempts(ctx, src_path, dst_path, entry, overwrite))
     recorder.done("copied" if op == "copy" else "updated", dst_path)
     recorder.add_bytes(result.size)
     if mode == "move":
@@ -232,6 +234,47 @@ def _run(
                 op="move",
             )
         _remove_source(ctx, src_path)
+
+
+def _attempts(
+    ctx: RunContext, src_path: str, dst_path: str, entry: Entry, overwrite: bool
+) -> Callable[[], TransferResult]:
+    """One transfer attempt per call. A create-only attempt that meets ``AlreadyExists``
+    after an earlier attempt failed (a lost reply: that attempt may have published) asks
+    whether the object there is the one it sent, as the drivers do after a retried
+    create-only request: the same size and a hash both sides share equal to the
+    source's. Ours: the copy is done. Not provably ours: the conflict stands."""
+    attempt = 0
+
+    def once() -> TransferResult:
+        nonlocal attempt
+        attempt += 1
+        try:
+            return transfer_file(
+                ctx, ctx.src, src_path, ctx.dst, dst_path, entry, overwrite=overwrite
+            )
+        except AlreadyExists:
+            if overwrite or attempt == 1 or not _is_ours(ctx, src_path, dst_path, entry):
+                raise
+            return TransferResult(entry.size or 0, None, False)
+
+    return once
+
+
+def _is_ours(ctx: RunContext, src_path: str, dst_path: str, entry: Entry) -> bool:
+    """The destination holds what ``src_path`` holds: equal size, and an equal hash of the
+    strongest kind both sides can tell without downloading (``False`` when none)."""
+    info = _info(ctx, ctx.dst.store, dst_path)
+    if info is None or entry.size is None or info.size != entry.size:
+        return False
+    there = entry_of(info)
+    for kind in HASH_STRENGTH:
+        if ctx.src.can_hash(kind) and ctx.dst.can_hash(kind):
+            mine = side_hash(ctx, ctx.src, src_path, entry, kind)
+            theirs = side_hash(ctx, ctx.dst, dst_path, there, kind)
+            if mine is not None and theirs is not None:
+                return mine == theirs
+    return False
 
 
 def _remove_source(ctx: RunContext, path: str) -> None:

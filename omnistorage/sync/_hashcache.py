@@ -1,12 +1,18 @@
-"""Hashes of local files, computed once and cached by file identity.
+"""Hashes of files a side reads locally, computed once and cached by file version.
 
 Comparing a local file with an S3 object by MD5 needs the local file's MD5,
-which costs a full read. :class:`LocalHashes` reads it once and remembers it
-in a :class:`HashCache`: an SQLite file keyed by the file's identity
-``(device, inode)`` and valid only while ``(size, mtime_ns, ctime_ns)`` are
-unchanged. A file rewritten in place gets a new mtime and ctime, one
-replaced by rename a new inode, one whose mtime was set back by a tool still
-a new ctime (which no user call can set), so a stale hash is never served.
+which costs a full read. :class:`LocalHashes` serves every side whose backend
+declares ``Features.reads_local`` (reading costs no network round trip): it
+reads a file once and remembers the digest in a :class:`HashCache`, an SQLite
+file keyed by where the file is (its store's location and path) and valid
+only while the backend's strong version token (``stat``'s ``etag`` where
+``Features.strong_version`` is declared) is unchanged. On local files that
+token is device, inode, mtime_ns, ctime_ns and size: a file rewritten in
+place gets a new mtime and ctime, one replaced by rename a new inode, one
+whose mtime was set back by a tool still a new ctime (which no user call can
+set), so a stale hash is never served. A backend without a strong version is
+hashed every time, never cached. No backend name decides any of this: a
+third-party local backend that declares the same facts is treated the same.
 
 Where it lives: ``$XDG_CACHE_HOME/omnistorage/sync-hashes.sqlite3``
 (``~/.cache/…`` by default), never inside a synced tree; ``hash_cache=`` takes
@@ -21,14 +27,14 @@ import contextlib
 import logging
 import os
 import sqlite3
-import stat as st
 import threading
 from typing import NamedTuple
 
-from omnistorage import paths
 from omnistorage._hashing import Hasher, new_hasher
+from omnistorage.errors import NotFound
 from omnistorage.models import HashType
 from omnistorage.sync._conventions import MultipartEtag, Side
+from omnistorage.sync._entry import to_us
 
 __all__ = ["FileId", "HashCache", "LazyCache", "LocalHashes", "default_cache_path"]
 
@@ -38,17 +44,13 @@ _COMMIT_EVERY = 500
 
 
 class FileId(NamedTuple):
-    """What identifies one version of a local file."""
+    """One version of one file: where it is, the backend's strong version token (``None``
+    when it has none: never cached), and the size and mtime the same ``stat`` gave."""
 
-    dev: int
-    ino: int
-    size: int
-    mtime_ns: int
-    ctime_ns: int
-
-    @classmethod
-    def of(cls, info: os.stat_result) -> FileId:
-        return cls(info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+    scope: str
+    token: str | None
+    size: int | None
+    mtime_us: int | None
 
 
 def default_cache_path() -> str:
@@ -72,28 +74,30 @@ class HashCache:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(
-                "CREATE TABLE IF NOT EXISTS hashes (dev INTEGER, ino INTEGER, kind TEXT, "
-                "size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER, digest TEXT, "
-                "PRIMARY KEY (dev, ino, kind)) WITHOUT ROWID"
+                "CREATE TABLE IF NOT EXISTS file_versions (scope TEXT, kind TEXT, "
+                "token TEXT, digest TEXT, PRIMARY KEY (scope, kind)) WITHOUT ROWID"
             )
             self._db.commit()
 
     def get(self, ident: FileId, kind: str) -> str | None:
+        if ident.token is None:
+            return None
         with self._lock:
             row = self._db.execute(
-                "SELECT size, mtime_ns, ctime_ns, digest FROM hashes "
-                "WHERE dev = ? AND ino = ? AND kind = ?",
-                (ident.dev, ident.ino, kind),
+                "SELECT token, digest FROM file_versions WHERE scope = ? AND kind = ?",
+                (ident.scope, kind),
             ).fetchone()
-        if row is None or tuple(row[:3]) != (ident.size, ident.mtime_ns, ident.ctime_ns):
+        if row is None or row[0] != ident.token:
             return None
-        return str(row[3])
+        return str(row[1])
 
     def put(self, ident: FileId, kind: str, digest: str) -> None:
+        if ident.token is None:
+            return
         with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (ident.dev, ident.ino, kind, ident.size, ident.mtime_ns, ident.ctime_ns, digest),
+                "INSERT OR REPLACE INTO file_versions VALUES (?, ?, ?, ?)",
+                (ident.scope, kind, ident.token, digest),
             )
             self._pending += 1
             if self._pending >= _COMMIT_EVERY:
@@ -154,25 +158,31 @@ def _hasher(kind: str, size: int) -> Hasher:
 
 
 class LocalHashes:
-    """Hashes of the files of one local side, through the cache when there is one."""
+    """Hashes of the files of one side that reads locally (``Features.reads_local``),
+    through the cache when there is one."""
 
     def __init__(self, side: Side, cache: LazyCache) -> None:
-        assert side.local is not None
         self._side = side
-        self._local = side.local
-        self._root = side.store.root
+        self._store = side.store
+        self._strong = side.store.features.strong_version
+        locations = side.store.locations
+        self._scope = "\n".join(str(place) for place in locations) + "\n"
         self._lazy = cache
 
-    def _key(self, path: str) -> str:
-        return paths.join(self._root, path) if self._root else path
-
     def identity(self, path: str) -> FileId | None:
-        """The identity of the regular file at ``path`` now, or ``None``."""
+        """The version of the file at ``path`` now (one ``stat``), or ``None`` when there is
+        no file."""
         try:
-            info = self._local.root_dir.lstat(self._key(path))
-        except OSError:
+            info = self._store.get_file_info(path)
+        except NotFound:
             return None
-        return FileId.of(info) if st.S_ISREG(info.st_mode) else None
+        modified = info.modified
+        return FileId(
+            self._scope + path,
+            info.etag if self._strong else None,
+            info.size,
+            None if modified is None else to_us(modified),
+        )
 
     def cached(self, path: str, kind: str) -> str | None:
         """The cached digest of the file as it is now, without reading it."""
@@ -213,9 +223,9 @@ class LocalHashes:
         missing = [kind for kind in kinds if kind not in found]
         if not missing:
             return found
-        size = before.size if before is not None else -1
+        size = before.size if before is not None and before.size is not None else -1
         hashers = {kind: _hasher(kind, size) for kind in missing}
-        with self._side.store.read(path) as stream:
+        with self._store.read(path) as stream:
             while chunk := stream.read(_CHUNK):
                 for hasher in hashers.values():
                     hasher.update(chunk)

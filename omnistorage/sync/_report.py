@@ -237,6 +237,7 @@ class BisyncReport:
         path2_to_path1: the same in the other direction.
         conflicts: paths changed on both sides, with their resolution.
         errors: run-level errors (per-file ones are in the two directions).
+        warnings: one line per conflict (and other things a user must see), also logged.
         first_run: no previous state existed: nothing was deleted.
         state_saved: the new state was written (not after errors, nor in a dry run).
     """
@@ -245,6 +246,7 @@ class BisyncReport:
     path2_to_path1: SyncReport = field(default_factory=lambda: SyncReport(mode="bisync"))
     conflicts: list[Conflict] = field(default_factory=list)
     errors: list[ErrorEntry] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     dry_run: bool = False
     first_run: bool = False
     state_saved: bool = False
@@ -279,6 +281,7 @@ class BisyncReport:
             "path1_to_path2": self.path1_to_path2.to_dict(),
             "path2_to_path1": self.path2_to_path1.to_dict(),
             "conflicts": [c.to_dict() for c in self.conflicts],
+            "warnings": list(self.warnings),
             "errors": [e.to_dict() for e in self.errors],
             "duration": self.duration,
         }

@@ -8,6 +8,8 @@
   strongest hash type both sides can produce.
 - :func:`load_listings` lists the sides in parallel; a listing failure stops the
   run, and every foreign key is recorded as an error (so nothing is deleted).
+- :func:`name_collisions` finds the paths a folding destination would merge
+  (see :mod:`omnistorage.sync._collide`) and records each as an error.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from datetime import datetime, timedelta
 from omnistorage.capabilities import Capability
 from omnistorage.errors import CapabilityNotSupported
 from omnistorage.store import Store
+from omnistorage.sync._collide import colliding_names, folding
 from omnistorage.sync._context import RunContext
 from omnistorage.sync._conventions import HASH_STRENGTH
 from omnistorage.sync._decide import Policy
@@ -29,10 +32,14 @@ from omnistorage.sync._limits import Cancelled
 from omnistorage.sync._march import SortedListing
 from omnistorage.sync._options import SyncOptions
 
-__all__ = ["check_stores", "entry_filter", "load_listings", "make_policy", "overlapping"]
-
-_IN_PROCESS = frozenset({"local", "memory"})
-"""Backends whose listings are CPU-bound Python (listed one after the other)."""
+__all__ = [
+    "check_stores",
+    "entry_filter",
+    "load_listings",
+    "make_policy",
+    "name_collisions",
+    "overlapping",
+]
 
 
 def check_stores(mode: str, src: Store, dst: Store, opts: SyncOptions) -> None:
@@ -120,7 +127,7 @@ def load_listings(
         return lambda: listings[index].load(ctx.cancelled, on_progress)
 
     # Listings of remote stores wait on the network: run them side by side. Listings of
-    # local files and memory are CPU-bound Python: threads would only fight for the GIL.
+    # stores that read locally are CPU-bound Python: threads would only fight for the GIL.
     in_process = all(_in_process(store) for store in stores)
     futures: list[Future[None]] = []
     pool = None
@@ -154,8 +161,35 @@ def load_listings(
     return listings
 
 
+def name_collisions(
+    ctx: RunContext, listings: list[SortedListing], *destinations: Store
+) -> dict[str, tuple[str, ...]]:
+    """The paths of ``listings`` that are one name on a destination that folds names
+    (``Features.case_insensitive``/``normalizes_unicode``), each recorded as an error of
+    the run (so nothing is deleted); empty when no destination folds."""
+    fold = folding(*(store.features for store in destinations))
+    if fold is None:
+        return {}
+    opts = ctx.opts
+    found = colliding_names(listings, fold, run_size=opts.listing_buffer, spill_dir=opts.spill_dir)
+    for path, group in sorted(found.items()):
+        others = ", ".join(repr(name) for name in group if name != path)
+        ctx.recorder.fail(
+            path,
+            "copy",
+            SyncError(
+                f"{path!r} and {others} are one name on the destination (it ignores case or "
+                "Unicode form): none of them was copied or deleted; rename one, and nothing "
+                "is deleted in this run",
+                op="copy",
+            ),
+        )
+    return found
+
+
 def _in_process(store: Store) -> bool:
-    return store.unwrap().name in _IN_PROCESS
+    """The store's listing is CPU-bound Python (``Features.reads_local``)."""
+    return store.features.reads_local
 
 
 def _labelled(exc: BaseException, what: str) -> BaseException:

@@ -19,18 +19,21 @@ import contextlib
 import io
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
-from omnistorage.errors import NotFound
+from omnistorage import paths
+from omnistorage.errors import InvalidPath, NotFound
 from omnistorage.store import Store
 from omnistorage.sync._entry import Entry
 from omnistorage.sync._errors import SyncError
 
 __all__ = ["StateLocation", "StateRecord", "read_state", "state_lock", "write_state"]
 
+_MD5_HEX = re.compile(r"[0-9a-f]{32}")
 _FORMAT = "omnistorage-bisync"
 _VERSION = 1
 
@@ -54,10 +57,41 @@ def _pack(entry: Entry | None) -> list[Any] | None:
 
 
 def _unpack(path: str, data: Any) -> Entry | None:
+    """The entry of one side of a state line, checked against the schema (``ValueError``
+    naming what is wrong)."""
     if data is None:
         return None
+    if not isinstance(data, list) or len(data) != 4:
+        raise ValueError("a side must be null or [size, mtime_us, etag, md5]")
     size, mtime, etag, md5 = data
+    if size is not None and (not _is_int(size) or size < 0):
+        raise ValueError("size must be null or an integer >= 0")
+    if mtime is not None and not _is_int(mtime):
+        raise ValueError("mtime must be null or an integer (microseconds)")
+    if etag is not None and not isinstance(etag, str):
+        raise ValueError("etag must be null or text")
+    if md5 is not None and not (isinstance(md5, str) and _MD5_HEX.fullmatch(md5)):
+        raise ValueError("md5 must be null or 32 lowercase hex digits")
     return Entry(path, size, mtime, etag, {"md5": md5} if md5 else None, None, None)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _record(line: str) -> StateRecord:
+    """One state line, checked against the schema: ``{"p": key, "1": side, "2": side}``."""
+    data = json.loads(line)
+    if not isinstance(data, dict) or set(data) != {"p", "1", "2"}:
+        raise ValueError('a line must be an object with exactly "p", "1" and "2"')
+    path = data["p"]
+    if not isinstance(path, str):
+        raise ValueError('"p" must be text')
+    try:
+        paths.validate_key(path)
+    except InvalidPath:
+        raise ValueError('"p" is not a valid key') from None
+    return StateRecord(path, _unpack(path, data["1"]), _unpack(path, data["2"]))
 
 
 def check_location(state: object) -> StateLocation:
@@ -97,13 +131,13 @@ def read_state(location: StateLocation, path1: str, path2: str) -> Iterator[Stat
         return None
     try:
         header = json.loads(handle.readline() or "null")
-    except json.JSONDecodeError:
+    except ValueError:  # not JSON, or not UTF-8
         handle.close()
         raise SyncError("bisync state is damaged: the header is not JSON", op="bisync") from None
     if not isinstance(header, dict) or header.get("format") != _FORMAT:
         handle.close()
         raise SyncError("bisync state is not an omnistorage bisync state", op="bisync")
-    if header.get("version") != _VERSION:
+    if not _is_int(header.get("version")) or header.get("version") != _VERSION:
         handle.close()
         raise SyncError(f"bisync state version {header.get('version')!r} is unknown", op="bisync")
     if (header.get("path1"), header.get("path2")) != (path1, path2):
@@ -123,11 +157,12 @@ def _records(handle: IO[str]) -> Iterator[StateRecord]:
             if not line.strip():
                 continue
             try:
-                data = json.loads(line)
-                path = data["p"]
-                record = StateRecord(path, _unpack(path, data["1"]), _unpack(path, data["2"]))
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-                raise SyncError(f"bisync state is damaged at line {number}", op="bisync") from None
+                record = _record(line)
+            except ValueError as exc:  # JSONDecodeError is one
+                raise SyncError(
+                    f"bisync state is damaged at line {number}: {exc}", op="bisync"
+                ) from None
+            path = record.path
             if path <= previous:
                 raise SyncError(f"bisync state is out of order at line {number}", op="bisync")
             previous = path

@@ -7,6 +7,12 @@ published until the last byte is in and checked:
 - the byte count must equal the listed size, and the hash computed on the
   way (``hash_type``, MD5 by default) must equal a hash the source listed;
   otherwise the writer is aborted (the source changed while it was read);
+- the source is read as one version: a backend's read that finds its object
+  changed underneath (a local file rewritten in place at the same size, seen
+  by its version token at the end of the read; an object replaced under a
+  pinned read) raises ``ChangedDuringRead``, and the writer is aborted. All
+  three are :class:`SourceChanged` errors, temporary: the file is read again
+  (``retries``), else it fails and nothing is deleted in the run;
 - cancellation and a ``hard`` ``max_transfer`` cutoff abort the writer too;
 - ``bwlimit`` paces the chunks.
 
@@ -27,7 +33,7 @@ from dataclasses import dataclass
 from omnistorage import paths
 from omnistorage._hashing import new_hasher
 from omnistorage.capabilities import Capability
-from omnistorage.errors import StorageError
+from omnistorage.errors import ChangedDuringRead, StorageError
 from omnistorage.models import HashType, ObjectInfo
 from omnistorage.sync._context import RunContext
 from omnistorage.sync._conventions import (
@@ -82,7 +88,7 @@ def _source_details(ctx: RunContext, frm: Side, to: Side, path: str, entry: Entr
     wants_meta = to.store.supports(Capability.USER_METADATA) and entry.metadata is None
     if frm.has_metadata and (
         frm.mtime_in_metadata
-        or (wants_type and frm.local is None and store.supports(Capability.CONTENT_TYPE))
+        or (wants_type and store.supports(Capability.CONTENT_TYPE))
         or (wants_meta and store.supports(Capability.USER_METADATA))
     ):
         ctx.op()
@@ -102,9 +108,9 @@ def _source_details(ctx: RunContext, frm: Side, to: Side, path: str, entry: Entr
             mtime = kept if kept is not None else entry.mtime
     if (
         content_type is None
-        and frm.local is not None
+        and not store.supports(Capability.CONTENT_TYPE)
         and to.store.supports(Capability.CONTENT_TYPE)
-    ):
+    ):  # a source that keeps no content type: guess it from the name
         content_type = mimetypes.guess_type(path, strict=False)[0]
     return _Details(mtime, content_type, metadata, md5, size)
 
@@ -257,7 +263,16 @@ def _stream(
                 # Ask for what is left (+1 to see the end): a read allocates what it asks
                 # for, and a 1 MiB buffer per small file costs more than the copy itself.
                 want = _CHUNK if expected_size is None else min(_CHUNK, expected_size - total + 1)
-                chunk = reader.read(max(want, 1))
+                try:
+                    chunk = reader.read(max(want, 1))
+                except ChangedDuringRead as exc:
+                    raise SourceChanged(
+                        f"copy {from_path!r}: the source changed while it was read ({exc}); "
+                        "nothing was written",
+                        path=from_path,
+                        op="read",
+                        temporary=True,
+                    ) from exc
                 if not chunk:
                     break
                 n = len(chunk)
@@ -316,7 +331,7 @@ def _stream(
         if (
             after is not None
             and after.size == total
-            and (mtime is None or abs(after.mtime_ns // 1000 - mtime) <= 1)
+            and (mtime is None or (after.mtime_us is not None and abs(after.mtime_us - mtime) <= 1))
         ):
             to_hashes.remember(after, kind, digest)
     return TransferResult(total, digest, False)

@@ -23,6 +23,7 @@ from omnistorage.errors import (
     NotFound,
     StorageError,
     StreamClosed,
+    WriteConflict,
 )
 from omnistorage.models import HashType
 from omnistorage.store import Store
@@ -32,7 +33,7 @@ from omnistorage.testing._marks import CAPABILITY_TESTS, covers, requires
 from omnistorage.testing._ownership import OwnershipTests
 from omnistorage.testing._wrapped import WRAPPER_NOT_APPLICABLE, is_wrapper, mark_gaps, wrap
 from omnistorage.testing.basic import BasicOnly
-from omnistorage.testing.race import race_create_only
+from omnistorage.testing.race import race, race_create_only
 
 __all__ = ["CAPABILITY_TESTS", "HOSTILE_KEYS", "StoreConformance", "requires"]
 
@@ -71,6 +72,35 @@ def _hash(kind: HashType, data: bytes) -> str:
     return hashlib.new(kind.value, data).hexdigest()
 
 
+def _overwrite_until_it_lands(
+    store: Store, key: str, data: bytes, conflicts: list[WriteConflict]
+) -> None:
+    """Overwrite, retrying after a ``WriteConflict``: each loss means another writer
+    published meanwhile, and each racing writer publishes once, so it lands in time."""
+    for _attempt in range(64):
+        try:
+            store.write(key, data, overwrite=True)
+        except WriteConflict as exc:
+            conflicts.append(exc)
+        else:
+            return
+    raise AssertionError(f"an overwrite of {key!r} never landed after {len(conflicts)} conflicts")
+
+
+def _check_conflicts_allowed(store: Store, conflicts: list[WriteConflict], backend: str) -> None:
+    """A racing overwrite may lose only with a temporary WriteConflict, and only where the
+    backend declares it may (``Features.overwrite_may_conflict``)."""
+    if not conflicts:
+        return
+    assert store.features.overwrite_may_conflict, (
+        f"{backend} does not declare overwrite_may_conflict, yet a racing overwrite "
+        f"failed with {conflicts[0]!r}"
+    )
+    for conflict in conflicts:
+        assert conflict.temporary, f"{conflict!r} is not temporary: a retry must be safe"
+        assert conflict.op == "write", conflict.op
+
+
 class StoreConformance(IntegrityTests, FactTests, OwnershipTests):
     """Behaviour every backend must show. Subclasses set :attr:`backend_name` and
     define an ``empty_store`` fixture; see :mod:`omnistorage.testing`."""
@@ -88,6 +118,10 @@ class StoreConformance(IntegrityTests, FactTests, OwnershipTests):
     """Test name → reason: behaviour the backend by design does not have (a one-shot
     pipe cannot be read twice); these are skipped, with the reason in the report."""
     large_size: ClassVar[int] = 6 * 1024 * 1024
+    race_size: ClassVar[int] = 2 * 1024 * 1024
+    """Bytes each racing overwriter writes (more than one part or block where the
+    backend stages them, so a commit can discard another writer's staged parts)."""
+    racing_writers: ClassVar[int] = 4
     many_keys: ClassVar[int] = 1100
     mtime_tolerance: ClassVar[timedelta] = timedelta(minutes=2)
 
@@ -318,6 +352,45 @@ class StoreConformance(IntegrityTests, FactTests, OwnershipTests):
         race_create_only(store, "race.txt", payload, writers=8).assert_one_winner(
             store, "race.txt", payload
         )
+
+    @requires(Capability.ATOMIC_WRITE)
+    def test_racing_overwrites_leave_one_whole_version(self, store: Store) -> None:
+        size = self.race_size
+        payloads = [bytes([65 + i]) * size for i in range(self.racing_writers)]
+        store.write("raced.bin", b"old", overwrite=True)
+        conflicts: list[WriteConflict] = []
+
+        def overwrite(i: int, barrier: threading.Barrier) -> None:
+            barrier.wait()
+            _overwrite_until_it_lands(store, "raced.bin", payloads[i], conflicts)
+
+        result = race(overwrite, threads=self.racing_writers)
+        assert not result.errors, result.errors  # every overwrite landed, retries included
+        assert store.read_bytes("raced.bin") in payloads  # one whole version
+        _check_conflicts_allowed(store, conflicts, self.backend_name)
+
+    @requires(Capability.ATOMIC_WRITE)
+    def test_an_overwrite_raced_by_another_publish_lands_or_conflicts_then_lands(
+        self, store: Store
+    ) -> None:
+        # Both large: staged in parts or blocks where the backend stages them, so the
+        # fast writer's commit can discard what the slow one staged (Azure).
+        slow = bytes(range(256)) * (self.large_size // 256)
+        fast = bytes(reversed(range(256))) * (self.large_size // 256)
+        store.write("raced.bin", b"old", overwrite=True)
+        writer = store.open_atomic("raced.bin", overwrite=True)
+        writer.write(slow)
+        store.write("raced.bin", fast, overwrite=True)
+        assert store.read_bytes("raced.bin") == fast  # nothing of the slow writer yet
+        conflicts: list[WriteConflict] = []
+        try:
+            writer.close()
+        except WriteConflict as exc:  # anything else fails the test
+            conflicts.append(exc)
+            assert store.read_bytes("raced.bin") == fast  # the loser published nothing
+            store.write("raced.bin", slow, overwrite=True)  # and its retry lands
+        _check_conflicts_allowed(store, conflicts, self.backend_name)
+        assert store.read_bytes("raced.bin") == slow
 
     def test_concurrent_writes_to_distinct_keys(self, store: Store) -> None:
         def put(i: int) -> None:

@@ -116,6 +116,7 @@ def test_two_racing_overwrites_end_in_one_blob_and_a_typed_temporary_conflict() 
             ),
             unique_root(),
         )
+        assert store.features.overwrite_may_conflict  # declared: the suite accepts it
         store.write("shared.bin", b"old", overwrite=True)
         slow = store.open_atomic("shared.bin", overwrite=True)
         slow.write(b"a" * (200 * KiB))  # blocks staged, not committed

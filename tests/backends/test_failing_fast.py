@@ -1,8 +1,10 @@
 """Every network backend fails fast and temporary against a port nobody listens on.
 
-The defaults (``omnistorage._net``: connect 3 s, read 60 s, 2 retries) must
-turn "the server is down" into ``BackendUnavailable(temporary=True)`` within
-about 10 s, so callers and retry layers can decide quickly.
+The defaults (``omnistorage._net``: connect 3 s, silence 10 s, 2 retries within a
+15 s retry budget) must turn "the server is down" into
+``BackendUnavailable(temporary=True)`` within about 10 s, so callers and retry
+layers can decide quickly. A server that accepts connections and then stalls is
+``test_stalled_servers.py``'s.
 """
 
 from __future__ import annotations

@@ -192,7 +192,7 @@ def test_listings_carry_sizes_and_modification_times(tree: NginxTree) -> None:
         ({"base_url": "http://user:hunter22@host/x/"}, "credentials"),
         ({"base_url": "http://host:99999/"}, "port"),
         ({"base_url": "http://h/", "listing": "apache"}, "listing"),
-        ({"base_url": "http://h/", "password": "hunter22"}, "without a username"),
+        ({"base_url": "http://h/", "password": "hunter22"}, "'password' needs 'username'"),
         ({"base_url": "http://h/", "username": "u", "bearer_token": "t0ken"}, "not both"),
         ({"base_url": "http://h/", "retries": -1}, "retries"),
         ({"base_url": "http://h/", "connect_timeout": 0}, "connect_timeout"),

@@ -269,7 +269,7 @@ def test_url_and_option_errors() -> None:
         open_store(f"s3://b/p?endpoint_url={endpoint}&colour=blue")
     with pytest.raises(ConfigurationError, match="part_size"):
         open_store(f"s3://b/p?endpoint_url={endpoint}&part_size=1024")
-    with pytest.raises(ConfigurationError, match="either client"):
+    with pytest.raises(ConfigurationError, match="'client' excludes 'endpoint_url'"):
         S3Backend(bucket="b", client=shared_client(), endpoint_url=endpoint)
 
 

@@ -115,7 +115,7 @@ def client_error(code: str, status: int, operation: str = "GetObject") -> Except
     [
         (client_error("NoSuchKey", 404), ErrorKind.NOT_FOUND, False),
         (client_error("404", 404, "HeadObject"), ErrorKind.NOT_FOUND, False),
-        (client_error("NoSuchBucket", 404), ErrorKind.NOT_FOUND, False),
+        (client_error("NoSuchBucket", 404), ErrorKind.BUCKET_NOT_FOUND, False),
         (client_error("AccessDenied", 403), ErrorKind.PERMISSION_DENIED, False),
         (client_error("PreconditionFailed", 412), ErrorKind.PRECONDITION_FAILED, False),
         (client_error("ConditionalRequestConflict", 409), ErrorKind.PRECONDITION_FAILED, True),

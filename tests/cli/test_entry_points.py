@@ -19,16 +19,21 @@ from tests.cli.conftest import REPO, CliInvoker, ProcessRunner
 COMMANDS = [
     ("ls",),
     ("stat",),
+    ("size",),
+    ("tree",),
     ("cat",),
     ("put",),
     ("get",),
     ("cp",),
     ("mv",),
     ("rm",),
+    ("mb",),
+    ("rmdir",),
     ("sync",),
     ("copy",),
     ("move",),
     ("check",),
+    ("bisync",),
     ("cleanup",),
     ("features",),
     ("config", "show"),
@@ -71,6 +76,41 @@ def test_python_dash_m_without_click_says_which_extra_to_install() -> None:
     assert b"pip install 'omnistorage[cli]'" in result.stderr
 
 
+@pytest.mark.parametrize("missing", ["click", "rich"])
+def test_the_console_script_without_the_cli_extra_says_which_extra_to_install(
+    missing: str,
+) -> None:
+    # What pip's generated script runs, built from the declaration in pyproject.toml.
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    module, _, function = project["project"]["scripts"]["omnistorage"].partition(":")
+    code = (
+        f"import sys; sys.modules[{missing!r}] = None; "
+        "sys.argv = ['omnistorage', 'ls', '.']; "
+        f"from {module} import {function}; sys.exit({function}())"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, check=False, cwd=REPO
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.decode().strip() == (
+        f"the omnistorage command needs {missing}: pip install 'omnistorage[cli]'"
+    )
+
+
+def test_python_dash_m_without_rich_says_which_extra_to_install() -> None:
+    code = (
+        "import sys, runpy; sys.modules['rich'] = None; "
+        "sys.argv = ['omnistorage', '--version']; "
+        "runpy.run_module('omnistorage', run_name='__main__')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, check=False, cwd=REPO
+    )
+    assert result.returncode == 2
+    assert b"needs rich: pip install 'omnistorage[cli]'" in result.stderr
+    assert b"Traceback" not in result.stderr
+
+
 def test_importing_omnistorage_imports_no_cli_library() -> None:
     code = (
         "import sys, omnistorage, omnistorage.records, omnistorage.registry; "
@@ -93,7 +133,8 @@ def test_commands_that_need_no_sync_engine_do_not_load_it() -> None:
 
 def test_the_main_help_documents_exit_codes_and_addresses(cli: CliInvoker) -> None:
     text = cli("--help").stdout
-    for needle in ("0 ok", "1 differences or errors", "2 usage", "130", "profile:path"):
+    needles = ("0 ok", "1 errors", "2 usage", "3 check found differences", "130", "profile:path")
+    for needle in needles:
         assert needle in text
 
 

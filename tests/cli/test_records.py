@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from omnistorage import Store, open_store
-from omnistorage.records import open_reader, open_writer
+from omnistorage.records import RollingRecordWriter, open_reader, open_writer
 from tests.cli.conftest import CliInvoker
 
 ROWS = [{"id": str(i), "name": f"user {i}", "note": 'line\nbreak, "quoted"'} for i in range(500)]
@@ -89,7 +89,7 @@ def test_records_count_counts_each_file(cli: CliInvoker, space: tuple[str, Store
     write(store, "a.ndjson.gz", [{"n": i} for i in range(1234)])
     write(store, "b.csv", ROWS[:7])
     out = cli("records", "count", f"{url}/a.ndjson.gz", f"{url}/b.csv").stdout
-    assert out.splitlines() == [f"1234\t{url}/a.ndjson.gz", f"7\t{url}/b.csv"]
+    assert out.splitlines() == [f"1234\t{url}/a.ndjson.gz", f"7\t{url}/b.csv", "1241\ttotal"]
 
 
 def test_records_count_json_reports_a_damaged_file_and_exits_1(
@@ -194,3 +194,65 @@ def test_records_cat_of_a_missing_file_exits_1(cli: CliInvoker, space: tuple[str
     url, _ = space
     result = cli("records", "cat", f"{url}/none.ndjson", expect=1)
     assert "no such file" in result.stderr
+
+
+def rolled(store: Store, records: int = 25, per_object: int = 4) -> None:
+    """A stream the rolling writer cut into many objects, plus a file that is no record file."""
+    with RollingRecordWriter(
+        store,
+        "{prefix}/{date:%Y/%m/%d}/{stream}-{seq:020d}.ndjson.zst",
+        prefix="logs",
+        stream="app",
+        max_records=per_object,
+    ) as log:
+        for i in range(records):
+            log.write({"i": i})
+    store.write("logs/_SUCCESS", b"")
+
+
+def test_records_over_a_folder_read_a_rolled_stream_in_order(
+    cli: CliInvoker, space: tuple[str, Store]
+) -> None:
+    url, store = space
+    rolled(store)
+    out = cli("records", "cat", f"{url}/logs/").stdout_bytes
+    assert json_lines(out) == [{"i": i} for i in range(25)]
+    head = cli("records", "head", "-n", "6", f"{url}/logs")
+    assert json_lines(head.stdout_bytes) == [{"i": i} for i in range(6)]
+    assert "skipped 1 file(s)" in head.stderr
+    counted = cli("records", "count", f"{url}/logs").stdout.splitlines()
+    assert len(counted) == 8
+    assert [line.split("\t")[0] for line in counted] == ["4"] * 6 + ["1", "25"]
+    assert counted[-1] == "25\ttotal"
+
+
+def test_records_over_a_glob(cli: CliInvoker, space: tuple[str, Store]) -> None:
+    url, store = space
+    rolled(store)
+    out = cli("records", "count", f"{url}/logs/*/*/*/app-*0006.ndjson.zst").stdout
+    assert out.splitlines()[0].startswith("1\t")
+    assert len(out.splitlines()) == 1
+    every = cli("records", "cat", f"{url}/logs/**/app-*.ndjson.zst").stdout_bytes
+    assert json_lines(every) == [{"i": i} for i in range(25)]
+    result = cli("records", "count", f"{url}/logs/*/nothing-*.csv", expect=1)
+    assert "no file matches" in result.stderr
+
+
+def test_records_over_a_local_glob_the_shell_did_not_expand(
+    cli: CliInvoker, local: Store, tmp_path: Path
+) -> None:
+    rolled(local)
+    day = next((tmp_path / "data" / "logs").glob("*/*/*"))
+    out = cli("records", "count", str(day / "app-*.ndjson.zst")).stdout
+    assert out.splitlines()[-1] == "25\ttotal"
+
+
+def test_records_over_a_folder_with_a_format_reads_every_file(
+    cli: CliInvoker, space: tuple[str, Store]
+) -> None:
+    url, store = space
+    store.write("dump/part-1", b'{"a": 1}\n')
+    store.write("dump/part-2", b'{"a": 2}\n{"a": 3}\n')
+    cli("records", "count", f"{url}/dump", expect=1)  # no format in the names
+    out = cli("records", "cat", "--format", "ndjson", "--compression", "none", f"{url}/dump")
+    assert json_lines(out.stdout_bytes) == [{"a": 1}, {"a": 2}, {"a": 3}]

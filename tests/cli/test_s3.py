@@ -48,7 +48,7 @@ def test_sync_to_s3_then_check_exit_codes(run: ProcessRunner, s3: S3Place, tmp_p
     run("sync", str(src), s3.url("www"), env=s3.env)
     run("check", str(src), s3.url("www"), env=s3.env)
     s3.store.write("www/css/a.css", b"body{x}", overwrite=True)
-    result = run("check", str(src), s3.url("www"), env=s3.env, expect=1)
+    result = run("check", str(src), s3.url("www"), env=s3.env, expect=3)
     assert result.stdout.decode().splitlines() == ["* css/a.css"]
 
 
@@ -125,3 +125,41 @@ root_path = "{s3.store.root}"
         for secret in (SECRET, KEY_ID):
             assert secret.encode() not in result.stdout + result.stderr
     assert s3.store.read_bytes("p/f.txt") == b"via profile"
+
+
+def test_records_count_over_a_glob_url_with_a_query(run: ProcessRunner, s3: S3Place) -> None:
+    from omnistorage.records import RollingRecordWriter
+
+    with RollingRecordWriter(
+        s3.store, "logs/{stream}-{seq:06d}.ndjson.zst", stream="api", max_records=10
+    ) as log:
+        for i in range(35):
+            log.write({"i": i})
+    url = s3.url("logs/api-*.ndjson.zst")  # '?endpoint_url=…' follows the glob
+    lines = run("records", "count", url, env=s3.env).stdout.decode().splitlines()
+    assert [line.split("\t")[0] for line in lines] == ["10", "10", "10", "5", "35"]
+
+
+def test_verbose_lists_each_file_and_keeps_sdk_logs_for_double_verbose(
+    run: ProcessRunner, s3: S3Place, tmp_path: Path
+) -> None:
+    src = tmp_path / "site"
+    src.mkdir()
+    (src / "a.txt").write_bytes(b"a")
+    (src / "b.txt").write_bytes(b"b")
+    first = run("-v", "sync", src.as_posix(), s3.url("www"), env=s3.env).stderr.decode()
+    lines = first.splitlines()
+    assert "INFO  : a.txt: Copied (new)" in lines
+    assert "INFO  : b.txt: Copied (new)" in lines
+    assert "botocore" not in first
+    assert "urllib3" not in first
+    (src / "a.txt").write_bytes(b"A")
+    (src / "b.txt").unlink()
+    second = run("-v", "sync", src.as_posix(), s3.url("www"), env=s3.env).stderr.decode()
+    assert "INFO  : a.txt: Copied (replaced existing)" in second.splitlines()
+    assert "INFO  : b.txt: Deleted" in second.splitlines()
+    quiet = run("sync", src.as_posix(), s3.url("www"), env=s3.env).stderr.decode()
+    assert "INFO" not in quiet
+    debug = run("-vv", "ls", s3.url(), env=s3.env).stderr.decode()
+    assert "DEBUG botocore" in debug
+    assert "testing" not in debug  # the keys (from the environment) are scrubbed

@@ -226,7 +226,7 @@ def test_check_prints_differences_in_rclone_combined_format(
 ) -> None:
     dst = make_tree(tmp_path / "dst", {**SOURCE, "a.txt": b"ALPHA", "only-dst": b"x"})
     (dst / "logs" / "app.log").unlink()
-    result = cli("check", "--combined", str(src), str(dst), expect=1)
+    result = cli("check", "--combined", str(src), str(dst), expect=3)
     assert result.stdout.splitlines() == [
         "* a.txt",
         "= d/e/f.bin",
@@ -235,6 +235,9 @@ def test_check_prints_differences_in_rclone_combined_format(
         "- only-dst",
     ]
     assert "1 differ, 1 only in source, 1 only in destination" in result.stderr
+    # Differences are the result, not an error.
+    assert "Error" not in result.stderr
+    assert result.stderr.startswith("check: the trees differ: ")
 
 
 def test_check_one_way_ignores_files_only_on_the_destination(
@@ -242,12 +245,12 @@ def test_check_one_way_ignores_files_only_on_the_destination(
 ) -> None:
     dst = make_tree(tmp_path / "dst", {**SOURCE, "only-dst": b"x"})
     cli("check", "--one-way", str(src), str(dst))
-    cli("check", str(src), str(dst), expect=1)
+    cli("check", str(src), str(dst), expect=3)
 
 
 def test_check_download_compares_bytes(cli: CliInvoker, src: Path, tmp_path: Path) -> None:
     dst = make_tree(tmp_path / "dst", {**SOURCE, "a.txt": b"ALPHA"})
-    report = json.loads(cli("check", "--download", "--json", str(src), str(dst), expect=1).stdout)
+    report = json.loads(cli("check", "--download", "--json", str(src), str(dst), expect=3).stdout)
     assert report["differ"] == ["a.txt"]
     assert report["compared_by"] == {"download": 4}
 
@@ -256,9 +259,10 @@ def test_check_download_compares_bytes(cli: CliInvoker, src: Path, tmp_path: Pat
     ("change", "code"),
     [
         (None, 0),
-        ("differ", 1),
-        ("missing_on_dst", 1),
-        ("missing_on_src", 1),
+        ("differ", 3),
+        ("missing_on_dst", 3),
+        ("missing_on_src", 3),
+        ("unreadable", 1),
     ],
 )
 def test_check_exit_codes_on_seeded_differences_in_a_real_process(
@@ -271,11 +275,17 @@ def test_check_exit_codes_on_seeded_differences_in_a_real_process(
         (dst / "logs" / "app.log").unlink()
     elif change == "missing_on_src":
         (dst / "new.txt").write_bytes(b"new")
+    elif change == "unreadable":  # what cannot be compared is an error, not a result
+        (dst / "bad\\name").write_bytes(b"another tool wrote a name outside the grammar")
     result = run("check", "--json", str(src), str(dst), expect=code)
     report = json.loads(result.stdout)
     assert report["ok"] is (code == 0)
-    if change is not None:
+    if change == "unreadable":
+        assert report["errors"]
+        assert b"Error: " in result.stderr
+    elif change is not None:
         assert len(report[change]) == 1
+        assert b"Error" not in result.stderr
 
 
 def test_check_of_a_missing_source_folder_exits_1(run: ProcessRunner, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 ds = pytest.importorskip("pyarrow.dataset")
 
-from omnistorage import LocalBackend, MemoryBackend, Store  # noqa: E402
+from omnistorage import Capability, LocalBackend, MemoryBackend, Store  # noqa: E402
 from omnistorage.ext.arrow import arrow_filesystem  # noqa: E402
 
 
@@ -80,3 +80,53 @@ def test_parquet_dataset_round_trips_through_s3() -> None:
         assert checksum == (8 * rows - 1) * 8 * rows // 2
     finally:
         wipe(store)
+
+
+ROOT_SPELLINGS = ["", "/", "//", "///"]
+
+
+def _planted(tmp_path: Path) -> tuple[Store, list[str]]:
+    store = Store(LocalBackend(tmp_path / "store"))
+    keys = ["a/x.parquet", "a/b/y.parquet", "z.bin"]
+    for key in keys:
+        store.write(key, b"kept")
+    return store, keys
+
+
+def _remaining(store: Store) -> list[str]:
+    return sorted(info.path for info in store.list_files(recursive=True))
+
+
+@pytest.mark.parametrize("root", ROOT_SPELLINGS)
+def test_delete_dir_contents_refuses_the_root_as_pyarrows_filesystems_do(
+    root: str, tmp_path: Path
+) -> None:
+    """pyarrow's own filesystems (local under a subtree, its mock) refuse the root here; so
+    does the adapter, and nothing is deleted."""
+    pafs = pytest.importorskip("pyarrow.fs")
+    (tmp_path / "theirs").mkdir()
+    for theirs in (
+        pafs.SubTreeFileSystem(str(tmp_path / "theirs"), pafs.LocalFileSystem()),
+        pafs._MockFileSystem(),
+    ):
+        with pytest.raises(pa.ArrowInvalid):
+            theirs.delete_dir_contents(root)
+    store, keys = _planted(tmp_path)
+    fs = arrow_filesystem(store)
+    with pytest.raises(ValueError, match="root"):
+        fs.delete_dir_contents(root)
+    with pytest.raises(ValueError, match="root"):
+        fs.delete_dir_contents(root, missing_dir_ok=True)
+    with pytest.raises(OSError, match="root"):
+        fs.delete_dir(root)
+    assert _remaining(store) == sorted(keys)
+
+
+def test_emptying_the_root_takes_the_explicit_call(tmp_path: Path) -> None:
+    store, _ = _planted(tmp_path)
+    fs = arrow_filesystem(store)
+    fs.delete_dir_contents("a")  # a folder below the root is emptied as asked
+    assert _remaining(store) == ["z.bin"]
+    assert store.is_folder("a") or not store.supports(Capability.MKDIR)
+    fs.delete_dir_contents("/", accept_root_dir=True)
+    assert _remaining(store) == []

@@ -297,19 +297,15 @@ def test_a_resumed_stream_never_mixes_versions() -> None:
 
 def test_metrics_layer_records_opentelemetry_metrics_and_spans() -> None:
     pytest.importorskip("opentelemetry.sdk")
-    from opentelemetry import metrics, trace
+    from opentelemetry import metrics
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from tests.support.otel import span_exporter
 
     reader = InMemoryMetricReader()
     metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    trace.set_tracer_provider(provider)
+    exporter = span_exporter()
 
     store = Store(MetricsLayer(MemoryBackend(), otel=True))
     store.write("k", b"abc")

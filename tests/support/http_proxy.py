@@ -17,7 +17,7 @@ emulator …) and, for the requests a :class:`Fault` matches, does one of:
 Each fault fires ``times`` times and is then spent; ``hits`` records what
 fired. Usage::
 
-    with FaultProxy("http://127.0.0.1:45055") as proxy:
+    with FaultProxy(os.environ["OMNI_TEST_S3_ENDPOINT"]) as proxy:
         proxy.add(Fault(lambda r: r.method == "PUT" and "uploadId" not in r.query))
         client = make_client(endpoint_url=proxy.url)
 """

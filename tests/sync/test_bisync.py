@@ -11,7 +11,7 @@ import pytest
 
 from omnistorage import LocalBackend, MemoryBackend, Store
 from omnistorage.ext import FaultInjectionLayer
-from omnistorage.sync import bisync, check
+from omnistorage.sync import Filters, bisync, check
 from tests.sync.support import contents, fill
 
 
@@ -109,15 +109,35 @@ def test_conflicts_resolve_by_the_chosen_winner(
     assert src.read_bytes("f") == dst.read_bytes("f") == winner
 
 
-def test_keep_both_keeps_both_versions_on_both_sides(src: Store, dst: Store, state: Path) -> None:
+@pytest.mark.parametrize("strategy", [None, "keep_both"], ids=["default", "keep_both"])
+def test_keep_both_keeps_both_versions_on_both_sides_and_is_the_default(
+    strategy: str | None, src: Store, dst: Store, state: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     make_conflict(src, dst, state)
-    report = bisync(src, dst, state=state, conflict="keep_both")
+    options = {} if strategy is None else {"conflict": strategy}
+    report = bisync(src, dst, state=state, **options)
     assert report.ok, list(report.all_errors())
+    assert [(c.path, c.resolution) for c in report.conflicts] == [("f", "keep_both")]
     for side in (src, dst):
         assert not side.exists("f")
-        assert side.read_bytes("f.conflict1") == b"path1 version"
-        assert side.read_bytes("f.conflict2") == b"path2 v"
+        assert side.read_bytes("f..path1") == b"path1 version"
+        assert side.read_bytes("f..path2") == b"path2 v"
+    # Loud: a warning in the report and in the log, naming the path.
+    assert any("'f'" in w and "both versions kept" in w for w in report.warnings)
+    assert any("conflict on 'f'" in r.getMessage() for r in caplog.records)
     assert bisync(src, dst, state=state).ok
+
+
+def test_keep_both_takes_the_next_free_names(src: Store, dst: Store, state: Path) -> None:
+    make_conflict(src, dst, state)
+    dst.write("f..path1", b"an older conflict", overwrite=True)
+    src.write("f..path1", b"an older conflict", overwrite=True)
+    report = bisync(src, dst, state=state)
+    assert report.ok, list(report.all_errors())
+    for side in (src, dst):
+        assert side.read_bytes("f..path1") == b"an older conflict"
+        assert side.read_bytes("f..path1-2") == b"path1 version"
+        assert side.read_bytes("f..path2-2") == b"path2 v"
 
 
 def test_skip_leaves_the_conflict_for_the_next_run(src: Store, dst: Store, state: Path) -> None:
@@ -177,12 +197,56 @@ def test_a_state_made_for_other_stores_is_refused(src: Store, dst: Store, state:
     assert "was made for" in report.errors[0].error
 
 
-def test_a_damaged_state_is_refused(src: Store, dst: Store, state: Path) -> None:
-    state.parent.mkdir(parents=True)
-    state.write_text("not json\n")
+DAMAGED_LINES = [
+    "not json",
+    "[1, 2]",
+    '{"p": 5, "1": null, "2": null}',
+    '{"p": ["a"], "1": null, "2": null}',
+    '{"p": "a", "1": 5, "2": null}',
+    '{"p": "a", "1": ["x", 1, null, null], "2": null}',
+    '{"p": "a", "1": [true, 1, null, null], "2": null}',
+    '{"p": "a", "1": [-1, 1, null, null], "2": null}',
+    '{"p": "a", "1": [1, "yesterday", null, null], "2": null}',
+    '{"p": "a", "1": [1, 1.5, null, null], "2": null}',
+    '{"p": "a", "1": [1, 1, 7, null], "2": null}',
+    '{"p": "a", "1": [1, 1, null, {"md5": 1}], "2": null}',
+    '{"p": "a", "1": [1, 1, null, "zz"], "2": null}',
+    '{"p": "a", "1": [1, 1, null], "2": null}',
+    '{"p": "../up", "1": null, "2": null}',
+    '{"p": "a", "1": null}',
+    '{"p": "a", "1": null, "2": null, "x": 1}',
+]
+
+
+@pytest.mark.parametrize("line", DAMAGED_LINES)
+def test_a_state_with_ill_typed_fields_proves_nothing_and_deletes_nothing(
+    line: str, src: Store, dst: Store, state: Path
+) -> None:
+    fill(src, {"a": b"1", "b": b"2", "c": b"3"})
+    assert bisync(src, dst, state=state).state_saved
+    dst.delete("a")  # would be propagated by a good state
+    header, *_ = state.read_text().splitlines()
+    state.write_text(header + "\n" + line + "\n")
     report = bisync(src, dst, state=state)
     assert not report.ok
-    assert "damaged" in report.errors[0].error
+    assert any("damaged" in e.error for e in report.all_errors())
+    assert src.exists("a")
+    assert report.path2_to_path1.deleted == report.path1_to_path2.deleted == []
+    assert not report.state_saved
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["not json", '{"format": "omnistorage-bisync", "version": true}', "[]", "\udcff"],
+)
+def test_a_damaged_state_header_is_refused(
+    header: str, src: Store, dst: Store, state: Path
+) -> None:
+    state.parent.mkdir(parents=True)
+    state.write_bytes(header.encode("utf-8", "surrogateescape") + b"\n")
+    report = bisync(src, dst, state=state)
+    assert not report.ok
+    assert not report.state_saved
 
 
 def test_the_state_can_live_in_a_store(src: Store, dst: Store) -> None:
@@ -222,3 +286,50 @@ def test_a_held_lock_refuses_a_second_run(src: Store, dst: Store, state: Path) -
     report = bisync(src, dst, state=state)
     assert not report.ok
     assert "another bisync" in report.errors[0].error
+
+
+# ---------------------------------------------------------------- filters never delete
+
+AN_HOUR_AGO = datetime.now(UTC) - timedelta(hours=1)
+
+
+def _edit(store: Store, data: bytes, when: datetime) -> None:
+    store.write("f", data, overwrite=True, modified=when)
+
+
+FILTER_KINDS = {
+    # filter, the edit on path1 that makes the filter hide the file there
+    "max_size": (Filters(max_size=10), lambda s: _edit(s, b"grown past ten bytes", later(5))),
+    "min_size": (Filters(min_size=3), lambda s: _edit(s, b"x", later(5))),
+    "min_age": (Filters(min_age=timedelta(minutes=10)), lambda s: _edit(s, b"fresh", later(5))),
+    "max_age": (
+        Filters(max_age=timedelta(days=1)),
+        lambda s: _edit(s, b"aged", datetime(2001, 1, 1, tzinfo=UTC)),
+    ),
+    "rule": (Filters(rules=["- f"]), lambda s: _edit(s, b"renamed rule", later(5))),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(FILTER_KINDS))
+@pytest.mark.parametrize("edited", ["path1", "path2"])
+def test_a_file_a_filter_now_hides_is_never_deleted_on_the_other_side(
+    kind: str, edited: str, src: Store, dst: Store, state: Path
+) -> None:
+    filters, edit = FILTER_KINDS[kind]
+    fill(src, {"keep": b"kept"})
+    src.write("f", b"orig", modified=AN_HOUR_AGO)
+    first = bisync(src, dst, state=state)
+    assert first.ok
+    assert first.state_saved
+    editor, other = (src, dst) if edited == "path1" else (dst, src)
+    before = other.read_bytes("f")
+    edit(editor)
+    report = bisync(src, dst, state=state, filters=filters)
+    assert report.ok, list(report.all_errors())
+    assert report.path1_to_path2.deleted == report.path2_to_path1.deleted == []
+    assert other.read_bytes("f") == before
+    assert editor.exists("f")
+    # Without the filter the edit flows across: the state kept what it proved.
+    after = bisync(src, dst, state=state)
+    assert after.ok, list(after.all_errors())
+    assert src.read_bytes("f") == dst.read_bytes("f") == editor.read_bytes("f")

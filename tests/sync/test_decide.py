@@ -76,7 +76,7 @@ def test_a_content_change_at_equal_size_with_a_new_mtime_transfers(local: Side) 
 
 
 def test_the_window_is_the_coarser_precision(local: Side) -> None:
-    sftp = dataclasses.replace(local, name="sftp", precision_us=1_000_000, local=None)
+    sftp = dataclasses.replace(local, name="sftp", precision_us=1_000_000, reads_local=False)
     policy = Policy(local, sftp, window_us=1_000_000)
     assert run(Facts.of(entry(mtime=T0 + 700_000)), Facts.of(entry(mtime=T0)), policy)[0] == "skip"
     assert run(Facts.of(entry(mtime=T0 + 1_700_000)), Facts.of(entry()), policy)[0] == "transfer"
@@ -154,7 +154,7 @@ def test_md5chksum_metadata_settles_a_multipart_object(local: Side, s3: Side) ->
 
 
 def test_the_mtime_metadata_entry_settles_when_no_hash_can(local: Side, s3: Side) -> None:
-    no_local = dataclasses.replace(local, local=None)
+    no_local = dataclasses.replace(local, reads_local=False)
     src = Facts.of(entry())
     dst = Facts.of(entry(mtime=T0 + 999_000_000))  # the listing's upload time
     assert decide(src, dst, Policy(no_local, s3)).kind == "need_meta"
@@ -165,7 +165,7 @@ def test_the_mtime_metadata_entry_settles_when_no_hash_can(local: Side, s3: Side
 
 
 def test_an_object_without_any_evidence_is_transferred(local: Side, s3: Side) -> None:
-    no_local = dataclasses.replace(local, local=None)
+    no_local = dataclasses.replace(local, reads_local=False)
     dst = Facts.of(entry())
     dst.add_meta(ObjectInfo("f", 5, metadata={}))
     assert run(Facts.of(entry()), dst, Policy(no_local, s3)) == (
@@ -180,7 +180,7 @@ def test_s3_to_local_hashes_the_local_file_before_any_head(local: Side, s3: Side
 
 
 def test_a_source_without_kept_mtime_uses_its_upload_time(local: Side, s3: Side) -> None:
-    no_local = dataclasses.replace(local, local=None)
+    no_local = dataclasses.replace(local, reads_local=False)
     src = Facts.of(entry(etag="ffffffffffffffffffffffffffffffff-2"))
     src.add_meta(ObjectInfo("f", 5, metadata={}))
     assert run(src, Facts.of(entry()), Policy(s3, no_local))[0] == "skip"

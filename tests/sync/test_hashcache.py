@@ -4,24 +4,61 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TypeVar
+
+import pytest
 
 from omnistorage import LocalBackend, MemoryBackend, Store
-from omnistorage.ext import FaultInjectionLayer
+from omnistorage.driver import Backend
+from omnistorage.errors import CapabilityNotSupported
+from omnistorage.ext import FaultInjectionLayer, Layer
 from omnistorage.sync import sync
 from omnistorage.sync._hashcache import FileId, HashCache, default_cache_path
 from tests.sync.support import fill
 
+T = TypeVar("T")
+
 
 def test_a_cached_hash_serves_only_the_same_file_version(tmp_path: Path) -> None:
     cache = HashCache(tmp_path / "h.sqlite3")
-    ident = FileId(1, 2, 3, 4, 5)
+    ident = FileId("file:///data\na.txt", "1:2:3:4:5", 5, 7)
     cache.put(ident, "md5", "abc")
     assert cache.get(ident, "md5") == "abc"
-    assert cache.get(ident._replace(size=4), "md5") is None
-    assert cache.get(ident._replace(mtime_ns=9), "md5") is None
-    assert cache.get(ident._replace(ctime_ns=9), "md5") is None
+    assert cache.get(ident._replace(token="1:2:3:9:5"), "md5") is None
+    assert cache.get(ident._replace(scope="file:///data\nb.txt"), "md5") is None
     assert cache.get(ident, "sha256") is None
+    cache.put(ident._replace(token=None), "md5", "never kept")  # no strong version: no cache
+    assert cache.get(ident._replace(token=None), "md5") is None
+    assert cache.get(ident, "md5") == "abc"
     cache.close()
+
+
+class AcmeDisk(Layer):
+    """A third-party backend over local files: another name, no way to unwrap it to a
+    LocalBackend; it declares the same facts (reads_local, strong_version)."""
+
+    name = "acme-disk"
+
+    def __init__(self, inner: Backend) -> None:
+        super().__init__(inner)
+        self.name = "acme-disk"
+
+    def as_native(self, kind: type[T]) -> T | None:
+        return self if isinstance(self, kind) else None
+
+
+def test_a_third_party_local_backend_is_hashed_once_like_local_files(tmp_path: Path) -> None:
+    faults = FaultInjectionLayer(LocalBackend(tmp_path / "acme"))
+    source = Store(AcmeDisk(faults))
+    with pytest.raises(CapabilityNotSupported):
+        source.unwrap(LocalBackend)
+    fill(source, {"a": b"a" * 1000, "b": b"b" * 2000})
+    mirror = Store(MemoryBackend())
+    assert sync(source, mirror, compare="checksum").ok
+    faults.fail_nth("open_read", 1, times=None, temporary=False)  # no more reads allowed
+    again = sync(source, mirror, compare="checksum")
+    assert again.ok, again.errors
+    assert again.skipped == {"same checksum": 2}
 
 
 def local_with_faults(tmp_path: Path) -> tuple[FaultInjectionLayer, Store]:

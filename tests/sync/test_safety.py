@@ -393,3 +393,26 @@ def test_progress_says_transferring_while_bytes_move(src: Store, dst: Store) -> 
         assert p.bytes_total is not None
         assert p.bytes_done <= p.bytes_total
     assert seen[-1].files_total == 60
+
+
+def test_a_source_file_a_filter_hides_never_deletes_its_destination_copy(
+    src: Store, dst: Store
+) -> None:
+    fill(src, {"grown.bin": b"x" * 50, "small": b"s"})
+    fill(dst, {"grown.bin": b"x" * 5, "gone": b"g"})
+    report = sync(src, dst, filters=Filters(max_size=10))
+    assert report.ok, report.errors
+    assert report.deleted == ["gone"]  # missing on the source: deleted
+    assert dst.read_bytes("grown.bin") == b"x" * 5  # on the source, hidden: left alone
+
+
+def test_a_filtered_destination_file_an_included_source_replaces_is_backed_up(
+    src: Store, dst: Store, tmp_path: Path
+) -> None:
+    backup = Store(LocalBackend(tmp_path / "backup"))
+    fill(src, {"f": b"included, long enough"})
+    fill(dst, {"f": b"tiny"})
+    report = sync(src, dst, filters=Filters(min_size=10), backup_dir=backup)
+    assert report.ok, report.errors
+    assert dst.read_bytes("f") == b"included, long enough"
+    assert backup.read_bytes("f") == b"tiny"

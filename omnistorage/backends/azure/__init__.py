@@ -27,9 +27,11 @@ What it does, and how:
   discards every uncommitted block of a blob at each commit); that race is
   reported as :class:`~omnistorage.errors.WriteConflict` (``temporary``:
   nothing of this write was published, the other writer's blob stands, and
-  writing again may succeed). A create-only write that meets a conflict
-  after a retried request checks whether the blob is its own (its block
-  ids, or size and Content-MD5) before it reports "already exists".
+  writing again may succeed), which the backend declares as
+  ``Features.overwrite_may_conflict`` and the conformance suite checks. A
+  create-only write that meets a conflict after a retried request checks
+  whether the blob is its own (its block ids, or size and Content-MD5)
+  before it reports "already exists".
 - **Pinned reads** (``PINNED_READ``): ``open_pinned`` sends ``If-Match`` with
   the ETag on every ranged download, so ``read_seekable`` never mixes
   versions.
@@ -118,7 +120,8 @@ properties → :class:`~omnistorage.models.ObjectInfo`), ``_datalake``
 """
 
 from omnistorage.backends.azure._backend import AzureBackend
+from omnistorage.backends.azure._buckets import AzureBuckets
 from omnistorage.backends.azure._errors import AzureCopyFailed
 from omnistorage.backends.azure._url import parse_url
 
-__all__ = ["AzureBackend", "AzureCopyFailed", "parse_url"]
+__all__ = ["AzureBackend", "AzureBuckets", "AzureCopyFailed", "parse_url"]

@@ -11,19 +11,85 @@ show them either.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
+import time
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from azure.core.credentials import AzureSasCredential
+from azure.core.exceptions import ServiceResponseError
 from azure.storage.blob import BlobServiceClient, ExponentialRetry
 
-from omnistorage._net import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_RETRIES
+from omnistorage._net import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_RETRIES,
+    DEFAULT_RETRY_BUDGET,
+    RetryBudget,
+)
 from omnistorage._redact import protect_secrets
 from omnistorage.backends.azure._limits import READ_CHUNK
 from omnistorage.errors import ConfigurationError
 
-__all__ = ["client_secrets", "make_service"]
+__all__ = ["BudgetedRetry", "budget_scope", "client_secrets", "make_service"]
+
+_scope = threading.local()
+
+
+@contextlib.contextmanager
+def budget_scope() -> Iterator[None]:
+    """One call, for the retry budget, however many requests the SDK makes inside it.
+
+    The download stream of the storage SDK reads a body up to three times (a new
+    request each, 1 s apart) when the first read fails: each of those requests
+    would start the budget afresh. Inside this scope they share the start of the
+    outermost scope of the thread, and a request that could not end within the
+    budget fails at once (``ServiceResponseError``, temporary) instead of waiting
+    for a silent server again."""
+    outer = getattr(_scope, "started", None)
+    if outer is None:
+        _scope.started = time.monotonic()
+    try:
+        yield
+    finally:
+        if outer is None:
+            _scope.started = None
+
+
+class BudgetedRetry(ExponentialRetry):
+    """The storage SDK's exponential retry, which starts a retry only within the call's
+    retry budget (:mod:`omnistorage._net`): a server that stays silent is not waited for
+    once more past it."""
+
+    def __init__(self, budget: RetryBudget, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._budget = budget
+
+    def configure_retries(self, request: Any) -> dict[str, Any]:
+        settings: dict[str, Any] = super().configure_retries(request)
+        settings["omnistorage_started"] = getattr(_scope, "started", None) or time.monotonic()
+        return settings
+
+    def send(self, request: Any) -> Any:
+        started = getattr(_scope, "started", None)
+        if started is not None and not self._budget.allows(started):
+            raise ServiceResponseError(
+                f"no request started: the retry budget of {self._budget.budget:g} s of this "
+                "call was spent waiting for a silent service"
+            )
+        return super().send(request)  # type: ignore[no-untyped-call]
+
+    def increment(
+        self, settings: Any, request: Any, response: Any = None, error: Any = None
+    ) -> bool:
+        again = bool(super().increment(settings, request, response=response, error=error))
+        started = settings.get("omnistorage_started")
+        if again and started is not None:
+            return self._budget.allows(started, self.get_backoff_time(settings))
+        return again
 
 
 def make_service(
@@ -38,6 +104,7 @@ def make_service(
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     read_timeout: float = DEFAULT_READ_TIMEOUT,
     retries: int = DEFAULT_RETRIES,
+    retry_budget: float = DEFAULT_RETRY_BUDGET,
 ) -> tuple[BlobServiceClient, bool, list[str]]:
     """The service client, whether the backend owns it, and the secrets to scrub."""
     given = {
@@ -60,8 +127,12 @@ def make_service(
         "read_timeout": read_timeout,
         # The SDK's default waits 15 s, then 18 s … between attempts; a service that is
         # down must fail within about 10 s (omnistorage._net).
-        "retry_policy": ExponentialRetry(
-            initial_backoff=1, increment_base=1, retry_total=retries, random_jitter_range=1
+        "retry_policy": BudgetedRetry(
+            RetryBudget(retry_budget, connect_timeout, read_timeout),
+            initial_backoff=1,
+            increment_base=1,
+            retry_total=retries,
+            random_jitter_range=1,
         ),
     }
     if connection_string is None and not (account_url or account_name):

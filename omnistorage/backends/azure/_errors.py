@@ -1,7 +1,9 @@
 """What the Azure SDK's exceptions mean: one classifier for every call the driver makes.
 
 The driver raises the SDK's exceptions unchanged, plus :class:`AzureCopyFailed`
-for a server-side copy that ends ``failed`` or ``aborted``. Create-only calls
+for a server-side copy that ends ``failed`` or ``aborted``. ``ContainerNotFound``
+is :attr:`~omnistorage.errors.ErrorKind.BUCKET_NOT_FOUND` (Azure names it in every
+answer, ``HEAD`` included), never a missing blob. Create-only calls
 send ``If-None-Match: *`` (:data:`IF_MISSING`); :func:`create_only` turns the
 service's 412 into :class:`FileExistsError`.
 """
@@ -26,13 +28,22 @@ from azure.core.exceptions import (
 
 from omnistorage.errors import Classification, ErrorKind, classify_builtin
 
-__all__ = ["IF_MISSING", "AzureCopyFailed", "classify", "create_only", "error_code"]
+__all__ = [
+    "CONTAINER_MISSING_CODES",
+    "IF_MISSING",
+    "AzureCopyFailed",
+    "classify",
+    "create_only",
+    "error_code",
+]
 
 _TEMPORARY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _EXISTS_CODES = frozenset(
     {"BlobAlreadyExists", "ContainerAlreadyExists", "PathAlreadyExists", "ResourceAlreadyExists"}
 )
 _BUSY_CODES = frozenset({"ContainerBeingDeleted", "ServerBusy", "OperationTimedOut"})
+CONTAINER_MISSING_CODES = frozenset({"ContainerNotFound", "FilesystemNotFound"})
+"""The codes of a missing container (Blob API) or file system (Data Lake API)."""
 
 IF_MISSING = MatchConditions.IfMissing
 
@@ -50,6 +61,8 @@ def error_code(exc: BaseException) -> str | None:
 def classify(exc: BaseException) -> Classification:
     """What ``exc`` means for the Store (:meth:`AzureBackend.classify_error`)."""
     code = error_code(exc)
+    if code in CONTAINER_MISSING_CODES:
+        return Classification(ErrorKind.BUCKET_NOT_FOUND, noun="container")
     if isinstance(exc, ResourceNotFoundError):
         return Classification(ErrorKind.NOT_FOUND)
     if isinstance(exc, ResourceExistsError):

@@ -9,6 +9,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceModifiedError, ResourceNotFoundError
 from azure.storage.blob import BlobClient, StorageStreamDownloader
 
+from omnistorage.backends.azure._client import budget_scope
 from omnistorage.driver import PinnedReader
 from omnistorage.errors import ObjectChanged
 
@@ -30,7 +31,8 @@ class DownloadReader(io.RawIOBase):
         while not self._pending:
             if self._chunks is None:
                 return False
-            chunk = next(self._chunks, None)
+            with budget_scope():  # the SDK may read a chunk's body three times
+                chunk = next(self._chunks, None)
             if chunk is None:
                 self._chunks = None
                 return False
@@ -78,12 +80,13 @@ class AzurePinned(PinnedReader):
         if length == 0:
             return b""
         try:
-            data: bytes = self._blob.download_blob(
-                offset=offset,
-                length=length,
-                etag=self._etag,
-                match_condition=MatchConditions.IfNotModified,
-            ).readall()
+            with budget_scope():
+                data: bytes = self._blob.download_blob(
+                    offset=offset,
+                    length=length,
+                    etag=self._etag,
+                    match_condition=MatchConditions.IfNotModified,
+                ).readall()
         except ResourceModifiedError as exc:
             raise ObjectChanged(f"{self._blob.blob_name!r} changed after it was opened") from exc
         except ResourceNotFoundError as exc:

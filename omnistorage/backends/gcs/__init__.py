@@ -49,8 +49,10 @@ What it does:
   for that generation; once it is overwritten or deleted GCS answers 404 and
   the read raises ``ChangedDuringRead``, never bytes of two versions
   (``_pinned``; the emulator ignores the parameter, see the tests' gap table).
-- **Metadata**: ``stat`` and listings give size, modification time, etag,
-  content type, user metadata, and the ``md5`` and ``crc32c`` hashes in
+- **Metadata**: ``stat`` and listings give size, modification time, the
+  generation as ``etag`` (a strong version: every write makes a new one, and
+  it is the token pinned reads ask for), content type, user metadata, and the
+  ``md5`` and ``crc32c`` hashes in
   lowercase hex (composite objects have no MD5). A modification time set on
   write is stored as the custom metadata key ``mtime`` (RFC 3339, the
   convention rclone uses) and reported as ``modified`` by ``stat`` and by
@@ -107,8 +109,9 @@ checked download stream).
 """
 
 from omnistorage.backends.gcs._backend import GCSBackend
+from omnistorage.backends.gcs._buckets import GCSBuckets
 from omnistorage.backends.gcs._errors import ResumableUploadError
 from omnistorage.backends.gcs._url import parse_url
 from omnistorage.backends.gcs._writer import CHUNK_GRANULARITY as CHUNK_GRANULARITY
 
-__all__ = ["GCSBackend", "ResumableUploadError", "parse_url"]
+__all__ = ["GCSBackend", "GCSBuckets", "ResumableUploadError", "parse_url"]

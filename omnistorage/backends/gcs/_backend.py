@@ -7,6 +7,7 @@ object info and error classification live in the sibling modules.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import logging
@@ -22,8 +23,11 @@ from omnistorage._net import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
     DEFAULT_RETRIES,
+    DEFAULT_RETRY_BUDGET,
+    RetryBudget,
     endpoint_authority,
 )
+from omnistorage.backends._bucket import BucketCheck, name_bucket
 from omnistorage.backends.gcs._client import credential_secrets, make_client
 from omnistorage.backends.gcs._errors import CONNECTION_ERRORS, InvalidResponse, classify
 from omnistorage.backends.gcs._metadata import crc32c_from_header, info
@@ -32,8 +36,19 @@ from omnistorage.backends.gcs._reader import GCSReader
 from omnistorage.backends.gcs._writer import CHUNK_GRANULARITY, GCSWriter
 from omnistorage.capabilities import Capability, ETagKind, Features
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer
-from omnistorage.errors import Classification, ConfigurationError, VersionMismatch
+from omnistorage.errors import Classification, VersionMismatch
 from omnistorage.models import HashType, Location, ObjectInfo
+from omnistorage.options import (
+    OptionSchema,
+    anything,
+    arguments,
+    excluding,
+    integer,
+    number,
+    path,
+    text,
+    url,
+)
 
 __all__ = ["GCSBackend"]
 
@@ -66,7 +81,30 @@ _FEATURES = Features.of(
     [HashType.MD5, HashType.CRC32C],
     max_object_size=_MAX_OBJECT_SIZE,
     etag=ETagKind.OPAQUE,
+    strong_version=True,  # stat's etag is the generation pinned reads ask for
 )
+
+OPTIONS = OptionSchema(
+    "gcs",
+    text("bucket", required=True, forbidden="/", example="omni-bucket"),
+    text("project", nullable=True, example="omni-project"),
+    url("endpoint_url", nullable=True, example="http://127.0.0.1:9023"),
+    anything("credentials", example=object()),
+    path("credentials_file", nullable=True, example="/nonexistent/omni-sa.json"),
+    integer("chunk_size", gt=0, multiple_of=CHUNK_GRANULARITY, unit="bytes"),
+    integer("list_page_size", ge=1, le=1000),
+    number("connect_timeout", gt=0, unit="seconds"),
+    number("read_timeout", gt=0, unit="seconds"),
+    integer("retries", ge=0),
+    number("retry_budget", gt=0, unit="seconds"),
+    number("timeout", gt=0, nullable=True, unit="seconds"),
+    anything("client", example=object()),
+    conflicts=(
+        ("credentials", "credentials_file"),
+        *excluding("client", "project", "endpoint_url", "credentials", "credentials_file"),
+    ),
+)
+"""The options of :class:`GCSBackend`, checked without I/O."""
 
 
 class GCSBackend(ExtendedBackend):
@@ -86,12 +124,18 @@ class GCSBackend(ExtendedBackend):
             objects up to this size go up in one request. Writers buffer about
             two chunks.
         list_page_size: results per listing request (1 to 1000).
-        connect_timeout, read_timeout: seconds (defaults 3 and 60, as every
-            network backend).
+        connect_timeout, read_timeout: seconds (defaults 3 and 10, as every
+            network backend: the wait for a connection, and how long the
+            service may stay silent before or inside an answer).
         retries: how long temporary failures are retried, counted in
             attempts after the first (default 2: the library's retries are
             cut to about 5 s in all, instead of its 120 s), so a service
             that is down fails within about 10 s with ``BackendUnavailable``.
+        retry_budget: seconds within which every attempt of a call must be
+            able to end (15): the library's retry deadline is at most the
+            budget less one silent wait, so a service that accepts connections
+            and never answers fails after one ``read_timeout``
+            (:mod:`omnistorage._net`).
         timeout: an older name for ``read_timeout``.
         client: a ready ``google.cloud.storage.Client`` to use instead of
             building one (the connection options must then be left unset). The
@@ -99,6 +143,7 @@ class GCSBackend(ExtendedBackend):
     """
 
     name = "gcs"
+    options_schema = OPTIONS
 
     def __init__(
         self,
@@ -113,46 +158,14 @@ class GCSBackend(ExtendedBackend):
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         read_timeout: float = DEFAULT_READ_TIMEOUT,
         retries: int = DEFAULT_RETRIES,
+        retry_budget: float = DEFAULT_RETRY_BUDGET,
         timeout: float | None = None,
         client: Any = None,
     ) -> None:
-        if not isinstance(bucket, str) or not bucket or "/" in bucket:
-            raise ConfigurationError(f"GCS bucket must be a bucket name, got {bucket!r}")
-        if (
-            isinstance(chunk_size, bool)
-            or not isinstance(chunk_size, int)
-            or chunk_size <= 0
-            or chunk_size % CHUNK_GRANULARITY
-        ):
-            raise ConfigurationError(
-                f"GCS chunk_size must be a positive multiple of 256 KiB, got {chunk_size!r}"
-            )
-        if isinstance(list_page_size, bool) or not 1 <= list_page_size <= 1000:
-            raise ConfigurationError(
-                f"GCS list_page_size must be between 1 and 1000, got {list_page_size!r}"
-            )
+        self.check_config(arguments(locals()))
         if timeout is not None:
             read_timeout = timeout
-        for option, value in (("connect_timeout", connect_timeout), ("read_timeout", read_timeout)):
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise ConfigurationError(f"GCS {option} must be positive, got {value!r}")
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise ConfigurationError(f"GCS retries must be 0 or more, got {retries!r}")
-        if client is not None:
-            given = [
-                name
-                for name, value in (
-                    ("project", project),
-                    ("endpoint_url", endpoint_url),
-                    ("credentials", credentials),
-                    ("credentials_file", credentials_file),
-                )
-                if value is not None
-            ]
-            if given:
-                raise ConfigurationError(
-                    f"GCS options {', '.join(given)} cannot be combined with client="
-                )
+        if client is not None:  # the schema refused connection options beside it
             self._owns_client = False
         else:
             client = make_client(project, endpoint_url, credentials, credentials_file)
@@ -164,17 +177,20 @@ class GCSBackend(ExtendedBackend):
         self._chunk_size = chunk_size
         self._list_page_size = list_page_size
         self._timeout = (float(connect_timeout), float(read_timeout))
+        self._budget = RetryBudget(retry_budget, connect_timeout, read_timeout)
+        deadline = min(1.0 + 2.0 * retries, self._budget.budget - self._budget.wait)
         self._retry = (
             DEFAULT_RETRY.with_delay(initial=0.5, maximum=2.0, multiplier=2.0).with_timeout(
-                1.0 + 2.0 * retries
+                deadline
             )
-            if retries
+            if retries and deadline > 0
             else None
         )
         self._http = client._http  # the client's authorized requests session
         endpoint = getattr(client, "api_endpoint", None) or client._connection.API_BASE_URL
         self._api_base = str(endpoint).rstrip("/")
         self._endpoint_label = endpoint_url
+        self._bucket_check = BucketCheck(bucket, "bucket", self._bucket_exists)
 
     def __repr__(self) -> str:
         endpoint = f", endpoint_url={self._endpoint_label!r}" if self._endpoint_label else ""
@@ -197,8 +213,8 @@ class GCSBackend(ExtendedBackend):
 
     def new_reader(self, key: str, *, offset: int = 0, length: int | None = None) -> BinaryIO:
         if length == 0:
-            # NotFound when missing
-            self._bucket.blob(key).reload(timeout=self._timeout, retry=self._retry)
+            with self.bucket_404():  # NotFound when missing
+                self._bucket.blob(key).reload(timeout=self._timeout, retry=self._retry)
             return io.BytesIO(b"")
         ranged = offset > 0 or length is not None
         headers = {"Accept-Encoding": "gzip"}  # the stored bytes, never transcoded
@@ -214,6 +230,9 @@ class GCSBackend(ExtendedBackend):
             response.close()
             return io.BytesIO(b"")
         if status not in (200, 206) or (status == 200 and offset > 0):
+            if status == 404:
+                response.close()
+                self._bucket_check.raise_if_missing()
             try:
                 if status == 200:
                     raise InvalidResponse(response, "the service ignored the Range header")
@@ -232,14 +251,31 @@ class GCSBackend(ExtendedBackend):
     def open_pinned(self, key: str) -> PinnedReader:
         """Ranged reads of the generation there now (see :mod:`._pinned`)."""
         blob = self._bucket.blob(key)
-        blob.reload(timeout=self._timeout, retry=self._retry)
+        with self.bucket_404():
+            blob.reload(timeout=self._timeout, retry=self._retry)
         url = f"{self._api_base}/download/storage/v1{blob.path}?alt=media"
         return GCSPinned(self._http, url, key, int(blob.generation), blob.size or 0, self._timeout)
 
     # ------------------------------------------------------------------ queries
 
     def exists(self, key: str) -> bool:
-        return bool(self._bucket.blob(key).exists(timeout=self._timeout, retry=self._retry))
+        if self._bucket.blob(key).exists(timeout=self._timeout, retry=self._retry):
+            return True
+        self._bucket_check.raise_if_missing()  # every 404 looks alike on some services
+        return False
+
+    def _bucket_exists(self) -> bool:
+        return bool(self._bucket.exists(timeout=self._timeout, retry=self._retry))
+
+    @contextlib.contextmanager
+    def bucket_404(self) -> Iterator[None]:
+        """Turn a "not found" into :class:`~omnistorage.errors.BucketMissing` when the
+        bucket itself is gone (GCS's emulators answer every 404 without a reason)."""
+        try:
+            yield
+        except api_exceptions.NotFound:
+            self._bucket_check.raise_if_missing()
+            raise
 
     def stat(self, key: str) -> ObjectInfo:
         blob = self._bucket.blob(key)
@@ -264,7 +300,8 @@ class GCSBackend(ExtendedBackend):
             timeout=self._timeout,
             retry=self._retry,
         )
-        return tuple((blob.name, int(blob.size or 0)) for blob in blobs)
+        with self.bucket_404():
+            return tuple((blob.name, int(blob.size or 0)) for blob in blobs)
 
     @staticmethod
     def _holds(key: str, below: tuple[tuple[str, int], ...]) -> bool:
@@ -302,6 +339,10 @@ class GCSBackend(ExtendedBackend):
             self.delete(f"{key}/")
 
     def list(self, prefix: str, *, recursive: bool = True) -> Iterator[ObjectInfo]:
+        with self.bucket_404():  # a listing's 404 is the bucket's
+            yield from self._list(prefix, recursive)
+
+    def _list(self, prefix: str, recursive: bool) -> Iterator[ObjectInfo]:
         blobs = self._client.list_blobs(
             self._bucket,
             prefix=prefix or None,
@@ -330,6 +371,7 @@ class GCSBackend(ExtendedBackend):
             # Retrying is safe: a delete that already happened reads as "missing".
             self._bucket.delete_blob(key, timeout=self._timeout, retry=self._retry)
         except api_exceptions.NotFound:
+            self._bucket_check.raise_if_missing()  # missing objects are fine, buckets not
             return
 
     def delete_version(self, key: str, version: str) -> None:
@@ -343,6 +385,7 @@ class GCSBackend(ExtendedBackend):
                 retry=self._retry,
             )
         except api_exceptions.NotFound:
+            self._bucket_check.raise_if_missing()  # missing objects are fine, buckets not
             return
         except api_exceptions.PreconditionFailed as exc:
             raise VersionMismatch(f"{key!r} holds another generation than {version}") from exc
@@ -362,13 +405,14 @@ class GCSBackend(ExtendedBackend):
         target = self._bucket.blob(dst)
         token: str | None = None
         while True:
-            token, _, _ = target.rewrite(
-                source,
-                token=token,
-                if_generation_match=None if overwrite else 0,
-                timeout=self._timeout,
-                retry=self._retry,
-            )
+            with self.bucket_404():
+                token, _, _ = target.rewrite(
+                    source,
+                    token=token,
+                    if_generation_match=None if overwrite else 0,
+                    timeout=self._timeout,
+                    retry=self._retry,
+                )
             if token is None:
                 return
 
@@ -380,7 +424,7 @@ class GCSBackend(ExtendedBackend):
         super().close()
 
     def classify_error(self, exc: BaseException) -> Classification:
-        return classify(exc)
+        return name_bucket(classify(exc), self._bucket_name, "bucket")
 
     def native_path(self, key: str) -> str:
         return f"gs://{self._bucket_name}/{key}" if key else f"gs://{self._bucket_name}"

@@ -21,7 +21,6 @@ from google.cloud import storage
 from google.oauth2 import service_account
 
 from omnistorage._redact import protect_secrets
-from omnistorage.errors import ConfigurationError
 
 __all__ = ["credential_secrets", "make_client"]
 
@@ -49,16 +48,14 @@ def make_client(
     credentials: Any,
     credentials_file: str | None,
 ) -> Any:
-    if credentials is not None and credentials_file is not None:
-        raise ConfigurationError("give GCS credentials or credentials_file, not both")
+    # GCSBackend's options schema has refused credentials with credentials_file, and an
+    # endpoint without a scheme (guessing http:// could send credentials in clear text).
     if credentials_file is not None:
         load = service_account.Credentials.from_service_account_file
         credentials = load(credentials_file, scopes=storage.Client.SCOPE)  # type: ignore[no-untyped-call]
         project = project or credentials.project_id
     client_options = None
     if endpoint_url:
-        if "://" not in endpoint_url:
-            endpoint_url = f"http://{endpoint_url}"
         client_options = {"api_endpoint": endpoint_url.rstrip("/")}
         if credentials is None:
             credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]

@@ -6,7 +6,10 @@ exceptions for transport failures. The driver raises them unchanged, except
 for requests to a resumable upload session, which fail with
 :class:`ResumableUploadError` (so the session URI stays out of messages).
 Every 412 means "already exists": only create-only requests carry a
-precondition.
+precondition. GCS says "The specified bucket does not exist." in a missing
+bucket's 404 (:attr:`~omnistorage.errors.ErrorKind.BUCKET_NOT_FOUND`); where the
+answer has no reason (a ``HEAD``, an emulator) the driver asks about the bucket
+(:mod:`omnistorage.backends._bucket`).
 """
 
 from __future__ import annotations
@@ -75,6 +78,8 @@ def classify(exc: BaseException) -> Classification:
         return Classification(ErrorKind.UNAVAILABLE, temporary=True)
     if isinstance(exc, api_exceptions.GoogleAPICallError):
         code = exc.code
+        if code == 404 and "bucket does not exist" in str(exc.message):
+            return Classification(ErrorKind.BUCKET_NOT_FOUND)  # GCS's own words
         return (
             _classify_status(int(code)) if code is not None else Classification(ErrorKind.UNKNOWN)
         )

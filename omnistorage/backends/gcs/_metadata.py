@@ -1,7 +1,8 @@
 """Object info from a blob, the ``mtime`` metadata key, and GCS's hash encodings.
 
-A modification time set on write is stored as the custom metadata key
-``mtime`` (RFC 3339, as rclone does) and reported as ``modified``; hashes
+``etag`` is the object's generation (:func:`version`). A modification time set
+on write is stored as the custom metadata key ``mtime`` (RFC 3339, as rclone
+does) and reported as ``modified``; hashes
 arrive base64-encoded and are reported in lowercase hex. The ``X-Goog-Hash``
 helpers read and write the CRC32C that guards uploads and downloads.
 """
@@ -16,7 +17,14 @@ from typing import Any
 
 from omnistorage.models import HashType, ObjectInfo
 
-__all__ = ["MTIME_KEY", "crc32c_from_header", "crc32c_header", "format_mtime", "info"]
+__all__ = [
+    "MTIME_KEY",
+    "crc32c_from_header",
+    "crc32c_header",
+    "format_mtime",
+    "info",
+    "version",
+]
 
 MTIME_KEY = "mtime"
 
@@ -40,10 +48,19 @@ def info(blob: Any) -> ObjectInfo:
         size=int(blob.size or 0),
         modified=modified,
         content_type=blob.content_type,
-        etag=blob.etag,
+        etag=version(blob),
         hashes=hashes,
         metadata=metadata,
     )
+
+
+def version(blob: Any) -> str | None:
+    """The object's version token: its generation, as text. GCS gives every write of an
+    object a new generation (a metadata update keeps it, and changes the service's own
+    ``etag``), and pinned reads ask for exactly this generation, so ``stat``'s ``etag``
+    and a pinned reader's ``version`` are one strong token."""
+    generation = getattr(blob, "generation", None)
+    return None if generation is None else str(generation)
 
 
 def _b64_hex(value: str | None) -> str | None:

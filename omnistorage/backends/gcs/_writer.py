@@ -34,9 +34,11 @@ from omnistorage.backends.gcs._errors import (
     CONNECTION_ERRORS,
     TEMPORARY_STATUS,
     ResumableUploadError,
+    classify,
 )
 from omnistorage.backends.gcs._metadata import MTIME_KEY, crc32c_header, format_mtime
 from omnistorage.driver import WriteOptions, Writer
+from omnistorage.errors import ErrorKind
 
 if TYPE_CHECKING:
     from omnistorage.backends.gcs._backend import GCSBackend
@@ -143,10 +145,11 @@ class GCSWriter(Writer):
 
         retry = self._backend._retry
         try:
-            if retry is None:
-                upload()
-            else:
-                retry(upload, on_error=self._note_retry)()
+            with self._backend.bucket_404():  # an upload's 404 is the bucket's
+                if retry is None:
+                    upload()
+                else:
+                    retry(upload, on_error=self._note_retry)()
         except api_exceptions.PreconditionFailed:
             md5 = hashlib.md5(data, usedforsecurity=False).digest()
             if not self._is_ours(len(data), google_crc32c.value(data), md5):
@@ -192,16 +195,22 @@ class GCSWriter(Writer):
     def _send(self, *, final: bool) -> None:
         """Send the buffer to the session (the last chunk when ``final``)."""
         if self._session is None:
-            self._session = self._blob.create_resumable_upload_session(
-                content_type=self._content_type,
-                if_generation_match=self._generation_match,
-                timeout=self._backend._timeout,
-                retry=self._backend._retry,
-                checksum=None,
-            )
+            try:
+                self._session = self._blob.create_resumable_upload_session(
+                    content_type=self._content_type,
+                    if_generation_match=self._generation_match,
+                    timeout=self._backend._timeout,
+                    retry=self._backend._retry,
+                    checksum=None,
+                )
+            except Exception as exc:
+                if classify(exc).kind is ErrorKind.NOT_FOUND:  # no session: no bucket
+                    self._backend._bucket_check.raise_if_missing()
+                raise
             self._upload_id = _upload_id(self._session)
         failures = 0
         recover = False
+        started = time.monotonic()
         while True:
             try:
                 if recover:
@@ -218,9 +227,12 @@ class GCSWriter(Writer):
                 failures += 1
                 if failures >= _UPLOAD_ATTEMPTS:
                     raise
+                backoff = _UPLOAD_BACKOFF * 2 ** (failures - 1)
+                if not self._backend._budget.allows(started, backoff):
+                    raise  # a silent service is not waited for again past the retry budget
                 if final:
                     self._retried = True  # the last chunk, which creates the object, goes again
-                time.sleep(_UPLOAD_BACKOFF * 2 ** (failures - 1))
+                time.sleep(backoff)
                 recover = True
 
     def _put(self, *, final: bool) -> bool:

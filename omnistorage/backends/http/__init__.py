@@ -20,18 +20,28 @@ What it does:
 - **Reads** stream one ``GET``, with a ``Range`` header for an offset or a
   length (206); an offset at or past the end gives no bytes (416, or an empty
   object). A server that ignores ``Range`` (200) is served by skipping. A
-  body cut by a temporary failure resumes where it stopped, conditional on
+  body cut by a temporary failure (a reset, a server that stalls after its
+  headers until ``read_timeout``) resumes where it stopped, conditional on
   the version first served (``If-Match`` on a strong ETag, else
   ``If-Unmodified-Since``): a changed object raises ``ChangedDuringRead``.
+- **Every answer is verified** (the server is outside input): a 206 must
+  carry exactly the range asked for and, in pinned and resumed reads, name
+  the version opened by its ETag (else its ``Last-Modified``) and its size;
+  an answer without the validator cannot prove it is that version and
+  counts as a change. Short data is an error: a body that ends before the
+  bytes its ``Content-Length``, ``Content-Range`` or (close-delimited) the
+  ``HEAD`` of the same version promised is a temporary failure, resumed or
+  retried, never returned.
 - **Pinned reads** (``read_seekable``): a ``HEAD`` learns size and version
   (the strong ETag, else ``Last-Modified``); every range is asked with
   ``If-Range`` on it, so once the object changes the server answers the whole
   object (200) instead of 206 and the read raises ``ChangedDuringRead``; so do
-  a 404/410 (deleted), 412, 416 (shorter) or a 206 naming another ETag or
-  size. Where the server offers no byte ranges (no ``Accept-Ranges: bytes``)
-  or no validator, the object is read once into a spooled temporary file.
-  nginx's ETag is the file's modification time (seconds) and size: a rewrite
-  within the same second to the same size is not seen as a change.
+  a 404/410 (deleted), 412, 416 (shorter), and an answer that names another
+  version or size (a server that ignores ``If-Range``). Where the server
+  offers no byte ranges (no ``Accept-Ranges: bytes``) or no validator, the
+  object is read once into a spooled temporary file. nginx's ETag is the
+  file's modification time (seconds) and size: a rewrite within the same
+  second to the same size is not seen as a change.
 - **Metadata** by ``HEAD``: size (``Content-Length``), ``Last-Modified``,
   ``ETag`` and ``Content-Type`` (a server that refuses ``HEAD`` with 405/501 is
   asked a one-byte ranged ``GET`` instead). A key that is a folder (nginx
@@ -39,7 +49,10 @@ What it does:
 - **Listing** only where the server offers a machine-readable index:
   ``listing="nginx-json"`` reads nginx's ``autoindex on; autoindex_format
   json;`` index, streamed (one entry in memory at a time), one request per
-  folder, folder-aware by construction. nginx leaves names starting with a
+  folder, folder-aware by construction. The index is outside input
+  (``_listing``): parsed in linear time with a limit per entry, entered only
+  where a key can lie below a folder, and a symbolic-link loop ends the walk;
+  what is refused counts on the listing's ``invalid_count``. nginx leaves names starting with a
   dot out of its index (such files are readable, never listed), and serves an
   ``index`` file (``index.html``) instead of the index where one exists: give
   the listing location an ``index`` name that never exists. With
@@ -55,9 +68,11 @@ What it does:
   folder: ``NotFound``).
 - **Retries**: refused or timed-out connections, replies lost before their
   headers and temporary statuses are retried ``retries`` times (default 2)
-  with backoff, honouring ``Retry-After`` up to 2 s; ``connect_timeout`` 3 s
-  and ``read_timeout`` 60 s by default, so a server that is down fails within
-  about 10 s with ``BackendUnavailable``.
+  with backoff, honouring ``Retry-After`` up to 2 s, and none starts past the
+  ``retry_budget`` (15 s); ``connect_timeout`` 3 s and ``read_timeout`` 10 s
+  by default, so a server that is down fails within about 10 s, and one that
+  accepts connections and stays silent after one ``read_timeout``, with
+  ``BackendUnavailable`` (temporary).
 - **Credentials** (basic auth, bearer token) travel only in the
   ``Authorization`` header: never in URLs, reprs or messages, and they are
   registered with the log scrubber (urllib3's DEBUG log included). TLS is
@@ -68,9 +83,10 @@ What it does:
 
 The package, one concept a module: ``_backend`` (:class:`HTTPBackend`),
 ``_url`` (the base URL, key encoding, :func:`parse_url`), ``_client`` (the
-urllib3 pool, timeouts, retry budget, auth header), ``_reader`` (streaming
-and pinned reads), ``_listing`` (nginx's JSON index) and ``_errors``
-(exception types and the status table).
+urllib3 pool, timeouts, retry budget, auth header), ``_verify`` (what every
+answer is checked against), ``_reader`` (streaming reads), ``_pinned``
+(pinned reads), ``_listing`` (nginx's JSON index) and ``_errors`` (exception
+types and the status table).
 """
 
 from omnistorage.backends.http._backend import HTTPBackend

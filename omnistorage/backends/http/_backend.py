@@ -20,6 +20,8 @@ from omnistorage._net import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
     DEFAULT_RETRIES,
+    DEFAULT_RETRY_BUDGET,
+    RetryBudget,
     endpoint_authority,
 )
 from omnistorage.backends.http._client import Client, auth_header
@@ -31,12 +33,15 @@ from omnistorage.backends.http._errors import (
     parse_retry_after,
 )
 from omnistorage.backends.http._listing import LISTING_FORMATS, list_autoindex
-from omnistorage.backends.http._reader import content_range, open_pinned, open_stream
+from omnistorage.backends.http._pinned import open_pinned
+from omnistorage.backends.http._reader import open_stream
 from omnistorage.backends.http._url import BaseURL
+from omnistorage.backends.http._verify import content_range
 from omnistorage.capabilities import Capability, ETagKind, Features
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer
 from omnistorage.errors import Classification, ConfigurationError
 from omnistorage.models import Location, ObjectInfo
+from omnistorage.options import OptionSchema, arguments, flag, integer, number, path, text, url
 
 __all__ = ["HTTPBackend"]
 
@@ -52,6 +57,33 @@ _FEATURES = {
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
+def _check_more(options: Mapping[str, object]) -> None:
+    BaseURL.parse(options.get("base_url"))  # no query, fragment or credentials in it
+    if options.get("ca_file") is not None and options.get("verify", True) is False:
+        raise ConfigurationError("the http backend's ca_file has no use with verify=False")
+
+
+OPTIONS = OptionSchema(
+    "http",
+    url("base_url", required=True, example="http://127.0.0.1:1/files/"),
+    text("username", nullable=True, example="omni-user"),
+    text("password", nullable=True, secret=True, example="omni-http-password"),
+    text("bearer_token", nullable=True, secret=True, example="omni-http-token"),
+    text("listing", choices=LISTING_FORMATS),
+    number("connect_timeout", gt=0, unit="seconds"),
+    number("read_timeout", gt=0, unit="seconds"),
+    integer("retries", ge=0),
+    number("retry_budget", gt=0, unit="seconds"),
+    flag("verify"),
+    path("ca_file", nullable=True, example="/nonexistent/omni-ca.pem"),
+    integer("max_connections", ge=1),
+    requires={"password": ("username",)},
+    conflicts=[("bearer_token", "username")],
+    check=_check_more,
+)
+"""The options of :class:`HTTPBackend`, checked without I/O (never echoing a secret)."""
+
+
 class HTTPBackend(ExtendedBackend):
     """Files below one base URL on a web server, read-only.
 
@@ -64,8 +96,12 @@ class HTTPBackend(ExtendedBackend):
             queried) or ``"nginx-json"``: the server answers folder URLs with
             nginx's ``autoindex_format json`` index, and the backend declares
             ``LIST``.
-        connect_timeout, read_timeout: seconds (defaults 3 and 60, as every
-            network backend).
+        connect_timeout, read_timeout: seconds (defaults 3 and 10, as every
+            network backend: the wait for a connection, and how long the server may
+            stay silent before or inside an answer).
+        retry_budget: seconds within which every attempt of a call (and every
+            resume of a cut body) must be able to end (15): a silent server is not
+            retried past it (:mod:`omnistorage._net`).
         retries: attempts after the first for temporary failures (default 2), so a
             server that is down fails within about 10 s with ``BackendUnavailable``.
         verify: check the server's TLS certificate (default ``True``).
@@ -78,6 +114,7 @@ class HTTPBackend(ExtendedBackend):
     """
 
     name = "http"
+    options_schema = OPTIONS
 
     def __init__(
         self,
@@ -90,25 +127,12 @@ class HTTPBackend(ExtendedBackend):
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         read_timeout: float = DEFAULT_READ_TIMEOUT,
         retries: int = DEFAULT_RETRIES,
+        retry_budget: float = DEFAULT_RETRY_BUDGET,
         verify: bool = True,
         ca_file: str | None = None,
         max_connections: int = 10,
     ) -> None:
-        self.check_config(
-            {
-                "base_url": base_url,
-                "username": username,
-                "password": password,
-                "bearer_token": bearer_token,
-                "listing": listing,
-                "connect_timeout": connect_timeout,
-                "read_timeout": read_timeout,
-                "retries": retries,
-                "verify": verify,
-                "ca_file": ca_file,
-                "max_connections": max_connections,
-            }
-        )
+        self.check_config(arguments(locals()))
         authorization, self.secret_values = auth_header(username, password, bearer_token)
         self._location = BaseURL.parse(base_url)
         self._listing = listing
@@ -118,53 +142,11 @@ class HTTPBackend(ExtendedBackend):
             connect_timeout=float(connect_timeout),
             read_timeout=float(read_timeout),
             retries=retries,
+            budget=RetryBudget(retry_budget, connect_timeout, read_timeout),
             verify=verify,
             ca_file=ca_file,
             max_connections=max_connections,
         )
-
-    @classmethod
-    def check_config(cls, options: Mapping[str, object]) -> None:
-        BaseURL.parse(options.get("base_url"))
-        listing = options.get("listing", "none")
-        if listing not in LISTING_FORMATS:
-            raise ConfigurationError(
-                f"the http backend's listing must be one of {', '.join(LISTING_FORMATS)}, "
-                f"got {listing!r}"
-            )
-        username, password = options.get("username"), options.get("password")
-        token = options.get("bearer_token")
-        for option, value in (
-            ("username", username),
-            ("password", password),
-            ("bearer_token", token),
-        ):
-            if value is not None and (not isinstance(value, str) or not value):
-                raise ConfigurationError(f"the http backend's {option} must be a non-empty string")
-        if password is not None and username is None:
-            raise ConfigurationError("the http backend got a password without a username")
-        if token is not None and username is not None:
-            raise ConfigurationError(
-                "the http backend takes basic auth (username, password) or bearer_token, not both"
-            )
-        for option in ("connect_timeout", "read_timeout"):
-            value = options.get(option, 1.0)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise ConfigurationError(f"the http backend's {option} must be positive")
-        for option, least in (("retries", 0), ("max_connections", 1)):
-            value = options.get(option, least)
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ConfigurationError(
-                    f"the http backend's {option} must be a whole number of at least {least}"
-                )
-        if not isinstance(options.get("verify", True), bool):
-            raise ConfigurationError("the http backend's verify must be True or False")
-        ca_file = options.get("ca_file")
-        if ca_file is not None:
-            if not isinstance(ca_file, str) or not ca_file:
-                raise ConfigurationError("the http backend's ca_file must be a file path")
-            if options.get("verify", True) is False:
-                raise ConfigurationError("the http backend's ca_file has no use with verify=False")
 
     def __repr__(self) -> str:
         auth = f", auth={self._auth!r}" if self._auth else ""
@@ -216,13 +198,7 @@ class HTTPBackend(ExtendedBackend):
         refused = head.status in (405, 501)  # no HEAD: pin by spooling one full read
         if head.status != 200 and not refused:
             raise self._status_error(head, "HEAD", url)
-        return open_pinned(
-            self._client,
-            url,
-            None if refused else head,
-            lambda: open_stream(self._client, url, 0, None, self._status_error),
-            self._status_error,
-        )
+        return open_pinned(self._client, url, None if refused else head, self._status_error)
 
     # ------------------------------------------------------------------ queries
 

@@ -16,18 +16,22 @@ timed-out connection, a reply lost before its headers, and the statuses of
 honouring ``Retry-After`` up to :data:`MAX_RETRY_AFTER` seconds; after that
 the last answer is returned (and raised as a typed, temporary error that
 carries the server's ``Retry-After`` for a :class:`~omnistorage.ext.RetryLayer`).
-With the defaults a server that is down fails within about 10 s. A body cut
-mid-stream is resumed by the reader (:mod:`._reader`), not here.
+With the defaults a server that is down fails within about 10 s. No retry starts
+once it could not end within the retry budget (:mod:`omnistorage._net`), so a
+server that accepts connections and stays silent fails after one ``read_timeout``.
+A body cut mid-stream is resumed by the reader (:mod:`._reader`), not here.
 """
 
 from __future__ import annotations
 
 import base64
+import time
 from typing import Any
 
 import urllib3
 from urllib3.util.retry import Retry
 
+from omnistorage._net import RetryBudget
 from omnistorage._redact import protect_secrets
 from omnistorage.backends.http._errors import TEMPORARY_STATUS
 
@@ -42,7 +46,30 @@ _USER_AGENT = "omnistorage-http/0.1"
 
 
 class _BoundedRetry(Retry):
-    """urllib3's ``Retry`` with ``Retry-After`` cut to :data:`MAX_RETRY_AFTER` seconds."""
+    """urllib3's ``Retry`` with ``Retry-After`` cut to :data:`MAX_RETRY_AFTER` seconds,
+    exhausted once another attempt would not fit the call's retry budget."""
+
+    def __init__(
+        self, *args: Any, budget: RetryBudget | None = None, started: float | None = None, **kw: Any
+    ) -> None:
+        super().__init__(*args, **kw)
+        self.budget = budget
+        self.started = time.monotonic() if started is None else started
+
+    def new(self, **kw: Any) -> _BoundedRetry:
+        kw.setdefault("budget", self.budget)
+        kw.setdefault("started", self.started)
+        return super().new(**kw)
+
+    def is_exhausted(self) -> bool:
+        if super().is_exhausted():
+            return True
+        budget = self.budget
+        return (
+            bool(self.history)
+            and budget is not None
+            and not budget.allows(self.started, self.get_backoff_time())
+        )
 
     def get_retry_after(self, response: Any) -> float | None:
         seconds = super().get_retry_after(response)
@@ -78,10 +105,12 @@ class Client:
         read_timeout: float,
         retries: int,
         verify: bool,
+        budget: RetryBudget | None = None,
         ca_file: str | None,
         max_connections: int,
     ) -> None:
         self.retries = retries
+        self.budget = budget
         self._timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
         headers = {"User-Agent": _USER_AGENT, "Accept-Encoding": "identity"}
         if authorization is not None:
@@ -110,6 +139,7 @@ class Client:
             raise_on_status=False,
             raise_on_redirect=False,
             respect_retry_after_header=True,
+            budget=self.budget,
         )
 
     def request(

@@ -20,8 +20,13 @@
 - **Crash leftovers**: temp files of killed writers are reported by
   ``list_leftovers`` and removed by ``Store.cleanup`` and
   ``delete_folder(recursive=True)``.
-- Pinned reads hold the open file: an overwrite (a rename) leaves the opened
-  version readable. Folders are real (``MKDIR``); modification times can be
+- **A read sees one version.** Pinned reads hold the open file: an overwrite
+  (a rename) leaves the opened version readable. A rewrite in place (same
+  inode) is caught by the file's version token (device, inode, mtime_ns,
+  ctime_ns, size), checked after each pinned range read and when a streaming
+  read reaches the end: the read raises ``ChangedDuringRead`` rather than
+  return bytes of two versions (``_reader.py`` says which rewrites the
+  kernel's coarse timestamps hide). Folders are real (``MKDIR``); modification times can be
   set; content types are guessed from the extension; user metadata is not
   stored.
 - On a filesystem without hard links, create-only falls back to an

@@ -9,11 +9,14 @@ import mimetypes
 import os
 import stat as st
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import BinaryIO
 
 from omnistorage._io import LimitedReader
 from omnistorage._tempname import is_temp_name
+from omnistorage.backends.local._probe import folding
+from omnistorage.backends.local._reader import OneVersionReader, version_token
 from omnistorage.backends.local._resolve import RootDir, SymlinkRefused, split
 from omnistorage.backends.local._writer import (
     LocalWriter,
@@ -23,8 +26,9 @@ from omnistorage.backends.local._writer import (
 )
 from omnistorage.capabilities import Capability, ETagKind, Features
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer
-from omnistorage.errors import Classification, ErrorKind, classify_builtin
+from omnistorage.errors import Classification, ErrorKind, ObjectChanged, classify_builtin
 from omnistorage.models import Leftover, Location, ObjectInfo
+from omnistorage.options import OptionSchema, arguments, flag, path
 
 __all__ = ["LocalBackend"]
 
@@ -49,6 +53,7 @@ _FEATURES = Features.of(
     copy_keeps_mtime=False,  # a copy is a new file with a new mtime
     etag=ETagKind.OPAQUE,
     strong_version=True,  # stat's etag: device, inode, mtime_ns, ctime_ns, size
+    reads_local=True,
 )
 
 _O_DIR = (
@@ -57,6 +62,14 @@ _O_DIR = (
     | getattr(os, "O_NOFOLLOW", 0)
     | getattr(os, "O_CLOEXEC", 0)
 )
+
+OPTIONS = OptionSchema(
+    "local",
+    path("root", required=True, example="/tmp/omnistorage-example-root"),
+    flag("create"),
+    flag("durable"),
+)
+"""The options of :class:`LocalBackend`, checked without touching the filesystem."""
 
 
 class LocalBackend(ExtendedBackend):
@@ -69,10 +82,12 @@ class LocalBackend(ExtendedBackend):
     """
 
     name = "local"
+    options_schema = OPTIONS
 
     def __init__(
         self, root: str | os.PathLike[str], *, create: bool = True, durable: bool = False
     ) -> None:
+        self.check_config(arguments(locals()))
         path = os.path.abspath(os.fspath(root))
         if create:
             os.makedirs(path, exist_ok=True)
@@ -82,6 +97,7 @@ class LocalBackend(ExtendedBackend):
         self._root_slash = self._root.rstrip(os.sep) + os.sep
         self.durable = durable
         self.root_dir = RootDir(self._root)
+        self._facts: Features | None = None  # the root's name folding, probed on first use
 
     def __repr__(self) -> str:
         return f"LocalBackend({self._root!r})"
@@ -95,7 +111,12 @@ class LocalBackend(ExtendedBackend):
         self.root_dir.close()
 
     def features(self) -> Features:
-        return _FEATURES
+        facts = self._facts
+        if facts is None:
+            case, unicode = folding(self.root_dir.fd)
+            facts = replace(_FEATURES, case_insensitive=case, normalizes_unicode=unicode)
+            self._facts = facts
+        return facts
 
     def classify_error(self, exc: BaseException) -> Classification:
         if isinstance(exc, IsADirectoryError):
@@ -111,7 +132,8 @@ class LocalBackend(ExtendedBackend):
 
     def locations(self) -> tuple[Location, ...]:
         # The real path (symlinks resolved when the backend opened its root).
-        return (Location("file", "", self._root.strip(os.sep).replace(os.sep, "/")),)
+        path = self._root.strip(os.sep).replace(os.sep, "/")
+        return (Location("file", "", path, self.features().case_insensitive),)
 
     def key_from_native(self, native: str) -> str | None:
         if native.startswith("file://"):
@@ -133,8 +155,12 @@ class LocalBackend(ExtendedBackend):
         try:
             # Unbuffered FileIO: no isatty() probe, no second buffer; regular files
             # never return short reads before end-of-file. It refuses a folder
-            # (IsADirectoryError, classified NOT_FOUND).
-            reader: BinaryIO = io.FileIO(fd, "rb", closefd=True)
+            # (IsADirectoryError, classified NOT_FOUND). The version is checked again at
+            # the end, so a rewrite in place fails the read (_reader.py).
+            info = os.fstat(fd)
+            if st.S_ISDIR(info.st_mode):
+                raise IsADirectoryError(errno.EISDIR, f"{key!r} is a folder")
+            reader: BinaryIO = OneVersionReader(fd, info)
         except BaseException:
             os.close(fd)
             raise
@@ -300,7 +326,9 @@ class LocalBackend(ExtendedBackend):
 
 
 class _LocalPinned(PinnedReader):
-    """An open descriptor: the version it opened stays readable, whatever replaces the name."""
+    """An open descriptor: the version it opened stays readable, whatever replaces the name;
+    a rewrite of the file in place is seen by its version token after each range read and
+    raises ``ObjectChanged``."""
 
     def __init__(self, fd: int) -> None:
         try:
@@ -326,6 +354,9 @@ class _LocalPinned(PinnedReader):
             parts.append(chunk)
             offset += len(chunk)
             length -= len(chunk)
+        if version_token(os.fstat(self._fd)) != self.version:
+            # Rewritten in place (a rename leaves this descriptor on the old version).
+            raise ObjectChanged("the file changed while it was read (rewritten in place)")
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def close(self) -> None:
@@ -387,13 +418,3 @@ def _walk_temps(fd: int, folder: str) -> Iterator[tuple[str, str, os.stat_result
 
 def _mtime(info: os.stat_result) -> datetime:
     return datetime.fromtimestamp(info.st_mtime_ns / 1_000_000_000, UTC)
-
-
-def version_token(info: os.stat_result) -> str:
-    """The strong version of a file: device, inode, mtime and ctime in nanoseconds, and
-    size. Any write changes the ctime, so equal tokens mean the same content (the kernel
-    keeps ctime; no user call can set it back)."""
-    return (
-        f"{info.st_dev:x}:{info.st_ino:x}:{info.st_mtime_ns:x}:{info.st_ctime_ns:x}:"
-        f"{info.st_size:x}"
-    )

@@ -9,7 +9,8 @@ listing, copies) and what is verified only against a real AWS account.
 """
 
 from omnistorage.backends.s3._backend import S3Backend
+from omnistorage.backends.s3._buckets import S3Buckets
 from omnistorage.backends.s3._config import parse_url
 from omnistorage.backends.s3._errors import ObjectChangedError, ObjectExistsError
 
-__all__ = ["ObjectChangedError", "ObjectExistsError", "S3Backend", "parse_url"]
+__all__ = ["ObjectChangedError", "ObjectExistsError", "S3Backend", "S3Buckets", "parse_url"]

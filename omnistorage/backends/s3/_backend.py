@@ -58,6 +58,7 @@ to AWS's documentation and verified only against a real account.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
@@ -70,30 +71,34 @@ from omnistorage._net import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
     DEFAULT_RETRIES,
+    DEFAULT_RETRY_BUDGET,
+    RetryBudget,
     endpoint_authority,
 )
 from omnistorage._redact import protect_secrets
+from omnistorage.backends._bucket import BucketCheck, name_bucket
 from omnistorage.backends.s3._config import (
     MAX_OBJECT_SIZE,
     MAX_PART_SIZE,
     MAX_PARTS,
     MAX_SINGLE_COPY,
     MIN_PART_SIZE,
+    OPTIONS,
     MiB,
     build_client,
     chain_secrets,
-    check_options,
     layout,
     without_userinfo,
 )
 from omnistorage.backends.s3._copy import CopySettings, copy_object
-from omnistorage.backends.s3._errors import classify
+from omnistorage.backends.s3._errors import classify, error_code, error_status
 from omnistorage.backends.s3._reader import ReadSettings, S3Pinned, open_reader
 from omnistorage.backends.s3._writer import S3Writer, UploadSettings, metadata_problem
 from omnistorage.capabilities import Capability, ETagKind, Features
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer
-from omnistorage.errors import Classification, ConfigurationError, ErrorKind
+from omnistorage.errors import Classification, ErrorKind
 from omnistorage.models import HashType, Leftover, Location, ObjectInfo
+from omnistorage.options import arguments
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -160,7 +165,14 @@ class S3Backend(ExtendedBackend):
             (the first and 2 retries, as every network backend), so an
             endpoint that is down fails within about 10 s.
         retry_mode: botocore's retry mode: ``"standard"``, ``"adaptive"`` or ``"legacy"``.
-        connect_timeout, read_timeout: socket timeouts in seconds (3 and 60).
+        connect_timeout, read_timeout: socket timeouts in seconds (3 and 10): how long
+            to wait for a connection, and how long the server may stay silent (before
+            the first byte of an answer, or inside one).
+        retry_budget: seconds within which every attempt of a call must be able to
+            end (15): a retry after a silent server is not started past it, so a
+            server that accepts connections and never answers fails after one
+            ``read_timeout`` (:mod:`omnistorage._net`). With ``client=`` it bounds
+            only omnistorage's own retries.
         multipart_copy_threshold: objects larger than this are copied with
             ``UploadPartCopy`` (S3 copies at most 5 GiB in one ``CopyObject``).
         client: an existing boto3 S3 client to use (it is not closed by
@@ -168,6 +180,7 @@ class S3Backend(ExtendedBackend):
     """
 
     name = "s3"
+    options_schema = OPTIONS
 
     def __init__(
         self,
@@ -189,37 +202,15 @@ class S3Backend(ExtendedBackend):
         retry_mode: str = "standard",
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         read_timeout: float = DEFAULT_READ_TIMEOUT,
+        retry_budget: float = DEFAULT_RETRY_BUDGET,
         multipart_copy_threshold: int = MAX_SINGLE_COPY,
         client: S3Client | None = None,
     ) -> None:
-        check_options(
-            bucket=bucket,
-            addressing_style=addressing_style,
-            part_size=part_size,
-            max_concurrency=max_concurrency,
-            read_concurrency=read_concurrency,
-            read_block_size=read_block_size,
-            list_page_size=list_page_size,
-            max_attempts=max_attempts,
-            retry_mode=retry_mode,
-            multipart_copy_threshold=multipart_copy_threshold,
-        )
+        self.check_config(arguments(locals()))
+        budget = RetryBudget(retry_budget, connect_timeout, read_timeout)
         explicit = (access_key_id, secret_access_key, session_token)
         self.secret_values = tuple(v for v in explicit if v)
-        if client is not None:
-            connection_options = {
-                "endpoint_url": endpoint_url,
-                "region": region,
-                "access_key_id": access_key_id,
-                "secret_access_key": secret_access_key,
-                "session_token": session_token,
-                "profile": profile,
-            }
-            given = sorted(k for k, v in connection_options.items() if v is not None)
-            if given:
-                raise ConfigurationError(
-                    f"s3 backend: pass either client or {', '.join(given)}, not both"
-                )
+        if client is not None:  # the schema refused connection options beside it
             self._client: S3Client = client
             self._owns_client = False
         else:
@@ -236,6 +227,7 @@ class S3Backend(ExtendedBackend):
                 connect_timeout=connect_timeout,
                 read_timeout=read_timeout,
                 max_pool_connections=max(16, 4 * max(max_concurrency, read_concurrency)),
+                retry_budget=budget,
             )
             self._owns_client = True
         self.secret_values = tuple(dict.fromkeys(self.secret_values + chain_secrets(self._client)))
@@ -245,9 +237,10 @@ class S3Backend(ExtendedBackend):
         self._region = region or self._client.meta.region_name
         self._upload = UploadSettings(self._client, bucket, part_size, max_concurrency)
         self._features = replace(_FEATURES, multipart=layout(part_size))
-        self._read = ReadSettings(self._client, bucket, read_concurrency, read_block_size)
+        self._read = ReadSettings(self._client, bucket, read_concurrency, read_block_size, budget)
         self._copy = CopySettings(self._client, bucket, multipart_copy_threshold, max_concurrency)
         self._page_size = list_page_size
+        self._bucket_check = BucketCheck(bucket, "bucket", self._bucket_exists)
 
     def __repr__(self) -> str:
         return (
@@ -264,7 +257,7 @@ class S3Backend(ExtendedBackend):
         return self._features
 
     def classify_error(self, exc: BaseException) -> Classification:
-        return classify(exc)
+        return name_bucket(classify(exc), self._bucket, "bucket")
 
     def native_path(self, key: str) -> str:
         return f"s3://{self._bucket}/{key}"
@@ -301,7 +294,19 @@ class S3Backend(ExtendedBackend):
     # ------------------------------------------------------------ reads
 
     def new_reader(self, key: str, *, offset: int = 0, length: int | None = None) -> BinaryIO:
-        return open_reader(self._read, key, offset, length)
+        with self._bucket_404():  # an empty range is a HEAD
+            return open_reader(self._read, key, offset, length)
+
+    @contextlib.contextmanager
+    def _bucket_404(self) -> Iterator[None]:
+        """A ``HEAD``'s bare 404 may be the bucket's: ask, and raise
+        :class:`~omnistorage.errors.BucketMissing` when it is gone."""
+        try:
+            yield
+        except botocore.exceptions.ClientError as exc:
+            if classify(exc).kind is ErrorKind.NOT_FOUND:
+                self._bucket_check.raise_if_missing()
+            raise
 
     # ------------------------------------------------------------ queries
 
@@ -310,9 +315,19 @@ class S3Backend(ExtendedBackend):
 
     def exists(self, key: str) -> bool:
         try:
-            self._head(key)
+            with self._bucket_404():  # a HEAD's 404 has no body: a missing bucket looks alike
+                self._head(key)
         except botocore.exceptions.ClientError as exc:
             if classify(exc).kind is ErrorKind.NOT_FOUND:
+                return False
+            raise
+        return True
+
+    def _bucket_exists(self) -> bool:
+        try:
+            self._client.head_bucket(Bucket=self._bucket)
+        except botocore.exceptions.ClientError as exc:
+            if error_status(exc) == 404 or error_code(exc) in ("NoSuchBucket", "404"):
                 return False
             raise
         return True
@@ -402,7 +417,8 @@ class S3Backend(ExtendedBackend):
 
     def open_pinned(self, key: str) -> PinnedReader:
         """Ranged reads pinned to the ETag there now (``If-Match`` on every request)."""
-        return S3Pinned(self._read, key)
+        with self._bucket_404():
+            return S3Pinned(self._read, key)
 
     # ------------------------------------------------------------ crash leftovers
 

@@ -10,11 +10,14 @@ the 5 TiB S3 limit fits. Memory stays bounded by about
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
+from omnistorage._net import RetryBudget
 from omnistorage._parts import PartLayout
 from omnistorage.errors import ConfigurationError
+from omnistorage.options import OptionSchema, anything, excluding, integer, number, text, url
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -26,10 +29,11 @@ __all__ = [
     "MAX_SINGLE_COPY",
     "MIN_PART_SIZE",
     "MiB",
+    "OPTIONS",
     "PART_GROWTH_INTERVAL",
+    "bound_retries",
     "build_client",
     "chain_secrets",
-    "check_options",
     "layout",
     "parse_url",
     "without_userinfo",
@@ -93,8 +97,10 @@ def build_client(
     connect_timeout: float,
     read_timeout: float,
     max_pool_connections: int,
+    retry_budget: RetryBudget | None = None,
 ) -> S3Client:
-    """A boto3 S3 client. Without explicit keys the normal boto3 credential chain is used."""
+    """A boto3 S3 client. Without explicit keys the normal boto3 credential chain is used.
+    With ``retry_budget`` botocore's retries are bounded by it (:func:`bound_retries`)."""
     import boto3.session
     from botocore.config import Config
 
@@ -115,43 +121,78 @@ def build_client(
         max_pool_connections=max_pool_connections,
         user_agent_extra="omnistorage",
     )
-    return session.client("s3", endpoint_url=endpoint_url, config=config)
+    client = session.client("s3", endpoint_url=endpoint_url, config=config)
+    if retry_budget is not None:
+        bound_retries(client, retry_budget)
+    return client
 
 
-def check_options(
-    *,
-    bucket: str,
-    addressing_style: str,
-    part_size: int,
-    max_concurrency: int,
-    read_concurrency: int,
-    read_block_size: int,
-    list_page_size: int,
-    max_attempts: int,
-    retry_mode: str,
-    multipart_copy_threshold: int,
-) -> None:
-    problems = []
-    if not isinstance(bucket, str) or not bucket or "/" in bucket:
-        problems.append(f"bucket must be a bucket name, got {bucket!r}")
-    if addressing_style not in ADDRESSING_STYLES:
-        problems.append(f"addressing_style must be one of {ADDRESSING_STYLES}")
-    if not MIN_PART_SIZE <= part_size <= MAX_PART_SIZE:
-        problems.append(f"part_size must be between 5 MiB and 5 GiB, got {part_size}")
-    if max_concurrency < 1 or read_concurrency < 1:
-        problems.append("max_concurrency and read_concurrency must be >= 1")
-    if read_block_size < 1:
-        problems.append("read_block_size must be >= 1")
-    if not 1 <= list_page_size <= 1000:
-        problems.append(f"list_page_size must be between 1 and 1000, got {list_page_size}")
-    if max_attempts < 1:
-        problems.append("max_attempts must be >= 1")
-    if retry_mode not in RETRY_MODES:
-        problems.append(f"retry_mode must be one of {RETRY_MODES}")
-    if not MIN_PART_SIZE <= multipart_copy_threshold <= MAX_SINGLE_COPY:
-        problems.append("multipart_copy_threshold must be between 5 MiB and 5 GiB")
-    if problems:
-        raise ConfigurationError("s3 backend: " + "; ".join(problems))
+_STARTED = "omnistorage_started"
+
+
+def bound_retries(client: Any, budget: RetryBudget) -> None:
+    """Make botocore start a retry only within ``budget`` of the call's start
+    (:mod:`omnistorage._net`): the call's start is stamped into its request context
+    (``before-call``), and a handler that runs before botocore's own retry handler
+    answers ``False`` ("no retry") to ``needs-retry`` once another silent attempt
+    could end past the budget. Every retry mode's handler defers to it, since botocore
+    takes the first handler's answer that is not ``None``."""
+    service = client.meta.service_model.service_id.hyphenize()
+
+    def stamp(context: Any = None, **_: Any) -> None:
+        if isinstance(context, dict):
+            context.setdefault(_STARTED, time.monotonic())
+
+    def veto(request_dict: Any = None, **_: Any) -> bool | None:
+        context = request_dict.get("context") if isinstance(request_dict, dict) else None
+        started = context.get(_STARTED) if isinstance(context, dict) else None
+        if started is not None and not budget.allows(started):
+            return False
+        return None
+
+    client.meta.events.register(f"before-call.{service}", stamp)
+    client.meta.events.register_first(f"needs-retry.{service}", veto)
+
+
+OPTIONS = OptionSchema(
+    "s3",
+    text("bucket", required=True, forbidden="/", example="omni-bucket"),
+    url("endpoint_url", nullable=True, example="http://127.0.0.1:9000"),
+    text("region", nullable=True, example="eu-west-1"),
+    text("access_key_id", nullable=True, secret=True, example="AKIAOMNIEXAMPLE"),
+    text("secret_access_key", nullable=True, secret=True, example="omni-s3-secret-example"),
+    text("session_token", nullable=True, secret=True, example="omni-s3-token-example"),
+    text("profile", nullable=True, example="omni-profile"),
+    text("addressing_style", choices=ADDRESSING_STYLES),
+    integer("part_size", ge=MIN_PART_SIZE, le=MAX_PART_SIZE, unit="bytes"),
+    integer("max_concurrency", ge=1),
+    integer("read_concurrency", ge=1),
+    integer("read_block_size", ge=1, unit="bytes"),
+    integer("list_page_size", ge=1, le=1000),
+    integer("max_attempts", ge=1),
+    text("retry_mode", choices=RETRY_MODES),
+    number("connect_timeout", gt=0, unit="seconds"),
+    number("read_timeout", gt=0, unit="seconds"),
+    number("retry_budget", gt=0, unit="seconds"),
+    integer("multipart_copy_threshold", ge=MIN_PART_SIZE, le=MAX_SINGLE_COPY, unit="bytes"),
+    anything("client", example=object()),
+    # A key id and its secret travel together; a session token needs both.
+    requires={
+        "secret_access_key": ("access_key_id",),
+        "access_key_id": ("secret_access_key",),
+        "session_token": ("access_key_id", "secret_access_key"),
+    },
+    conflicts=excluding(
+        "client",
+        "endpoint_url",
+        "region",
+        "access_key_id",
+        "secret_access_key",
+        "session_token",
+        "profile",
+    ),
+)
+"""The options of :class:`~omnistorage.backends.s3.S3Backend`, checked without I/O."""
 
 
 def without_userinfo(url: str | None) -> str | None:

@@ -13,6 +13,12 @@ raises them unchanged, with two exceptions of its own:
 - :class:`ObjectChangedError`: a parallel ranged read saw the object replaced
   between two ranges (``If-Match`` on the first ETag failed).
 
+``NoSuchBucket`` is :attr:`~omnistorage.errors.ErrorKind.BUCKET_NOT_FOUND`, never
+a missing key. A ``HEAD`` cannot carry that code (S3 answers a bare 404), so the
+driver asks about the bucket after an ambiguous 404
+(:mod:`omnistorage.backends._bucket`) and raises
+:class:`~omnistorage.errors.BucketMissing` when it is gone.
+
 :func:`retry_temporary` retries idempotent clean-up and block fetches (aborting an
 upload, one range of a parallel read) on top of botocore's own retries.
 """
@@ -27,6 +33,7 @@ from typing import Any
 import botocore.exceptions
 import urllib3.exceptions
 
+from omnistorage._net import RetryBudget
 from omnistorage.errors import Classification, ErrorKind, classify_builtin
 
 __all__ = [
@@ -48,7 +55,7 @@ class ObjectChangedError(Exception):
     """The object changed while it was being read range by range (``PRECONDITION_FAILED``)."""
 
 
-_NOT_FOUND_CODES = frozenset({"NoSuchKey", "NotFound", "404", "NoSuchBucket"})
+_NOT_FOUND_CODES = frozenset({"NoSuchKey", "NotFound", "404"})
 _DENIED_CODES = frozenset(
     {
         "AccessDenied",
@@ -146,6 +153,9 @@ def classify(exc: BaseException) -> Classification:
 def _classify_client_error(exc: botocore.exceptions.ClientError) -> Classification:
     code = error_code(exc)
     status = error_status(exc)
+    if code == "NoSuchBucket":
+        bucket = exc.response.get("Error", {}).get("BucketName")
+        return Classification(ErrorKind.BUCKET_NOT_FOUND, bucket=str(bucket) if bucket else None)
     if code in _NOT_FOUND_CODES or status == 404:
         return Classification(ErrorKind.NOT_FOUND)
     if is_precondition_failed(exc):
@@ -164,14 +174,23 @@ def _classify_client_error(exc: botocore.exceptions.ClientError) -> Classificati
     return Classification(ErrorKind.UNKNOWN, temporary=status >= 500)
 
 
-def retry_temporary(call: Callable[[], Any], attempts: int, first_delay: float = 0.2) -> Any:
-    """``call()``, retried with exponential backoff while it fails with a temporary error."""
+def retry_temporary(
+    call: Callable[[], Any],
+    attempts: int,
+    first_delay: float = 0.2,
+    budget: RetryBudget | None = None,
+) -> Any:
+    """``call()``, retried with exponential backoff while it fails with a temporary error
+    (and, with a ``budget``, while another attempt fits it: :mod:`omnistorage._net`)."""
     delay = first_delay
+    started = time.monotonic()
     for attempt in range(1, attempts + 1):
         try:
             return call()
         except Exception as exc:
             if attempt == attempts or not classify(exc).temporary:
+                raise
+            if budget is not None and not budget.allows(started, delay):
                 raise
         time.sleep(delay)
         delay *= 2

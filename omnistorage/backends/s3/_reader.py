@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 import botocore.exceptions
 
 from omnistorage._io import LimitedReader
+from omnistorage._net import RetryBudget
 from omnistorage.backends.s3._config import MiB
 from omnistorage.backends.s3._errors import (
     ObjectChangedError,
@@ -55,6 +56,8 @@ class ReadSettings:
     """Ranged requests in flight per read; 1 streams one ``GetObject``."""
     block: int
     """Bytes per ranged request of a parallel read."""
+    budget: RetryBudget | None = None
+    """Bounds the retries of a block whose body stalled (:mod:`omnistorage._net`)."""
 
 
 def open_reader(s: ReadSettings, key: str, offset: int, length: int | None) -> BinaryIO:
@@ -129,7 +132,7 @@ def _fetch_block(s: ReadSettings, key: str, etag: str, start: int, size: int) ->
             )
         return data
 
-    result: bytes = retry_temporary(fetch, _BLOCK_ATTEMPTS)
+    result: bytes = retry_temporary(fetch, _BLOCK_ATTEMPTS, budget=s.budget)
     return result
 
 

@@ -56,9 +56,10 @@ How the contract is kept:
 - **Failing fast**: ``connect_timeout`` (TCP connect, SSH banner, key
   exchange), ``read_timeout`` (every reply once connected) and ``retries``
   (extra connection attempts after a network failure, never after refused
-  credentials), with the defaults of :mod:`omnistorage._net`: a closed port
-  fails in well under a second, a host that never answers in about 10 s, a
-  server that stalls after ``read_timeout``; all as temporary
+  credentials; none past ``retry_budget``), with the defaults of
+  :mod:`omnistorage._net`: a closed port fails in well under a second, a host
+  that never answers in about 6 s, a server that stalls after ``read_timeout``
+  (10 s); all as temporary
   ``UNAVAILABLE``. ``timeout`` is only the wait for a free session.
 - **Threads and connections**: one SSH connection carries up to
   ``max_connections`` SFTP sessions (channels), each used by one operation at

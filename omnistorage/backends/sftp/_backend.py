@@ -19,7 +19,13 @@ from typing import BinaryIO, TypeVar, cast
 import paramiko
 from paramiko.sftp_attr import SFTPAttributes
 
-from omnistorage._net import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_RETRIES
+from omnistorage._net import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_RETRIES,
+    DEFAULT_RETRY_BUDGET,
+    RetryBudget,
+)
 from omnistorage._redact import protect_secrets
 from omnistorage._tempname import is_temp_name
 from omnistorage.backends.sftp._connect import Connector
@@ -47,6 +53,16 @@ from omnistorage.capabilities import Capability, Features
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer
 from omnistorage.errors import Classification, ConfigurationError
 from omnistorage.models import Leftover, Location, ObjectInfo
+from omnistorage.options import (
+    OptionSchema,
+    anything,
+    arguments,
+    flag,
+    integer,
+    number,
+    path,
+    text,
+)
 
 __all__ = ["SFTPBackend"]
 
@@ -69,6 +85,37 @@ _FEATURES = Features.of(
     ],
     mtime_precision_ns=1_000_000_000,  # SFTP v3 attributes hold whole seconds
 )
+
+
+def _check_root(options: Mapping[str, object]) -> None:
+    root = options.get("root", "/")
+    if isinstance(root, str) and not root.startswith("/"):
+        raise ConfigurationError("sftp option 'root' must be an absolute path (starting with /)")
+
+
+OPTIONS = OptionSchema(
+    "sftp",
+    text("host", required=True, example="sftp.example.invalid"),
+    integer("port", ge=1, le=65535),
+    text("username", nullable=True, example="omni"),
+    text("password", nullable=True, secret=True, example="omni-sftp-password"),
+    path("key_filename", nullable=True, example="/nonexistent/omni_ed25519"),
+    anything("pkey", example=object()),
+    text("passphrase", nullable=True, secret=True, example="omni-sftp-passphrase"),
+    path("known_hosts", nullable=True, example="/nonexistent/known_hosts"),
+    text("host_key_policy", choices=POLICIES),
+    text("root"),
+    flag("create_root"),
+    number("timeout", gt=0, unit="seconds"),
+    number("connect_timeout", gt=0, unit="seconds"),
+    number("read_timeout", gt=0, unit="seconds"),
+    integer("retries", ge=0),
+    number("retry_budget", gt=0, unit="seconds"),
+    integer("max_connections", ge=1),
+    flag("durable"),
+    check=_check_root,
+)
+"""The options of :class:`SFTPBackend`, checked without I/O (never echoing a password)."""
 
 
 class SFTPBackend(ExtendedBackend):
@@ -103,7 +150,10 @@ class SFTPBackend(ExtendedBackend):
             reset, timed out), 0.1 s then 0.2 s … apart (default
             :data:`omnistorage._net.DEFAULT_RETRIES`); refused credentials and
             host keys are never retried. A closed port fails within a second,
-            a silent host within about 10 s.
+            a silent host within about 6 s.
+        retry_budget: seconds within which every connection attempt must be able
+            to end (default :data:`omnistorage._net.DEFAULT_RETRY_BUDGET`): no
+            retry starts that a silent server could stretch past it.
         timeout: seconds an operation waits for a free session when all
             ``max_connections`` are in use.
         max_connections: SFTP sessions (channels on one SSH connection) kept
@@ -113,6 +163,7 @@ class SFTPBackend(ExtendedBackend):
     """
 
     name = "sftp"
+    options_schema = OPTIONS
 
     def __init__(
         self,
@@ -132,22 +183,11 @@ class SFTPBackend(ExtendedBackend):
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         read_timeout: float = DEFAULT_READ_TIMEOUT,
         retries: int = DEFAULT_RETRIES,
+        retry_budget: float = DEFAULT_RETRY_BUDGET,
         max_connections: int = 4,
         durable: bool = False,
     ) -> None:
-        self.check_config(
-            {
-                "host": host,
-                "port": port,
-                "host_key_policy": host_key_policy,
-                "root": root,
-                "timeout": timeout,
-                "connect_timeout": connect_timeout,
-                "read_timeout": read_timeout,
-                "retries": retries,
-                "max_connections": max_connections,
-            }
-        )
+        self.check_config(arguments(locals()))
         protect_secrets(password, passphrase)
         if key_filename is not None:
             key_filename = os.path.expanduser(key_filename)
@@ -189,6 +229,7 @@ class SFTPBackend(ExtendedBackend):
             connect_timeout=float(connect_timeout),
             read_timeout=float(read_timeout),
             retries=retries,
+            budget=RetryBudget(retry_budget, connect_timeout, read_timeout),
         )
         self._pool = SessionPool(
             connect=connector.connect,
@@ -198,45 +239,6 @@ class SFTPBackend(ExtendedBackend):
             read_timeout=float(read_timeout),
             max_connections=max_connections,
         )
-
-    @classmethod
-    def check_config(cls, options: Mapping[str, object]) -> None:
-        """Check the options the signature cannot: a host, a port in 1-65535, a known
-        ``host_key_policy``, an absolute ``root``, positive timeouts, ``retries`` >= 0,
-        ``max_connections`` >= 1. No I/O; never echoes a password or passphrase."""
-        host = options.get("host")
-        if "host" in options and (not isinstance(host, str) or not host):
-            raise ConfigurationError("the sftp backend needs a host (option 'host')")
-        port = options.get("port", 22)
-        if not _is_int(port) or not 0 < cast(int, port) < 65536:
-            raise ConfigurationError(f"sftp option 'port' must be 1-65535, got {port!r}")
-        policy = options.get("host_key_policy", "reject")
-        if policy not in POLICIES:
-            raise ConfigurationError(
-                f"sftp option 'host_key_policy' must be one of {', '.join(POLICIES)}, "
-                f"got {policy!r}"
-            )
-        root = options.get("root", "/")
-        if not isinstance(root, str) or not root.startswith("/") or "\x00" in root:
-            raise ConfigurationError(
-                f"sftp option 'root': the sftp root must be an absolute path, got {root!r}"
-            )
-        for name in ("timeout", "connect_timeout", "read_timeout"):
-            value = options.get(name, 1.0)
-            if not _is_number(value) or not 0 < cast(float, value) < float("inf"):
-                raise ConfigurationError(
-                    f"sftp option {name!r} must be a number of seconds > 0, got {value!r}"
-                )
-        retries = options.get("retries", 0)
-        if not _is_int(retries) or cast(int, retries) < 0:
-            raise ConfigurationError(
-                f"sftp option 'retries' must be an integer >= 0, got {retries!r}"
-            )
-        connections = options.get("max_connections", 1)
-        if not _is_int(connections) or cast(int, connections) < 1:
-            raise ConfigurationError(
-                f"sftp option 'max_connections' must be an integer >= 1, got {connections!r}"
-            )
 
     def __repr__(self) -> str:
         return f"SFTPBackend({self._native_base + self._root!r})"
@@ -458,14 +460,6 @@ class SFTPBackend(ExtendedBackend):
                 publish(sftp, src_path, dst_path, overwrite, dst)
 
         self._pool.call(rename, "move", retry=False)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _raw_entries(sftp: paramiko.SFTPClient, folder: str) -> list[tuple[str, SFTPAttributes]]:

@@ -18,21 +18,50 @@ engine. SQLite connections of an owned engine run in WAL mode with
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import BinaryIO
 
 from sqlalchemy import Engine
 
-from omnistorage.backends.sql._base import SQLEngineBackend
+from omnistorage.backends.sql._base import SQLEngineBackend, check_database_url
 from omnistorage.backends.sql._chunked import ChunkedLayout
 from omnistorage.backends.sql._schema import Tables
 from omnistorage.backends.sql._single import SingleRowLayout
 from omnistorage.capabilities import Features
 from omnistorage.driver import PinnedReader, WriteOptions, Writer
-from omnistorage.errors import ConfigurationError
+from omnistorage.errors import ConfigurationError, StorageError, map_error
 from omnistorage.models import Leftover, Location, ObjectInfo
+from omnistorage.options import OptionSchema, anything, arguments, flag, integer, text
 
 __all__ = ["SQLBlobBackend"]
+
+_DEFAULT_PREFIX = "omnistorage"
+
+
+def _check_more(options: Mapping[str, object]) -> None:
+    check_database_url("sql", options)
+    prefix = options.get("table_prefix", _DEFAULT_PREFIX)
+    if isinstance(prefix, str) and not prefix.replace("_", "").isalnum():
+        raise ConfigurationError("sql option 'table_prefix' must be letters, digits and '_'")
+    if options.get("table") is not None and prefix != _DEFAULT_PREFIX:
+        raise ConfigurationError(
+            "sql option 'table' (the single-row layout) takes no 'table_prefix'"
+        )
+
+
+OPTIONS = OptionSchema(
+    "sql",
+    text("url", nullable=True, secret=True, example="sqlite://"),
+    anything("engine", example=object()),
+    text("table_prefix"),
+    flag("create_tables"),
+    integer("chunk_size", ge=1024, unit="bytes"),
+    text("table", nullable=True, example="omni_objects"),
+    integer("max_blob_size", ge=0, nullable=True, unit="bytes"),
+    exactly_one=[("url", "engine")],
+    check=_check_more,
+)
+"""The options of :class:`SQLBlobBackend`, checked without connecting (the URL too)."""
 
 
 class SQLBlobBackend(SQLEngineBackend):
@@ -59,24 +88,20 @@ class SQLBlobBackend(SQLEngineBackend):
     """
 
     name = "sql"
+    options_schema = OPTIONS
 
     def __init__(
         self,
         url: str | None = None,
         *,
         engine: Engine | None = None,
-        table_prefix: str = "omnistorage",
+        table_prefix: str = _DEFAULT_PREFIX,
         create_tables: bool = True,
         chunk_size: int = 1 << 20,
         table: str | None = None,
         max_blob_size: int | None = None,
     ) -> None:
-        if chunk_size < 1024:
-            raise ConfigurationError("chunk_size must be at least 1024 bytes")
-        if max_blob_size is not None and max_blob_size < 0:
-            raise ConfigurationError("max_blob_size must be >= 0")
-        if table is not None and table_prefix != "omnistorage":
-            raise ConfigurationError("table= (single-row layout) takes no table_prefix")
+        self.check_config(arguments(locals()))
         tables = None
         if table is None:
             try:
@@ -89,13 +114,28 @@ class SQLBlobBackend(SQLEngineBackend):
             if tables is not None:
                 if create_tables:
                     tables.create(self._engine)
-                self._layout = ChunkedLayout(self._engine, tables, chunk_size, max_blob_size)
+                # Opened without create_tables, the backend does no I/O until used.
+                self._layout = ChunkedLayout(
+                    self._engine, tables, chunk_size, max_blob_size, introspect=create_tables
+                )
             else:
                 assert table is not None
                 self._layout = SingleRowLayout(self._engine, table, max_blob_size)
-        except BaseException:
+        except BaseException as exc:
             if self._owned:
                 self._engine.dispose()
+            if isinstance(exc, Exception) and not isinstance(exc, StorageError):
+                # Creating the tables is the only I/O before a Store exists: its failure is
+                # typed here, as the Store types every later one (a server that does not
+                # answer is BackendUnavailable, temporary).
+                raise map_error(
+                    exc,
+                    self.classify_error(exc),
+                    backend=self.name,
+                    op="open",
+                    path=None,
+                    secrets=self.secret_values,
+                ) from exc
             raise
 
     def __repr__(self) -> str:

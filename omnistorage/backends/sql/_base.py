@@ -16,13 +16,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, exc
+from sqlalchemy import Engine, exc, make_url
 
 from omnistorage.backends.sql._schema import make_engine
 from omnistorage.driver import ExtendedBackend
 from omnistorage.errors import Classification, ConfigurationError, ErrorKind, classify_builtin
 
-__all__ = ["SQLEngineBackend"]
+__all__ = ["SQLEngineBackend", "check_database_url"]
 
 T = TypeVar("T")
 
@@ -55,13 +55,6 @@ class SQLEngineBackend(ExtendedBackend):
         password = self._engine.url.password
         self.secret_values = (str(password),) if password else ()
 
-    @classmethod
-    def check_config(cls, options: Mapping[str, object]) -> None:
-        if (options.get("url") is None) == (options.get("engine") is None):
-            raise ConfigurationError(
-                f"the {cls.name} backend needs exactly one of 'url' or 'engine'"
-            )
-
     @property
     def engine(self) -> Engine:
         """The SQLAlchemy engine (owned or borrowed, see the module docstring)."""
@@ -85,6 +78,27 @@ class SQLEngineBackend(ExtendedBackend):
 
     def classify_error(self, error: BaseException) -> Classification:
         return classify_sql_error(error)
+
+
+def check_database_url(backend: str, options: Mapping[str, object]) -> None:
+    """Refuse a ``url`` option that SQLAlchemy cannot parse or whose dialect and driver it
+    does not know, without connecting and without echoing it (it may hold a password)."""
+    url = options.get("url")
+    if not isinstance(url, str):
+        return
+    try:
+        parsed = make_url(url)
+    except (exc.ArgumentError, ValueError):
+        raise ConfigurationError(
+            f"{backend} option 'url' is not a database URL "
+            "(dialect+driver://user:password@host:port/database, or sqlite:///file.db)"
+        ) from None
+    try:
+        parsed.get_dialect()
+    except (exc.ArgumentError, exc.NoSuchModuleError, ImportError):
+        raise ConfigurationError(
+            f"{backend} option 'url' names a database dialect or driver SQLAlchemy does not know"
+        ) from None
 
 
 def classify_sql_error(error: BaseException) -> Classification:

@@ -12,7 +12,9 @@
 - **Crash leftovers**: staged uploads of writers that never published, listed
   from the uploads table and removed by ``Store.cleanup``. A publish whose
   upload was cleaned up meanwhile fails instead of pointing at missing data.
-- Prefix listings escape ``%`` and ``_`` (``LIKE … ESCAPE``).
+- Prefix queries (listings, leftovers) keep exactly the keys below the prefix
+  (:func:`under_prefix`): ``LIKE`` with ``%`` and ``_`` escaped, and an exact
+  comparison, since ``LIKE`` ignores case on SQLite.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import io
 import json
 import uuid
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
@@ -40,13 +43,14 @@ from sqlalchemy import (
     update,
 )
 
-from omnistorage.backends.sql._schema import Tables
+from omnistorage.backends.sql._folding import key_folding
+from omnistorage.backends.sql._schema import Tables, sqlite_snapshot
 from omnistorage.capabilities import Capability, ETagKind, Features
 from omnistorage.driver import PinnedReader, WriteOptions, Writer
 from omnistorage.errors import LimitExceeded, ObjectChanged, VersionMismatch
 from omnistorage.models import HashType, Leftover, ObjectInfo
 
-__all__ = ["ChunkedLayout", "like_prefix", "utc"]
+__all__ = ["ChunkedLayout", "under_prefix", "utc"]
 
 FEATURES = Features.of(
     [
@@ -72,10 +76,20 @@ FEATURES = Features.of(
 )
 
 
-def like_prefix(prefix: str) -> str:
-    """A ``LIKE`` pattern (escape character ``\\``) matching keys that start with ``prefix``."""
+def under_prefix(column: Any, prefix: str) -> Any:
+    """The condition "``column`` starts with ``prefix``", exactly.
+
+    ``LIKE`` with ``%`` and ``_`` escaped lets the database use the key index, but
+    ``LIKE`` is case-insensitive on SQLite (``data/`` matches ``DATA/big.bin``) and
+    follows the column's collation elsewhere; the comparison of the key's first
+    characters with ``=`` (a function's result has no collation on SQLite; PostgreSQL's
+    default collations are deterministic) keeps exactly the keys below ``prefix``.
+    Every prefix query of both layouts (listings, leftovers) goes through here."""
     escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return escaped + "%"
+    return and_(
+        column.like(escaped + "%", escape="\\"),
+        func.substr(column, 1, len(prefix)) == prefix,
+    )
 
 
 def too_large(key: str, limit: int) -> LimitExceeded:
@@ -90,13 +104,31 @@ class ChunkedLayout:
     features = FEATURES
 
     def __init__(
-        self, engine: Engine, tables: Tables, chunk_size: int, max_blob_size: int | None
+        self,
+        engine: Engine,
+        tables: Tables,
+        chunk_size: int,
+        max_blob_size: int | None,
+        *,
+        introspect: bool = True,
     ) -> None:
+        """``introspect``: ask the database whether the key column folds names (a
+        connection at once); without it the tables are taken as omnistorage makes them
+        (keys compared exactly)."""
         self._engine = engine
         self._tables = tables
         self._chunk = chunk_size
         self._max = max_blob_size
         self.table_name = tables.blobs.name
+        folds_case, folds_unicode = (
+            key_folding(engine, tables.blobs.name, tables.blobs.schema)
+            if introspect
+            else (False, False)
+        )
+        if folds_case or folds_unicode:  # a table another tool made with a folding collation
+            self.features = replace(
+                FEATURES, case_insensitive=folds_case, normalizes_unicode=folds_unicode
+            )
         # The hot statements, built once (building a construct costs more than running it).
         blobs, chunks = tables.blobs, tables.chunks
         key: Any = bindparam("key")
@@ -200,7 +232,7 @@ class ChunkedLayout:
         blobs = self._tables.blobs
         query = select(blobs.c.key, blobs.c.size, blobs.c.modified).order_by(blobs.c.key)
         if prefix:
-            query = query.where(blobs.c.key.like(like_prefix(prefix), escape="\\"))
+            query = query.where(under_prefix(blobs.c.key, prefix))
         last_folder = None
         with self._engine.connect() as conn:
             rows = conn.execution_options(stream_results=True, yield_per=1000).execute(query)
@@ -276,10 +308,12 @@ class ChunkedLayout:
         uploads, chunks = self._tables.uploads, self._tables.chunks
         query = select(uploads).order_by(uploads.c.started)
         if prefix:
-            query = query.where(uploads.c.key.like(like_prefix(prefix), escape="\\"))
+            query = query.where(under_prefix(uploads.c.key, prefix))
         with self._engine.connect() as conn:
             rows = conn.execute(query).all()
             for row in rows:
+                if not row.key.startswith(prefix):  # whatever the database's collation
+                    continue
                 size = conn.execute(
                     select(func.coalesce(func.sum(func.length(chunks.c.data)), 0)).where(
                         chunks.c.upload == row.upload
@@ -428,11 +462,14 @@ class _SQLPinned(PinnedReader):
 
     def _chunk_part(self, seq: int, within: int, want: int) -> bytes:
         """Up to ``want`` bytes of chunk ``seq`` from ``within``. SQLite reads just those
-        bytes through ``blobopen``; elsewhere the chunk is fetched once and kept."""
+        bytes through ``blobopen``, finding the chunk and opening it in one snapshot
+        (:func:`~._schema.sqlite_snapshot`: a chunk replaced meanwhile is gone, never
+        "no such rowid" or another row's bytes); elsewhere the chunk is fetched once
+        and kept."""
         if not self._sqlite:
             return self._chunk_data(seq)[within : within + want]
         chunks = self._backend._tables.chunks
-        with self._backend._engine.connect() as conn:
+        with self._backend._engine.connect() as conn, sqlite_snapshot(conn) as raw:
             rowid = conn.execute(
                 select(literal_column("rowid"))
                 .select_from(chunks)
@@ -440,8 +477,6 @@ class _SQLPinned(PinnedReader):
             ).scalar()
             if rowid is None:
                 raise ObjectChanged(f"version {self._upload} was replaced or deleted")
-            raw = conn.connection.driver_connection
-            assert raw is not None
             with raw.blobopen(chunks.name, "data", rowid, readonly=True) as blob:
                 blob.seek(within)
                 return bytes(blob.read(want))

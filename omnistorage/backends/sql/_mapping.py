@@ -75,20 +75,20 @@ class KeyPattern:
             return None
         return {name: self.converters[name](found.group(name)) for name in self.names}
 
+    def render(self, values: Mapping[str, Any]) -> str:
+        """The pattern with ``values`` written in as they are (what a row names, checked
+        or not: for messages and skipped-entry reports)."""
+        out = []
+        for is_placeholder, part in _tokens(self.text):
+            out.append(str(values[part.partition(":")[0]]) if is_placeholder else part)
+        return "".join(out)
+
     def format(self, values: Mapping[str, Any]) -> str | None:
         """The key for ``values``, or ``None`` when they do not round-trip through the
         pattern (a value with ``/``, an empty string, a non-canonical integer)."""
-        out = []
-        for is_placeholder, part in _tokens(self.text):
-            if not is_placeholder:
-                out.append(part)
-                continue
-            name = part.partition(":")[0]
-            value = values[name]
-            if isinstance(value, bool):
-                return None
-            out.append(str(value))
-        key = "".join(out)
+        if any(isinstance(values[name], bool) for name in self.names):
+            return None
+        key = self.render(values)
         matched = self.match(key)
         if matched is None or any(matched[n] != values[n] for n in self.names):
             return None

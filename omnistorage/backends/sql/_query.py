@@ -28,6 +28,12 @@ How a key resolves (``Store.resolve`` shows each step):
    *convention*) a **table**, and reads ``SELECT * FROM [schema.]name``. The name
    must be one the database lists; it is quoted as an identifier, never spliced.
 
+A pattern's ``keys`` query lists its keys. A row whose values make no key of the
+pattern (a value holding ``/`` such as ``../../etc`` or ``a/b``, an empty value, a
+non-canonical integer) is never listed: it is logged and passed on as a
+:class:`~omnistorage.models.SkippedEntry`, so the listing counts it
+(``invalid_count``) like any name outside the key grammar.
+
    .. warning::
       Convention mode exposes every table the database user can read to anyone
       who can name a key of the Store. Use it only with trusted callers, or connect
@@ -57,7 +63,7 @@ import pyarrow as pa
 from sqlalchemy import Engine, inspect, literal_column, select, table
 
 from omnistorage.backends.sql._adbc import adbc_batches, check_adbc
-from omnistorage.backends.sql._base import SQLEngineBackend
+from omnistorage.backends.sql._base import SQLEngineBackend, check_database_url
 from omnistorage.backends.sql._mapping import (
     QueryMapping,
     QuerySpec,
@@ -73,7 +79,18 @@ from omnistorage.backends.sql._types import parse_arrow_type
 from omnistorage.capabilities import Capability, Features
 from omnistorage.driver import PinnedReader, WriteOptions, Writer
 from omnistorage.errors import ConfigurationError
-from omnistorage.models import Location, ObjectInfo
+from omnistorage.models import Location, ObjectInfo, SkippedEntry
+from omnistorage.options import (
+    OptionSchema,
+    anything,
+    arguments,
+    flag,
+    integer,
+    path,
+    text,
+    texts,
+)
+from omnistorage.options import mapping as mapping_option
 
 __all__ = ["SQLQueryBackend"]
 
@@ -84,6 +101,31 @@ _FEATURES = Features.of(
 )
 _FALLBACKS = ("views", "tables")
 _FETCH = ("sqlalchemy", "adbc")
+
+
+def _check_more(options: Mapping[str, object]) -> None:
+    check_database_url("sql-query", options)
+    known = {k: options[k] for k in _Settings.FIELDS if k in options}
+    _Settings.check(**known)  # type: ignore[arg-type]  # the mappings, fallbacks, formats
+
+
+OPTIONS = OptionSchema(
+    "sql-query",
+    text("url", nullable=True, secret=True, example="sqlite://"),
+    anything("engine", example=object()),
+    mapping_option("queries", nullable=True, example={"totals.csv": "SELECT 1 AS one"}),
+    flag("strict"),
+    texts("fallbacks", nullable=True, example=["views"]),
+    text("fallback_format"),
+    text("fetch", choices=_FETCH),
+    integer("batch_rows", ge=1),
+    integer("spool_memory", ge=0, unit="bytes"),
+    path("spool_dir", nullable=True, example="/tmp"),
+    mapping_option("serializers", nullable=True, example={}),
+    exactly_one=[("url", "engine")],
+    check=_check_more,
+)
+"""The options of :class:`SQLQueryBackend`, checked without connecting."""
 
 
 class SQLQueryBackend(SQLEngineBackend):
@@ -114,6 +156,7 @@ class SQLQueryBackend(SQLEngineBackend):
     """
 
     name = "sql-query"
+    options_schema = OPTIONS
 
     def __init__(
         self,
@@ -130,6 +173,7 @@ class SQLQueryBackend(SQLEngineBackend):
         spool_dir: str | None = None,
         serializers: Mapping[str, ResultSerializer] | None = None,
     ) -> None:
+        self.check_config(arguments(locals()))
         settings = _Settings.check(
             queries=queries,
             strict=strict,
@@ -149,12 +193,6 @@ class SQLQueryBackend(SQLEngineBackend):
                 raise
         self._settings = settings
         self._spool_dir = spool_dir
-
-    @classmethod
-    def check_config(cls, options: Mapping[str, object]) -> None:
-        super().check_config(options)
-        known = {k: options[k] for k in _Settings.FIELDS if k in options}
-        _Settings.check(**known)  # type: ignore[arg-type]
 
     def __repr__(self) -> str:
         return f"SQLQueryBackend({self._shown_url()!r}, queries={len(self._settings.mappings)})"
@@ -192,7 +230,7 @@ class SQLQueryBackend(SQLEngineBackend):
             if mapping.spec.keys is not None:
                 listed = self._pattern_keys(mapping)
                 try:
-                    if not any(candidate == key for candidate in listed):
+                    if not any(candidate == key for candidate in listed):  # never a skipped
                         return None
                 finally:
                     listed.close()  # returns its connection at once
@@ -255,7 +293,12 @@ class SQLQueryBackend(SQLEngineBackend):
         steps.append(f"fetch: {self._settings.fetch}")
         return tuple(steps)
 
-    def _pattern_keys(self, mapping: QueryMapping) -> Generator[str, None, None]:
+    def _pattern_keys(self, mapping: QueryMapping) -> Generator[str | SkippedEntry, None, None]:
+        """The keys the mapping's ``keys`` query lists, in its order; a row whose values
+        make no key of the pattern (a value holding ``/``, such as ``../../etc`` or
+        ``a/b``, an empty one, a non-canonical integer) is logged and yielded as a
+        :class:`~omnistorage.models.SkippedEntry` naming what it would have made, so the
+        Store counts it (``invalid_count``) instead of the listing losing it silently."""
         assert mapping.pattern is not None
         assert mapping.spec.keys is not None
         pattern = mapping.pattern
@@ -271,13 +314,18 @@ class SQLQueryBackend(SQLEngineBackend):
                     f"not the placeholders {missing}"
                 )
             for row in result.mappings():
-                key = pattern.format(dict(row))
+                values = dict(row)
+                key = pattern.format(values)
                 if key is None:
+                    named = pattern.render(values)
                     log.warning(
-                        "sql-query: %r: keys row %r does not make a key of the pattern",
+                        "sql-query: %r: keys row %r does not make a key of the pattern (%r)",
                         mapping.key,
-                        dict(row),
+                        values,
+                        named,
                     )
+                    reason = f"a row of the keys query of {mapping.key!r} makes no key"
+                    yield SkippedEntry(named, size=None, reason=reason)
                     continue
                 yield key
 
@@ -340,9 +388,16 @@ class SQLQueryBackend(SQLEngineBackend):
 
     def list(self, prefix: str, *, recursive: bool = True) -> Iterator[ObjectInfo]:
         listed: dict[str, ObjectInfo] = {}
+        skipped: list[SkippedEntry] = []
         for key, info in self._all_keys():
-            if key.startswith(prefix) and key not in listed:
+            if not key.startswith(prefix):
+                continue
+            if isinstance(info, SkippedEntry):
+                if recursive or "/" not in key[len(prefix) :]:
+                    skipped.append(info)
+            elif key not in listed:
                 listed[key] = info
+        yield from skipped
         folders: set[str] = set()
         for key in sorted(listed):
             rest = key[len(prefix) :]
@@ -359,13 +414,17 @@ class SQLQueryBackend(SQLEngineBackend):
         for mapping in settings.mappings:
             content_type = settings.serializers[mapping.extension].content_type
             if mapping.exact is not None:
-                keys: Iterator[str] = iter((mapping.exact,))
+                keys: Iterator[str | SkippedEntry] = iter((mapping.exact,))
             elif mapping.spec.keys is not None:
                 keys = self._pattern_keys(mapping)
             else:
                 continue
             for key in keys:
-                yield key, ObjectInfo(key, None, mapping.spec.modified, content_type=content_type)
+                if isinstance(key, SkippedEntry):
+                    yield key.path, key
+                else:
+                    info = ObjectInfo(key, None, mapping.spec.modified, content_type=content_type)
+                    yield key, info
         if not settings.strict:
             catalog = inspect(self._engine)
             content_type = settings.serializers[settings.fallback_format].content_type

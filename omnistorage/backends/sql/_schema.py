@@ -12,10 +12,19 @@ Layout (the prefix defaults to ``omnistorage``):
 - ``<prefix>_uploads``: uploads in flight (``upload``, ``key``, ``started``).
   Publishing deletes the row; a crashed writer's row and chunks are the
   leftovers ``cleanup`` removes.
+
+A PostgreSQL engine built here through libpq (psycopg, psycopg2) connects with
+``connect_timeout`` (3 s, :mod:`omnistorage._net`) unless the URL sets one, so a
+server that accepts the connection and never answers fails within seconds.
+libpq has no timeout for a reply once connected: a server that stalls mid-query
+holds the call until the operating system gives up on the connection.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import (
@@ -31,9 +40,13 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    make_url,
 )
+from sqlalchemy.engine import Connection
 
-__all__ = ["Tables", "make_engine"]
+from omnistorage._net import DEFAULT_CONNECT_TIMEOUT
+
+__all__ = ["Tables", "make_engine", "sqlite_snapshot"]
 
 
 class Tables:
@@ -84,6 +97,10 @@ def make_engine(url: str, *, wal: bool = True) -> Engine:
     options: dict[str, Any] = {}
     if url.startswith("sqlite"):
         options["connect_args"] = {"check_same_thread": False, "timeout": 30}
+    elif _libpq_without_timeout(url):
+        # libpq waits forever for a server that accepts the connection and never
+        # answers; bound the connection (startup and authentication included).
+        options["connect_args"] = {"connect_timeout": math.ceil(DEFAULT_CONNECT_TIMEOUT)}
     engine = create_engine(url, **options)
     if engine.dialect.name == "sqlite":
 
@@ -97,3 +114,39 @@ def make_engine(url: str, *, wal: bool = True) -> Engine:
             cursor.close()
 
     return engine
+
+
+def _libpq_without_timeout(url: str) -> bool:
+    """A PostgreSQL URL for a libpq driver (psycopg, psycopg2) that sets no
+    ``connect_timeout`` of its own (a URL's value wins)."""
+    try:
+        parsed = make_url(url)
+    except Exception:  # noqa: BLE001 - create_engine reports a bad URL itself
+        return False
+    return (
+        parsed.get_backend_name() == "postgresql"
+        and parsed.get_driver_name() in ("psycopg", "psycopg2")
+        and "connect_timeout" not in parsed.query
+    )
+
+
+@contextmanager
+def sqlite_snapshot(conn: Connection) -> Iterator[Any]:
+    """The raw ``sqlite3`` connection of ``conn``, with ``conn`` inside one read
+    transaction.
+
+    Every statement run through ``conn`` and every blob handle opened through the raw
+    connection read the same snapshot (WAL), whatever other connections commit
+    meanwhile: a row a ``SELECT`` found is the row ``blobopen`` then opens. Outside a
+    transaction (the driver's default for reads) each statement reads its own
+    snapshot, so a row could be deleted, and its rowid even reused by another row,
+    between finding it and opening it. The transaction ends (rolled back: it wrote
+    nothing) when the block does.
+    """
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    raw.execute("BEGIN")
+    try:
+        yield raw
+    finally:
+        raw.rollback()

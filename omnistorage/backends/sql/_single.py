@@ -52,7 +52,9 @@ from sqlalchemy import (
     update,
 )
 
-from omnistorage.backends.sql._chunked import like_prefix, too_large, utc
+from omnistorage.backends.sql._chunked import too_large, under_prefix, utc
+from omnistorage.backends.sql._folding import key_folding
+from omnistorage.backends.sql._schema import sqlite_snapshot
 from omnistorage.backends.sql._spool import Spool, SpoolPinned, SpoolReader
 from omnistorage.capabilities import Capability, Features
 from omnistorage.driver import PinnedReader, WriteOptions, Writer
@@ -116,7 +118,14 @@ class SingleRowLayout:
         }
         caps |= {cap for column, cap in extra.items() if column in self.optional}
         hashes = [HashType.MD5] if "digest" in self.optional else []
-        self.features = Features.of(caps, hashes, max_object_size=self._max)
+        case, unicode = key_folding(engine, name, schema or None)
+        self.features = Features.of(
+            caps,
+            hashes,
+            max_object_size=self._max,
+            case_insensitive=case,
+            normalizes_unicode=unicode,
+        )
         self._sqlite = engine.dialect.name == "sqlite"
         modified = self.table.c.get("modified_at")
         self._aware = (
@@ -167,7 +176,7 @@ class SingleRowLayout:
         c = self.table.c
         query = select(*self._meta_columns()).order_by(c.key)
         if prefix:
-            query = query.where(c.key.like(like_prefix(prefix), escape="\\"))
+            query = query.where(under_prefix(c.key, prefix))
         last_folder = None
         with self._engine.connect() as conn:
             rows = conn.execution_options(stream_results=True, yield_per=1000).execute(query)
@@ -210,14 +219,12 @@ class SingleRowLayout:
         import sqlite3
 
         c = self.table.c
-        with self._engine.connect() as conn:
+        with self._engine.connect() as conn, sqlite_snapshot(conn) as raw:
             rowid = conn.execute(
                 select(literal_column("rowid")).select_from(self.table).where(c.key == key)
             ).scalar()
             if rowid is None:
                 raise FileNotFoundError(f"no object {key!r}")
-            raw = conn.connection.driver_connection
-            assert raw is not None
             try:
                 with raw.blobopen(self.table.name, "data", rowid, readonly=True) as blob:
                     while piece := blob.read(_PIECE):
