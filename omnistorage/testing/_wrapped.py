@@ -79,15 +79,7 @@ WRAPPER_NOT_APPLICABLE: Mapping[str, Mapping[str, str]] = {}
 """Test name → {variant → reason}: behaviour a wrapper cannot have by design. Skipped
 with the reason in the report."""
 
-_CACHE_PIN = (
-    "ReadCacheLayer serves a pin from its cache file and reports that file's version, "
-    "not the backend's stat ETag (issue 21's read-cache item, fixed on its own branch: "
-    "drop this entry with that merge)"
-)
-
-WRAPPER_EXPECTED_FAILURES: Mapping[str, Mapping[str, str]] = {
-    "test_a_pinned_readers_version_is_stats_etag": {"cache": _CACHE_PIN, "stacked": _CACHE_PIN},
-}
+WRAPPER_EXPECTED_FAILURES: Mapping[str, Mapping[str, str]] = {}
 """Test name → {variant → reason}: known defects of a wrapper, run as strict xfails
 (so the entry must go once the defect is fixed)."""
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import urlsplit
 from uuid import uuid4
 
@@ -135,22 +135,10 @@ def _host_key_line(env: dict[str, str], port: int) -> str:
 # ---------------------------------------------------------------- the shared suite
 
 
-CACHE_WITHOUT_VERSION = (
-    "the stacked variant's ReadCacheLayer keys SFTP files (no strong version: whole-second "
-    "mtimes) by size and mtime, so an overwrite of the same size within the second reads "
-    "the cached old bytes (issue 21's read-cache item, fixed on its own branch: drop "
-    "these entries with that merge)"
-)
-
-
 class TestSFTPConformance(StoreConformance):
     crash_leaves_leftovers = True
     backend_name = "sftp"
     variants = (*StoreConformance.variants, *SERVER_WRAPPER_VARIANTS)
-    expected_failures: ClassVar[dict[str, tuple[tuple[str, ...], str]]] = dict.fromkeys(
-        ("test_copy_is_create_only_by_default", "test_move_is_create_only_by_default"),
-        (("stacked",), CACHE_WITHOUT_VERSION),
-    )
     # The names a POSIX server can hold as one file name (``a//b``, ``../x`` … cannot be).
     foreign_names = ("back\\slash.txt", "tab\there.txt", "new\nline.txt")
 
