@@ -24,7 +24,8 @@ root). Each test runs once per variant: ``[memory]`` (as given),
 fallback is checked against the same expectations as the fast paths).
 A harness may add the wrapper variants (:data:`WRAPPER_VARIANTS`: behind each
 layer, all layers stacked, inside a one-member mirror and a one-tier composite;
-:data:`SERVER_WRAPPER_VARIANTS`: the stacked, mirror and composite ones), so a
+:data:`SERVER_WRAPPER_VARIANTS`: the stacked, mirror and composite ones;
+:data:`SLOW_SERVER_WRAPPER_VARIANTS`: the stacked one), so a
 wrapper that drops one of the backend's promises fails the suite the backend passes.
 
 Tests are gated by capability: a test of ``CONDITIONAL_WRITE`` runs exactly
@@ -41,7 +42,11 @@ Needs pytest and hypothesis (the ``dev`` extra).
 
 from omnistorage.testing._integrity import FOREIGN_CANDIDATES, driver_of
 from omnistorage.testing._marks import CAPABILITY_TESTS, covers, requires
-from omnistorage.testing._wrapped import SERVER_WRAPPER_VARIANTS, WRAPPER_VARIANTS
+from omnistorage.testing._wrapped import (
+    SERVER_WRAPPER_VARIANTS,
+    SLOW_SERVER_WRAPPER_VARIANTS,
+    WRAPPER_VARIANTS,
+)
 from omnistorage.testing.basic import BasicOnly
 from omnistorage.testing.conformance import StoreConformance
 from omnistorage.testing.race import RaceResult, race, race_create_only
@@ -53,6 +58,7 @@ __all__ = [
     "FOREIGN_CANDIDATES",
     "READONLY_FIXTURE",
     "SERVER_WRAPPER_VARIANTS",
+    "SLOW_SERVER_WRAPPER_VARIANTS",
     "WRAPPER_VARIANTS",
     "BasicOnly",
     "RaceResult",

@@ -7,6 +7,7 @@ very suite the backend passes. A harness opts in through ``variants``::
     class TestMyBackend(StoreConformance):
         variants = (*StoreConformance.variants, *WRAPPER_VARIANTS)   # every wrapper
         variants = (*StoreConformance.variants, *SERVER_WRAPPER_VARIANTS)  # the cheap set
+        variants = (*StoreConformance.variants, *SLOW_SERVER_WRAPPER_VARIANTS)  # stacked
 
 A wrapper variant inherits the backend's declared gaps (``expected_failures`` and
 ``not_applicable`` entries of the ``plain`` variant): it shows the backend's behaviour,
@@ -35,6 +36,7 @@ from omnistorage.store import Store
 
 __all__ = [
     "SERVER_WRAPPER_VARIANTS",
+    "SLOW_SERVER_WRAPPER_VARIANTS",
     "WRAPPER_EXPECTED_FAILURES",
     "WRAPPER_NOT_APPLICABLE",
     "WRAPPER_VARIANTS",
@@ -72,8 +74,13 @@ WRAPPER_VARIANTS: tuple[str, ...] = tuple(_BUILDERS)
 composite. Memory and local files run all of them."""
 
 SERVER_WRAPPER_VARIANTS: tuple[str, ...] = ("stacked", "mirror1", "composite1")
-"""The wrapper variants a server backend runs (CI time): all layers at once, and the
-one-member mirror and composite."""
+"""The wrapper variants a quick server backend runs (CI time): all layers at once, and
+the one-member mirror and composite."""
+
+SLOW_SERVER_WRAPPER_VARIANTS: tuple[str, ...] = ("stacked",)
+"""The wrapper variant the slowest servers run (CI time: each variant costs a full suite
+run, 15-35 s against S3, Azure, SFTP, SQLite and PostgreSQL): all layers at once. The
+mirror and composite run on memory, local files, GCS and the channel backend."""
 
 WRAPPER_NOT_APPLICABLE: Mapping[str, Mapping[str, str]] = {}
 """Test name → {variant → reason}: behaviour a wrapper cannot have by design. Skipped

@@ -54,7 +54,7 @@ from omnistorage.errors import (
 from omnistorage.models import HashType
 from omnistorage.registry import open_store
 from omnistorage.testing import (
-    SERVER_WRAPPER_VARIANTS,
+    SLOW_SERVER_WRAPPER_VARIANTS,
     StoreConformance,
     driver_of,
     make_state_machine,
@@ -117,7 +117,7 @@ def container() -> Iterator[str]:
 
 class TestAzureConformance(StoreConformance):
     backend_name = "azure"
-    variants = (*StoreConformance.variants, *SERVER_WRAPPER_VARIANTS)
+    variants = (*StoreConformance.variants, *SLOW_SERVER_WRAPPER_VARIANTS)
     crash_leaves_leftovers = True
     abandoned_write_size = 3 << 20  # past the 1 MiB blocks: blocks are staged
     # 1 MiB blocks: the 3 MiB and 6 MiB suite objects go through staged blocks + commit.

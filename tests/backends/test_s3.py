@@ -25,7 +25,7 @@ from omnistorage.errors import AlreadyExists, BackendUnavailable, StorageError
 from omnistorage.registry import open_store
 from omnistorage.testing import (
     FOREIGN_CANDIDATES,
-    SERVER_WRAPPER_VARIANTS,
+    SLOW_SERVER_WRAPPER_VARIANTS,
     StoreConformance,
     driver_of,
     make_state_machine,
@@ -117,7 +117,7 @@ S3_GAPS = {
 class TestS3Conformance(StoreConformance):
     crash_leaves_leftovers = True
     backend_name = "s3"
-    variants = (*StoreConformance.variants, *SERVER_WRAPPER_VARIANTS)
+    variants = (*StoreConformance.variants, *SLOW_SERVER_WRAPPER_VARIANTS)
     many_keys = 250  # with list_page_size=100: still three pages
     abandoned_write_size = 11 * MiB  # past two 5 MiB parts: a multipart upload is open
 

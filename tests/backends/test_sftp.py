@@ -44,7 +44,7 @@ from omnistorage.errors import (
 )
 from omnistorage.registry import open_store
 from omnistorage.testing import (
-    SERVER_WRAPPER_VARIANTS,
+    SLOW_SERVER_WRAPPER_VARIANTS,
     StoreConformance,
     make_state_machine,
     race,
@@ -138,7 +138,7 @@ def _host_key_line(env: dict[str, str], port: int) -> str:
 class TestSFTPConformance(StoreConformance):
     crash_leaves_leftovers = True
     backend_name = "sftp"
-    variants = (*StoreConformance.variants, *SERVER_WRAPPER_VARIANTS)
+    variants = (*StoreConformance.variants, *SLOW_SERVER_WRAPPER_VARIANTS)
     # The names a POSIX server can hold as one file name (``a//b``, ``../x`` … cannot be).
     foreign_names = ("back\\slash.txt", "tab\there.txt", "new\nline.txt")
 
