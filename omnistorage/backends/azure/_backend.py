@@ -345,7 +345,9 @@ class AzureBackend(ExtendedBackend):
                 etag=version,
                 match_condition=MatchConditions.IfNotModified,
             )
-        except ResourceNotFoundError:
+        except ResourceNotFoundError as exc:
+            if error_code(exc) in CONTAINER_MISSING_CODES:
+                raise  # a missing blob is deleted already; a missing container is not fine
             return
         except ResourceModifiedError:
             # If-Match fails on a missing blob too (HTTP semantics): our version is gone
