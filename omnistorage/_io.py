@@ -195,7 +195,9 @@ class AtomicWriter(io.BufferedIOBase):
                 self._writer.abort()
             raise self._fail(exc, self._op, self._path) from native_cause(exc)
         hashes = self._hasher.digests() if self._hasher is not None else {}
-        self._result = WriteResult(path=self._path, size=self._size, hashes=hashes)
+        self._result = WriteResult(
+            path=self._path, size=self._size, hashes=hashes, version=self._writer.version
+        )
         return self._result
 
     commit = close

@@ -80,6 +80,12 @@ class Capability(enum.StrEnum):
     of the version it reads, from the same response (S3's ``GetObject`` headers) and as
     ``get_file_info`` gives it, so reading a file and knowing its size, mtime, ETag,
     content type and user metadata cost one request, not two."""
+    CONDITIONAL_DELETE = "conditional_delete"
+    """A write says which version it published (``WriteResult.version``), and
+    ``delete(path, if_version=…)`` removes the file only while it is still that version
+    (Azure ``If-Match``, GCS ``ifGenerationMatch``, S3 ``If-Match``, an inode check on
+    local files): another writer's version is left alone (``PreconditionFailed``). What a
+    mirror's and a composite's rollbacks use to undo only their own publish."""
 
 
 class ETagKind(enum.StrEnum):

@@ -19,6 +19,15 @@ b'old,data'
   which copies each published object to the other matching tiers that can be
   written (a failure there raises after the primary publish; the primary copy
   stands).
+- **Create-only** (``write``, ``open_atomic``, ``copy``/``move`` with
+  ``overwrite=False``) consults every tier a read would see, not only the write
+  tier: a key that exists in any matching tier is ``AlreadyExists``. The write
+  tier's own create-only check stays the atomic one; the other tiers are asked
+  when the write opens and again right after it published, and a key that
+  appeared in one of them meanwhile (a ``migrate`` into it, another client) makes the write undo its
+  publish with a conditional delete of its own version (``AlreadyExists``), or,
+  where the write tier has no conditional delete, raise ``PartialPublish``
+  naming both tiers.
 - **Deletes** remove the key from every matching tier that can delete, so a
   lower tier's older copy cannot reappear through fallthrough.
 - **Listings** are the union of the matching tiers that can list, deduplicated,
@@ -29,7 +38,9 @@ b'old,data'
   the write tier's; reads declare RANGE_READ / PINNED_READ / METADATA only
   when every tier does; the other facts combine by
   :func:`~omnistorage.capabilities.combine_replicas` (``overwrite_may_conflict``
-  when any tier declares it).
+  when any tier declares it). CONDITIONAL_DELETE is the write tier's (a version
+  names an object a write put there), except with ``write_through``, whose copies
+  are other versions.
 - ``resolve(key)`` lists the tiers tried and the one that answered.
 """
 
@@ -53,11 +64,12 @@ from omnistorage.errors import (
     Classification,
     ConfigurationError,
     ErrorKind,
+    PreconditionFailed,
     StorageError,
     classify_builtin,
 )
 from omnistorage.models import Leftover, Location, ObjectInfo, SkippedEntry
-from omnistorage.multi._report import detach
+from omnistorage.multi._report import PartialPublish, detach
 from omnistorage.store import Store
 
 __all__ = ["CompositeStore", "Tier"]
@@ -71,6 +83,7 @@ _WRITE_SIDE = (
     Capability.SET_MOD_TIME,
     Capability.USER_METADATA,
     Capability.CONTENT_TYPE,
+    Capability.CONDITIONAL_DELETE,
 )
 _READ_SIDE = (Capability.METADATA, Capability.RANGE_READ, Capability.PINNED_READ)
 _KINDS = sorted(ErrorKind, key=lambda kind: -len(kind.value.__mro__))
@@ -114,6 +127,9 @@ class _TierBackend(ExtendedBackend):
         self._write_tier = write_tier
         self._write_through = write_through
         self._features = self._compute_features()
+        self.folders_are_markers = any(
+            getattr(tier.store.unwrap(), "folders_are_markers", False) for tier in self.tiers
+        )
 
     def __repr__(self) -> str:
         return "CompositeStore([" + ", ".join(f"{t.name}={t.store!r}" for t in self.tiers) + "])"
@@ -124,6 +140,8 @@ class _TierBackend(ExtendedBackend):
         if any(t.store.supports(Capability.LIST) for t in self.tiers):
             caps.add(Capability.LIST)  # the union of the tiers that list
         caps |= {c for c in _WRITE_SIDE if writer.store.supports(c)}
+        if self._write_through:
+            caps.discard(Capability.CONDITIONAL_DELETE)
         caps |= {c for c in _READ_SIDE if all(t.store.supports(c) for t in self.tiers)}
         return combine_replicas((t.store.features for t in self.tiers), caps)
 
@@ -260,6 +278,9 @@ class _TierBackend(ExtendedBackend):
 
     def _new_writer(self, key: str, options: WriteOptions) -> Writer:
         tier = self._writer_for(key)
+        shadowed = [t for t in self._candidates(key) if t is not tier]
+        if not options.overwrite:
+            self._refuse_if_held(shadowed, key)  # fail fast; checked again at the publish
         inner = tier.store.open_writer(
             key,
             overwrite=options.overwrite,
@@ -277,13 +298,26 @@ class _TierBackend(ExtendedBackend):
             if self._write_through
             else []
         )
-        return _TierWriter(inner, tier, others, key, options)
+        return _TierWriter(self, inner, tier, others, key, options, shadowed)
+
+    @staticmethod
+    def _refuse_if_held(tiers: Sequence[Tier], key: str) -> None:
+        """Create-only: a key any of ``tiers`` holds exists for every reader."""
+        for other in tiers:
+            if other.store.is_file(key):
+                raise FileExistsError(f"{key!r} exists in tier {other.name!r}")
 
     def delete(self, key: str) -> None:
         with _detached():
             for tier in self._candidates(key):
                 if tier.store.supports(Capability.DELETE):
                     tier.store.delete(key, missing_ok=True)
+
+    def delete_version(self, key: str, version: str) -> None:
+        """Only the write tier holds a version a write put there; copies of the key in
+        other tiers are other objects and stay."""
+        with _detached():
+            self._writer_for(key).store.delete(key, missing_ok=True, if_version=version)
 
     def mkdir(self, key: str) -> None:
         with _detached():
@@ -326,16 +360,27 @@ class _TierBackend(ExtendedBackend):
 
 
 class _TierWriter(Writer):
-    """Writes to the write tier; with write-through, copies the published object on."""
+    """Writes to the write tier; with write-through, copies the published object on.
+    Create-only checks the ``shadowed`` tiers again once published (see the module
+    docstring)."""
 
     def __init__(
-        self, inner: AtomicWriter, tier: Tier, others: list[Tier], key: str, options: WriteOptions
+        self,
+        owner: _TierBackend,
+        inner: AtomicWriter,
+        tier: Tier,
+        others: list[Tier],
+        key: str,
+        options: WriteOptions,
+        shadowed: list[Tier],
     ) -> None:
+        self._owner = owner
         self._inner = inner
         self._tier = tier
         self._others = others
         self._key = key
         self._options = options
+        self._shadowed = [] if options.overwrite else shadowed
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
         with _detached():
@@ -343,10 +388,33 @@ class _TierWriter(Writer):
 
     def close(self) -> None:
         with _detached():
-            self._inner.close()
+            self.version = self._inner.close().version
+            self._check_after_publish()
             for other in self._others:
                 with self._tier.store.read(self._key) as source:
                     other.store.write(self._key, source, overwrite=True)
+
+    def _check_after_publish(self) -> None:
+        """A key that appeared in another tier while we published: undo our own copy."""
+        held = [t for t in self._shadowed if t.store.is_file(self._key)]
+        if not held:
+            return
+        store, version = self._tier.store, self.version
+        names = ", ".join(repr(t.name) for t in held)
+        if version is not None and store.supports(Capability.CONDITIONAL_DELETE):
+            with contextlib.suppress(PreconditionFailed):  # replaced since: not ours
+                store.delete(self._key, missing_ok=True, if_version=version)
+            raise FileExistsError(f"{self._key!r} appeared in tier {names} during the write")
+        tiers = self._owner.tiers
+        error = PartialPublish(
+            f"write {self._key!r}: published in tier {self._tier.name!r} while it appeared "
+            f"in tier {names}; the write tier cannot delete conditionally, so the new copy "
+            "stays and shadows it",
+            op="write",
+        )
+        error.new = (tiers.index(self._tier),)
+        error.old = tuple(tiers.index(t) for t in held)
+        raise error
 
     def abort(self) -> None:
         with _detached():

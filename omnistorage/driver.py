@@ -43,6 +43,9 @@ What a driver must do:
   places, not handles.
 - Declare its facts in :class:`~omnistorage.capabilities.Features`; code built
   on top decides by them, never by the driver's name.
+- With ``CONDITIONAL_DELETE``: set :attr:`Writer.version` from the publish itself and
+  implement :meth:`ExtendedBackend.delete_version` so it never removes another writer's
+  version (what mirrors and composites roll back with).
 - A create-only publish that the client library retried and that then fails
   with a conflict must find out whether the object there is its own (a
   token, checksum or ETag it sent) and succeed if so.
@@ -78,7 +81,7 @@ from typing import BinaryIO, ClassVar, TypeVar
 
 from omnistorage._times import from_ns, to_ns
 from omnistorage.capabilities import BASIC_FEATURES, Features
-from omnistorage.errors import Classification, ObjectChanged, classify_builtin
+from omnistorage.errors import Classification, ObjectChanged, VersionMismatch, classify_builtin
 from omnistorage.models import Leftover, Location, ObjectInfo
 from omnistorage.options import OptionSchema
 
@@ -87,6 +90,7 @@ __all__ = [
     "ExtendedBackend",
     "ObjectChanged",
     "PinnedReader",
+    "VersionMismatch",
     "WriteOptions",
     "Writer",
     "as_extended",
@@ -137,6 +141,13 @@ class WriteOptions:
 
 class Writer(abc.ABC):
     """A streaming write to one key that becomes visible only on :meth:`close`."""
+
+    version: str | None = None
+    """After a successful :meth:`close`: the token of the version this writer published,
+    taken from the publish itself (the reply's ETag or generation, the inode it linked),
+    never from a later lookup that could see another writer's version. Drivers that
+    declare ``CONDITIONAL_DELETE`` set it, and :meth:`ExtendedBackend.delete_version`
+    accepts it; ``None`` elsewhere. A writer that wraps another forwards it."""
 
     @abc.abstractmethod
     def write(self, data: bytes | bytearray | memoryview) -> int:
@@ -308,6 +319,14 @@ class ExtendedBackend(Backend):
 
     def move(self, src: str, dst: str, *, overwrite: bool) -> None:  # Capability.MOVE
         """Move a file server-side; ``overwrite=False`` fails with ``ALREADY_EXISTS``."""
+        raise NotImplementedError
+
+    def delete_version(self, key: str, version: str) -> None:  # Capability.CONDITIONAL_DELETE
+        """Delete the file at ``key`` only while it is still ``version`` (a
+        :attr:`Writer.version`), atomically against other writers. Another version there
+        raises something ``classify_error`` calls ``PRECONDITION_FAILED`` and is left
+        alone; a missing file is fine (the version is gone either way). Either outcome
+        means: ``version`` is no longer at ``key``."""
         raise NotImplementedError
 
     def open_pinned(self, key: str) -> PinnedReader:  # Capability.PINNED_READ

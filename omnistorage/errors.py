@@ -50,6 +50,7 @@ __all__ = [
     "StreamClosed",
     "TruncatedDataError",
     "TruncatedRecordError",
+    "VersionMismatch",
     "WriteConflict",
     "map_error",
     "native_cause",
@@ -292,6 +293,14 @@ class ObjectChanged(Exception):
     """
 
 
+class VersionMismatch(Exception):
+    """Raised by *drivers* (a native exception) when a conditional delete
+    (``delete_version``) finds another version than the one it was given, and leaves it.
+
+    :func:`classify_builtin` classifies it as :attr:`ErrorKind.PRECONDITION_FAILED`.
+    """
+
+
 class BucketMissing(Exception):
     """Raised by *drivers* (a native exception, not a :class:`StorageError`) when the
     bucket, container or share they are bound to does not exist, where the service's
@@ -333,6 +342,8 @@ def classify_builtin(exc: BaseException) -> Classification:
         return Classification(ErrorKind.ALREADY_EXISTS)
     if isinstance(exc, ObjectChanged):
         return Classification(ErrorKind.CHANGED)
+    if isinstance(exc, VersionMismatch):
+        return Classification(ErrorKind.PRECONDITION_FAILED)
     if isinstance(exc, BucketMissing):
         return Classification(ErrorKind.BUCKET_NOT_FOUND, bucket=exc.bucket, noun=exc.noun)
     if isinstance(exc, builtins.PermissionError):

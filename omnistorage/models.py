@@ -168,6 +168,10 @@ class WriteResult:
     size: int
     hashes: Mapping[HashType, str] = field(default_factory=dict)
     """Hex digests of the published bytes, for the hash types the write asked for."""
+    version: str | None = None
+    """The version this write published (an ETag, a generation, an inode token …), as the
+    backend names it for ``delete(path, if_version=…)``; ``None`` where the backend cannot
+    tell (it does not declare ``CONDITIONAL_DELETE``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -480,13 +480,24 @@ class Store(StoreKernel[Backend]):
 
     # ------------------------------------------------------------------ changes
 
-    def delete(self, path: str, *, missing_ok: bool = False) -> None:
-        """Delete the file at ``path``; ``NotFound`` if there is none, unless ``missing_ok``."""
+    def delete(self, path: str, *, missing_ok: bool = False, if_version: str | None = None) -> None:
+        """Delete the file at ``path``; ``NotFound`` if there is none, unless ``missing_ok``.
+
+        With ``if_version`` (a ``WriteResult.version``; needs ``CONDITIONAL_DELETE``) the
+        file goes only while it is still that version, atomically against other writers:
+        another version there raises ``PreconditionFailed`` and is left alone.
+        """
         key = self._key(path, Capability.DELETE, "delete")
+        if if_version is not None:
+            self._require(Capability.CONDITIONAL_DELETE, "delete", path)
         if not missing_ok and not self._exists_file(key, path):
             raise self._not_found("delete", path)
         try:
-            self._backend.delete(key)
+            if if_version is None:
+                self._backend.delete(key)
+            else:
+                assert self._ext is not None  # declared only by extended backends
+                self._ext.delete_version(key, if_version)
         except Exception as exc:
             raise self._fail(exc, "delete", path) from native_cause(exc)
 

@@ -53,6 +53,10 @@ T = TypeVar("T")
 class AsyncWriter(abc.ABC):
     """A streaming write to one key that becomes visible only on :meth:`close`."""
 
+    version: str | None = None
+    """After a successful :meth:`close`: the version this writer published, as
+    :attr:`omnistorage.driver.Writer.version` (``None`` without ``CONDITIONAL_DELETE``)."""
+
     @abc.abstractmethod
     async def write(self, data: bytes | bytearray | memoryview) -> int:
         """Buffer or send ``data``; return its length. Nothing is visible yet."""
@@ -153,10 +157,12 @@ class AsyncBackend(abc.ABC):
 
     async def write_object(
         self, key: str, data: bytes | bytearray | memoryview, options: WriteOptions
-    ) -> None:
+    ) -> str | None:
         """Write ``data`` to ``key`` as one object, atomically, with the same rules as a
-        writer (create-only unless ``options.overwrite``). Drivers override it where one
-        call is cheaper than a writer."""
+        writer (create-only unless ``options.overwrite``), and return the version it
+        published (:attr:`AsyncWriter.version`). Drivers override it where one call is
+        cheaper than a writer. Cancelled, it publishes nothing, ever: not even later, on
+        a thread that was still running when the cancellation came."""
         writer = await self.new_writer(key, options)
         try:
             await writer.write(data)
@@ -164,6 +170,7 @@ class AsyncBackend(abc.ABC):
         except BaseException:
             await writer.abort()
             raise
+        return writer.version
 
     # ------------------------------------------------------------ pure facts (no I/O)
 
@@ -221,6 +228,11 @@ class AsyncBackend(abc.ABC):
 
     async def move(self, src: str, dst: str, *, overwrite: bool) -> None:  # Capability.MOVE
         """Move a file server-side; ``overwrite=False`` fails with ``ALREADY_EXISTS``."""
+        raise NotImplementedError
+
+    async def delete_version(self, key: str, version: str) -> None:
+        """Delete ``key`` only while it is still ``version`` (``CONDITIONAL_DELETE``; see
+        :meth:`omnistorage.driver.ExtendedBackend.delete_version`)."""
         raise NotImplementedError
 
     async def open_pinned(self, key: str) -> AsyncPinnedReader:  # Capability.PINNED_READ

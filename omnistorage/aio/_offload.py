@@ -7,6 +7,16 @@ subclass decides where it runs. Listings move in pages of :data:`LIST_BATCH` ent
 per call. A writer serialises its calls (one sync writer is used by one thread at a
 time): :meth:`_OffloadWriter.abort` first waits for a call that is still running (a
 cancelled ``await`` does not stop a thread), then aborts.
+
+A publish runs on a thread too, and a cancelled ``await`` cannot stop a thread. So
+every call that ends in a publish (``write_object``, a writer's ``close``) carries a
+:class:`_Gate`: the thread asks it just before the driver's ``close`` and a cancelled
+caller closes it, under one lock, so exactly one of the two happens first. Cancelled
+first: the thread publishes nothing (it aborts instead), now or later. Publish first:
+the publish cannot be stopped, so the caller waits for it to end before the
+cancellation comes out, and the object is then there whole, as when the cancellation
+lands just after the publish returned. Either way the state is final once the
+``CancelledError`` is raised: nothing appears seconds later.
 """
 
 from __future__ import annotations
@@ -15,6 +25,7 @@ import abc
 import asyncio
 import concurrent.futures
 import contextlib
+import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any, BinaryIO, TypeVar
@@ -128,13 +139,13 @@ class Offload(AsyncBackend):
 
     async def write_object(
         self, key: str, data: bytes | bytearray | memoryview, options: WriteOptions
-    ) -> None:
+    ) -> str | None:
         if memoryview(data).nbytes > WRITE_BUFFER:
             # Larger objects go through a writer, a call per MiB: a cancellation then
             # stops the upload between two calls and aborts it.
-            await super().write_object(key, data, options)
-        else:
-            await self._run(_write_all, self._inner, key, data, options)
+            return await super().write_object(key, data, options)
+        gate = _Gate()
+        return await _gated(self._spawn(_write_all, self._inner, key, data, options, gate), gate)
 
     # ------------------------------------------------------------ pure facts
 
@@ -184,6 +195,9 @@ class Offload(AsyncBackend):
     async def move(self, src: str, dst: str, *, overwrite: bool) -> None:
         await self._run(_move, self._extended(), src, dst, overwrite)
 
+    async def delete_version(self, key: str, version: str) -> None:
+        await self._run(self._extended().delete_version, key, version)
+
     async def open_pinned(self, key: str) -> AsyncPinnedReader:
         pinned = await self._start(_close, self._extended().open_pinned, key)
         return _OffloadPinned(self, pinned)
@@ -204,6 +218,64 @@ class Offload(AsyncBackend):
             await self._run(ext.delete_many, batch)
         else:
             await self._run(_delete_each, self._inner, batch)
+
+
+# ---------------------------------------------------------------- cancelling a publish
+
+
+class _Cancelled(Exception):
+    """Raised on the thread instead of publishing: the caller was cancelled first."""
+
+
+class _Gate:
+    """Who came first, the publish on its thread or the caller's cancellation (see the
+    module docstring). Each side asks once; the lock makes the answer one order."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state = "open"
+
+    def publishing(self) -> None:
+        """On the thread, just before the driver's ``close``: raise if cancelled first."""
+        with self._lock:
+            if self._state == "cancelled":
+                raise _Cancelled("the write was cancelled before it published")
+            self._state = "publishing"
+
+    def check(self) -> None:
+        """On the thread, between steps: stop early once cancelled."""
+        with self._lock:
+            if self._state == "cancelled":
+                raise _Cancelled("the write was cancelled")
+
+    def cancel(self) -> bool:
+        """For the cancelled caller: True when the publish will never happen."""
+        with self._lock:
+            if self._state == "open":
+                self._state = "cancelled"
+            return self._state == "cancelled"
+
+
+async def _gated(future: concurrent.futures.Future[T], gate: _Gate) -> T:
+    """Await a thread's call that ends in a publish; on cancellation, close the gate and
+    wait for the thread to end (it aborts, or finishes a publish that had begun)."""
+    try:
+        return await asyncio.wrap_future(future)
+    except asyncio.CancelledError:
+        gate.cancel()
+        await _settle(future)
+        raise
+
+
+async def _settle(future: concurrent.futures.Future[Any]) -> None:
+    """Wait until a thread's call has ended, through further cancellations (the caller
+    re-raises the first); its outcome is consumed (the cancellation is what is raised)."""
+    waiter = asyncio.wrap_future(future)
+    while not waiter.done():
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.shield(waiter)
+    if not waiter.cancelled():
+        waiter.exception()  # retrieved: a thread's abort is no error to log
 
 
 # ---------------------------------------------------------------- sync bodies (one call each)
@@ -242,11 +314,18 @@ def _read_all(backend: Backend, key: str) -> bytes:
 
 
 def _write_all(
-    backend: Backend, key: str, data: bytes | bytearray | memoryview, options: WriteOptions
-) -> None:
+    backend: Backend,
+    key: str,
+    data: bytes | bytearray | memoryview,
+    options: WriteOptions,
+    gate: _Gate,
+) -> str | None:
+    gate.check()
     writer = backend.new_writer(key, options)
     try:
+        gate.check()
         writer.write(data)
+        gate.publishing()
         writer.close()
     except BaseException as exc:
         try:
@@ -254,6 +333,7 @@ def _write_all(
         except Exception as cleanup:  # noqa: BLE001 - the write error is the one raised
             exc.add_note(f"aborting the write failed too: {cleanup!r}")
         raise
+    return writer.version
 
 
 def _copy(ext: ExtendedBackend, src: str, dst: str, overwrite: bool) -> None:
@@ -273,9 +353,11 @@ def _delete_each(backend: Backend, keys: list[str]) -> None:
         backend.delete(key)
 
 
-def _write_then_close(writer: Writer, data: bytes | bytearray | None) -> None:
+def _write_then_close(writer: Writer, data: bytes | bytearray | None, gate: _Gate) -> None:
     if data:
+        gate.check()
         writer.write(data)
+    gate.publishing()  # cancelled first: the owner's abort discards the write
     writer.close()
 
 
@@ -315,7 +397,14 @@ class _OffloadWriter(AsyncWriter):
 
     async def close(self) -> None:
         data, self._buffer = self._buffer, bytearray()
-        await self._call(_write_then_close, self._writer, data)
+        gate = _Gate()
+        running = self._owner._spawn(_write_then_close, self._writer, data, gate)
+        self._running = running
+        await _gated(running, gate)
+
+    @property
+    def version(self) -> str | None:  # type: ignore[override]
+        return self._writer.version
 
     async def abort(self) -> None:
         self._buffer = bytearray()

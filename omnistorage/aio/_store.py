@@ -283,7 +283,7 @@ class AsyncStore(AsyncStoreBase):
         if check_first and await self._exists_file(key, path):
             raise self._already_exists("write", path)
         try:
-            await self._backend.write_object(key, data, options)
+            version = await self._backend.write_object(key, data, options)
         except Exception as exc:
             raise self._fail(exc, "write", path) from native_cause(exc)
         digests = {}
@@ -291,7 +291,7 @@ class AsyncStore(AsyncStoreBase):
             hasher = MultiHasher(kinds)
             hasher.update(data)
             digests = hasher.digests()
-        return WriteResult(path=path, size=size, hashes=digests)
+        return WriteResult(path=path, size=size, hashes=digests, version=version)
 
     async def write_text(
         self,
@@ -475,13 +475,22 @@ class AsyncStore(AsyncStoreBase):
 
     # ------------------------------------------------------------------ changes
 
-    async def delete(self, path: str, *, missing_ok: bool = False) -> None:
-        """Delete the file at ``path``; ``NotFound`` if there is none, unless ``missing_ok``."""
+    async def delete(
+        self, path: str, *, missing_ok: bool = False, if_version: str | None = None
+    ) -> None:
+        """Delete the file at ``path``; ``NotFound`` if there is none, unless ``missing_ok``.
+        With ``if_version``, only while it is still that version (as
+        :meth:`omnistorage.Store.delete`)."""
         key = self._key(path, Capability.DELETE, "delete")
+        if if_version is not None:
+            self._require(Capability.CONDITIONAL_DELETE, "delete", path)
         if not missing_ok and not await self._exists_file(key, path):
             raise self._not_found("delete", path)
         try:
-            await self._backend.delete(key)
+            if if_version is None:
+                await self._backend.delete(key)
+            else:
+                await self._backend.delete_version(key, if_version)
         except Exception as exc:
             raise self._fail(exc, "delete", path) from native_cause(exc)
 

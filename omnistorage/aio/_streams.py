@@ -266,7 +266,9 @@ class AsyncAtomicWriter(_Opened[AsyncWriter]):
                 raise self._fail(exc, "write", self._path) from native_cause(exc)
             raise
         hashes = self._hasher.digests() if self._hasher is not None else {}
-        self._result = WriteResult(path=self._path, size=self._size, hashes=hashes)
+        self._result = WriteResult(
+            path=self._path, size=self._size, hashes=hashes, version=writer.version
+        )
         return self._result
 
     async def abort(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import threading
 import time
 import weakref
@@ -19,6 +20,7 @@ from typing import BinaryIO
 
 from omnistorage.capabilities import Capability, ETagKind, Features
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer
+from omnistorage.errors import VersionMismatch
 from omnistorage.models import HashType, Location, ObjectInfo
 from omnistorage.options import OptionSchema, arguments, text
 
@@ -32,6 +34,11 @@ class _Object:
     content_type: str | None
     metadata: dict[str, str]
     md5: str
+    serial: int = 0
+    """Which write made it (unique in the process): the version ``delete_version`` checks."""
+
+
+_SERIALS = itertools.count(1)
 
 
 @dataclass
@@ -60,6 +67,7 @@ _FEATURES = Features.of(
         Capability.CONTENT_TYPE,
         Capability.PINNED_READ,
         Capability.READ_INFO,
+        Capability.CONDITIONAL_DELETE,
     ],
     [HashType.MD5],
     mtime_precision_ns=1,  # kept as given, in integer nanoseconds
@@ -121,6 +129,15 @@ class MemoryBackend(ExtendedBackend):
     def delete(self, key: str) -> None:
         with self._space.lock:
             self._space.objects.pop(key, None)
+
+    def delete_version(self, key: str, version: str) -> None:
+        with self._space.lock:
+            obj = self._space.objects.get(key)
+            if obj is None:
+                return
+            if f"{obj.serial}" != version:
+                raise VersionMismatch(f"{key!r} holds another version than {version!r}")
+            del self._space.objects[key]
 
     def delete_many(self, keys: Iterable[str]) -> None:
         with self._space.lock:
@@ -236,11 +253,13 @@ class _MemoryWriter(Writer):
             content_type=options.content_type,
             metadata=dict(options.metadata),
             md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),
+            serial=next(_SERIALS),
         )
         with self._space.lock:
             if not options.overwrite and self._key in self._space.objects:
                 raise FileExistsError(f"object {self._key!r} exists")
             self._space.objects[self._key] = obj
+        self.version = f"{obj.serial}"
 
     def abort(self) -> None:
         self._done = True

@@ -4,8 +4,11 @@ Rules say *which* call fails (an operation name, optionally a key predicate),
 *when* (the Nth matching call, every call, or with probability ``p`` from a
 seeded generator), *how often* (``times``) and *how*: raise an error
 (temporary by default), raise a throttling error with a ``retry_after``, cut
-a stream after N bytes, or add latency. The project's own tests use it for
-fault injection.
+a stream after N bytes, add latency, or lose the reply (``lose_reply``: the call
+runs and takes effect, then a temporary error is raised as if the connection had
+dropped before the answer came: the ambiguous failure a retry must not mistake
+for a failure of its own success). The project's own tests use it for fault
+injection.
 
 Operation names: ``open_write`` (``new_writer``), ``write`` (each
 ``Writer.write``), ``publish`` (``Writer.close``; the inner write is aborted,
@@ -48,7 +51,7 @@ class InjectedThrottle(InjectedFault):
         self.retry_after = retry_after
 
 
-Action = Literal["error", "throttle", "cut", "latency"]
+Action = Literal["error", "throttle", "cut", "latency", "lose_reply"]
 
 
 @dataclass
@@ -117,6 +120,12 @@ class FaultInjectionLayer(Layer):
         """Every ``op`` call waits ``seconds`` first."""
         return self.add(Fault(op, "latency", nth=1, times=None, seconds=seconds))
 
+    def lose_reply(self, op: str, n: int = 1, *, times: int | None = 1) -> Fault:
+        """The ``n``-th ``op`` call (and the next ``times - 1``) takes effect, then raises
+        a temporary error as if its reply had been lost (``copy``, ``move``, ``delete``,
+        ``delete_version``, ``mkdir``, ``rmdir``, ``publish``)."""
+        return self.add(Fault(op, "lose_reply", nth=n, times=times))
+
     def clear(self) -> None:
         with self._lock:
             self.rules.clear()
@@ -153,6 +162,12 @@ class FaultInjectionLayer(Layer):
             )
         raise InjectedFault(f"injected: {op}{where} failed", temporary=rule.temporary)
 
+    def _lost(self, op: str, key: str | None) -> None:
+        """After a call took effect: raise as if its reply had been lost, when a rule says."""
+        if self._due(op, key, ("lose_reply",)) is not None:
+            where = f" {key!r}" if key is not None else ""
+            raise InjectedFault(f"injected: {op}{where} done, but its reply was lost")
+
     def _cut(self, op: str, key: str) -> int | None:
         rule = self._due(op, key, ("cut",))
         return None if rule is None else rule.after_bytes
@@ -184,6 +199,12 @@ class FaultInjectionLayer(Layer):
     def delete(self, key: str) -> None:
         self._check("delete", key)
         self.inner.delete(key)
+        self._lost("delete", key)
+
+    def delete_version(self, key: str, version: str) -> None:
+        self._check("delete_version", key)
+        self._extended().delete_version(key, version)
+        self._lost("delete_version", key)
 
     def list(self, prefix: str, *, recursive: bool = True) -> Iterator[ObjectInfo]:
         self._check("list", prefix)
@@ -196,18 +217,22 @@ class FaultInjectionLayer(Layer):
     def copy(self, src: str, dst: str, *, overwrite: bool) -> None:
         self._check("copy", dst)
         self._extended().copy(src, dst, overwrite=overwrite)
+        self._lost("copy", dst)
 
     def move(self, src: str, dst: str, *, overwrite: bool) -> None:
         self._check("move", dst)
         self._extended().move(src, dst, overwrite=overwrite)
+        self._lost("move", dst)
 
     def mkdir(self, key: str) -> None:
         self._check("mkdir", key)
         self._extended().mkdir(key)
+        self._lost("mkdir", key)
 
     def rmdir(self, key: str) -> None:
         self._check("rmdir", key)
         self._extended().rmdir(key)
+        self._lost("rmdir", key)
 
     def open_pinned(self, key: str) -> PinnedReader:
         self._check("pinned", key)
@@ -241,9 +266,14 @@ class _FaultyWriter(Writer):
             self._inner.abort()
             raise
         self._inner.close()
+        self._layer._lost("publish", self._key)
 
     def abort(self) -> None:
         self._inner.abort()
+
+    @property
+    def version(self) -> str | None:  # type: ignore[override]
+        return self._inner.version
 
 
 class _FaultyReader:

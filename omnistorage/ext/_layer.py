@@ -42,6 +42,8 @@ class Layer(ExtendedBackend):
         self.name = inner.name
         self.secret_values = inner.secret_values
         self._ext = as_extended(inner)
+        # A fact of the backend, not of the layer: folders stay markers behind it.
+        self.folders_are_markers = bool(self._ext is not None and self._ext.folders_are_markers)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.inner!r})"
@@ -122,6 +124,9 @@ class Layer(ExtendedBackend):
 
     def open_pinned(self, key: str) -> PinnedReader:
         return self._extended().open_pinned(key)
+
+    def delete_version(self, key: str, version: str) -> None:
+        self._extended().delete_version(key, version)
 
     def list_leftovers(self, prefix: str) -> Iterator[Leftover]:
         if self._ext is None:

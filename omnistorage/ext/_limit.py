@@ -70,6 +70,9 @@ class ConcurrencyLimitLayer(Layer):
     def delete(self, key: str) -> None:
         self.limiter.run(lambda: self.inner.delete(key))
 
+    def delete_version(self, key: str, version: str) -> None:
+        self.limiter.run(lambda: self._extended().delete_version(key, version))
+
     def list(self, prefix: str, *, recursive: bool = True) -> Iterator[ObjectInfo]:
         entries = iter(self.inner.list(prefix, recursive=recursive))
         sentinel = object()
@@ -109,6 +112,10 @@ class _LimitedWriter(Writer):
 
     def close(self) -> None:
         self._limiter.run(self._inner.close)
+
+    @property
+    def version(self) -> str | None:  # type: ignore[override]
+        return self._inner.version
 
     def abort(self) -> None:
         self._inner.abort()  # never wait for a permit to release resources

@@ -113,6 +113,9 @@ class _Observed(Layer):
     def delete(self, key: str) -> None:
         self._timed("delete", key, lambda: self.inner.delete(key))
 
+    def delete_version(self, key: str, version: str) -> None:
+        self._timed("delete", key, lambda: self._extended().delete_version(key, version))
+
     def list(self, prefix: str, *, recursive: bool = True) -> Iterator[ObjectInfo]:
         started = perf_counter()
         count = 0
@@ -171,6 +174,10 @@ class _ObservedWriter(Writer):
 
     def abort(self) -> None:
         self._inner.abort()
+
+    @property
+    def version(self) -> str | None:  # type: ignore[override]
+        return self._inner.version
 
 
 class _ObservedReader:

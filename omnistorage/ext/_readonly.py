@@ -28,6 +28,7 @@ _WRITES = frozenset(
         Capability.MOVE,
         Capability.ATOMIC_WRITE,
         Capability.CONDITIONAL_WRITE,
+        Capability.CONDITIONAL_DELETE,
         Capability.MKDIR,
         Capability.SET_MOD_TIME,
         Capability.USER_METADATA,
@@ -54,6 +55,9 @@ class ReadOnlyLayer(Layer):
 
     def delete_many(self, keys: Iterable[str]) -> None:
         self._refuse("delete")
+
+    def delete_version(self, key: str, version: str) -> None:
+        self._refuse(f"delete {key!r}")
 
     def copy(self, src: str, dst: str, *, overwrite: bool) -> None:
         self._refuse(f"copy to {dst!r}")

@@ -12,10 +12,27 @@ the ``budget`` in seconds runs out):
   with ``PINNED_READ``, streaming reads are served from a pin and so resume
   after a temporary failure *at the same version* (a changed object raises
   ``ChangedDuringRead``, which is never retried);
-- ``copy`` and ``move`` with ``overwrite=True``; a create-only copy that
-  fails with a temporary error and then, retried, finds the destination
-  taken is a question (did the first attempt succeed?), not an answer: it is
-  reported as the original temporary failure, not as ``AlreadyExists``.
+- ``copy`` and ``move``, and conditional deletes (``delete_version``: a retry
+  that finds another version there says truly that ours is gone).
+
+Ownership after a lost reply. A retried call whose first attempt failed
+temporarily may have taken effect: the reply, not the operation, was lost. Its
+retry then meets its own work, and that is not a failure. As the drivers do for
+create-only publishes, the layer decides by what it can compare:
+
+- a ``move`` retried into "source not found": the move happened if the
+  destination now holds the source's content (recorded by a ``stat`` before the
+  first attempt: same size and a hash both report, an MD5-kind ETag, or a strong
+  version token that the move kept). Then it succeeds;
+- a create-only ``copy`` or ``move`` retried into "destination exists": the
+  destination is ours if it holds the source's content (a move whose copy landed
+  but whose source stayed is finished by deleting the source). If it holds other
+  content, another writer's object is there: ``AlreadyExists``;
+- where nothing can be compared (no hash, no content ETag, no version the
+  operation keeps), the answer is unknown and the original temporary failure is
+  raised, never ``NotFound`` or ``AlreadyExists`` for what may be its own success.
+
+A ``delete`` needs none of this (deleting a missing key succeeds).
 
 What is never retried: anything the classifier does not mark
 ``temporary``; a writer's ``write``/``close`` (the bytes of a stream cannot be
@@ -33,7 +50,7 @@ from collections.abc import Callable, Iterable, Iterator
 from email.utils import parsedate_to_datetime
 from typing import Any, BinaryIO, TypeVar
 
-from omnistorage.capabilities import Capability, Features
+from omnistorage.capabilities import Capability, ETagKind, Features
 from omnistorage.driver import Backend, PinnedReader, WriteOptions, Writer
 from omnistorage.errors import ErrorKind
 from omnistorage.ext._layer import Layer
@@ -189,26 +206,34 @@ class RetryLayer(Layer):
 
     # ------------------------------------------------------------ copies
 
+    def delete_version(self, key: str, version: str) -> None:
+        self._call(lambda: self._extended().delete_version(key, version))
+
     def copy(self, src: str, dst: str, *, overwrite: bool) -> None:
-        self._transfer(lambda: self._extended().copy(src, dst, overwrite=overwrite), overwrite)
+        self._transfer("copy", src, dst, overwrite)
 
     def move(self, src: str, dst: str, *, overwrite: bool) -> None:
-        self._transfer(lambda: self._extended().move(src, dst, overwrite=overwrite), overwrite)
+        self._transfer("move", src, dst, overwrite)
 
-    def _transfer(self, call: Callable[[], None], overwrite: bool) -> None:
-        if overwrite:
-            self._call(call)
-            return
+    def _transfer(self, op: str, src: str, dst: str, overwrite: bool) -> None:
+        """A copy or move, retried, with the ownership check (module docstring)."""
+        ext = self._extended()
+        call = ext.copy if op == "copy" else ext.move
+        # A moved source is gone afterwards: what it held is recorded before.
+        before = _Content.of(self, src) if op == "move" else None
         first: list[BaseException] = []
 
         def attempt() -> None:
             try:
-                call()
+                call(src, dst, overwrite=overwrite)
             except Exception as exc:
-                if first and self._kind(exc) is ErrorKind.ALREADY_EXISTS:
-                    # The earlier attempt may have succeeded: a conflict now is no answer.
-                    raise _Ambiguous(first[0]) from exc
-                if not first and self._temporary(exc):
+                if first:
+                    verdict = self._settled(op, exc, src, dst, overwrite, before)
+                    if verdict == "done":
+                        return  # the earlier attempt did it; only its reply was lost
+                    if verdict == "unknown":
+                        raise _Ambiguous(first[0]) from exc
+                elif self._temporary(exc):
                     first.append(exc)
                 raise
 
@@ -216,6 +241,33 @@ class RetryLayer(Layer):
             self._call(attempt)
         except _Ambiguous as ambiguous:
             raise ambiguous.first from ambiguous
+
+    def _settled(
+        self,
+        op: str,
+        exc: Exception,
+        src: str,
+        dst: str,
+        overwrite: bool,
+        before: _Content | None,
+    ) -> str:
+        """After a retry failed with ``exc``: ``"done"`` when an earlier attempt did the
+        work, ``"answer"`` when ``exc`` is the truth, ``"unknown"`` when nothing tells."""
+        kind = self._kind(exc)
+        if kind is ErrorKind.NOT_FOUND and op == "move":
+            held = before.held_at(self, dst) if before is not None else None
+            return "done" if held else "unknown"  # moved, or who knows where it went
+        if kind is ErrorKind.ALREADY_EXISTS and not overwrite:
+            source = before or _Content.of(self, src)
+            held = source.held_at(self, dst) if source is not None else None
+            if held is None:
+                return "unknown"
+            if not held:
+                return "answer"  # other content there: another writer's object
+            if op == "move":
+                self._call(lambda: self.inner.delete(src))  # finish the move
+            return "done"
+        return "answer"
 
     def _kind(self, exc: BaseException) -> ErrorKind:
         try:
@@ -225,11 +277,57 @@ class RetryLayer(Layer):
 
 
 class _Ambiguous(Exception):
-    """A retried create-only transfer found its destination taken (not retried)."""
+    """A retried transfer met an outcome its own earlier attempt may have caused, and
+    nothing tells whose it is (not retried; the first failure is reported)."""
 
-    def __init__(self, first: BaseException) -> None:
-        super().__init__(str(first))
-        self.first = first
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.first = cause
+
+
+class _Content:
+    """What a file held, as far as the backend's facts let a later ``stat`` compare it:
+    its size and the hashes it reports, an ETag that is a content digest, or a strong
+    version token (which only an operation that keeps the version carries along). A
+    size alone can only prove other content, never the same."""
+
+    def __init__(self, size: int | None, marks: frozenset[tuple[str, str]]) -> None:
+        self.size = size
+        self.marks = marks
+
+    @classmethod
+    def of(cls, layer: RetryLayer, key: str) -> _Content | None:
+        features = layer.features()
+        if Capability.METADATA not in features.capabilities:
+            return None
+        try:
+            info = layer.stat(key)
+        except Exception:  # noqa: BLE001 - nothing recorded: later outcomes stay unknown
+            return None
+        marks = {(str(kind), value) for kind, value in info.hashes.items() if value}
+        if info.etag and features.etag in (ETagKind.MD5, ETagKind.MD5_OR_MULTIPART):
+            marks.add(("etag", info.etag.strip('"')))
+        if info.etag and features.strong_version:
+            marks.add(("version", info.etag))
+        return cls(info.size, frozenset(marks))
+
+    def held_at(self, layer: RetryLayer, key: str) -> bool | None:
+        """Whether ``key`` holds this content now: True when a content mark (hash, MD5
+        ETag) or the version token is equal; False when a content mark or the size
+        differs (proven other content); ``None`` when nothing tells (a version token that
+        differs proves nothing: a copy is a new version of the same bytes)."""
+        there = _Content.of(layer, key)
+        if there is None:
+            return None
+        if None not in (self.size, there.size) and self.size != there.size:
+            return False
+        mine, theirs = dict(self.marks), dict(there.marks)
+        shared = (mine.keys() & theirs.keys()) - {"version"}
+        if shared:
+            return all(mine[kind] == theirs[kind] for kind in shared)
+        if "version" in mine and mine.get("version") == theirs.get("version"):
+            return True
+        return None
 
 
 class _RetriedPin(PinnedReader):

@@ -17,9 +17,12 @@ root; a mirror key ``k`` is ``k`` inside every destination.
   wins (``list_policy="union"``), or the first destination only
   (``"primary"``).
 - **Deletes** go to every destination; the write policy says how many must
-  succeed.
+  succeed. A conditional delete (``delete(if_version=…)``, with a version a write
+  through this mirror returned) removes, on each destination, only that write's
+  version there.
 - **Capabilities**: what every destination declares for writes (atomic,
-  create-only, metadata, content type, mtime, folders, pinned reads); copy
+  create-only, metadata, content type, mtime, folders, pinned reads,
+  conditional deletes); copy
   and move are not native (the Store streams them through the mirror).
 - **Crash leftovers** of every destination are listed and removed through it.
 - **Repair**: :meth:`MirrorBackend.repair` brings replicas that missed writes in
@@ -29,6 +32,7 @@ root; a mirror key ``k`` is ``k`` inside every destination.
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -45,7 +49,9 @@ from omnistorage.errors import (
     ConfigurationError,
     ErrorKind,
     NotFound,
+    PreconditionFailed,
     StorageError,
+    VersionMismatch,
     classify_builtin,
 )
 from omnistorage.models import Leftover, Location, ObjectInfo, SkippedEntry
@@ -69,6 +75,7 @@ _SHARED = (
     Capability.USER_METADATA,
     Capability.CONTENT_TYPE,
     Capability.PINNED_READ,
+    Capability.CONDITIONAL_DELETE,
 )
 
 # Most specific first: a ChangedDuringRead is also a PreconditionFailed.
@@ -79,7 +86,11 @@ class MirrorBackend(ExtendedBackend):
     """Mirror writes to N destination stores; read from the first healthy one.
 
     Args:
-        destinations: two or more stores (any backends, each with its own root).
+        destinations: the stores (any backends, each with its own root). One is allowed: a
+            mirror being assembled or cut down to one member keeps working, and a
+            one-member mirror runs every code path of the mirror (lanes, the publish
+            order, rollbacks, listings, failover) over one backend, which is how the
+            conformance suite proves the mirror carries each backend's promises.
         policy: ``ALL`` (default), ``quorum(k)`` or ``BEST_EFFORT``.
         read_policy: ``"first"`` (default) or ``"fastest"``.
         list_policy: ``"union"`` (default) or ``"primary"``.
@@ -106,8 +117,8 @@ class MirrorBackend(ExtendedBackend):
         on_report: Callable[[MirrorReport], None] | None = None,
     ) -> None:
         stores = tuple(destinations)
-        if len(stores) < 2 or not all(isinstance(s, Store) for s in stores):
-            raise ConfigurationError("a mirror needs two or more destination Stores")
+        if not stores or not all(isinstance(s, Store) for s in stores):
+            raise ConfigurationError("a mirror needs one or more destination Stores")
         for i, store in enumerate(stores):
             for j in range(i):
                 if store.overlaps(stores[j]):
@@ -303,6 +314,24 @@ class MirrorBackend(ExtendedBackend):
 
     def delete(self, key: str) -> None:
         self._on_all(lambda store: store.delete(key, missing_ok=True), f"delete {key!r}")
+
+    def delete_version(self, key: str, version: str) -> None:
+        try:
+            pairs = [(int(index), str(token)) for index, token in json.loads(version)]
+        except (ValueError, TypeError) as exc:
+            raise VersionMismatch(f"{version!r} is not a version this mirror wrote") from exc
+        if not all(0 <= index < len(self._stores) for index, _ in pairs):
+            raise VersionMismatch(f"{version!r} is not a version this mirror wrote")
+        changed: list[int] = []
+        for index, token in pairs:
+            try:
+                self._stores[index].delete(key, missing_ok=True, if_version=token)
+            except PreconditionFailed:
+                changed.append(index)  # another writer's version: left alone
+        if changed:
+            raise VersionMismatch(
+                f"{key!r}: destinations {changed} hold another writer's version, left alone"
+            )
 
     def mkdir(self, key: str) -> None:
         self._on_all(lambda store: store.make_folder(key), f"mkdir {key!r}")

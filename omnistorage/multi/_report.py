@@ -9,7 +9,7 @@ from omnistorage.errors import StorageError
 
 __all__ = ["DestinationResult", "MirrorReport", "MirrorWriteError", "PartialPublish", "detach"]
 
-State = Literal["published", "aborted", "failed", "rolled_back", "dropped"]
+State = Literal["published", "aborted", "failed", "rolled_back", "superseded", "dropped"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +19,10 @@ class DestinationResult:
     ``state``: ``published`` (the new object is there), ``aborted`` (nothing published:
     another destination's failure stopped it), ``failed`` (this destination failed;
     ``error`` says how), ``rolled_back`` (published, then deleted again to undo a
-    create-only write), ``dropped`` (fell more than ``max_lag`` behind and was cut off).
+    create-only write: only this write's version, by a conditional delete),
+    ``superseded`` (published, but by the time of the rollback another writer's version
+    had replaced it, which was left alone), ``dropped`` (fell more than ``max_lag``
+    behind and was cut off).
     """
 
     index: int
@@ -79,9 +82,12 @@ class MirrorWriteError(StorageError):
 
 
 class PartialPublish(MirrorWriteError):
-    """An overwrite was published on some destinations but failed on others after staging
-    succeeded everywhere: the destinations now disagree. ``new`` and ``old`` name (by index)
-    which hold the new version and which still hold the old one; rerun the write or repair."""
+    """A write was published on some destinations but failed on others, and could not be
+    undone: an overwrite (the old version is gone where the new one landed), or a
+    create-only write on a destination without ``CONDITIONAL_DELETE`` (deleting there
+    could remove another writer's object). The destinations now disagree. ``new`` and
+    ``old`` name (by index) which hold the new version and which still hold the old one
+    (for a create-only write: nothing); rerun the write or repair."""
 
     new: tuple[int, ...] = ()
     old: tuple[int, ...] = ()

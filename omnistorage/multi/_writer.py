@@ -10,16 +10,29 @@ bounded by ``queue_chunks`` chunks per destination: never a whole object.
 :meth:`_MirrorWriter.close` runs the two phases. Phase 1 ends every lane's
 stream and waits until each has written everything into its staged writer.
 If fewer lanes staged than the policy needs, all abort and nothing is
-published anywhere. Phase 2 publishes the first staged destination alone
-(it arbitrates racing create-only writers: whoever loses there publishes
-nowhere), then the others in parallel. If then fewer than required
-published, create-only copies are deleted again (the previous state, exactly)
-and overwrites raise :class:`PartialPublish` naming who has which version.
+published anywhere. Phase 2 publishes the first staged destination alone, then
+the others in parallel.
+
+Create-only writes are decided in one place under every policy: destination 0,
+the primary. It publishes first, alone, and only if it published do the others;
+if it cannot take part (it failed while staging) or refuses (``AlreadyExists``),
+every other destination aborts, so of racing create-only writers exactly one
+wins, and the same one everywhere: the loser publishes nowhere. (Under
+``quorum``/``best_effort`` a create-only write therefore needs the primary;
+overwrites keep the policy's availability.)
+
+If fewer than required published, a create-only write is undone: each copy is
+deleted by a conditional delete of the version this write published
+(``CONDITIONAL_DELETE``), so an object another writer put there since is left
+alone (``superseded``). A destination without conditional deletes is not
+touched: :class:`PartialPublish` names it. Overwrites that fall short raise
+:class:`PartialPublish` naming who has which version.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import queue
 import threading
 import time
@@ -27,8 +40,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from omnistorage._io import AtomicWriter
+from omnistorage.capabilities import Capability
 from omnistorage.driver import WriteOptions, Writer
-from omnistorage.errors import StorageError
+from omnistorage.errors import PreconditionFailed, StorageError
 from omnistorage.multi._policy import WritePolicy
 from omnistorage.multi._report import (
     DestinationResult,
@@ -58,6 +72,7 @@ class _Lane:
         self.options = options
         self.queue: queue.Queue[object] = queue.Queue(maxsize=capacity)
         self.writer: AtomicWriter | None = None
+        self.version: str | None = None
         self.error: BaseException | None = None
         self.state: State | None = None
         self.bytes = 0
@@ -154,7 +169,7 @@ class _Lane:
         assert self.writer is not None
         started = time.perf_counter()
         try:
-            self.writer.close()
+            self.version = self.writer.close().version
         except BaseException as exc:  # noqa: BLE001 - reported by the writer
             self.error = exc
             self.state = "failed"
@@ -171,6 +186,10 @@ class _Lane:
             seconds=self.seconds,
             error=_describe(self.error),
         )
+
+
+class _NoRollback(Exception):
+    """Why a create-only copy was left in place (the report's error for that destination)."""
 
 
 def _describe(exc: BaseException | None) -> str | None:
@@ -225,6 +244,9 @@ class MirrorWriter(Writer):
         self._check_enough_alive()
 
     def _check_enough_alive(self) -> None:
+        if not self._options.overwrite and not self._lanes[0].alive:
+            self._abort_all()
+            raise self._arbiter_down()
         alive = sum(1 for lane in self._lanes if lane.alive)
         if alive < self._required:
             self._abort_all()
@@ -244,6 +266,9 @@ class MirrorWriter(Writer):
         for lane in self._lanes:
             lane.staged.wait()
         staged = [lane for lane in self._lanes if lane.alive and lane.writer is not None]
+        if not self._options.overwrite and (not staged or staged[0] is not self._lanes[0]):
+            self._abort_all()
+            raise self._arbiter_down()
         if len(staged) < self._required:
             self._abort_all()
             raise self._error(
@@ -257,7 +282,8 @@ class MirrorWriter(Writer):
     def _publish(self, staged: list[_Lane]) -> None:
         first, rest = staged[0], staged[1:]
         first.publish()
-        if first.state != "published" and self._policy.kind == "all":
+        arbitrated = not self._options.overwrite  # the primary decides for everyone
+        if first.state != "published" and (self._policy.kind == "all" or arbitrated):
             for lane in rest:
                 lane.abort_writer()
             raise self._primary_error(first)
@@ -270,34 +296,76 @@ class MirrorWriter(Writer):
             return
         if not published:
             raise self._primary_error(first)
-        if not self._options.overwrite:
-            self._roll_back(published)
-            raise self._error(
-                f"write {self._key!r}: {len(published)} of {len(self._lanes)} destinations "
-                f"published, the {self._policy} policy needs {self._required}; the "
-                "create-only copies were deleted again",
-                MirrorWriteError,
-            )
+        if arbitrated:
+            kept = self._roll_back(published)
+            if not kept:
+                raise self._error(
+                    f"write {self._key!r}: {len(published)} of {len(self._lanes)} "
+                    f"destinations published, the {self._policy} policy needs "
+                    f"{self._required}; this write's create-only copies were deleted again",
+                    MirrorWriteError,
+                )
+            published = kept
+        raise self._partial(published)
+
+    def _partial(self, published: list[_Lane]) -> PartialPublish:
         new = tuple(lane.index for lane in published)
-        old = tuple(lane.index for lane in self._lanes if lane.state != "published")
+        old = tuple(lane.index for lane in self._lanes if lane not in published)
+        what = "the old one" if self._options.overwrite else "nothing"
         error = self._error(
             f"write: the new version was published on destinations {list(new)} "
-            f"but not on {list(old)}, which keep the old one; rerun the write or repair",
+            f"but not on {list(old)}, which keep {what}; rerun the write or repair",
             PartialPublish,
         )
         assert isinstance(error, PartialPublish)
         error.new, error.old = new, old
-        raise error
+        return error
 
-    def _roll_back(self, published: list[_Lane]) -> None:
+    def _roll_back(self, published: list[_Lane]) -> list[_Lane]:
+        """Delete this write's version from each destination that published it; return
+        those that still hold it (no conditional delete there, or the delete failed)."""
+        kept: list[_Lane] = []
         for lane in published:
+            if lane.version is None or not lane.store.supports(Capability.CONDITIONAL_DELETE):
+                lane.error = lane.error or _NoRollback(
+                    "not rolled back: the destination has no conditional delete, and an "
+                    "unconditional one could remove another writer's object"
+                )
+                kept.append(lane)
+                continue
             try:
-                lane.store.delete(self._key, missing_ok=True)
+                lane.store.delete(self._key, missing_ok=True, if_version=lane.version)
+            except PreconditionFailed:
+                lane.state = "superseded"  # another writer's version is there now: kept
             except StorageError as exc:
                 lane.error = exc
-                lane.state = "failed"
+                kept.append(lane)
             else:
                 lane.state = "rolled_back"
+        return kept
+
+    def _arbiter_down(self) -> MirrorWriteError:
+        """The primary cannot decide a create-only write: nobody may publish it."""
+        primary = self._lanes[0]
+        error = self._error(
+            f"write {self._key!r}: create-only writes are decided by destination 0, which "
+            f"did not stage the object ({_describe(primary.error) or primary.state}); "
+            "nothing was published",
+            MirrorWriteError,
+        )
+        if isinstance(primary.error, StorageError):
+            error.temporary = primary.error.temporary
+        error.__cause__ = primary.error
+        return error
+
+    @property
+    def version(self) -> str | None:  # type: ignore[override]
+        """Every destination's version of this write, for the mirror's conditional delete
+        (``None`` unless every destination that published named one)."""
+        published = [lane for lane in self._lanes if lane.state == "published"]
+        if not published or any(lane.version is None for lane in published):
+            return None
+        return json.dumps([[lane.index, lane.version] for lane in published])
 
     def _primary_error(self, lane: _Lane) -> StorageError:
         """The first destination's own error (e.g. ``AlreadyExists``), with the report."""

@@ -22,6 +22,11 @@ root). Each test runs once per variant: ``[memory]`` (as given),
 ``[memory-child]`` (under a ``child()`` prefix) and ``[memory-basic]``
 (the same backend seen through the basic interface only, so every Store
 fallback is checked against the same expectations as the fast paths).
+A harness may add the wrapper variants (:data:`WRAPPER_VARIANTS`: behind each
+layer, all layers stacked, inside a one-member mirror and a one-tier composite;
+:data:`SERVER_WRAPPER_VARIANTS`: the stacked, mirror and composite ones;
+:data:`SLOW_SERVER_WRAPPER_VARIANTS`: the stacked one), so a
+wrapper that drops one of the backend's promises fails the suite the backend passes.
 
 Tests are gated by capability: a test of ``CONDITIONAL_WRITE`` runs exactly
 when the backend declares it, so a declared capability is one the suite has
@@ -37,6 +42,11 @@ Needs pytest and hypothesis (the ``dev`` extra).
 
 from omnistorage.testing._integrity import FOREIGN_CANDIDATES, driver_of
 from omnistorage.testing._marks import CAPABILITY_TESTS, covers, requires
+from omnistorage.testing._wrapped import (
+    SERVER_WRAPPER_VARIANTS,
+    SLOW_SERVER_WRAPPER_VARIANTS,
+    WRAPPER_VARIANTS,
+)
 from omnistorage.testing.basic import BasicOnly
 from omnistorage.testing.conformance import StoreConformance
 from omnistorage.testing.race import RaceResult, race, race_create_only
@@ -47,6 +57,9 @@ __all__ = [
     "CAPABILITY_TESTS",
     "FOREIGN_CANDIDATES",
     "READONLY_FIXTURE",
+    "SERVER_WRAPPER_VARIANTS",
+    "SLOW_SERVER_WRAPPER_VARIANTS",
+    "WRAPPER_VARIANTS",
     "BasicOnly",
     "RaceResult",
     "ReadOnlyConformance",

@@ -30,6 +30,8 @@ from omnistorage.store import Store
 from omnistorage.testing._facts import FactTests
 from omnistorage.testing._integrity import IntegrityTests
 from omnistorage.testing._marks import CAPABILITY_TESTS, covers, requires
+from omnistorage.testing._ownership import OwnershipTests
+from omnistorage.testing._wrapped import WRAPPER_NOT_APPLICABLE, is_wrapper, mark_gaps, wrap
 from omnistorage.testing.basic import BasicOnly
 from omnistorage.testing.race import race, race_create_only
 
@@ -99,15 +101,19 @@ def _check_conflicts_allowed(store: Store, conflicts: list[WriteConflict], backe
         assert conflict.op == "write", conflict.op
 
 
-class StoreConformance(IntegrityTests, FactTests):
+class StoreConformance(IntegrityTests, FactTests, OwnershipTests):
     """Behaviour every backend must show. Subclasses set :attr:`backend_name` and
     define an ``empty_store`` fixture; see :mod:`omnistorage.testing`."""
 
     backend_name: ClassVar[str] = "backend"
     variants: ClassVar[tuple[str, ...]] = ("plain", "child", "basic")
+    """``plain``, ``child`` (under a prefix), ``basic`` (the basic interface only), and the
+    wrapper variants of :mod:`omnistorage.testing._wrapped` a harness opts into."""
     expected_failures: ClassVar[Mapping[str, str | tuple[tuple[str, ...], str]]] = {}
     """Test name → reason, or → (variants, reason): known gaps of an emulator, run as
-    strict xfails (on every variant, or only on the variants named)."""
+    strict xfails (on every variant, or only on the variants named). A wrapper variant
+    inherits the ``plain`` variant's gaps, since it shows the backend's behaviour, unless
+    the entry names wrapper variants itself."""
     not_applicable: ClassVar[Mapping[str, str]] = {}
     """Test name → reason: behaviour the backend by design does not have (a one-shot
     pipe cannot be read twice); these are skipped, with the reason in the report."""
@@ -128,19 +134,27 @@ class StoreConformance(IntegrityTests, FactTests):
             metafunc.parametrize("variant", self.variants, ids=ids)
 
     @pytest.fixture
-    def store(self, request: pytest.FixtureRequest, variant: str, empty_store: Store) -> Store:
+    def store(
+        self,
+        request: pytest.FixtureRequest,
+        variant: str,
+        empty_store: Store,
+        tmp_path_factory: pytest.TempPathFactory,
+    ) -> Store:
         name = request.function.__name__
         if name in self.not_applicable:
             pytest.skip(f"not applicable to {self.backend_name}: {self.not_applicable[name]}")
-        gap = self.expected_failures.get(name)
-        if gap is not None:
-            variants, reason = ((), gap) if isinstance(gap, str) else gap
-            if not variants or variant in variants:
-                request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
+        by_design = WRAPPER_NOT_APPLICABLE.get(name, {}).get(variant)
+        if by_design is not None:
+            pytest.skip(f"not applicable to the {variant} wrapper: {by_design}")
+        mark_gaps(request, name, variant, self.expected_failures)
+        self._harness_store = empty_store if is_wrapper(variant) else None
         if variant == "child":
             store = empty_store.child("nested/child")
         elif variant == "basic":
             store = Store(BasicOnly(empty_store.unwrap()), empty_store.root)
+        elif is_wrapper(variant):
+            store = wrap(variant, empty_store, tmp_path_factory.mktemp("read-cache"))
         else:
             store = empty_store
         for capability in getattr(request.function, "_omni_requires", ()):

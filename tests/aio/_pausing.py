@@ -70,8 +70,8 @@ class PausingBackend(AsyncBackend):
     ) -> AsyncReader:
         return await self._inner.new_reader(key, offset=offset, length=length)
 
-    async def write_object(self, key: str, data: Any, options: WriteOptions) -> None:
-        await self.call("write_object", lambda: self._inner.write_object(key, data, options))
+    async def write_object(self, key: str, data: Any, options: WriteOptions) -> str | None:
+        return await self.call("write_object", lambda: self._inner.write_object(key, data, options))
 
     async def exists(self, key: str) -> bool:
         return await self.call("exists", lambda: self._inner.exists(key))

@@ -53,7 +53,13 @@ from omnistorage.errors import (
 )
 from omnistorage.models import HashType
 from omnistorage.registry import open_store
-from omnistorage.testing import StoreConformance, driver_of, make_state_machine, race
+from omnistorage.testing import (
+    SLOW_SERVER_WRAPPER_VARIANTS,
+    StoreConformance,
+    driver_of,
+    make_state_machine,
+    race,
+)
 from tests.support.proxy import CuttingProxy
 from tests.support.servers import server_env
 
@@ -111,6 +117,7 @@ def container() -> Iterator[str]:
 
 class TestAzureConformance(StoreConformance):
     backend_name = "azure"
+    variants = (*StoreConformance.variants, *SLOW_SERVER_WRAPPER_VARIANTS)
     crash_leaves_leftovers = True
     abandoned_write_size = 3 << 20  # past the 1 MiB blocks: blocks are staged
     # 1 MiB blocks: the 3 MiB and 6 MiB suite objects go through staged blocks + commit.

@@ -15,6 +15,7 @@ import pytest
 
 from omnistorage import AlreadyExists, Store
 from omnistorage.backends.azure import AzureBackend
+from omnistorage.errors import PreconditionFailed
 from tests.backends.test_azure import (
     KiB,
     connection_string,
@@ -126,3 +127,37 @@ def test_two_racing_overwrites_end_in_one_blob_and_a_typed_temporary_conflict() 
         assert store.read_bytes("shared.bin") == b"b" * (200 * KiB)
     finally:
         drop_container(container)
+
+
+# ------------------------------------------------------------------ conditional deletes
+
+
+def _delete(request: ProxiedRequest) -> bool:
+    return request.method == "DELETE"
+
+
+def test_a_conditional_delete_sends_the_etag_the_write_published(
+    proxied: tuple[Store, FaultProxy],
+) -> None:
+    store, proxy = proxied
+    mine = store.write("k.bin", b"mine")
+    assert mine.version is not None
+    store.write("k.bin", b"another writer's", overwrite=True)
+    with pytest.raises(PreconditionFailed):
+        store.delete("k.bin", if_version=mine.version)
+    assert store.read_bytes("k.bin") == b"another writer's"
+    assert [r.headers.get("if-match") for r in proxy.requests if _delete(r)] == [mine.version]
+
+
+def test_a_conditional_delete_whose_reply_was_lost_is_done(
+    proxied: tuple[Store, FaultProxy],
+) -> None:
+    """Deleted, then the reply dropped: the SDK retries, and If-Match on a blob that is
+    gone answers 412; nothing is there, so nothing of ours is left: success."""
+    store, proxy = proxied
+    mine = store.write("k.bin", b"mine")
+    assert mine.version is not None
+    fault = proxy.add(Fault(_delete))
+    store.delete("k.bin", if_version=mine.version)
+    assert len(fault.hits) == 1
+    assert not store.is_file("k.bin")

@@ -12,7 +12,7 @@ import pytest
 
 from omnistorage import ChannelBackend, NotFound, StorageError, Store, open_store
 from omnistorage.backends.channel import StreamAborted
-from omnistorage.testing import StoreConformance
+from omnistorage.testing import SERVER_WRAPPER_VARIANTS, StoreConformance
 
 ONE_SHOT = "a channel is a one-shot stream: reading takes it, so it cannot be read twice"
 IN_PROCESS = (
@@ -23,7 +23,7 @@ IN_PROCESS = (
 
 class TestChannelConformance(StoreConformance):
     backend_name = "channel"
-    variants = ("plain", "child")
+    variants = ("plain", "child", *SERVER_WRAPPER_VARIANTS)
     not_applicable: ClassVar[dict[str, str]] = {
         "test_read_range": ONE_SHOT,
         "test_read_seekable": ONE_SHOT,

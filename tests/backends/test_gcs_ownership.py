@@ -22,6 +22,7 @@ import pytest
 from omnistorage import AlreadyExists, Store
 from omnistorage.backends.gcs import GCSBackend
 from omnistorage.backends.gcs import _writer as gcs_writer_module
+from omnistorage.errors import PreconditionFailed
 from tests.backends.test_gcs import BUCKET, CHUNK, _admin_client, _endpoint, root
 from tests.support.http_proxy import Fault, FaultProxy, ProxiedRequest
 
@@ -163,3 +164,44 @@ def test_the_retry_goes_to_the_proxy(proxied: tuple[Store, FaultProxy]) -> None:
     store, proxy = proxied
     store.write("through.bin", _body(RESUMABLE))
     assert _count(proxy, _final_chunk) == 1
+
+
+# ------------------------------------------------------------------ conditional deletes
+
+
+def _delete(request: ProxiedRequest) -> bool:
+    return request.method == "DELETE" and "/o/" in request.path
+
+
+@SIZES
+def test_a_conditional_delete_names_the_generation_the_write_created(
+    proxied: tuple[Store, FaultProxy], size: int
+) -> None:
+    """The emulator ignores ifGenerationMatch: the proxy shows the request carries the
+    generation the write's own reply named, then scripts the 412 the real service
+    sends for another generation. The object stays, and the error is typed."""
+    store, proxy = proxied
+    mine = store.write("k.bin", _body(size))
+    assert mine.version is not None
+    generation = _admin_client().bucket(BUCKET).get_blob(f"{store.root}/k.bin").generation
+    assert mine.version == str(generation)
+    proxy.add(_scripted_412(_delete))
+    with pytest.raises(PreconditionFailed):
+        store.delete("k.bin", if_version=mine.version)
+    assert store.read_bytes("k.bin") == _body(size)
+    store.delete("k.bin", if_version=mine.version)
+    assert not store.is_file("k.bin")
+    deletes = [r for r in proxy.requests if _delete(r)]
+    assert [r.query.get("ifGenerationMatch") for r in deletes] == [[mine.version]] * 2
+
+
+def test_a_conditional_delete_whose_reply_was_lost_is_done(
+    proxied: tuple[Store, FaultProxy],
+) -> None:
+    store, proxy = proxied
+    mine = store.write("k.bin", b"mine")
+    assert mine.version is not None
+    fault = proxy.add(Fault(_delete))  # deleted, then the reply dropped: the SDK retries
+    store.delete("k.bin", if_version=mine.version)
+    assert len(fault.hits) == 1
+    assert not store.is_file("k.bin")

@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 
 from omnistorage import LocalBackend, Store
-from omnistorage.testing import StoreConformance, driver_of, make_state_machine
+from omnistorage.testing import WRAPPER_VARIANTS, StoreConformance, driver_of, make_state_machine
 
 
 class TestLocalConformance(StoreConformance):
     crash_leaves_leftovers = True
     backend_name = "local"
+    variants = (*StoreConformance.variants, *WRAPPER_VARIANTS)
     # The names a POSIX file system can hold as one file name (``a//b``, ``../x`` … cannot be).
     foreign_names = ("back\\slash.txt", "tab\there.txt", "new\nline.txt")
 

@@ -10,12 +10,13 @@ import pytest
 
 from omnistorage import MemoryBackend, Store
 from omnistorage.backends.memory import _Object
-from omnistorage.testing import StoreConformance, make_state_machine
+from omnistorage.testing import WRAPPER_VARIANTS, StoreConformance, make_state_machine
 from omnistorage.testing._integrity import FOREIGN_CANDIDATES, driver_of
 
 
 class TestMemoryConformance(StoreConformance):
     backend_name = "memory"
+    variants = (*StoreConformance.variants, *WRAPPER_VARIANTS)
     foreign_names = FOREIGN_CANDIDATES
 
     @pytest.fixture

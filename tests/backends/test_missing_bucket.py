@@ -81,6 +81,8 @@ OPERATIONS: dict[str, Callable[[Store], Any]] = {
     "write_multipart": lambda s: s.write("big.bin", b"\0" * (9 << 20), overwrite=True),
     "delete": lambda s: s.delete("orders.csv"),
     "delete_missing_ok": lambda s: s.delete("orders.csv", missing_ok=True),
+    # a conditional delete (a mirror's or composite's rollback) finds no bucket either
+    "delete_if_version": lambda s: s.delete("orders.csv", missing_ok=True, if_version="1"),
     "delete_folder": lambda s: s.delete_folder("raw", recursive=True, missing_ok=True),
     "make_folder": lambda s: s.make_folder("raw"),
     "copy": lambda s: s.copy("orders.csv", "copy.csv"),
@@ -126,6 +128,7 @@ def test_a_missing_object_in_an_existing_bucket_is_still_a_missing_path(kind: st
             store.get_file_info("nothing-here.txt")
         assert not isinstance(info.value, BucketNotFound)
         store.delete("nothing-here.txt", missing_ok=True)
+        store.delete("nothing-here.txt", missing_ok=True, if_version="1")
         assert list(store.list_files("nothing", recursive=True)) == []
     finally:
         remote.wipe(store)

@@ -25,6 +25,7 @@ from omnistorage.errors import AlreadyExists, BackendUnavailable, StorageError
 from omnistorage.registry import open_store
 from omnistorage.testing import (
     FOREIGN_CANDIDATES,
+    SLOW_SERVER_WRAPPER_VARIANTS,
     StoreConformance,
     driver_of,
     make_state_machine,
@@ -104,14 +105,24 @@ def bucket() -> Iterator[str]:
 
 # ---------------------------------------------------------------- the shared suite
 
+S3_GAPS = {
+    "test_a_conditional_delete_spares_an_identical_overwrite": (
+        "S3's ETag names the content, not the write: If-Match cannot tell an identical "
+        "object another writer published from ours (only a versioned bucket's version "
+        "id could)"
+    ),
+}
+
 
 class TestS3Conformance(StoreConformance):
     crash_leaves_leftovers = True
     backend_name = "s3"
+    variants = (*StoreConformance.variants, *SLOW_SERVER_WRAPPER_VARIANTS)
     many_keys = 250  # with list_page_size=100: still three pages
     abandoned_write_size = 11 * MiB  # past two 5 MiB parts: a multipart upload is open
 
     leftover_times_are_real = False  # moto dates every multipart upload 2010-11-10
+    expected_failures = S3_GAPS
     # What aws CLI or an SDK can name an object (moto refuses a newline in a key).
     foreign_names = tuple(n for n in FOREIGN_CANDIDATES if "\n" not in n)
 
@@ -153,6 +164,7 @@ class TestS3ParallelReadConformance(StoreConformance):
 
     backend_name = "s3-parallel"
     variants = ("plain",)
+    expected_failures = S3_GAPS
     many_keys = 120
 
     @pytest.fixture(scope="class")

@@ -15,6 +15,7 @@ import pytest
 
 from omnistorage import AlreadyExists, Store
 from omnistorage.backends.s3 import S3Backend
+from omnistorage.errors import PreconditionFailed
 from tests.backends.test_s3 import KEY_ID, SECRET, MiB, empty_bucket, new_bucket, settings
 from tests.support.http_proxy import Fault, FaultProxy, ProxiedRequest
 
@@ -72,3 +73,42 @@ def test_another_writers_object_is_still_a_conflict(
     with pytest.raises(AlreadyExists):
         store.write("theirs.bin", b"y" * size)
     assert store.read_bytes("theirs.bin") == b"their bytes"
+
+
+# ------------------------------------------------------------------ conditional deletes
+
+
+def _delete(request: ProxiedRequest) -> bool:
+    return request.method == "DELETE" and "uploadId" not in request.query
+
+
+def test_a_conditional_delete_sends_the_etag_the_write_published(
+    proxied: tuple[Store, FaultProxy],
+) -> None:
+    store, proxy = proxied
+    mine = store.write("k.bin", b"mine")
+    theirs = store.write("other.bin", b"theirs")
+    assert mine.version is not None
+    assert theirs.version is not None
+    store.write("k.bin", b"another writer's", overwrite=True)
+    with pytest.raises(PreconditionFailed):
+        store.delete("k.bin", if_version=mine.version)
+    assert store.read_bytes("k.bin") == b"another writer's"
+    store.delete("other.bin", if_version=theirs.version)
+    assert not store.is_file("other.bin")
+    sent = [r.headers.get("if-match") for r in proxy.requests if _delete(r)]
+    assert sent == [f'"{mine.version}"', f'"{theirs.version}"']
+
+
+def test_a_conditional_delete_whose_reply_was_lost_is_done(
+    proxied: tuple[Store, FaultProxy],
+) -> None:
+    """Deleted, then the reply dropped: botocore retries, the retry finds nothing (404),
+    and nothing of ours is left: success, not a failure of its own success."""
+    store, proxy = proxied
+    mine = store.write("k.bin", b"mine")
+    assert mine.version is not None
+    fault = proxy.add(Fault(_delete))
+    store.delete("k.bin", if_version=mine.version)
+    assert len(fault.hits) == 1
+    assert not store.is_file("k.bin")

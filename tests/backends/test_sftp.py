@@ -43,7 +43,12 @@ from omnistorage.errors import (
     StorageError,
 )
 from omnistorage.registry import open_store
-from omnistorage.testing import StoreConformance, make_state_machine, race
+from omnistorage.testing import (
+    SLOW_SERVER_WRAPPER_VARIANTS,
+    StoreConformance,
+    make_state_machine,
+    race,
+)
 from omnistorage.testing._integrity import driver_of
 from tests.support.proxy import CuttingProxy
 from tests.support.servers import server_env
@@ -133,6 +138,7 @@ def _host_key_line(env: dict[str, str], port: int) -> str:
 class TestSFTPConformance(StoreConformance):
     crash_leaves_leftovers = True
     backend_name = "sftp"
+    variants = (*StoreConformance.variants, *SLOW_SERVER_WRAPPER_VARIANTS)
     # The names a POSIX server can hold as one file name (``a//b``, ``../x`` … cannot be).
     foreign_names = ("back\\slash.txt", "tab\there.txt", "new\nline.txt")
 

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 
 from omnistorage import ChangedDuringRead, Store
 from omnistorage.backends.sql import SQLBlobBackend
-from omnistorage.testing import StoreConformance, make_state_machine
+from omnistorage.testing import SLOW_SERVER_WRAPPER_VARIANTS, StoreConformance, make_state_machine
 from tests.support.servers import server_env
 
 CHUNK = 64 << 10
@@ -29,6 +29,7 @@ def _pg_url() -> str:
 class TestSQLiteConformance(StoreConformance):
     crash_leaves_leftovers = True
     backend_name = "sqlite"
+    variants = (*StoreConformance.variants, *SLOW_SERVER_WRAPPER_VARIANTS)
 
     @pytest.fixture
     def empty_store(self, tmp_path: Path) -> Iterator[Store]:
@@ -45,6 +46,7 @@ class TestSQLiteConformance(StoreConformance):
 class TestPostgresConformance(StoreConformance):
     crash_leaves_leftovers = True
     backend_name = "postgresql"
+    variants = (*StoreConformance.variants, *SLOW_SERVER_WRAPPER_VARIANTS)
     many_keys: ClassVar[int] = 400
 
     @pytest.fixture

@@ -113,12 +113,35 @@ def test_streaming_reads_resume_at_the_same_version() -> None:
     assert len(slept) == 1
 
 
-def test_a_create_only_copy_retried_into_a_conflict_reports_the_first_failure() -> None:
+def test_a_create_only_copy_retried_into_its_own_copy_succeeds() -> None:
     memory = MemoryBackend()
     faults = FaultInjectionLayer(memory)
     store, _ = _retrying(faults)
     store.write("src", b"x")
-    Store(memory).write("dst", b"someone")  # as if the first attempt had succeeded
+    Store(memory).write("dst", b"x")  # as if the first attempt had succeeded
+    faults.fail_nth("copy", 1, times=1)
+    store.copy("src", "dst")  # the retry meets the source's content: its own copy
+
+
+def test_a_create_only_copy_retried_into_another_object_is_a_conflict() -> None:
+    memory = MemoryBackend()
+    faults = FaultInjectionLayer(memory)
+    store, _ = _retrying(faults)
+    store.write("src", b"x")
+    Store(memory).write("dst", b"someone")  # other content: another writer's object
+    faults.fail_nth("copy", 1, times=1)
+    with pytest.raises(AlreadyExists):
+        store.copy("src", "dst")
+    assert Store(memory).read_bytes("dst") == b"someone"
+
+
+def test_a_retried_copy_that_cannot_compare_reports_the_first_failure(tmp_path: Path) -> None:
+    """Local files declare no content hash, and a copy is a new version: a retry that
+    finds the destination taken with the source's size cannot tell whose it is."""
+    faults = FaultInjectionLayer(LocalBackend(tmp_path))
+    store, _ = _retrying(faults)
+    store.write("src", b"x")
+    Store(LocalBackend(tmp_path)).write("dst", b"y")  # same size, no hash to compare
     faults.fail_nth("copy", 1, times=1)
     with pytest.raises(BackendUnavailable):
         store.copy("src", "dst")

@@ -186,10 +186,10 @@ def test_quorum_not_reached_rolls_create_only_copies_back() -> None:
     assert _holds(mem_a, "k.bin") is None
 
 
-def test_best_effort_publishes_wherever_possible() -> None:
+def test_best_effort_publishes_an_overwrite_wherever_possible() -> None:
     (a, mem_a), (b, mem_b) = _dest(open_fails), _dest()
     mirror, reports = _mirror([a, b], policy=BEST_EFFORT)
-    mirror.write("k.bin", PAYLOAD)
+    mirror.write("k.bin", PAYLOAD, overwrite=True)
     assert _holds(mem_a, "k.bin") is None
     assert _holds(mem_b, "k.bin") == PAYLOAD
     assert [d.state for d in reports[-1].destinations] == ["failed", "published"]

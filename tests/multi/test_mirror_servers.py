@@ -12,6 +12,7 @@ import pytest
 from omnistorage import LocalBackend, Store
 from omnistorage.multi import MirrorBackend
 from omnistorage.testing import StoreConformance
+from tests.backends.test_s3 import S3_GAPS
 from tests.support.remote import azure_store, gcs_store, s3_store, wipe
 
 pytestmark = pytest.mark.server
@@ -41,6 +42,10 @@ class TestMirrorS3GCSAzure(StoreConformance):
     many_keys = 120
     large_size = 3 * MiB
     abandoned_write_size = 6 * MiB
+    # The mirror's conditional delete is each destination's, so it shows S3's declared
+    # gap (tests/backends/test_s3.py S3_GAPS): its If-Match cannot tell an identical
+    # object another writer published from this write's own.
+    expected_failures: ClassVar[dict[str, str]] = dict(S3_GAPS)
 
     @pytest.fixture
     def empty_store(self) -> Iterator[Store]:

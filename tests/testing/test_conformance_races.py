@@ -54,6 +54,12 @@ class _RacingWriter(Writer):
     def abort(self) -> None:
         self._inner.abort()
 
+    @property
+    def version(self) -> str | None:  # type: ignore[override]
+        """The inner writer's published version: the fake wraps memory's writer, whose
+        CONDITIONAL_DELETE it declares, so a write must still name its version."""
+        return self._inner.version
+
 
 class _LosesRacedOverwrites(Layer):
     """Declares ``overwrite_may_conflict`` and loses raced overwrites, temporarily."""

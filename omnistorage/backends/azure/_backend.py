@@ -16,7 +16,13 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, BinaryIO, TypeVar
 
-from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
 from azure.storage.blob import BlobPrefix, BlobServiceClient
 
 from omnistorage._net import (
@@ -72,6 +78,7 @@ _BASE = [
     Capability.SET_MOD_TIME,
     Capability.USER_METADATA,
     Capability.CONTENT_TYPE,
+    Capability.CONDITIONAL_DELETE,
 ]
 _LIMITS: dict[str, object] = {
     "max_part_size": MAX_BLOCK_SIZE,
@@ -327,6 +334,28 @@ class AzureBackend(ExtendedBackend):
         except ResourceNotFoundError as exc:
             if error_code(exc) in CONTAINER_MISSING_CODES:
                 raise  # a missing blob is deleted already; a missing container is not fine
+
+    def delete_version(self, key: str, version: str) -> None:
+        """Delete with ``If-Match`` on the ETag the write's publish answered with (412,
+        ``PRECONDITION_FAILED``, when another writer's blob is there)."""
+        self._ensure_container()
+        try:
+            self._container.delete_blob(
+                key,
+                delete_snapshots="include",
+                etag=version,
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except ResourceNotFoundError as exc:
+            if error_code(exc) in CONTAINER_MISSING_CODES:
+                raise  # a missing blob is deleted already; a missing container is not fine
+            return
+        except ResourceModifiedError:
+            # If-Match fails on a missing blob too (HTTP semantics): our version is gone
+            # either way, and a blob that is there now is another writer's (ETags are
+            # never reused), which is the failure to report.
+            if self.exists(key):
+                raise
 
     def list(self, prefix: str, *, recursive: bool = True) -> Iterator[ObjectInfo]:
         self._ensure_container()

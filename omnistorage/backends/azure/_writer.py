@@ -158,9 +158,10 @@ class BlockBlobWriter(Writer):
         blocks = [BlobBlock(block_id=block_id) for block_id in self._block_ids]
         try:
             with create_only(self._key, not self._overwrite):
-                self._blob.commit_block_list(
+                reply = self._blob.commit_block_list(
                     blocks, content_settings=settings, metadata=self._metadata, **conditions
                 )
+            self.version = _etag(reply)
         except HttpResponseError as exc:
             # A racing writer committed first, which discards our staged blocks before the
             # service looks at If-None-Match: for a create-only write that is "exists".
@@ -186,13 +187,17 @@ class BlockBlobWriter(Writer):
                 return False
             if self._block_ids:
                 committed, _ = self._blob.get_block_list("committed")
-                return [block.id for block in committed] == self._block_ids
+                ours = [block.id for block in committed] == self._block_ids
+                self.version = _etag(props) if ours else None
+                return ours
         except HttpResponseError:
             return False
         if not self._retried:
             return False  # no retry: the conflict can only be another writer's blob
         md5 = props.content_settings.content_md5
-        return md5 is not None and bytes(md5) == self._put_md5
+        ours = md5 is not None and bytes(md5) == self._put_md5
+        self.version = _etag(props) if ours else None
+        return ours
 
     def _put(self, data: bytes) -> None:
         self._put_md5 = hashlib.md5(data, usedforsecurity=False).digest()
@@ -200,7 +205,7 @@ class BlockBlobWriter(Writer):
             content_type=self._content_type, content_md5=bytearray(self._put_md5)
         )
         if self._overwrite:
-            self._blob.upload_blob(
+            reply = self._blob.upload_blob(
                 data,
                 length=len(data),
                 overwrite=True,
@@ -208,6 +213,7 @@ class BlockBlobWriter(Writer):
                 content_settings=settings,
                 max_concurrency=self._max_in_flight,
             )
+            self.version = _etag(reply)
             return
         # Create-only: retried here rather than inside the SDK, so that a conflict
         # is known to follow an attempt whose reply was lost (see _is_ours).
@@ -215,7 +221,7 @@ class BlockBlobWriter(Writer):
         for attempt in range(_PUT_ATTEMPTS):
             try:
                 with create_only(self._key, True):
-                    self._blob.upload_blob(
+                    reply = self._blob.upload_blob(
                         data,
                         length=len(data),
                         overwrite=False,
@@ -224,6 +230,7 @@ class BlockBlobWriter(Writer):
                         max_concurrency=self._max_in_flight,
                         retry_total=0,
                     )
+                self.version = _etag(reply)
                 return
             except (ServiceRequestError, ServiceResponseError):
                 if attempt == _PUT_ATTEMPTS - 1:
@@ -240,3 +247,9 @@ class BlockBlobWriter(Writer):
         for future in in_flight:
             future.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _etag(reply: Any) -> str | None:
+    """The ETag of a publish reply (a dict) or of blob properties: the version token."""
+    etag = reply.get("etag") if isinstance(reply, dict) else getattr(reply, "etag", None)
+    return str(etag) if etag else None

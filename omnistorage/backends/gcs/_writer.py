@@ -155,6 +155,9 @@ class GCSWriter(Writer):
             if not self._is_ours(len(data), google_crc32c.value(data), md5):
                 raise
             # Our first attempt stored it; the retry met our own object.
+            return
+        # The upload's reply set the blob's properties: the generation it created.
+        self.version = _generation(blob.generation)
 
     def _note_retry(self, exc: Exception) -> None:
         self._retried = True
@@ -182,7 +185,10 @@ class GCSWriter(Writer):
             return False
         if md5 is not None and blob.md5_hash is not None and blob.md5_hash != _b64(md5):
             return False
-        return dict(blob.metadata or {}) == dict(self._blob.metadata or {})
+        if dict(blob.metadata or {}) != dict(self._blob.metadata or {}):
+            return False
+        self.version = _generation(blob.generation)
+        return True
 
     # -------------------------------------------------------------- resumable session
 
@@ -254,6 +260,7 @@ class GCSWriter(Writer):
                     status=status,
                     temporary=False,
                 )
+            self._note_created(response)
             return True
         if status == 308:
             if not self._advance(response, data):
@@ -276,11 +283,19 @@ class GCSWriter(Writer):
                     status=status,
                     temporary=False,
                 )
+            self._note_created(response)
             return True
         if status == 308:
             self._advance(response, bytes(self._buffer))
             return False
         raise self._status_error(response)
+
+    def _note_created(self, response: Any) -> None:
+        """Keep the generation the session's last reply created (the version token)."""
+        try:
+            self.version = _generation(response.json().get("generation"))
+        except (ValueError, AttributeError, TypeError):
+            self.version = None
 
     def _advance(self, response: Any, data: bytes) -> bool:
         """Drop what the session reports persisted from the buffer; True if anything was."""
@@ -337,6 +352,11 @@ class GCSWriter(Writer):
 
     def _message(self, what: str) -> str:
         return f"resumable upload of {self._key!r} to bucket {self._backend.bucket!r}: {what}"
+
+
+def _generation(value: object) -> str | None:
+    """A generation as the version token (``None`` when the reply carried none)."""
+    return str(int(str(value))) if value not in (None, "") else None
 
 
 def _b64(digest: bytes) -> str:

@@ -23,6 +23,7 @@ from omnistorage.backends.local._writer import (
     LocalWriter,
     link_or_exclusive,
     open_folder_for_write,
+    remove_version,
 )
 from omnistorage.capabilities import Capability, ETagKind, Features
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer
@@ -47,6 +48,7 @@ _FEATURES = Features.of(
         Capability.MKDIR,
         Capability.SET_MOD_TIME,
         Capability.PINNED_READ,
+        Capability.CONDITIONAL_DELETE,
     ],
     mtime_precision_ns=1,
     copy_keeps_mtime=False,  # a copy is a new file with a new mtime
@@ -191,6 +193,19 @@ class LocalBackend(ExtendedBackend):
                 if st.S_ISDIR(os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode):
                     return  # Linux says EISDIR, others EPERM: a folder is not a file
             raise
+        finally:
+            os.close(parent)
+
+    def delete_version(self, key: str, version: str) -> None:
+        folder, name = split(key)
+        try:
+            parent = self.root_dir.open_folder(folder)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        try:
+            remove_version(parent, name, version)
+            if self.durable:
+                os.fsync(parent)
         finally:
             os.close(parent)
 

@@ -25,11 +25,18 @@ from typing import TYPE_CHECKING, BinaryIO
 from omnistorage._tempname import temp_name
 from omnistorage.backends.local._resolve import EscapesRoot, RootDir, SymlinkRefused, split
 from omnistorage.driver import WriteOptions, Writer
+from omnistorage.errors import VersionMismatch
 
 if TYPE_CHECKING:
     from omnistorage.backends.local._backend import LocalBackend
 
-__all__ = ["LocalWriter", "link_or_exclusive", "open_folder_for_write"]
+__all__ = [
+    "LocalWriter",
+    "link_or_exclusive",
+    "open_folder_for_write",
+    "published_token",
+    "remove_version",
+]
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_TMP = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
@@ -127,10 +134,12 @@ class LocalWriter(Writer):
                 os.fsync(fd)
             if self._options.overwrite:
                 self._keep_mode(fd)
+            token = published_token(os.fstat(fd))
             self._fd = None
             os.close(fd)
             self._check_folder_unmoved()
             self._publish()
+            self.version = token
             if self._backend.durable:
                 os.fsync(self._dir)
         except BaseException:
@@ -229,6 +238,51 @@ def open_folder_for_write(root: RootDir, folder: str, key: str) -> int:
         ) from exc
     except SymlinkRefused as exc:
         raise EscapesRoot(errno.EACCES, f"{exc.strerror}; nothing was written") from None
+
+
+def published_token(info: os.stat_result) -> str:
+    """The version token a write hands out for ``delete_version``: device, inode, mtime
+    in nanoseconds and size of the file it published. Linking or renaming the temp file
+    into place keeps all four (it changes the ctime, which is why this is not ``stat``'s
+    ETag); an inode is reused only after the file is gone, and then with another mtime
+    unless a writer sets the same ``modified=`` and size."""
+    return f"{info.st_dev:x}:{info.st_ino:x}:{info.st_mtime_ns:x}:{info.st_size:x}"
+
+
+def remove_version(folder: int, name: str, version: str) -> None:
+    """Unlink ``name`` in the folder ``folder`` only if it is the file ``version`` names.
+
+    No system call unlinks "only this inode", and a check followed by an unlink by
+    name is a race a concurrent ``os.replace`` wins (its new file would be deleted).
+    So the name is first renamed aside to a reserved temp name (one atomic step: from
+    then on no other writer can touch that file), the file is checked there, and then
+    either unlinked (it is ours) or linked back under its name, create-only. Between
+    the two renames (microseconds) the key is absent; if a writer creates it in that
+    window, the newer file stands and the displaced one, another writer's older
+    version, is dropped as an overwrite would have dropped it.
+    """
+    try:
+        info = os.stat(name, dir_fd=folder, follow_symlinks=False)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    if not st.S_ISREG(info.st_mode):
+        raise VersionMismatch(f"{name!r} is not a file, so not the version {version!r}")
+    aside = temp_name(name)
+    try:
+        os.rename(name, aside, src_dir_fd=folder, dst_dir_fd=folder)
+    except FileNotFoundError:
+        return  # gone already: the version is not there either way
+    moved = os.stat(aside, dir_fd=folder, follow_symlinks=False)
+    if st.S_ISREG(moved.st_mode) and published_token(moved) == version:
+        os.unlink(aside, dir_fd=folder)
+        return
+    # Not ours: back under its name. Should that fail otherwise than "a newer file is
+    # there", the error is raised and the file stays under the aside name.
+    with contextlib.suppress(FileExistsError):
+        link_or_exclusive(folder, aside, folder, name)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(aside, dir_fd=folder)
+    raise VersionMismatch(f"{name!r} holds another version than {version!r}; it was kept")
 
 
 def link_or_exclusive(src_dir: int, src: str, dst_dir: int, dst: str) -> None:

@@ -123,6 +123,7 @@ _FEATURES = Features.of(
         Capability.USER_METADATA,
         Capability.CONTENT_TYPE,
         Capability.READ_INFO,
+        Capability.CONDITIONAL_DELETE,
     ],
     [HashType.MD5],
     max_object_size=MAX_OBJECT_SIZE,
@@ -459,6 +460,16 @@ class S3Backend(ExtendedBackend):
 
     def delete(self, key: str) -> None:
         self._client.delete_object(Bucket=self._bucket, Key=key)
+
+    def delete_version(self, key: str, version: str) -> None:
+        """``DeleteObject`` with ``If-Match`` on the ETag the write published. The ETag
+        names the content, not the write: an identical object another writer published
+        since goes too (a versioned bucket would tell them apart; this driver does not)."""
+        try:
+            self._client.delete_object(Bucket=self._bucket, Key=key, IfMatch=f'"{version}"')
+        except botocore.exceptions.ClientError as exc:
+            if classify(exc).kind is not ErrorKind.NOT_FOUND:
+                raise
 
     def delete_many(self, keys: Iterable[str]) -> None:
         """``DeleteObjects`` in batches of 1000; any per-key error raises a ``ClientError``."""

@@ -167,12 +167,17 @@ class S3Writer(Writer):
 
         def put() -> None:
             try:
-                s.client.put_object(Bucket=s.bucket, Key=self._key, Body=_blob(body), **kwargs)
+                reply = s.client.put_object(
+                    Bucket=s.bucket, Key=self._key, Body=_blob(body), **kwargs
+                )
             except botocore.exceptions.ClientError as exc:
                 if self._conflict_is_ours(exc, lambda: _single_etag(body, len(body))):
-                    return  # our first attempt stored it; the SDK's retry met our own object
+                    # Our first attempt stored it; the SDK's retry met our own object.
+                    self.version = _single_etag(body, len(body))[0]
+                    return
                 self._raise_if_exists(exc)
                 raise
+            self.version = _etag(reply)
 
         _retry_conflicts(put)
 
@@ -276,13 +281,14 @@ class S3Writer(Writer):
         if not self._options.overwrite:
             kwargs["IfNoneMatch"] = "*"
         try:
-            s.client.complete_multipart_upload(
+            reply = s.client.complete_multipart_upload(
                 Bucket=s.bucket,
                 Key=self._key,
                 UploadId=self._upload_id,
                 MultipartUpload={"Parts": parts},
                 **kwargs,
             )
+            self.version = _etag(reply)
         except botocore.exceptions.ClientError as exc:
             # A retried complete whose first attempt succeeded finds no upload any more
             # (NoSuchUpload) or our own object (412): it is ours if its ETag is the one
@@ -296,6 +302,7 @@ class S3Writer(Writer):
             ):
                 self._raise_if_exists(exc)
                 raise
+            self.version = multipart_etag([part["ETag"] for part in parts])
         self._upload_id = None
 
     def _published_by_us(self, parts: list[Any]) -> bool:
@@ -344,6 +351,12 @@ def _retried(exc: BaseException) -> bool:
     """True when botocore sent the request more than once before this error."""
     response = getattr(exc, "response", None) or {}
     return int(response.get("ResponseMetadata", {}).get("RetryAttempts", 0) or 0) > 0
+
+
+def _etag(reply: Any) -> str | None:
+    """The ETag a PUT or complete answered with, unquoted (the version token)."""
+    etag = str(reply.get("ETag") or "") if isinstance(reply, Mapping) else ""
+    return etag.strip('"') or None
 
 
 def _single_etag(body: bytes | bytearray, size: int) -> tuple[str, int]:

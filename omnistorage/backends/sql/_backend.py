@@ -182,6 +182,11 @@ class SQLBlobBackend(SQLEngineBackend):
     def delete_many(self, keys: Iterable[str]) -> None:
         self._layout.delete_many(keys)
 
+    def delete_version(self, key: str, version: str) -> None:
+        # Declared (CONDITIONAL_DELETE) by the chunked layout only: its upload ids.
+        assert isinstance(self._layout, ChunkedLayout)
+        self._layout.delete_version(key, version)
+
     def list(self, prefix: str, *, recursive: bool = True) -> Iterator[ObjectInfo]:
         return self._layout.list(prefix, recursive=recursive)
 

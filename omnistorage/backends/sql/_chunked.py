@@ -47,7 +47,7 @@ from omnistorage.backends.sql._folding import key_folding
 from omnistorage.backends.sql._schema import Tables, sqlite_snapshot
 from omnistorage.capabilities import Capability, ETagKind, Features
 from omnistorage.driver import PinnedReader, WriteOptions, Writer
-from omnistorage.errors import LimitExceeded, ObjectChanged
+from omnistorage.errors import LimitExceeded, ObjectChanged, VersionMismatch
 from omnistorage.models import HashType, Leftover, ObjectInfo
 
 __all__ = ["ChunkedLayout", "under_prefix", "utc"]
@@ -68,6 +68,7 @@ FEATURES = Features.of(
         Capability.USER_METADATA,
         Capability.CONTENT_TYPE,
         Capability.PINNED_READ,
+        Capability.CONDITIONAL_DELETE,
     ],
     [HashType.MD5],
     etag=ETagKind.OPAQUE,
@@ -208,6 +209,20 @@ class ChunkedLayout:
                 return
             conn.execute(delete(blobs).where(blobs.c.key == key))
             conn.execute(delete(chunks).where(chunks.c.upload == row.upload))
+
+    def delete_version(self, key: str, version: str) -> None:
+        """Delete the row only while it is the upload ``version`` (one statement: the
+        database's row lock orders it against a concurrent overwrite)."""
+        blobs, chunks = self._tables.blobs, self._tables.chunks
+        with self._engine.begin() as conn:
+            gone = conn.execute(
+                delete(blobs).where(blobs.c.key == key, blobs.c.upload == version)
+            ).rowcount
+            if gone:
+                conn.execute(delete(chunks).where(chunks.c.upload == version))
+                return
+            if conn.execute(select(blobs.c.upload).where(blobs.c.key == key)).first():
+                raise VersionMismatch(f"{key!r} holds another upload than {version!r}")
 
     def delete_many(self, keys: Iterable[str]) -> None:
         for key in keys:
@@ -400,6 +415,7 @@ class _SQLWriter(Writer):
                             {"upload": self._upload, "seq": 0, "data": bytes(self._buffer)},
                         )
                     backend._put_row(conn, self._key, values, options.overwrite)
+                    self.version = self._upload
                     return
                 claimed = conn.execute(
                     delete(tables.uploads).where(tables.uploads.c.upload == self._upload)
@@ -409,6 +425,7 @@ class _SQLWriter(Writer):
                         f"the staged upload of {self._key!r} was removed (cleanup) before publish"
                     )
                 backend._put_row(conn, self._key, values, options.overwrite)
+                self.version = self._upload
         except BaseException:
             self._discard()
             raise
