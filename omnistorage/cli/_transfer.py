@@ -34,15 +34,23 @@ class Throttle:
 
     A sleep-based pacer: after ``n`` bytes the caller waits until the stream is no
     further ahead than ``rate`` allows since the first byte. Sleeping in the main
-    thread keeps Ctrl-C working.
+    thread keeps Ctrl-C working. ``clock`` and ``sleep`` (seconds) default to
+    ``time.monotonic`` and ``time.sleep``.
     """
 
-    def __init__(self, rate: float | None, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        rate: float | None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         if rate is not None and rate <= 0:
             raise ValueError(f"a bandwidth limit must be positive, got {rate}")
         self.rate = rate
         """The limit in bytes per second, or ``None``."""
         self._clock = clock
+        self._sleep = sleep
         self._start: float | None = None
         self._sent = 0
 
@@ -56,7 +64,7 @@ class Throttle:
         self._sent += nbytes
         due = self._start + self._sent / self.rate
         if due > now:
-            time.sleep(due - now)
+            self._sleep(due - now)
 
 
 @dataclass(frozen=True, slots=True)

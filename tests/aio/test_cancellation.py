@@ -10,14 +10,16 @@ that lands after the publish itself returned: the object is then there, whole.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from omnistorage import LocalBackend
 from omnistorage.aio import AsyncBackend, AsyncStore, SyncBackendAdapter
-from omnistorage.ext import FaultInjectionLayer
+from omnistorage.driver import WriteOptions, Writer
 from tests.aio._pausing import PausingBackend, When
 
 pytestmark = pytest.mark.asyncio
@@ -99,22 +101,92 @@ async def test_cancelling_a_write_at_any_await_point_publishes_nothing(
     assert report.removed == (), "a cancelled write left temp files or uploads"
 
 
+class _Gate:
+    """A point a driver thread stops at: ``entered`` once there, on until ``release``."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def hold(self) -> None:
+        self.entered.set()
+        if not self.release.wait(60):
+            raise TimeoutError("the test never released the gate")
+
+
+class _GatedWriter(Writer):
+    def __init__(self, inner: Writer, backend: _GatedLocal) -> None:
+        self._inner = inner
+        self._backend = backend
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        if self._backend.writing is not None:
+            self._backend.writing.hold()
+        try:
+            return self._inner.write(data)
+        finally:
+            self._backend.calls.append("write")
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def abort(self) -> None:
+        self._backend.calls.append("abort")
+        self._inner.abort()
+        self._backend.aborted.set()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class _GatedLocal(LocalBackend):
+    """A local backend whose threads stop at a gate in ``new_writer`` or ``write``."""
+
+    def __init__(
+        self, root: str, *, opening: _Gate | None = None, writing: _Gate | None = None
+    ) -> None:
+        super().__init__(root)
+        self.opening = opening
+        self.writing = writing
+        self.aborted = threading.Event()
+        self.calls: list[str] = []
+        """``write`` when a write call ended, ``abort`` when an abort began."""
+
+    def new_writer(self, key: str, options: WriteOptions) -> Writer:
+        if self.opening is not None:
+            self.opening.hold()
+        return _GatedWriter(super().new_writer(key, options), self)
+
+
+async def _wait(event: threading.Event, what: str) -> None:
+    """Wait for a thread's ``event`` without blocking the loop (a slow machine may take long)."""
+    assert await asyncio.to_thread(event.wait, 60), what
+
+
 async def test_cancelling_while_a_thread_writes_aborts_once_the_thread_is_done(
     tmp_path: object,
 ) -> None:
-    faults = FaultInjectionLayer(LocalBackend(f"{tmp_path}/root"))
-    faults.add_latency("write", 0.5)
-    store = AsyncStore(SyncBackendAdapter(faults))
+    writing = _Gate()
+    backend = _GatedLocal(f"{tmp_path}/root", writing=writing)
+    store = AsyncStore(SyncBackendAdapter(backend))
 
     async def slow_write() -> None:
         async with store.open_atomic("slow.bin") as f:
             await f.write(WHOLE)  # over the adapter's buffer: a thread writes it
 
     task = asyncio.create_task(slow_write())
-    await asyncio.sleep(0.1)  # the thread is inside the sync write now
-    task.cancel()
+    await _wait(writing.entered, "no thread entered the sync write")
+    task.cancel()  # while the thread is inside the sync write
+    # Held a moment longer only so that an abort that did not wait for the running
+    # write would begin first and show in ``calls``; a correct abort waits anyway.
+    await asyncio.sleep(0.2)
+    writing.release.set()
     with pytest.raises(asyncio.CancelledError):
         await task
+    assert backend.aborted.is_set(), "the cancelled write ended before its abort"
+    first_abort = backend.calls.index("abort")
+    assert "write" in backend.calls[:first_abort], "aborted while the thread still wrote"
+    assert "write" not in backend.calls[first_abort:], "aborted while the thread still wrote"
     assert not await store.is_file("slow.bin")
     report = await store.cleanup(older_than=timedelta(0), dry_run=True)
     assert report.removed == ()
@@ -124,15 +196,16 @@ async def test_cancelling_while_a_thread_writes_aborts_once_the_thread_is_done(
 async def test_cancelling_while_a_thread_opens_the_writer_leaves_no_temp_file(
     tmp_path: object,
 ) -> None:
-    faults = FaultInjectionLayer(LocalBackend(f"{tmp_path}/root"))
-    faults.add_latency("open_write", 0.3)
-    store = AsyncStore(SyncBackendAdapter(faults))
+    opening = _Gate()
+    backend = _GatedLocal(f"{tmp_path}/root", opening=opening)
+    store = AsyncStore(SyncBackendAdapter(backend))
     task = asyncio.create_task(with_open_atomic(store, "opening.bin"))
-    await asyncio.sleep(0.1)  # a thread is inside new_writer
-    task.cancel()
+    await _wait(opening.entered, "no thread entered new_writer")
+    task.cancel()  # while the thread is inside new_writer
     with pytest.raises(asyncio.CancelledError):
         await task
-    await asyncio.sleep(0.5)  # the thread finishes opening, then aborts what it opened
+    opening.release.set()  # the thread finishes opening, then aborts what it opened
+    await _wait(backend.aborted, "the writer opened after the cancel was never aborted")
     assert not await store.is_file("opening.bin")
     report = await store.cleanup(older_than=timedelta(0), dry_run=True)
     assert report.removed == ()

@@ -96,12 +96,16 @@ def test_writer_blocks_while_the_buffer_is_full() -> None:
 
 
 def test_an_aborted_writer_fails_the_reader() -> None:
-    store = Store(ChannelBackend(wait_for_writer=5))
+    store = Store(ChannelBackend(wait_for_writer=60))
     got: list[BaseException] = []
+    reading = threading.Event()
 
     def consume() -> None:
         try:
-            _drain(store, "k")
+            with store.read("k") as stream:
+                assert stream.read(4) == b"half"
+                reading.set()  # the reader is attached and mid-stream
+                stream.read()
         except StorageError as exc:
             got.append(exc)
 
@@ -109,9 +113,9 @@ def test_an_aborted_writer_fails_the_reader() -> None:
     reader.start()
     with pytest.raises(RuntimeError), store.open_writer("k") as writer:
         writer.write(b"half")
-        time.sleep(0.05)
+        assert reading.wait(60), "the reader never got the first bytes"
         raise RuntimeError("producer crashed")
-    reader.join(timeout=5)
+    reader.join(timeout=60)
     assert len(got) == 1
     assert isinstance(got[0].__cause__, StreamAborted)
 

@@ -12,7 +12,6 @@ import os
 import socket
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -638,41 +637,53 @@ def test_nested_use_in_one_thread_never_waits(sftp_env: dict[str, str], folder: 
     store.close()
 
 
+class _WatchedCondition(threading.Condition):
+    """The pool's condition, telling the test when a thread waits on it for a session."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = threading.Event()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waiting.set()
+        return super().wait(timeout)
+
+
 def test_other_threads_wait_for_a_free_session(sftp_env: dict[str, str], folder: str) -> None:
     root = f"{sftp_env['OMNI_TEST_SFTP_ROOT']}/{folder}"
-    store = Store(_backend(sftp_env, root, max_connections=1, timeout=3.0))
+    store = Store(_backend(sftp_env, root, max_connections=1, timeout=60.0))
     store.write("a.txt", b"a")
+    pool = store.unwrap(SFTPBackend)._pool
+    pool._cond = watched = _WatchedCondition()  # before any thread waits on the old one
     results: list[Any] = []
-    waiting = threading.Event()
 
-    def check() -> None:
-        waiting.set()
-        started = time.monotonic()
+    def check(on: Store) -> None:
         try:
-            results.append((store.exists("a.txt"), time.monotonic() - started))
+            results.append(on.exists("a.txt"))
         except StorageError as exc:
             results.append(exc)
 
     stream = store.read("a.txt")  # holds the only session
-    worker = threading.Thread(target=check)
+    worker = threading.Thread(target=check, args=(store,))
     worker.start()
-    waiting.wait()
-    time.sleep(0.4)
+    assert watched.waiting.wait(60), "the other thread never waited for the session"
+    assert not results  # it waits, however long the machine takes
     stream.close()
-    worker.join()
-    assert results
-    assert results[0][0] is True
-    assert results[0][1] >= 0.3
+    worker.join(60)
+    assert results == [True]
+    store.close()
 
-    held = store.read("a.txt")
-    worker = threading.Thread(target=check)
+    # No session comes free within the pool's timeout: a typed, temporary error.
+    short = Store(_backend(sftp_env, root, max_connections=1, timeout=0.5))
+    held = short.read("a.txt")
+    worker = threading.Thread(target=check, args=(short,))
     worker.start()
-    worker.join()
+    worker.join(60)
     held.close()
     assert isinstance(results[1], BackendUnavailable)
     assert results[1].temporary
     assert "max_connections=1" in str(results[1])
-    store.close()
+    short.close()
 
 
 def test_durable_writes_and_mtimes(sftp_env: dict[str, str], folder: str) -> None:

@@ -12,11 +12,15 @@ from pathlib import Path
 
 import pexpect
 import pyte
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from omnistorage.cli._progress import Snapshot, format_duration, make_display
 from omnistorage.cli._transfer import Throttle
 from tests.cli.conftest import Isolation, ProcessRunner
 from tests.cli.processes import Running, transferred
+from tests.support.clock import FakeClock
 
 MiB = 1 << 20
 # One bar line: phase, the bar, bytes done/total, files, rate, time remaining.
@@ -166,7 +170,10 @@ def test_plain_lines_show_the_latest_state_on_each_tick() -> None:
     out = io.StringIO()
     with make_display("lines", stderr=out, interval=0.05) as display:
         display.update(Snapshot(bytes_done=1000, bytes_total=4000, files_done=0, files_total=2))
-        time.sleep(0.12)
+        deadline = time.monotonic() + 30
+        while not out.getvalue():  # the ticker prints within an interval; a busy machine
+            assert time.monotonic() < deadline, "the ticker never printed"  # may take longer
+            time.sleep(0.01)
         display.update(
             Snapshot(phase="done", bytes_done=4000, bytes_total=4000, files_done=2, files_total=2)
         )
@@ -185,9 +192,41 @@ def test_durations_read_as_people_write_them() -> None:
 
 
 def test_the_throttle_paces_to_the_limit() -> None:
-    throttle = Throttle(4 * MiB)
-    started = time.monotonic()
+    clock = FakeClock()
+    throttle = Throttle(4 * MiB, clock=clock, sleep=clock.sleep)
     for _ in range(8):
         throttle.wait(MiB // 4)
-    elapsed = time.monotonic() - started
-    assert 0.4 <= elapsed < 0.8  # 2 MiB at 4 MiB/s, the first chunk free: 7/16 s
+    # 2 MiB at 4 MiB/s: each quarter MiB waits until its 1/16 s is due, 1/2 s in all
+    assert clock.sleeps == pytest.approx([1 / 16] * 8)
+    assert clock.now - 1000.0 == pytest.approx(1 / 2)
+
+
+@given(
+    rate=st.integers(1, 10 * MiB),
+    steps=st.lists(
+        st.tuples(st.integers(0, MiB), st.floats(0, 2, allow_nan=False)), min_size=1, max_size=30
+    ),
+)
+def test_the_throttle_is_never_ahead_of_the_limit_and_never_sleeps_longer(
+    rate: int, steps: list[tuple[int, float]]
+) -> None:
+    clock = FakeClock()
+    throttle = Throttle(rate, clock=clock, sleep=clock.sleep)
+    first = clock.now + steps[0][1]  # the pace counts from the first call
+    sent = 0
+    for nbytes, work in steps:
+        clock.advance(work)  # the time the bytes took to send
+        before = clock.now
+        throttle.wait(nbytes)
+        sent += nbytes
+        # never ahead of ``rate`` bytes per second since the first call, and no
+        # longer asleep than that needs: it wakes at the due time or does not sleep
+        assert clock.now == pytest.approx(max(before, first + sent / rate), rel=1e-12, abs=1e-9)
+
+
+def test_the_throttle_without_a_limit_never_sleeps() -> None:
+    clock = FakeClock()
+    throttle = Throttle(None, clock=clock, sleep=clock.sleep)
+    for _ in range(5):
+        throttle.wait(MiB)
+    assert clock.sleeps == []

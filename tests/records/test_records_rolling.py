@@ -12,6 +12,7 @@ import pytest
 from omnistorage import AlreadyExists, InvalidPath, MemoryBackend, Store, WriteOptions, Writer
 from omnistorage.errors import ConfigurationError, DataError, StreamClosed
 from omnistorage.records import PublishError, PublishInfo, RollingRecordWriter, open_reader
+from omnistorage.records import _rolling as rolling_module
 from tests.records.conftest import FailingBackend
 
 TEMPLATE = "{prefix}/{date:%Y/%m/%d}/{stream}-{seq:020d}.ndjson.zst"
@@ -63,7 +64,14 @@ def test_objects_rotate_on_encoded_bytes(memory_store: Store) -> None:
     assert published[-1].reason == "close"
 
 
-def test_an_idle_stream_rotates_on_age_by_the_timer(memory_store: Store) -> None:
+def test_an_idle_stream_rotates_on_age_by_the_timer(
+    memory_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The timer's idle poll is stretched to a minute, so a publish well before it
+    # can only come from the timer waking at the object's deadline: the bound
+    # below holds on any machine, yet fails if the timer missed the deadline and
+    # slept until its next poll.
+    monkeypatch.setattr(rolling_module, "IDLE_WAIT", 60.0)
     published: list[tuple[float, PublishInfo]] = []
     done = threading.Event()
 
@@ -76,9 +84,9 @@ def test_an_idle_stream_rotates_on_age_by_the_timer(memory_store: Store) -> None
         start = time.monotonic()
         out.write({"i": 1})
         out.write({"i": 2})
-        assert done.wait(5), "the timer never published the idle object"
+        assert done.wait(60), "the timer never published the idle object"
         at, info = published[0]
-        assert 0.2 <= at - start < 0.2 + 1.0
+        assert 0.2 <= at - start < 30  # never early; at the deadline, not the next poll
         assert info.reason == "max_age"
         assert info.records == 2
         assert memory_store.exists(info.path)
@@ -196,10 +204,8 @@ def test_a_restart_over_thousands_of_objects_costs_one_listing() -> None:
     for seq in range(3000):
         store.write(name(seq), b"{}\n")
     backend.calls = {"exists": 0, "list": 0}
-    started = time.perf_counter()
     with RollingRecordWriter(store, TEMPLATE, prefix="logs", clock=fixed_clock) as writer:
         writer.write({"after": "restart"})
-    assert time.perf_counter() - started < 0.5
     assert backend.calls["list"] == 1
     assert backend.calls["exists"] <= 2  # the create-only check of the new name
     assert store.is_file(name(3000))
@@ -395,13 +401,13 @@ def test_many_threads_write_every_record_exactly_once(memory_store: Store) -> No
     assert out.stats().published_records == 18_000
 
 
-class _SlowPublish(MemoryBackend):
-    """A memory backend whose publishes take ``delay`` seconds."""
+class _HeldPublish(MemoryBackend):
+    """A memory backend whose publishes wait until ``release`` is set."""
 
-    def __init__(self, delay: float) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.delay = delay
         self.publishing = threading.Event()
+        self.release = threading.Event()
 
     def new_writer(self, key: str, options: WriteOptions) -> Writer:
         inner = super().new_writer(key, options)
@@ -413,7 +419,7 @@ class _SlowPublish(MemoryBackend):
 
             def close(self) -> None:
                 backend.publishing.set()
-                time.sleep(backend.delay)
+                backend.release.wait(60)
                 inner.close()
 
             def abort(self) -> None:
@@ -423,17 +429,27 @@ class _SlowPublish(MemoryBackend):
 
 
 def test_the_timer_does_not_block_writers_while_it_publishes() -> None:
-    backend = _SlowPublish(delay=1.0)
+    backend = _HeldPublish()
     store = Store(backend)
     out = RollingRecordWriter(store, TEMPLATE, max_age=0.1)
+    wrote = threading.Event()
+
+    def second() -> None:
+        out.write({"second": 2})  # goes into a new object while the first publishes
+        wrote.set()
+
+    writer = threading.Thread(target=second)
     try:
         out.write({"first": 1})
-        assert backend.publishing.wait(5)
-        start = time.monotonic()
-        out.write({"second": 2})  # goes into a new object while the first publishes
-        assert time.monotonic() - start < 0.5
+        assert backend.publishing.wait(60)
+        writer.start()
+        # The timer's publish is held until the write returns: a write that waited
+        # for it would never return.
+        assert wrote.wait(30), "the write waited for the timer's publish"
     finally:
-        backend.delay = 0
+        backend.release.set()
+        if writer.ident is not None:  # started
+            writer.join(60)
         out.close()
     assert out.stats().published_records == 2
 

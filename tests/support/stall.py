@@ -17,6 +17,7 @@ import contextlib
 import re
 import socket
 import threading
+import time
 from types import TracebackType
 
 __all__ = ["StallingServer"]
@@ -115,6 +116,28 @@ class StallingServer:
             conn.sendall(_answer(head.split(b"\r\n\r\n", 1)[0]))
         except OSError:
             return
+
+    def settled_connections(
+        self, at_least: int = 1, *, quiet: float = 0.5, timeout: float = 30.0
+    ) -> int:
+        """``connections`` once it reaches ``at_least`` (waiting up to ``timeout``) and
+        then stays the same for ``quiet`` seconds.
+
+        The accepting thread may lag on a busy machine, leaving connections the client
+        made in the kernel's queue for a while: waiting for ``at_least`` never counts
+        short of it, and the quiet time lets later ones arrive.
+        """
+        deadline = time.monotonic() + timeout
+        last, since = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            with self._lock:
+                now = self.connections
+            if now != last:
+                last, since = now, time.monotonic()
+            elif now >= at_least and time.monotonic() - since >= quiet:
+                return now
+            time.sleep(0.02)
+        return last
 
     def close(self) -> None:
         self._stop.set()
