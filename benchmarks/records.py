@@ -411,7 +411,7 @@ def report(rows: list[Row], records: int, cpu_ratio: bool = True) -> None:
 
 def null_test_name() -> str:
     """Which test for NaN/Infinity (``null`` in orjson's output) the NDJSON encoders use."""
-    from omnistorage.formats._null_test import NULL_TEST, RE_NULL_TEST
+    from omnistorage.formats._null_check import NULL_TEST, RE_NULL_TEST
 
     return "re" if NULL_TEST is RE_NULL_TEST else "stringzilla"
 
@@ -438,7 +438,7 @@ def breakdown(events: Events, repeat: int) -> None:
     """What each piece of the write paths costs, in ns per record (least CPU time)."""
     import threading
 
-    from omnistorage.formats._null_test import NULL_TEST, RE_NULL_TEST
+    from omnistorage.formats._null_check import NULL_TEST, RE_NULL_TEST
 
     dumps = orjson.dumps
     # Copies, so that the lines lie packed (orjson's own outputs are 4 KiB apart).

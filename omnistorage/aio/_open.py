@@ -20,9 +20,8 @@ def open_store(
     :func:`omnistorage.open_store` does (same schemes, options and checks).
 
     ``memory://`` stores get :class:`AsyncMemoryBackend` (no thread); every other
-    backend runs on a :class:`SyncBackendAdapter` with ``max_workers`` threads. S3
-    included: against moto, thread offload over boto3 was as fast as aiobotocore and
-    faster than obstore (``benchmarks/aio.py``), so no second S3 driver is needed.
+    backend runs on a :class:`SyncBackendAdapter` with ``max_workers`` threads, S3
+    included (``benchmarks/aio.py`` compares that with aiobotocore and obstore).
     Nothing connects here beyond what the sync backend's constructor does.
     """
     store = open_sync_store(target, **options)

@@ -16,14 +16,14 @@ from omnistorage.errors import (
     RecordTooLargeError,
     TruncatedRecordError,
 )
-from omnistorage.formats import _null_test
+from omnistorage.formats import _null_check
 from omnistorage.formats._base import (
     DEFAULT_MAX_RECORD_SIZE,
     DecoderBase,
     SkipCallback,
     check_max_record_size,
 )
-from omnistorage.formats._null_test import NullTest
+from omnistorage.formats._null_check import NullTest
 
 __all__ = ["NDJSON", "NDJSONDecoder", "NDJSONEncoder"]
 
@@ -57,7 +57,7 @@ class NDJSONEncoder:
         self._nan_as_null = nan_as_null
         # orjson writes NaN and ±Infinity as null: bytes without "null" hold
         # none. self._null(data, self._null_arg) is true when data holds "null".
-        test = _null_test.NULL_TEST
+        test = _null_check.NULL_TEST
         self._null, self._null_arg = test
         # For a writer's per-record path: orjson itself, called as
         # fast_dumps(record, None, OPT_APPEND_NEWLINE); a line for which

@@ -49,14 +49,9 @@ ENCODE_ERRORS = (DataError, TypeError, ValueError)
 
 
 #: Records per batch: per ``encode_many`` call of :meth:`RecordWriter.write_many`,
-#: and lines :meth:`RecordWriter.write` gathers before they are joined and
-#: compressed. orjson allocates about 4 KiB for each output while it is alive,
-#: so n gathered records hold about 4n KiB: a few hundred already spill out of
-#: the CPU caches (and past malloc's trim threshold, which means fresh page
-#: faults on every batch). Measured on ``benchmarks/records.py``'s events:
-#: 64-256 are equally fast, 512 is about 10% slower. Gathering lines in a list
-#: and joining them is also faster than appending each to a ``bytearray``,
-#: whose growth copies the buffer over and over (about 10% of ``write``).
+#: and lines :meth:`RecordWriter.write` gathers (in a list, joined once) before
+#: they are compressed. Kept small so the gathered outputs stay in the CPU
+#: caches: why, in ``docs/records.md`` ("Batches").
 BATCH_RECORDS = 128
 
 
@@ -81,8 +76,8 @@ def make_compressor(codec: Codec, *, parallel: bool) -> tuple[Compressor, bool]:
 
 
 #: Bytes gathered before one compress call of ISA-L's deflate, whose calls
-#: cost about 2 µs each (zstd's, zlib's and snappy's cost little, and
-#: snappy's compressor gathers 64 KiB chunks itself).
+#: have a fixed cost worth spreading (zstd's, zlib's and snappy's calls cost
+#: little, and snappy's compressor gathers 64 KiB chunks itself).
 ISAL_GATHER = 64 * 1024
 
 
@@ -170,8 +165,8 @@ class RecordWriter:
     thread fed through a queue of ``queue_depth`` batches; their output is
     byte-for-byte the serial output. Those codecs release the GIL while they
     compress but the encoding holds it, so the worker pays off when
-    compression costs more than encoding (zlib gzip: about 1.1-1.2x) or
-    when the store's writes block; for ISA-L gzip, snappy and ``none``,
+    compression costs more than encoding (zlib gzip) or when the store's
+    writes block; for ISA-L gzip, snappy and ``none``,
     whose compression is cheaper than the encoding, the hand-offs cost more
     than they save on a local store: leave it off there. ``threads=N``
     alone (a zstd codec option) also uses libzstd's workers.

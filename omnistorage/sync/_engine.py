@@ -97,8 +97,6 @@ class Marcher:
         cancelled = ctx.cancelled
         progress = ctx.progress
         policy = self.policy
-        emit = self.emit
-        delete_excluded = ctx.opts.delete_excluded
         # The commonest verdict, inlined: equal sizes and mtimes between two sides that keep
         # mtimes (what quick_decide would say, without the call).
         fast = (
@@ -121,40 +119,12 @@ class Marcher:
                 if collisions and (s if s is not None else d)[0] in collisions:  # type: ignore[index]
                     skips["name collision"] = skips.get("name collision", 0) + 1
                     continue
-                if include is not None:
-                    # Filters never become deletions or unkept overwrites: a source file a
-                    # filter hides leaves its path alone (its destination copy is not
-                    # "missing on source"), and a destination file a filter hides is still
-                    # the file an included source file would replace (an update, backed up).
-                    d_hidden = d is not None and not include(d)
-                    if s is not None and not include(s):
-                        if d_hidden and sync and delete_excluded:
-                            emit(Action("delete", d.path, "excluded", d.size, entry=d))  # type: ignore[union-attr]
-                        else:
-                            skips["excluded"] = skips.get("excluded", 0) + 1
-                        continue
-                    if d_hidden and s is None:
-                        if sync and delete_excluded:
-                            emit(Action("delete", d.path, "excluded", d.size, entry=d))  # type: ignore[union-attr]
-                        else:
-                            skips["excluded"] = skips.get("excluded", 0) + 1
-                        continue
-                if s is None:
-                    if d is None:
-                        skips["excluded"] = skips.get("excluded", 0) + 1
-                    elif sync:
-                        if track:
-                            self.extras.append(d)
-                        else:
-                            emit(Action("delete", d.path, "missing on source", d.size, entry=d))
+                if include is not None and self._filtered(s, d, include, sync, skips):
+                    continue
+                if s is None or d is None:
+                    self._one_sided(s, d, transfers, sync, track, skips)
                     continue
                 if not transfers:
-                    continue
-                if d is None:
-                    if track:
-                        self.new_files.append(s)
-                    else:
-                        emit(Action("copy", s.path, "missing on destination", s.size, entry=s))
                     continue
                 if fast:
                     size = s[1]
@@ -182,6 +152,57 @@ class Marcher:
             if same:
                 skips["same size and mtime"] = skips.get("same size and mtime", 0) + same
         progress.add_checked(checked % 1000)
+
+    def _filtered(
+        self,
+        s: Entry | None,
+        d: Entry | None,
+        include: Callable[[Entry], bool],
+        sync: bool,
+        skips: dict[str, int],
+    ) -> bool:
+        """Whether the filters settle this pair (then it is handled here).
+
+        Filters never become deletions or unkept overwrites: a source file a filter
+        hides leaves its path alone (its destination copy is not "missing on source"),
+        and a destination file a filter hides is still the file an included source file
+        would replace (an update, backed up)."""
+        d_hidden = d is not None and not include(d)
+        if s is not None and not include(s):
+            hidden = d_hidden
+        elif d_hidden and s is None:
+            hidden = True
+        else:
+            return False
+        if hidden and sync and self.ctx.opts.delete_excluded:
+            self.emit(Action("delete", d.path, "excluded", d.size, entry=d))  # type: ignore[union-attr]
+        else:
+            skips["excluded"] = skips.get("excluded", 0) + 1
+        return True
+
+    def _one_sided(
+        self,
+        s: Entry | None,
+        d: Entry | None,
+        transfers: bool,
+        sync: bool,
+        track: bool,
+        skips: dict[str, int],
+    ) -> None:
+        """A path on one side only: a deletion (sync), a copy, or a rename candidate."""
+        if s is None:
+            if d is None:
+                skips["excluded"] = skips.get("excluded", 0) + 1
+            elif sync:
+                if track:
+                    self.extras.append(d)
+                else:
+                    self.emit(Action("delete", d.path, "missing on source", d.size, entry=d))
+        elif transfers:
+            if track:
+                self.new_files.append(s)
+            else:
+                self.emit(Action("copy", s.path, "missing on destination", s.size, entry=s))
 
     def _gatherer(self, s: Entry, d: Entry) -> Callable[[], None]:
         return lambda: self.gather(s, d)

@@ -175,24 +175,9 @@ def _run(
         if verdict.kind == "skip":
             recorder.skip(verdict.reason)
             if mode == "move" and verdict.reason not in KEEP_SOURCE_REASONS:
-                action = Action(
-                    "delete_src",
-                    src_path,
-                    verdict.reason,
-                    entry.size,
-                    dst_path,
-                    entry=entry,
-                    other=other,
+                _drop_settled_source(
+                    mode, ctx, src_path, dst_path, verdict.reason, entry, other, dry_run
                 )
-                if dry_run:
-                    _dry(ctx, mode, action)
-                    return
-                problem = identical(ctx, action)
-                if problem is not None:
-                    raise SyncError(
-                        f"move_file {src_path!r}: the source was kept: {problem}", op="move"
-                    )
-                _remove_source(ctx, src_path)
             return
         op, reason = "update", verdict.reason
     action = Action(op, dst_path, reason, entry.size, src_path, entry=entry, other=other)  # type: ignore[arg-type]
@@ -207,16 +192,7 @@ def _run(
         and same_backend(src_side.store, dst_side.store)
         and src_side.store.supports(Capability.MOVE)
     ):
-        root = ctx.root_store(src_side)
-        ctx.op()
-        with_retries(
-            ctx,
-            lambda: root.move(
-                paths.join(src_side.store.root, src_path),
-                paths.join(dst_side.store.root, dst_path),
-                overwrite=overwrite,
-            ),
-        )
+        _move_server_side(ctx, src_path, dst_path, overwrite)
         recorder.done("copied" if op == "copy" else "updated", dst_path)
         recorder.done("moved", src_path)
         return
@@ -234,6 +210,43 @@ def _run(
                 op="move",
             )
         _remove_source(ctx, src_path)
+
+
+def _drop_settled_source(
+    mode: str,
+    ctx: RunContext,
+    src_path: str,
+    dst_path: str,
+    reason: str,
+    entry: Entry,
+    other: Entry,
+    dry_run: bool,
+) -> None:
+    """``move_file`` whose destination already holds the file: the source goes, once the
+    two are proven identical (else :class:`SyncError`, and the source stays)."""
+    action = Action("delete_src", src_path, reason, entry.size, dst_path, entry=entry, other=other)
+    if dry_run:
+        _dry(ctx, mode, action)
+        return
+    problem = identical(ctx, action)
+    if problem is not None:
+        raise SyncError(f"move_file {src_path!r}: the source was kept: {problem}", op="move")
+    _remove_source(ctx, src_path)
+
+
+def _move_server_side(ctx: RunContext, src_path: str, dst_path: str, overwrite: bool) -> None:
+    """One server-side move within the backend both sides share (retried if temporary)."""
+    src_side, dst_side = ctx.src, ctx.dst
+    root = ctx.root_store(src_side)
+    ctx.op()
+    with_retries(
+        ctx,
+        lambda: root.move(
+            paths.join(src_side.store.root, src_path),
+            paths.join(dst_side.store.root, dst_path),
+            overwrite=overwrite,
+        ),
+    )
 
 
 def _attempts(

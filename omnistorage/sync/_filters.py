@@ -53,16 +53,6 @@ def glob_to_regex(glob: str, *, ignore_case: bool = False) -> re.Pattern[str]:
     in_regex = False
     last = ""
 
-    def flush_stars() -> None:
-        nonlocal stars
-        if stars == 1:
-            out.append("[^/]*")
-        elif stars == 2:
-            out.append(".*")
-        elif stars > 2:
-            raise ValueError(f"too many stars in glob {glob!r}")
-        stars = 0
-
     for char in glob:
         previous, last = last, char
         if escaped:
@@ -76,8 +66,9 @@ def glob_to_regex(glob: str, *, ignore_case: bool = False) -> re.Pattern[str]:
             else:
                 out.append(char)
             continue
-        if char != "*":
-            flush_stars()
+        if char != "*" and stars:
+            out.append(_stars(glob, stars))
+            stars = 0
         if in_brackets:
             out.append(char)
             if char == "[":
@@ -112,7 +103,30 @@ def glob_to_regex(glob: str, *, ignore_case: bool = False) -> re.Pattern[str]:
             out.append("|")
         else:
             out.append(re.escape(char))
-    flush_stars()
+    if stars:
+        out.append(_stars(glob, stars))
+    _check_closed(glob, escaped, in_brackets, brace_depth, in_regex)
+    out.append("$")
+    try:
+        return re.compile("".join(out))
+    except re.error as exc:
+        raise ValueError(f"bad glob {glob!r}: {exc}") from None
+
+
+def _stars(glob: str, stars: int) -> str:
+    """The regexp of a run of ``stars`` stars: within a segment, or across segments."""
+    if stars == 1:
+        return "[^/]*"
+    if stars == 2:
+        return ".*"
+    raise ValueError(f"too many stars in glob {glob!r}")
+
+
+def _check_closed(
+    glob: str, escaped: bool, in_brackets: int, brace_depth: int, in_regex: bool
+) -> None:
+    """At the end of ``glob``: ``ValueError`` for an escape, class, brace or embedded
+    regexp left open."""
     if escaped:
         raise ValueError(f"glob {glob!r} ends with an escaping backslash")
     if in_brackets:
@@ -121,11 +135,6 @@ def glob_to_regex(glob: str, *, ignore_case: bool = False) -> re.Pattern[str]:
         raise ValueError(f"mismatched '{{' and '}}' in glob {glob!r}")
     if in_regex:
         raise ValueError(f"mismatched '{{{{' and '}}}}' in glob {glob!r}")
-    out.append("$")
-    try:
-        return re.compile("".join(out))
-    except re.error as exc:
-        raise ValueError(f"bad glob {glob!r}: {exc}") from None
 
 
 def _dir_globs(glob: str) -> list[str]:

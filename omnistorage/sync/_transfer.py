@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from omnistorage import paths
-from omnistorage._hashing import new_hasher
+from omnistorage._hashing import Hasher, new_hasher
+from omnistorage._io import AtomicWriter
 from omnistorage.capabilities import Capability
 from omnistorage.errors import ChangedDuringRead, StorageError
 from omnistorage.models import HashType, ObjectInfo
@@ -49,7 +50,7 @@ from omnistorage.sync._conventions import (
     user_metadata,
 )
 from omnistorage.sync._entry import Entry, entry_of
-from omnistorage.sync._hashcache import FileId
+from omnistorage.sync._hashcache import FileId, LocalHashes
 from omnistorage.sync._limits import Cancelled
 from omnistorage.sync._progress import ByteMeter
 
@@ -198,7 +199,7 @@ def transfer_file(
         details, ahead = _md5_ahead(ctx, frm, to, from_path, details, metadata)
         meter = ctx.progress.meter(planned)
         try:
-            return _stream(
+            job = _Copy(
                 ctx,
                 frm,
                 from_path,
@@ -209,8 +210,8 @@ def transfer_file(
                 overwrite,
                 meter,
                 ahead,
-                opened,
             )
+            return _stream(job, opened)
         except BaseException:
             meter.retract()  # nothing was published: a retry counts its bytes anew
             raise
@@ -266,37 +267,66 @@ def _server_side(
     return TransferResult(size, None, True)
 
 
-def _stream(
-    ctx: RunContext,
-    frm: Side,
-    from_path: str,
-    to: Side,
-    to_path: str,
-    details: _Details,
-    write_args: tuple[dict[str, str], str | None, int | None],
-    overwrite: bool,
-    meter: ByteMeter,
-    ahead: FileId | None = None,
-    opened: BinaryIO | None = None,
-) -> TransferResult:
-    """Stream the bytes. ``write_args``: metadata, content type and mtime to write.
-    ``ahead``: the local source's identity when its MD5 (in ``details``) was computed
-    just before; an unchanged identity at the end proves the streamed bytes are those, so
-    they are not hashed again. ``opened``: the source, already open (closed here)."""
-    metadata, content_type, mtime = write_args
+@dataclass(slots=True)
+class _Copy:
+    """One streamed copy: what it reads, where it writes, and what it writes there.
+
+    ``write_args``: metadata, content type and mtime to write. ``ahead``: the local
+    source's identity when its MD5 (in ``details``) was computed just before the copy.
+    """
+
+    ctx: RunContext
+    frm: Side
+    from_path: str
+    to: Side
+    to_path: str
+    details: _Details
+    write_args: tuple[dict[str, str], str | None, int | None]
+    overwrite: bool
+    meter: ByteMeter
+    ahead: FileId | None
+
+    def changed(self, why: str = "") -> SourceChanged:
+        """The error of a source that changed while it was read; ``why`` in parentheses."""
+        detail = f" ({why})" if why else ""
+        return SourceChanged(
+            f"copy {self.from_path!r}: the source changed while it was read{detail}; "
+            "nothing was written",
+            path=self.from_path,
+            op="read",
+            temporary=True,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _HashPlan:
+    """How a streamed copy hashes: ``hasher`` (``None``: not on the way), the digest the
+    bytes must match (``listed``), whether the MD5 is known ahead (``md5_known``), the
+    hash caches of both sides and the source's identity before the read (``before``)."""
+
+    kind: str
+    hasher: Hasher | None
+    listed: str | None
+    md5_known: bool
+    from_hashes: LocalHashes | None
+    to_hashes: LocalHashes | None
+    before: FileId | None
+
+
+def _hash_plan(job: _Copy) -> _HashPlan:
+    """Hash on the way only where it serves: checking the bytes against a listed hash, or
+    filling the local hash cache for later comparisons with a side that keeps no mtime."""
+    ctx, frm, to = job.ctx, job.frm, job.to
     kind = ctx.stream_hash
-    expected_size = details.size
-    md5_known = ahead is not None and kind == HashType.MD5.value
-    listed_digest = details.md5 if kind == HashType.MD5.value and not md5_known else None
+    md5_known = job.ahead is not None and kind == HashType.MD5.value
+    listed = job.details.md5 if kind == HashType.MD5.value and not md5_known else None
     from_hashes = ctx.hashes_for(frm)
     to_hashes = ctx.hashes_for(to)
-    # Hash on the way only where it serves: checking the bytes against a listed hash, or
-    # filling the local hash cache for later comparisons with a side that keeps no mtime.
     hasher = (
         new_hasher(HashType(kind))
         if not md5_known
         and (
-            listed_digest is not None
+            listed is not None
             or ctx.hash_always
             or (from_hashes is not None and not to.settable_mtime)
             or (to_hashes is not None and not frm.settable_mtime)
@@ -304,101 +334,119 @@ def _stream(
         else None
     )
     before = (
-        from_hashes.identity(from_path) if from_hashes is not None and hasher is not None else None
+        from_hashes.identity(job.from_path)
+        if from_hashes is not None and hasher is not None
+        else None
     )
-    cancelled = ctx.cancelled
-    budget = ctx.budget
-    bandwidth = ctx.bandwidth
+    return _HashPlan(kind, hasher, listed, md5_known, from_hashes, to_hashes, before)
+
+
+def _stream(job: _Copy, opened: BinaryIO | None = None) -> TransferResult:
+    """Stream the bytes (``opened``: the source, already open; closed here). An unchanged
+    identity of a source hashed ahead proves the streamed bytes are those, so they are not
+    hashed again."""
+    ctx = job.ctx
+    plan = _hash_plan(job)
+    metadata, content_type, mtime = job.write_args
     if opened is None:
         ctx.op()
-        opened = frm.store.read(from_path)
+        opened = job.frm.store.read(job.from_path)
     reader = opened
     try:
         ctx.op()
-        writer = to.store.open_writer(
-            to_path,
-            overwrite=overwrite,
+        writer = job.to.store.open_writer(
+            job.to_path,
+            overwrite=job.overwrite,
             content_type=content_type,
             metadata=metadata or None,
             modified=mtime,
-            size_hint=expected_size,
+            size_hint=job.details.size,
         )
         with writer:
-            total = 0
-            while True:
-                if cancelled():
-                    raise Cancelled
-                # Ask for what is left (+1 to see the end): a read allocates what it asks
-                # for, and a 1 MiB buffer per small file costs more than the copy itself.
-                want = _CHUNK if expected_size is None else min(_CHUNK, expected_size - total + 1)
-                try:
-                    chunk = reader.read(max(want, 1))
-                except ChangedDuringRead as exc:
-                    raise SourceChanged(
-                        f"copy {from_path!r}: the source changed while it was read ({exc}); "
-                        "nothing was written",
-                        path=from_path,
-                        op="read",
-                        temporary=True,
-                    ) from exc
-                if not chunk:
-                    break
-                n = len(chunk)
-                budget.add(n)
-                if bandwidth is not None:
-                    bandwidth.take(n)
-                if hasher is not None:
-                    hasher.update(chunk)
-                writer.write(chunk)
-                total += n
-                meter.add(n)
-            digest = hasher.hexdigest() if hasher is not None else None
-            if md5_known:
-                digest = details.md5
-                assert from_hashes is not None
-                if from_hashes.identity(from_path) != ahead:
-                    raise SourceChanged(
-                        f"copy {from_path!r}: the source changed while it was read; "
-                        "nothing was written",
-                        path=from_path,
-                        op="read",
-                        temporary=True,
-                    )
-            if expected_size is not None and total != expected_size:
-                raise SourceChanged(
-                    f"copy {from_path!r}: the source changed while it was read "
-                    f"(listed {expected_size} bytes, read {total}); nothing was written",
-                    path=from_path,
-                    op="read",
-                    temporary=True,
-                )
-            if listed_digest is not None and digest != listed_digest:
-                raise SourceChanged(
-                    f"copy {from_path!r}: the bytes read do not match the source's {kind} "
-                    "(it changed while it was read); nothing was written",
-                    path=from_path,
-                    op="read",
-                    temporary=True,
-                )
-            if cancelled():
+            total = _pump(job, reader, writer, plan.hasher)
+            digest = _checked_digest(job, plan, total)
+            if ctx.cancelled():
                 raise Cancelled
             writer.close()
     finally:
         reader.close()
-    if digest is None or md5_known:
-        return TransferResult(total, digest, False)
+    if digest is not None and not plan.md5_known:
+        _remember(job, plan, total, digest)
+    return TransferResult(total, digest, False)
+
+
+def _pump(job: _Copy, reader: BinaryIO, writer: AtomicWriter, hasher: Hasher | None) -> int:
+    """Copy ``reader`` into ``writer`` chunk by chunk, with cancellation, the transfer
+    budget, bandwidth pacing, hashing and progress; the byte count."""
+    ctx = job.ctx
+    cancelled = ctx.cancelled
+    budget = ctx.budget
+    bandwidth = ctx.bandwidth
+    meter = job.meter
+    expected_size = job.details.size
+    total = 0
+    while True:
+        if cancelled():
+            raise Cancelled
+        # Ask for what is left (+1 to see the end): a read allocates what it asks
+        # for, and a 1 MiB buffer per small file costs more than the copy itself.
+        want = _CHUNK if expected_size is None else min(_CHUNK, expected_size - total + 1)
+        try:
+            chunk = reader.read(max(want, 1))
+        except ChangedDuringRead as exc:
+            raise job.changed(str(exc)) from exc
+        if not chunk:
+            return total
+        n = len(chunk)
+        budget.add(n)
+        if bandwidth is not None:
+            bandwidth.take(n)
+        if hasher is not None:
+            hasher.update(chunk)
+        writer.write(chunk)
+        total += n
+        meter.add(n)
+
+
+def _checked_digest(job: _Copy, plan: _HashPlan, total: int) -> str | None:
+    """The digest of the ``total`` bytes streamed, once they are proven to be the listed
+    source's (size, listed hash, or the identity of a source hashed ahead); else
+    :class:`SourceChanged`."""
+    digest = plan.hasher.hexdigest() if plan.hasher is not None else None
+    if plan.md5_known:
+        digest = job.details.md5
+        assert plan.from_hashes is not None
+        if plan.from_hashes.identity(job.from_path) != job.ahead:
+            raise job.changed()
+    expected_size = job.details.size
+    if expected_size is not None and total != expected_size:
+        raise job.changed(f"listed {expected_size} bytes, read {total}")
+    if plan.listed is not None and digest != plan.listed:
+        raise SourceChanged(
+            f"copy {job.from_path!r}: the bytes read do not match the source's {plan.kind} "
+            "(it changed while it was read); nothing was written",
+            path=job.from_path,
+            op="read",
+            temporary=True,
+        )
+    return digest
+
+
+def _remember(job: _Copy, plan: _HashPlan, total: int, digest: str) -> None:
+    """Keep ``digest`` in the hash caches of both sides, for files unchanged since."""
+    before, from_hashes, to_hashes = plan.before, plan.from_hashes, plan.to_hashes
     if (
         from_hashes is not None
         and before is not None
         and before.size == total
-        and from_hashes.identity(from_path) == before
+        and from_hashes.identity(job.from_path) == before
     ):
-        from_hashes.remember(before, kind, digest)
+        from_hashes.remember(before, plan.kind, digest)
     if to_hashes is not None:
-        after = to_hashes.identity(to_path)
+        mtime = job.write_args[2]
+        after = to_hashes.identity(job.to_path)
         if after is not None and after.size == total and (mtime is None or after.mtime_ns == mtime):
-            to_hashes.remember(after, kind, digest)
-    return TransferResult(total, digest, False)
+            to_hashes.remember(after, plan.kind, digest)
 
 
 def verify_copy(

@@ -16,7 +16,7 @@ from omnistorage.errors import (
     TruncatedRecordError,
 )
 from omnistorage.formats import NDJSON, Decoder
-from omnistorage.formats._null_test import RE_NULL_TEST, null_test
+from omnistorage.formats._null_check import RE_NULL_TEST, null_test
 
 RECORDS: list[Any] = [{"a": 1}, [1, 2, "x"], "text", 3.5, None, True, {"nested": {"k": [{}]}}]
 

@@ -13,7 +13,7 @@ import pytest
 
 from omnistorage import LocalBackend, MemoryBackend, ObjectInfo, Store, WriteOptions, Writer
 from omnistorage.driver import Backend
-from omnistorage.formats import _null_test
+from omnistorage.formats import _null_check
 
 FORMAT_SUFFIXES = {"ndjson": ".ndjson", "csv": ".csv", "tfrecord": ".tfrecord", "lp": ".lp"}
 CODEC_SUFFIXES = {"none": "", "gzip": ".gz", "zstd": ".zst", "snappy": ".sz"}
@@ -151,5 +151,5 @@ def null_test(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
     """Run with each test for ``null`` in encoded NDJSON (what finds NaN/Infinity): the
     fastest one installed (stringzilla's) and the ``re`` fallback."""
     if request.param == "re":
-        monkeypatch.setattr(_null_test, "NULL_TEST", _null_test.RE_NULL_TEST)
+        monkeypatch.setattr(_null_check, "NULL_TEST", _null_check.RE_NULL_TEST)
     return str(request.param)

@@ -6,9 +6,8 @@ test runs on every record of ``RecordWriter.write`` and over every batch of
 ``write_many``, so its speed shows in their throughput. With `stringzilla
 <https://github.com/ashvardanian/StringZilla>`_ installed (``pip install
 'omnistorage[stringzilla]'``) it is a SIMD substring search; otherwise a
-compiled ``re`` pattern. Both give the same answers; on the benchmark machine
-(``benchmarks/records.py``) stringzilla takes about 35 ns per 130-byte line and
-2 µs per 64 KiB batch, ``re`` about 110 ns and 26 µs.
+compiled ``re`` pattern. Both give the same answers (``benchmarks/records.py``
+times them).
 """
 
 from __future__ import annotations
