@@ -12,7 +12,7 @@ import pytest
 from omnistorage import AlreadyExists, InvalidPath, MemoryBackend, Store, WriteOptions, Writer
 from omnistorage.errors import ConfigurationError, DataError, StreamClosed
 from omnistorage.records import PublishError, PublishInfo, RollingRecordWriter, open_reader
-from omnistorage.records import _rolling as rolling_module
+from omnistorage.records import _rolling_objects as rolling_module
 from tests.records.conftest import FailingBackend
 
 TEMPLATE = "{prefix}/{date:%Y/%m/%d}/{stream}-{seq:020d}.ndjson.zst"
