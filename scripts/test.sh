@@ -8,7 +8,10 @@
 #   2. installs and starts the loopback test servers (scripts/servers.sh) and
 #      exports their OMNI_TEST_* settings
 #   3. runs the gates in order: ruff check, ruff format --check,
-#      mypy --strict omnistorage, pytest (extra arguments go to pytest)
+#      mypy --strict omnistorage, pytest (extra arguments go to pytest) in
+#      parallel workers: OMNI_TEST_WORKERS of them (default 4; most tests wait
+#      on servers and subprocesses, so a 2-core machine keeps 4 busy), or
+#      OMNI_TEST_WORKERS=0 for one process
 #   4. on exit, stops the servers this run started (servers that were already
 #      up are left running; OMNI_KEEP_SERVERS=1 keeps all of them)
 #
@@ -116,7 +119,15 @@ gate() {
 gate "ruff check" "$VENV/bin/ruff" check .
 gate "ruff format" "$VENV/bin/ruff" format --check .
 gate "mypy" "$VENV/bin/mypy" --strict omnistorage
-gate "pytest" "$VENV/bin/python" -m pytest "$@"
+workers="${OMNI_TEST_WORKERS:-4}"
+if [[ "$workers" == 0 ]]; then
+    gate "pytest" "$VENV/bin/python" -m pytest "$@"
+else
+    # loadscope keeps a module's (or class's) tests on one worker, so module- and
+    # class-scoped fixtures are made once; tests/conftest.py collects the long
+    # tests first.
+    gate "pytest" "$VENV/bin/python" -m pytest -n "$workers" --dist loadscope "$@"
+fi
 
 # A failed run shows the end of each server's log: a server that died or
 # stopped answering says why there, and CI keeps nothing else.

@@ -1,4 +1,10 @@
-"""Suite-wide pytest hooks: a short summary of the capability-gated skips.
+"""Suite-wide pytest hooks: long tests first, and a short summary of the
+capability-gated skips.
+
+The suite runs in parallel workers (pytest-xdist, ``--dist loadscope``, which
+hands out modules and classes in collection order). Tests marked ``scale`` or
+``slow`` run for minutes, so they are collected first: started last, one of
+them would keep a single worker busy after the others have finished.
 
 The conformance suite skips every test a backend's capabilities do not
 declare (about a hundred). Listing each one drowns the summary, so
@@ -16,6 +22,16 @@ import pytest
 
 _GATED = re.compile(r"^(?P<backend>[\w.-]+) \((?P<variant>\w+)\) does not declare (?P<cap>\w+)$")
 _NOT_APPLICABLE = re.compile(r"^not applicable to (?P<backend>[\w.-]+):")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put the long tests (marked ``scale`` or ``slow``) first, keeping the order
+    otherwise (a stable sort)."""
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("scale") is None and item.get_closest_marker("slow") is None
+        )
+    )
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

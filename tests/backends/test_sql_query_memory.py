@@ -25,6 +25,8 @@ pytest.importorskip("pyarrow")
 
 from tests.support.servers import server_env
 
+pytestmark = pytest.mark.slow  # minutes: scheduled first (tests/conftest.py)
+
 MiB = 1 << 20
 BUDGET = 200 * MiB
 ROWS = int(os.environ.get("OMNI_SQL_MEMORY_ROWS", "5000000"))
