@@ -1,10 +1,12 @@
 """Suite-wide pytest hooks: long tests first, and a short summary of the
 capability-gated skips.
 
-The suite runs in parallel workers (pytest-xdist, ``--dist loadscope``, which
-hands out modules and classes in collection order). Tests marked ``scale`` or
-``slow`` run for minutes, so they are collected first: started last, one of
-them would keep a single worker busy after the others have finished.
+The suite runs in parallel workers (pytest-xdist, ``--dist loadscope``).
+Tests marked ``scale`` or ``slow`` run for minutes, so they are collected
+first. loadscope by default hands out the scopes with the most tests first
+and keeps collection order only among equal sizes (``--no-loadscope-reorder``
+keeps it everywhere), so in a default run a one-test module such as the
+million-key sync may still start late.
 
 The conformance suite skips every test a backend's capabilities do not
 declare (about a hundred). Listing each one drowns the summary, so
