@@ -25,7 +25,7 @@ pytest.importorskip("pyarrow")
 
 from tests.support.servers import server_env
 
-pytestmark = pytest.mark.slow  # minutes: scheduled first (tests/conftest.py)
+pytestmark = pytest.mark.slow  # minutes: collected first (tests/conftest.py)
 
 MiB = 1 << 20
 BUDGET = 200 * MiB

@@ -19,7 +19,7 @@ import pytest
 from tests.cli.conftest import REPO, Isolation
 from tests.support.servers import server_env
 
-pytestmark = pytest.mark.slow  # minutes: scheduled first (tests/conftest.py)
+pytestmark = pytest.mark.slow  # minutes: collected first (tests/conftest.py)
 
 _SH_BLOCK = re.compile(r"^```sh\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
