@@ -158,6 +158,19 @@ class AtomicWriter(io.BufferedIOBase):
         if self._done:
             raise StreamClosed(f"flush on finished writer {self._path!r}", path=self._path)
 
+    def drain(self) -> None:
+        """Wait until the backend holds every byte written so far (parts or blocks
+        staged, still invisible: :meth:`omnistorage.driver.Writer.flush`). :meth:`flush`
+        stays the cheap stream flush; this one may wait on the network. A failure
+        aborts the write, as a failed :meth:`write` does."""
+        if self._done:
+            raise StreamClosed(f"drain on finished writer {self._path!r}", path=self._path)
+        try:
+            self._writer.flush()
+        except Exception as exc:
+            self._abort_quietly()
+            raise self._fail(exc, self._op, self._path) from native_cause(exc)
+
     def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
         """Write ``data``; returns ``len(data)``."""
         if self._done:

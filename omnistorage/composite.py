@@ -386,6 +386,10 @@ class _TierWriter(Writer):
         with _detached():
             return self._inner.write(data)
 
+    def flush(self) -> None:
+        with _detached():
+            self._inner.drain()
+
     def close(self) -> None:
         with _detached():
             self.version = self._inner.close().version

@@ -161,6 +161,16 @@ class Writer(abc.ABC):
     def abort(self) -> None:
         """Discard everything written. Idempotent; safe after a failed ``close``."""
 
+    def flush(self) -> None:  # noqa: B027 - optional hook with a contract
+        """Wait until the backend holds every byte written so far, still invisible.
+
+        A writer that hands parts or blocks to background threads (S3 parts,
+        Azure blocks, a mirror's destinations) returns from :meth:`write` before
+        they are staged; this waits for them and raises a failed one's error now.
+        Nothing is published (that is :meth:`close`). Writers that stage in the
+        calling thread have nothing to wait for: the default. A writer that wraps
+        another forwards it."""
+
 
 class PinnedReader(abc.ABC):
     """Random access to ONE version of an object (``Capability.PINNED_READ``).

@@ -69,6 +69,10 @@ class AsyncWriter(abc.ABC):
     async def abort(self) -> None:
         """Discard everything written. Idempotent; safe after a failed or cancelled call."""
 
+    async def flush(self) -> None:  # noqa: B027 - optional hook with a contract
+        """Wait until the backend holds every byte written so far, still invisible, as
+        :meth:`omnistorage.driver.Writer.flush` (the default: nothing to wait for)."""
+
 
 class AsyncReader(Protocol):
     """A streaming read: ``await read(n)`` gives at most ``n`` bytes (``-1``: the rest),

@@ -390,10 +390,19 @@ class _OffloadWriter(AsyncWriter):
         if self._buffer:
             self._buffer += data
             data, self._buffer = self._buffer, bytearray()
+        await self._send(data)
+        return size
+
+    async def _send(self, data: bytes | bytearray | memoryview) -> None:
         view = memoryview(data).cast("B")
         for start in range(0, view.nbytes, WRITE_STEP):
             await self._call(self._writer.write, view[start : start + WRITE_STEP])
-        return size
+
+    async def flush(self) -> None:
+        if self._buffer:
+            data, self._buffer = self._buffer, bytearray()
+            await self._send(data)
+        await self._call(self._writer.flush)
 
     async def close(self) -> None:
         data, self._buffer = self._buffer, bytearray()

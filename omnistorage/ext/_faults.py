@@ -268,6 +268,9 @@ class _FaultyWriter(Writer):
         self._inner.close()
         self._layer._lost("publish", self._key)
 
+    def flush(self) -> None:
+        self._inner.flush()
+
     def abort(self) -> None:
         self._inner.abort()
 

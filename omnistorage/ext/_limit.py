@@ -117,6 +117,9 @@ class _LimitedWriter(Writer):
     def version(self) -> str | None:  # type: ignore[override]
         return self._inner.version
 
+    def flush(self) -> None:
+        self._inner.flush()  # waits for work already admitted: no new permit
+
     def abort(self) -> None:
         self._inner.abort()  # never wait for a permit to release resources
 

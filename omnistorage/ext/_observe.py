@@ -172,6 +172,9 @@ class _ObservedWriter(Writer):
         seconds = perf_counter() - started
         layer.observe("write", self._key, seconds, self._bytes, None)
 
+    def flush(self) -> None:
+        self._inner.flush()
+
     def abort(self) -> None:
         self._inner.abort()
 

@@ -57,6 +57,7 @@ from omnistorage.store import Store
 __all__ = ["MirrorWriter"]
 
 _END = object()
+_DRAIN = object()  # the lane waits until its writer holds what it was given
 _POLL = 0.05
 
 
@@ -110,6 +111,9 @@ class _Lane:
                 try:
                     if item is _END or self.cancelled.is_set():
                         break
+                    if item is _DRAIN:
+                        self.writer.drain()
+                        continue
                     assert isinstance(item, bytes)
                     self.writer.write(item)
                     self.bytes += len(item)
@@ -124,7 +128,7 @@ class _Lane:
             self.seconds = time.perf_counter() - self.started
             self.staged.set()
 
-    def put(self, chunk: bytes, max_lag: float | None) -> bool:
+    def put(self, chunk: object, max_lag: float | None) -> bool:
         """Queue ``chunk``; False if the lane died or was cut off for lagging."""
         waited = 0.0
         while self.alive:
@@ -234,11 +238,19 @@ class MirrorWriter(Writer):
         return len(chunk)
 
     def flush(self) -> None:
-        """Block until every live destination's writer has taken the bytes written so far.
+        """Block until every live destination holds the bytes written so far (its
+        writer drained: parts and blocks staged, still invisible).
 
         Nothing becomes visible (that is still :meth:`close`); it bounds how
-        far a destination lags and makes each one's staged state observable.
+        far a destination lags and makes each one's staged state observable. A
+        destination that fails here fails as a failed write does (the policy
+        decides whether the write goes on).
         """
+        if self._done:
+            raise ValueError("flush of a finished mirror writer")
+        for lane in self._lanes:
+            if lane.alive:
+                lane.put(_DRAIN, self._max_lag)
         for lane in self._lanes:
             lane.drain()
         self._check_enough_alive()

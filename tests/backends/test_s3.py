@@ -319,6 +319,22 @@ def test_connection_cut_mid_upload_publishes_nothing_and_leaves_no_upload(bucket
         store.close()
 
 
+def test_drain_waits_until_every_part_sent_is_uploaded(bucket: str) -> None:
+    store = s3_store(bucket, part_size=5 * MiB, max_concurrency=4)
+    root = store.root + "/"
+    with store.open_writer("drained.bin") as writer:
+        writer.write(b"d" * (16 * MiB))  # three full parts handed to the pool, 1 MiB buffered
+        writer.drain()
+        (upload,) = shared_client().list_multipart_uploads(Bucket=bucket, Prefix=root)["Uploads"]
+        parts = shared_client().list_parts(
+            Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+        )["Parts"]
+        assert [p["Size"] for p in parts] == [5 * MiB] * 3  # all staged, none published
+        assert object_keys(bucket, root) == []
+    assert store.read_bytes("drained.bin") == b"d" * (16 * MiB)
+    assert incomplete_uploads(bucket, root) == []
+
+
 def test_exception_inside_open_atomic_leaves_no_multipart_upload(bucket: str) -> None:
     store = s3_store(bucket, part_size=5 * MiB)
     root = store.root + "/"

@@ -264,6 +264,11 @@ class S3Writer(Writer):
             part[f"Checksum{_CHECKSUM}"] = checksum
         return part
 
+    def flush(self) -> None:
+        """Wait until every part handed to the pool is uploaded (the upload stays
+        incomplete, invisible, until :meth:`close`); raise a failed part's error."""
+        self._wait_for_parts(0)
+
     def _wait_for_parts(self, keep: int) -> None:
         """Wait until at most ``keep`` parts are in flight; raise the first part failure."""
         while len(self._pending) > keep:
