@@ -544,7 +544,9 @@ launch() {
         s3)
             bin="$VENV/bin/moto_server"
             [[ -x "$bin" ]] || die "$bin missing; run: $VENV/bin/pip install -e '.[dev]'"
-            spawn s3 "$bin" -H 127.0.0.1 -p "$S3_PORT"
+            # moto's application through our launcher: conditional writes applied one
+            # at a time, as S3 does (moto alone lets two create-only PUTs both win).
+            spawn s3 "$VENV/bin/python" "$ROOT/scripts/moto_server.py" -H 127.0.0.1 -p "$S3_PORT"
             ;;
         azure)
             bin="$NODE_DIR/node_modules/.bin/azurite-blob"

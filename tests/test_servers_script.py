@@ -11,6 +11,7 @@ import os
 import re
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -138,11 +139,16 @@ def test_a_server_that_fails_to_bind_is_reported_naming_the_port(tmp_path: Path)
     script names the port and the variable instead of only "it exited"."""
     venv = tmp_path / "venv"
     (venv / "bin").mkdir(parents=True)
-    stand_in = venv / "bin" / "moto_server"
+    (venv / "bin" / "moto_server").write_text("#!/bin/sh\nexit 1\n")
+    (venv / "bin" / "moto_server").chmod(0o755)
+    # The launcher runs as: python scripts/moto_server.py -H 127.0.0.1 -p PORT
+    stand_in = venv / "bin" / "python"
     stand_in.write_text(
         "#!/bin/sh\n"
+        f'case "$1" in *moto_server.py) ;; *) exec {sys.executable} "$@" ;; esac\n'
         "sleep 0.3\n"
-        "echo \"OSError: [Errno 98] Address already in use: ('127.0.0.1', $4)\" >&2\n"
+        "for arg; do port=$arg; done\n"  # the last argument
+        "echo \"OSError: [Errno 98] Address already in use: ('127.0.0.1', $port)\" >&2\n"
         "exit 1\n"
     )
     stand_in.chmod(0o755)
