@@ -104,15 +104,16 @@ def test_an_index_holding_one_huge_name_parses_in_linear_time_and_bounded_memory
 
 
 def test_parsing_time_grows_linearly_with_the_name() -> None:
-    """8x the name, at most about 8x the time (the old parser: 64x)."""
+    """8x the name, at most about 8x the time (the old parser: 64x). Timed in CPU seconds
+    of the parsing thread: other processes on a loaded machine do not count."""
     timings = []
     for size in (2 << 20, 16 << 20):
         body = _bomb(size)
         with HostileServer(Indexes(lambda path, b=body: b if path == "/" else None).script) as s:
             store = _listing(s)
-            started = time.perf_counter()
+            started = time.thread_time()
             assert len(list(store.list_files())) == 2
-            timings.append(time.perf_counter() - started)
+            timings.append(time.thread_time() - started)
     assert timings[1] < 24 * max(timings[0], 0.01), timings
 
 
