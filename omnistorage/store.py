@@ -26,29 +26,25 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import BinaryIO, TypeVar
 
 from omnistorage import paths
 from omnistorage._content import Content, Hashes, chunks, len_if_bytes, read_exactly, rebase
-from omnistorage._folders import delete_batch, remove_dirs, run_cleanup
 from omnistorage._glob import has_magic
 from omnistorage._io import AtomicWriter, ReadStream, SeekableReader, SpooledPinned
-from omnistorage._kernel import StoreKernel
 from omnistorage._listing import (
     ForeignKeys,
     Listing,
     OnInvalid,
-    deletable,
     iter_files,
     iter_folders,
 )
+from omnistorage._store_ops import StoreOps
 from omnistorage._times import ModTime
-from omnistorage.capabilities import BASIC_FEATURES, Capability
-from omnistorage.driver import Backend, ExtendedBackend, as_extended
-from omnistorage.errors import ErrorKind, StorageError, native_cause
+from omnistorage.capabilities import Capability
+from omnistorage.errors import native_cause
 from omnistorage.models import (
-    CleanupReport,
     FolderInfo,
     ObjectInfo,
     WriteResult,
@@ -56,34 +52,26 @@ from omnistorage.models import (
 
 __all__ = ["Store"]
 
+_CHUNK = 1 << 20
+
 T = TypeVar("T")
 
-_CHUNK = 1 << 20
-_DELETE_BATCH = 1000
 
-
-DEFAULT_CLEANUP_AGE = timedelta(hours=24)
-"""Leftovers younger than this may belong to a writer that is still running."""
-
-
-class Store(StoreKernel[Backend]):
+class Store(StoreOps):
     """A folder inside a backend, with the whole omnistorage contract.
 
     The checks that need no I/O (keys, capabilities, error mapping, native
     paths, ``unwrap``) live in :class:`~omnistorage._kernel.StoreKernel`,
-    shared with :class:`omnistorage.aio.AsyncStore`; this class holds the I/O.
+    shared with :class:`omnistorage.aio.AsyncStore`; this class holds the reads,
+    writes, queries and listings, and its bases the folder operations and
+    transfers (``_store_ops.py``) and the queries they share (``_store_base.py``).
 
     Args:
         backend: the driver to use. The Store does not copy it; children share it.
         root: a folder path inside the backend (``""`` is the backend's root).
     """
 
-    __slots__ = ("_ext",)
-
-    def __init__(self, backend: Backend, root: str = "") -> None:
-        ext = as_extended(backend)
-        super().__init__(backend, root, ext.features() if ext is not None else BASIC_FEATURES)
-        self._ext: ExtendedBackend | None = ext
+    __slots__ = ()
 
     # ------------------------------------------------------------------ basics
 
@@ -501,176 +489,6 @@ class Store(StoreKernel[Backend]):
         except Exception as exc:
             raise self._fail(exc, "delete", path) from native_cause(exc)
 
-    def delete_folder(
-        self, path: str, *, recursive: bool = False, missing_ok: bool = False
-    ) -> None:
-        """Delete the folder ``path``.
-
-        Without ``recursive`` the folder must be empty (``DirectoryNotEmpty``
-        otherwise). ``NotFound`` when there is no such folder, unless
-        ``missing_ok``. Empty sub-folders and folder markers go too, and so do
-        the leftovers of crashed writers below it (temp files, incomplete
-        uploads: see :meth:`cleanup`). Entries whose names are not valid keys
-        (written by other tools) are never touched: if any remain, the files
-        that could be deleted are, and ``DirectoryNotEmpty`` names them.
-        """
-        folder = self._folder_key(path, Capability.DELETE, "delete")
-        if not self._folder_exists(folder, path):
-            if missing_ok:
-                return
-            raise self._not_found("delete", path)
-        prefix = paths.folder_prefix(folder)
-        ext = self._ext
-        foreign = ForeignKeys(self._backend.name, None)
-        try:
-            if recursive:
-                batch: list[str] = []
-                accept = deletable(prefix, len(self._prefix), foreign)
-                for info in self._backend.list(prefix, recursive=True):
-                    key = accept(info)
-                    if key is None:
-                        continue
-                    batch.append(key)
-                    if len(batch) >= _DELETE_BATCH:
-                        delete_batch(self._backend, self._ext, batch)
-                        batch = []
-                if batch:
-                    delete_batch(self._backend, self._ext, batch)
-            elif next(iter(self._backend.list(prefix, recursive=False)), None) is not None:
-                raise self._not_empty(path)
-            if foreign.count:
-                raise self._foreign_left(path, foreign)
-            if ext is not None:
-                for leftover in ext.list_leftovers(prefix):
-                    ext.remove_leftover(leftover)
-                if Capability.MKDIR in self._caps:
-                    remove_dirs(ext, folder)
-        except StorageError:
-            raise
-        except Exception as exc:
-            raise self._fail(exc, "delete", path) from native_cause(exc)
-
-    def make_folder(self, path: str) -> None:
-        """Create the folder ``path`` (and its parents) so it exists while empty.
-
-        Requires ``MKDIR``: a real directory (local, SFTP) or a zero-size
-        ``path/`` folder marker (S3, GCS, Azure). An existing folder is fine;
-        ``AlreadyExists`` when a file stands at ``path``. Without ``MKDIR``
-        folders exist only while they hold files, and this raises
-        ``CapabilityNotSupported`` before any I/O.
-        """
-        folder = self._folder_key(path, Capability.MKDIR, "mkdir")
-        if not folder:
-            return
-        if self._exists_file(folder, path):
-            raise self._already_exists("mkdir", path)
-        ext = self._ext
-        assert ext is not None  # MKDIR is only declared by extended backends
-        try:
-            ext.mkdir(folder)
-        except Exception as exc:
-            raise self._fail(exc, "mkdir", path) from native_cause(exc)
-
-    def cleanup(
-        self,
-        path: str = "",
-        *,
-        older_than: timedelta = DEFAULT_CLEANUP_AGE,
-        dry_run: bool = False,
-    ) -> CleanupReport:
-        """Remove what crashed writers left below the folder ``path``, and say what it was.
-
-        A writer killed before ``close()`` or ``abort()`` can leave data the
-        Store API never shows: temp files (local, SFTP), incomplete multipart
-        uploads (S3), uncommitted blocks (Azure). GCS keeps nothing listable.
-        Leftovers that started less than ``older_than`` ago may belong to a
-        writer that is still running and are kept (pass ``timedelta(0)`` when
-        no writer can be running). ``dry_run`` removes nothing and reports what
-        would go. A leftover that cannot be removed is reported in ``errors``;
-        the rest still go. Keys in the report are relative to this store.
-        """
-        folder = self._folder_key(path, None, "cleanup")
-        ext = self._ext
-        if ext is None:
-            return CleanupReport()
-        return run_cleanup(
-            ext,
-            paths.folder_prefix(folder),
-            self._root,
-            older_than=older_than,
-            dry_run=dry_run,
-            describe=lambda exc, key: str(self._fail(exc, "cleanup", key)),
-            on_list_error=lambda exc: self._fail(exc, "cleanup", path),
-        )
-
-    def copy(self, src: str, dst: str, *, overwrite: bool = False) -> None:
-        """Copy the file ``src`` to ``dst`` (server-side with ``COPY``, else by streaming)."""
-        self._transfer("copy", src, dst, overwrite)
-
-    def move(self, src: str, dst: str, *, overwrite: bool = False) -> None:
-        """Move the file ``src`` to ``dst`` (server-side with ``MOVE``, else copy + delete)."""
-        self._transfer("move", src, dst, overwrite)
-
-    def _transfer(self, op: str, src: str, dst: str, overwrite: bool) -> None:
-        src_key, dst_key = self._transfer_keys(op, src, dst)
-        if not self._exists_file(src_key, src):
-            raise self._not_found(op, src)
-        if src_key == dst_key:
-            if not overwrite:
-                raise self._already_exists(op, dst)
-            return
-        native = Capability.COPY if op == "copy" else Capability.MOVE
-        ext = self._ext
-        if ext is not None and native in self._caps:
-            if (
-                not overwrite
-                and Capability.CONDITIONAL_WRITE not in self._caps
-                and self._exists_file(dst_key, dst)
-            ):
-                raise self._already_exists(op, dst)
-            try:
-                if op == "copy":
-                    ext.copy(src_key, dst_key, overwrite=overwrite)
-                else:
-                    ext.move(src_key, dst_key, overwrite=overwrite)
-            except Exception as exc:
-                raise self._fail(exc, op, dst) from native_cause(exc)
-            return
-        if op == "move" and ext is not None and Capability.COPY in self._caps:
-            # No native move, but a server-side copy: copy there, then delete the source.
-            self._transfer("copy", src, dst, overwrite)
-        else:
-            self._stream_copy(src, src_key, dst, overwrite)
-        if op == "move":
-            try:
-                self._backend.delete(src_key)
-            except Exception as exc:
-                raise self._fail(exc, op, src) from native_cause(exc)
-
-    def _stream_copy(self, src: str, src_key: str, dst: str, overwrite: bool) -> None:
-        info = self._stat_file(src_key, src) if Capability.METADATA in self._caps else None
-        content_type = (
-            info.content_type if info and self.supports(Capability.CONTENT_TYPE) else None
-        )
-        metadata = info.metadata if info and self.supports(Capability.USER_METADATA) else None
-        writer = self._open_writer(
-            dst, overwrite, content_type, metadata, None, info.size if info else None
-        )
-        with writer:
-            try:
-                reader = self._backend.new_reader(src_key)
-            except Exception as exc:
-                raise self._fail(exc, "copy", src) from native_cause(exc)
-            try:
-                while chunk := reader.read(_CHUNK):
-                    writer.write(chunk)
-            except StorageError:
-                raise
-            except Exception as exc:
-                raise self._fail(exc, "copy", src) from native_cause(exc)
-            finally:
-                reader.close()
-
     # ------------------------------------------------------------------ plumbing
 
     def ping(self) -> None:
@@ -688,48 +506,3 @@ class Store(StoreKernel[Backend]):
     def _resolution_steps(self, key: str) -> tuple[str, ...]:
         ext = self._ext
         return ext.resolution_steps(key) if ext is not None else super()._resolution_steps(key)
-
-    # ------------------------------------------------------------------ internals
-
-    def _exists_file(self, key: str, path: str) -> bool:
-        try:
-            return self._backend.exists(key)
-        except Exception as exc:
-            raise self._fail(exc, "exists", path) from native_cause(exc)
-
-    def _stat_file(self, key: str, path: str) -> ObjectInfo | None:
-        """Info for a file, or None when there is none (uses stat, else a listing)."""
-        ext = self._ext
-        if ext is not None and Capability.METADATA in self._caps:
-            try:
-                info = ext.stat(key)
-            except Exception as exc:
-                if self._is_kind(exc, ErrorKind.NOT_FOUND):
-                    return None
-                raise self._fail(exc, "stat", path) from native_cause(exc)
-            return None if info.is_dir else info
-        try:
-            for info in self._backend.list(paths.folder_prefix(paths.parent(key)), recursive=False):
-                if info.path == key and not info.is_dir:
-                    return info
-        except Exception as exc:
-            raise self._fail(exc, "stat", path) from native_cause(exc)
-        return None
-
-    def _folder_exists(self, folder: str, path: str) -> bool:
-        ext = self._ext
-        try:
-            if ext is not None and Capability.MKDIR in self._caps:
-                try:
-                    return ext.stat(folder).is_dir
-                except Exception as exc:
-                    if self._is_kind(exc, ErrorKind.NOT_FOUND):
-                        return False
-                    raise
-            prefix = paths.folder_prefix(folder)
-            for info in self._backend.list(prefix, recursive=True):
-                if info.path.startswith(prefix) or (info.is_dir and info.path == folder):
-                    return True
-            return False
-        except Exception as exc:
-            raise self._fail(exc, "exists", path) from native_cause(exc)

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from omnistorage._redact import redact_url, scrub
+from omnistorage._store_ops import DEFAULT_CLEANUP_AGE
 from omnistorage.capabilities import Capability
 from omnistorage.cli._exit import CommandFailed
 from omnistorage.cli._output import emit_json, format_time, print_table
@@ -17,7 +18,6 @@ from omnistorage.cli._session import Session, examples, pass_session
 from omnistorage.cli._units import DURATION
 from omnistorage.errors import ConfigurationError
 from omnistorage.models import Leftover
-from omnistorage.store import DEFAULT_CLEANUP_AGE
 
 __all__ = ["cleanup", "config", "features", "redact_option"]
 

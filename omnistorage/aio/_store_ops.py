@@ -1,0 +1,209 @@
+"""Folder operations and transfers of :class:`~omnistorage.aio.AsyncStore`: deleting and
+making folders, cleaning up what crashed writers left, copy and move (server-side where
+the driver declares it, else by streaming). The async twin of :mod:`omnistorage._store_ops`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from omnistorage import paths
+from omnistorage._content import Hashes
+from omnistorage._folders import partition_leftovers
+from omnistorage._listing import ForeignKeys, deletable
+from omnistorage._store_ops import DEFAULT_CLEANUP_AGE
+from omnistorage._times import ModTime
+from omnistorage.aio._store_base import AsyncStoreBase, first
+from omnistorage.aio._streams import CHUNK, AsyncAtomicWriter
+from omnistorage.capabilities import Capability
+from omnistorage.errors import StorageError, native_cause
+from omnistorage.models import CleanupReport, Leftover
+
+__all__ = ["AsyncStoreOps"]
+
+_DELETE_BATCH = 1000
+
+
+class AsyncStoreOps(AsyncStoreBase):
+    """Folder operations and transfers (see the module docstring)."""
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+
+        def _open_writer(
+            self,
+            path: str,
+            overwrite: bool,
+            content_type: str | None,
+            metadata: Mapping[str, str] | None,
+            modified: ModTime | None,
+            size_hint: int | None,
+            hashes: Hashes = (),
+        ) -> AsyncAtomicWriter: ...
+
+    async def delete_folder(
+        self, path: str, *, recursive: bool = False, missing_ok: bool = False
+    ) -> None:
+        """Delete the folder ``path``, as :meth:`omnistorage.Store.delete_folder` does
+        (empty sub-folders, markers and crash leftovers go too; foreign entries stay and
+        are named by ``DirectoryNotEmpty``)."""
+        folder = self._folder_key(path, Capability.DELETE, "delete")
+        if not await self._folder_exists(folder, path):
+            if missing_ok:
+                return
+            raise self._not_found("delete", path)
+        prefix = paths.folder_prefix(folder)
+        backend = self._backend
+        foreign = ForeignKeys(backend.name, None)
+        try:
+            if recursive:
+                batch: list[str] = []
+                accept = deletable(prefix, len(self._prefix), foreign)
+                async for info in backend.list(prefix, recursive=True):
+                    key = accept(info)
+                    if key is None:
+                        continue
+                    batch.append(key)
+                    if len(batch) >= _DELETE_BATCH:
+                        await backend.delete_many(batch)
+                        batch = []
+                if batch:
+                    await backend.delete_many(batch)
+            elif await first(backend.list(prefix, recursive=False)) is not None:
+                raise self._not_empty(path)
+            if foreign.count:
+                raise self._foreign_left(path, foreign)
+            for leftover in await backend.list_leftovers(prefix):
+                await backend.remove_leftover(leftover)
+            if Capability.MKDIR in self._caps:
+                await self._remove_dirs(folder)
+        except StorageError:
+            raise
+        except Exception as exc:
+            raise self._fail(exc, "delete", path) from native_cause(exc)
+
+    async def _remove_dirs(self, folder: str) -> None:
+        """Remove the (file-free) folder and its sub-folders, deepest first."""
+        subfolders = [
+            info.path.rstrip("/")
+            async for info in self._backend.list(paths.folder_prefix(folder), recursive=False)
+            if info.is_dir
+        ]
+        for sub in subfolders:
+            await self._remove_dirs(sub)
+        if folder:
+            await self._backend.rmdir(folder)
+
+    async def make_folder(self, path: str) -> None:
+        """Create the folder ``path`` (and its parents) so it exists while empty.
+
+        Requires ``MKDIR`` (``CapabilityNotSupported`` before any I/O otherwise); an
+        existing folder is fine; ``AlreadyExists`` when a file stands at ``path``.
+        """
+        folder = self._folder_key(path, Capability.MKDIR, "mkdir")
+        if not folder:
+            return
+        if await self._exists_file(folder, path):
+            raise self._already_exists("mkdir", path)
+        try:
+            await self._backend.mkdir(folder)
+        except Exception as exc:
+            raise self._fail(exc, "mkdir", path) from native_cause(exc)
+
+    async def cleanup(
+        self,
+        path: str = "",
+        *,
+        older_than: timedelta = DEFAULT_CLEANUP_AGE,
+        dry_run: bool = False,
+    ) -> CleanupReport:
+        """Remove what crashed writers left below the folder ``path``, and say what it
+        was (see :meth:`omnistorage.Store.cleanup`)."""
+        folder = self._folder_key(path, None, "cleanup")
+        backend = self._backend
+        try:
+            found = list(await backend.list_leftovers(paths.folder_prefix(folder)))
+        except Exception as exc:
+            raise self._fail(exc, "cleanup", path) from native_cause(exc)
+        old, kept = partition_leftovers(found, self._root, older_than)
+        removed: list[Leftover] = []
+        errors: list[tuple[str, str]] = []
+        for leftover, shown in old:
+            if not dry_run:
+                try:
+                    await backend.remove_leftover(leftover)
+                except Exception as exc:
+                    errors.append((leftover.native, str(self._fail(exc, "cleanup", shown.key))))
+                    continue
+            removed.append(shown)
+        return CleanupReport(removed=tuple(removed), kept=tuple(kept), errors=tuple(errors))
+
+    async def copy(self, src: str, dst: str, *, overwrite: bool = False) -> None:
+        """Copy the file ``src`` to ``dst`` (server-side with ``COPY``, else by streaming)."""
+        await self._transfer("copy", src, dst, overwrite)
+
+    async def move(self, src: str, dst: str, *, overwrite: bool = False) -> None:
+        """Move the file ``src`` to ``dst`` (server-side with ``MOVE``, else copy + delete)."""
+        await self._transfer("move", src, dst, overwrite)
+
+    async def _transfer(self, op: str, src: str, dst: str, overwrite: bool) -> None:
+        src_key, dst_key = self._transfer_keys(op, src, dst)
+        if not await self._exists_file(src_key, src):
+            raise self._not_found(op, src)
+        if src_key == dst_key:
+            if not overwrite:
+                raise self._already_exists(op, dst)
+            return
+        native = Capability.COPY if op == "copy" else Capability.MOVE
+        backend = self._backend
+        if native in self._caps:
+            if (
+                not overwrite
+                and Capability.CONDITIONAL_WRITE not in self._caps
+                and await self._exists_file(dst_key, dst)
+            ):
+                raise self._already_exists(op, dst)
+            try:
+                if op == "copy":
+                    await backend.copy(src_key, dst_key, overwrite=overwrite)
+                else:
+                    await backend.move(src_key, dst_key, overwrite=overwrite)
+            except Exception as exc:
+                raise self._fail(exc, op, dst) from native_cause(exc)
+            return
+        if op == "move" and Capability.COPY in self._caps:
+            # No native move, but a server-side copy: copy there, then delete the source.
+            await self._transfer("copy", src, dst, overwrite)
+        else:
+            await self._stream_copy(src, src_key, dst, overwrite)
+        if op == "move":
+            try:
+                await backend.delete(src_key)
+            except Exception as exc:
+                raise self._fail(exc, op, src) from native_cause(exc)
+
+    async def _stream_copy(self, src: str, src_key: str, dst: str, overwrite: bool) -> None:
+        info = await self._stat_file(src_key, src) if Capability.METADATA in self._caps else None
+        content_type = (
+            info.content_type if info and self.supports(Capability.CONTENT_TYPE) else None
+        )
+        metadata = info.metadata if info and self.supports(Capability.USER_METADATA) else None
+        writer = self._open_writer(
+            dst, overwrite, content_type, metadata, None, info.size if info else None
+        )
+        async with writer:
+            try:
+                reader = await self._backend.new_reader(src_key)
+            except Exception as exc:
+                raise self._fail(exc, "copy", src) from native_cause(exc)
+            try:
+                while chunk := await reader.read(CHUNK):
+                    await writer.write(chunk)
+            except StorageError:
+                raise
+            except Exception as exc:
+                raise self._fail(exc, "copy", src) from native_cause(exc)
+            finally:
+                await reader.close()
