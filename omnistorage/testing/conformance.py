@@ -31,6 +31,7 @@ from omnistorage.testing._facts import FactTests
 from omnistorage.testing._integrity import IntegrityTests
 from omnistorage.testing._marks import CAPABILITY_TESTS, covers, requires
 from omnistorage.testing._ownership import OwnershipTests
+from omnistorage.testing._staged import StagedTests
 from omnistorage.testing._wrapped import WRAPPER_NOT_APPLICABLE, is_wrapper, mark_gaps, wrap
 from omnistorage.testing.basic import BasicOnly
 from omnistorage.testing.race import race, race_create_only
@@ -101,7 +102,7 @@ def _check_conflicts_allowed(store: Store, conflicts: list[WriteConflict], backe
         assert conflict.op == "write", conflict.op
 
 
-class StoreConformance(IntegrityTests, FactTests, OwnershipTests):
+class StoreConformance(IntegrityTests, FactTests, OwnershipTests, StagedTests):
     """Behaviour every backend must show. Subclasses set :attr:`backend_name` and
     define an ``empty_store`` fixture; see :mod:`omnistorage.testing`."""
 
