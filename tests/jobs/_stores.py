@@ -1,0 +1,40 @@
+"""Dataset stores for the job tests, each rebuildable in another process from a spec.
+
+A spec is ``(kind, location, root)``; :func:`open_spec` builds a fresh store of that
+configuration (what a task on another machine does). ``memory`` stays in one process.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from omnistorage import Store
+from omnistorage.backends.local import LocalBackend
+from omnistorage.backends.memory import MemoryBackend
+from tests.support import remote
+
+Spec = tuple[str, str, str]
+
+SERVER_KINDS = ("s3",)
+"""The server backends that declare DEFERRED_PUBLISH and run the job tests."""
+
+
+def new_spec(kind: str, tmp: str) -> Spec:
+    root = f"t-{uuid.uuid4().hex}"
+    if kind == "memory":
+        return (kind, f"jobs-{uuid.uuid4().hex}", "ds")
+    if kind == "local":
+        return (kind, tmp, "ds")
+    return (kind, "", root)
+
+
+def open_spec(spec: Spec, **options: Any) -> Store:
+    kind, location, root = spec
+    if kind == "memory":
+        return Store(MemoryBackend(name=location), root)
+    if kind == "local":
+        return Store(LocalBackend(location), root)
+    maker = getattr(remote, f"{kind}_store")
+    store: Store = maker(**options)
+    return Store(store.unwrap(), root)
