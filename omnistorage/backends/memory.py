@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from omnistorage._staging import int_field
+from omnistorage._times import from_ns
 from omnistorage.capabilities import Capability, ETagKind, Features
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer
 from omnistorage.errors import VersionMismatch
-from omnistorage.models import HashType, Location, ObjectInfo
+from omnistorage.models import HashType, Leftover, Location, ObjectInfo
 from omnistorage.options import OptionSchema, arguments, text
 
 __all__ = ["MemoryBackend"]
@@ -46,8 +47,9 @@ _SERIALS = itertools.count(1)
 class _Space:
     lock: threading.Lock = field(default_factory=threading.Lock)
     objects: dict[str, _Object] = field(default_factory=dict)
-    staged: dict[int, tuple[str, _Object]] = field(default_factory=dict)
-    """Staged writes by serial (``DEFERRED_PUBLISH``): in this process only."""
+    staged: dict[int, tuple[str, _Object, int]] = field(default_factory=dict)
+    """Staged writes by serial (``DEFERRED_PUBLISH``): key, object and when it was staged
+    (ns), in this process only. Listed as leftovers until published or discarded."""
 
 
 _NAMED: weakref.WeakValueDictionary[str, _Space] = weakref.WeakValueDictionary()
@@ -157,6 +159,24 @@ class MemoryBackend(ExtendedBackend):
             del self._space.staged[serial]
             self._space.objects[key] = entry[1]
         return f"{serial}"
+
+    def list_leftovers(self, prefix: str) -> Iterator[Leftover]:
+        """Staged objects nobody published or discarded (a dead job's)."""
+        with self._space.lock:
+            entries = [(n, e) for n, e in self._space.staged.items() if e[0].startswith(prefix)]
+        for serial, (key, obj, staged_ns) in entries:
+            yield Leftover(
+                kind="staged-object",
+                key=key,
+                native=f"memory:{key}#staged-{serial}",
+                size=len(obj.data),
+                started=from_ns(staged_ns),
+                handle=f"{serial}",
+            )
+
+    def remove_leftover(self, leftover: Leftover) -> None:
+        with self._space.lock:
+            self._space.staged.pop(int(leftover.handle), None)
 
     def abort_staged(self, key: str, staged: Mapping[str, Any]) -> None:
         serial = int_field(staged, "serial", 1, 2**63)
@@ -277,7 +297,7 @@ class _MemoryWriter(Writer):
     def stage(self) -> dict[str, Any]:
         obj = self._finish()
         with self._space.lock:
-            self._space.staged[obj.serial] = (self._key, obj)
+            self._space.staged[obj.serial] = (self._key, obj, time.time_ns())
         return {"serial": obj.serial}
 
     def _finish(self) -> _Object:
