@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import uuid
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -49,13 +50,14 @@ from omnistorage.jobs._manifest import (
     latest_manifest,
     write_manifest,
 )
-from omnistorage.jobs._task import JOBS_DIR, TaskAttempt, TaskCommit, plan_path
+from omnistorage.jobs._task import JOBS_DIR, TaskAttempt, TaskCommit, plan_path, task_commit_path
 from omnistorage.staged import StagedObject, discard, publish
 from omnistorage.store import Store
 
 __all__ = ["Job", "JobAborted", "JobCommitStarted", "JobResult", "MissingTasks"]
 
 _MAX_PLAN_BYTES = 512 << 20
+_COMMIT_NAME = re.compile(r"(\d{6})/([A-Za-z0-9][A-Za-z0-9._-]{0,63})\.json")
 _COMMITTED = json.dumps({"state": "committed"}).encode()
 
 
@@ -95,6 +97,8 @@ class Job:
         if not check_name(job_id):
             raise ValueError(f"job id {job_id!r} is malformed")
         self.store, self.id = store, job_id
+        self.max_workers = 16
+        """Requests in flight at once (publishes, discards, task commit reads)."""
 
     def task(self, task: int, attempt: str | None = None) -> TaskAttempt:
         """A new attempt at task ``task`` (in this process)."""
@@ -116,6 +120,7 @@ class Job:
         """
         if max_workers < 1 or retries < 0:
             raise ValueError("max_workers must be at least 1 and retries at least 0")
+        self.max_workers = max_workers
         done = self._in_manifest()
         if done is not None:
             return JobResult(done.number, _own(done, self.id), self._finish(None))
@@ -135,7 +140,7 @@ class Job:
         existing = self._read_plan()
         if existing is not None:
             return existing
-        commits = self.task_commits()
+        commits = self.task_commits(max_workers=self.max_workers)
         chosen: dict[int, TaskCommit] = {}
         for commit in sorted(commits, key=lambda c: (c.task, c.attempt)):
             chosen.setdefault(commit.task, commit)
@@ -208,19 +213,29 @@ class Job:
             op="commit",
         )
 
-    def task_commits(self) -> list[TaskCommit]:
-        """Every task commit of this job found in the store (checked as outside input)."""
-        found = []
+    def task_commits(
+        self, *, skip: frozenset[tuple[int, str]] = frozenset(), max_workers: int = 16
+    ) -> list[TaskCommit]:
+        """Every task commit of this job found in the store (checked as outside input),
+        read ``max_workers`` at a time; those of the ``(task, attempt)`` pairs in ``skip``
+        are not read."""
+        wanted = []
         for info in self.store.list_files(f"{JOBS_DIR}/{self.id}/tasks", recursive=True):
-            if not info.path.endswith(".json"):
+            match = _COMMIT_NAME.fullmatch("/".join(info.path.rsplit("/", 2)[-2:]))
+            if match is None or (int(match.group(1)), match.group(2)) in skip:
                 continue
+            wanted.append(info.path)
+
+        def read(path: str) -> TaskCommit | None:
             try:
-                commit = TaskCommit.parse(self.store.read_bytes(info.path))
+                commit = TaskCommit.parse(self.store.read_bytes(path))
             except NotFound:
-                continue
-            if commit.job == self.id and info.path.endswith(f"/{commit.attempt}.json"):
-                found.append(commit)
-        return found
+                return None
+            ok = path == task_commit_path(commit.job, commit.task, commit.attempt)
+            return commit if ok and commit.job == self.id else None
+
+        with ThreadPoolExecutor(max_workers=min(max_workers, max(1, len(wanted)))) as pool:
+            return [c for c in pool.map(read, wanted) if c is not None]
 
     def _finish(self, plan: list[TaskCommit] | None) -> int:
         """Step 5: discard the other attempts, remove leftovers and the job's folder."""
@@ -232,11 +247,10 @@ class Job:
 
     def _discard_all(self, kept: set[tuple[int, str]], *, keep_published: bool) -> int:
         losers: list[StagedObject] = []
-        for commit in self.task_commits():
-            if (commit.task, commit.attempt) not in kept:
-                losers.extend(token for _, token in commit.shards)
-        for token in losers:
-            discard(self.store, token)
+        for commit in self.task_commits(skip=frozenset(kept), max_workers=self.max_workers):
+            losers.extend(token for _, token in commit.shards)
+        with ThreadPoolExecutor(max_workers=min(self.max_workers, max(1, len(losers)))) as pool:
+            list(pool.map(lambda token: discard(self.store, token), losers))
         self.store.cleanup(self.id, older_than=timedelta(0))
         if keep_published:
             # The plan shrinks to a tombstone: a late attempt sees the job is closed.
