@@ -12,7 +12,7 @@ One version, as JSON::
     {"format": "omnistorage.dataset", "version": 1,
      "manifest": 3,                       # this file's number
      "jobs": ["job-a", "job-b", "job-c"], # every job committed so far, in order
-     "shards": [{"path": "job-a/t000000-0000.ndjson.zst", "size": 1234,
+     "shards": [{"path": "job-a/t000000-a1-0000.ndjson.zst", "size": 1234,
                  "records": 100, "sha256": "…", "sealed": true,
                  "job": "job-a", "task": 0}, …]}
 

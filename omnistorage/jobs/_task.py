@@ -3,7 +3,9 @@
 A task attempt writes its shards through the usual record pipeline (any format and codec
 :func:`omnistorage.records.open_writer` takes, sealed), but each shard's object is staged
 (:mod:`omnistorage.staged`), not published, at its final name
-``<job>/t<task:06d>-<seq:04d><suffix>``. :meth:`TaskAttempt.commit` writes the *task
+``<job>/t<task:06d>-<attempt>-<seq:04d><suffix>``: each attempt stages under names of
+its own, so no two writers ever stage at one name (Azure keeps the uncommitted blocks of
+a name together, and a discard removes them all). :meth:`TaskAttempt.commit` writes the *task
 commit*, ``_jobs/<job>/tasks/<task:06d>/<attempt>.json`` (create-only), which lists every
 shard with its path, size, record count, SHA-256 and staged-object token. Until the job
 commit publishes one attempt per task, nothing of any attempt is visible.
@@ -24,7 +26,7 @@ from omnistorage.errors import AlreadyExists, StorageError, StreamClosed
 from omnistorage.jobs._manifest import ManifestError, ShardEntry, check_name
 from omnistorage.models import HashType
 from omnistorage.records import RecordWriter
-from omnistorage.records._open import WRITER_OPTIONS, record_writer_options, sealed_metadata
+from omnistorage.records._open import WRITER_OPTIONS, record_writer_options
 from omnistorage.records._options import resolve_layers
 from omnistorage.staged import InvalidToken, StagedObject, StagingWriter, discard, open_staged
 from omnistorage.store import Store
@@ -87,7 +89,7 @@ class TaskCommit:
                 token = StagedObject.from_dict(item.get("token"))
             except InvalidToken as exc:
                 raise ManifestError(f"task commit: a shard token is malformed: {exc}") from None
-            prefix = f"{job}/t{task:06d}-"
+            prefix = f"{job}/t{task:06d}-{attempt}-"
             bad = (entry.job, entry.task) != (job, task) or not entry.path.startswith(prefix)
             if bad or token.path != entry.path or token.size != entry.size:
                 raise ManifestError("task commit: a shard does not belong to its task")
@@ -145,16 +147,17 @@ class TaskAttempt:
             raise JobClosed(f"task attempt {self.attempt!r} is finished", op="write")
         if _SUFFIX.fullmatch(suffix) is None:
             raise ValueError(f"shard suffix {suffix!r} is not like '.ndjson.zst'")
-        path = f"{self.job}/t{self.task:06d}-{len(self._shards):04d}{suffix}"
+        path = f"{self.job}/t{self.task:06d}-{self.attempt}-{len(self._shards):04d}{suffix}"
         layers = resolve_layers(path, format, compression, options, WRITER_OPTIONS)
         own: Mapping[str, Any] = layers.options
         seal = bool(own.get("seal", True))
-        metadata = sealed_metadata(self.store, layers.codec, seal, own.get("metadata"))
+        # The manifest says which shards are sealed (readers then require the seal), so
+        # no "sealed" metadata mark is written: the shard needs no USER_METADATA.
         target = open_staged(
             self.store,
             path,
             content_type=own.get("content_type"),
-            metadata=metadata,
+            metadata=own.get("metadata"),
             hashes=[HashType.SHA256],
         )
         try:

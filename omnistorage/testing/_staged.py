@@ -177,7 +177,9 @@ class StagedTests:
     @requires(Capability.DEFERRED_PUBLISH)
     def test_a_token_carries_no_secret(self, store: Store) -> None:
         token = _stage(store, "s.bin", b"s")
-        text = token.to_json()
+        # Everything but the fixed format name ("omnistorage.staged", which a test
+        # server's password may happen to contain).
+        text = json.dumps({k: v for k, v in token.to_dict().items() if k != "format"})
         for secret in store.unwrap().secret_values:
             if secret:
                 assert secret not in text
