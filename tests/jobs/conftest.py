@@ -11,7 +11,7 @@ from omnistorage import Store
 from tests.jobs._stores import SERVER_KINDS, Spec, new_spec, open_spec
 from tests.support import remote
 
-KINDS = ("memory", "local", *SERVER_KINDS)
+KINDS = ("memory", "local", "sqlite", *SERVER_KINDS)
 
 
 @pytest.fixture(
