@@ -86,6 +86,14 @@ class Capability(enum.StrEnum):
     (Azure ``If-Match``, GCS ``ifGenerationMatch``, S3 ``If-Match``, an inode check on
     local files): another writer's version is left alone (``PreconditionFailed``). What a
     mirror's and a composite's rollbacks use to undo only their own publish."""
+    DEFERRED_PUBLISH = "deferred_publish"
+    """A write can end *staged* instead of published (:func:`omnistorage.staged.open_staged`):
+    every byte is stored where the backend publishes from (S3 parts of a multipart upload,
+    a temp file beside the target …) but nothing is visible at the key, and a small
+    serialisable token (:class:`~omnistorage.staged.StagedObject`) lets any process holding
+    the same store configuration publish it later (create-only or overwriting, as the
+    write asked) or abort it. A publish retried after a lost reply that finds its own object
+    succeeds; another writer's object is ``AlreadyExists``."""
 
 
 class ETagKind(enum.StrEnum):

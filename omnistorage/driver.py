@@ -77,7 +77,7 @@ import abc
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import BinaryIO, ClassVar, TypeVar
+from typing import Any, BinaryIO, ClassVar, TypeVar
 
 from omnistorage._times import from_ns, to_ns
 from omnistorage.capabilities import BASIC_FEATURES, Features
@@ -170,6 +170,16 @@ class Writer(abc.ABC):
         Nothing is published (that is :meth:`close`). Writers that stage in the
         calling thread have nothing to wait for: the default. A writer that wraps
         another forwards it."""
+
+    def stage(self) -> dict[str, Any]:  # Capability.DEFERRED_PUBLISH
+        """End the write *staged*: store every byte where the backend publishes from, publish
+        nothing, and return what :meth:`ExtendedBackend.publish_staged` needs to publish it
+        later from any process: a small JSON-able ``dict`` (an upload id and part ETags, a
+        temp file's name and identity …), never a secret. Afterwards the writer is finished
+        and :meth:`abort` does nothing: the staged bytes live until ``publish_staged`` or
+        ``abort_staged``, or until ``cleanup`` removes them as leftovers. On failure nothing
+        is staged (whatever was uploaded is discarded) and the error is raised."""
+        raise NotImplementedError
 
 
 class PinnedReader(abc.ABC):
@@ -342,6 +352,25 @@ class ExtendedBackend(Backend):
     def open_pinned(self, key: str) -> PinnedReader:  # Capability.PINNED_READ
         """Pin the version of the file at ``key`` that is there now (see :class:`PinnedReader`).
         A missing file raises a ``NOT_FOUND`` error."""
+        raise NotImplementedError
+
+    def publish_staged(  # Capability.DEFERRED_PUBLISH
+        self, key: str, staged: Mapping[str, Any], *, overwrite: bool
+    ) -> str | None:
+        """Publish at ``key`` what a :meth:`Writer.stage` for ``key`` staged; return the
+        published version (as :attr:`Writer.version`). ``staged`` came from outside: check
+        every field at this point and raise :class:`~omnistorage._staging.TokenRejected`
+        for a malformed one, never touch anything outside ``key``'s place. Create-only
+        (``overwrite=False``) is kept as for :meth:`Writer.close`. A publish retried after a
+        lost reply that finds its own object at ``key`` returns as a success; staged data
+        that is gone (aborted, or published and replaced since) raises ``NOT_FOUND``."""
+        raise NotImplementedError
+
+    def abort_staged(
+        self, key: str, staged: Mapping[str, Any]
+    ) -> None:  # Capability.DEFERRED_PUBLISH
+        """Discard what :meth:`Writer.stage` staged for ``key``; gone already is fine. Never
+        touches a published object. The same checks of ``staged`` as :meth:`publish_staged`."""
         raise NotImplementedError
 
     def list_leftovers(self, prefix: str) -> Iterator[Leftover]:

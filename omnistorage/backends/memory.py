@@ -14,14 +14,16 @@ import itertools
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
+from omnistorage._staging import int_field
+from omnistorage._times import from_ns
 from omnistorage.capabilities import Capability, ETagKind, Features
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer
 from omnistorage.errors import VersionMismatch
-from omnistorage.models import HashType, Location, ObjectInfo
+from omnistorage.models import HashType, Leftover, Location, ObjectInfo
 from omnistorage.options import OptionSchema, arguments, text
 
 __all__ = ["MemoryBackend"]
@@ -45,6 +47,9 @@ _SERIALS = itertools.count(1)
 class _Space:
     lock: threading.Lock = field(default_factory=threading.Lock)
     objects: dict[str, _Object] = field(default_factory=dict)
+    staged: dict[int, tuple[str, _Object, int]] = field(default_factory=dict)
+    """Staged writes by serial (``DEFERRED_PUBLISH``): key, object and when it was staged
+    (ns), in this process only. Listed as leftovers until published or discarded."""
 
 
 _NAMED: weakref.WeakValueDictionary[str, _Space] = weakref.WeakValueDictionary()
@@ -68,6 +73,7 @@ _FEATURES = Features.of(
         Capability.PINNED_READ,
         Capability.READ_INFO,
         Capability.CONDITIONAL_DELETE,
+        Capability.DEFERRED_PUBLISH,
     ],
     [HashType.MD5],
     mtime_precision_ns=1,  # kept as given, in integer nanoseconds
@@ -138,6 +144,46 @@ class MemoryBackend(ExtendedBackend):
             if f"{obj.serial}" != version:
                 raise VersionMismatch(f"{key!r} holds another version than {version!r}")
             del self._space.objects[key]
+
+    def publish_staged(self, key: str, staged: Mapping[str, Any], *, overwrite: bool) -> str:
+        serial = int_field(staged, "serial", 1, 2**63)
+        with self._space.lock:
+            entry = self._space.staged.get(serial)
+            if entry is None or entry[0] != key:
+                obj = self._space.objects.get(key)
+                if obj is not None and obj.serial == serial:
+                    return f"{serial}"  # published already: a retry after a lost reply
+                raise FileNotFoundError(f"nothing staged for {key!r} under that token")
+            if not overwrite and key in self._space.objects:
+                raise FileExistsError(f"object {key!r} exists")
+            del self._space.staged[serial]
+            self._space.objects[key] = entry[1]
+        return f"{serial}"
+
+    def list_leftovers(self, prefix: str) -> Iterator[Leftover]:
+        """Staged objects nobody published or discarded (a dead job's)."""
+        with self._space.lock:
+            entries = [(n, e) for n, e in self._space.staged.items() if e[0].startswith(prefix)]
+        for serial, (key, obj, staged_ns) in entries:
+            yield Leftover(
+                kind="staged-object",
+                key=key,
+                native=f"memory:{key}#staged-{serial}",
+                size=len(obj.data),
+                started=from_ns(staged_ns),
+                handle=f"{serial}",
+            )
+
+    def remove_leftover(self, leftover: Leftover) -> None:
+        with self._space.lock:
+            self._space.staged.pop(int(leftover.handle), None)
+
+    def abort_staged(self, key: str, staged: Mapping[str, Any]) -> None:
+        serial = int_field(staged, "serial", 1, 2**63)
+        with self._space.lock:
+            entry = self._space.staged.get(serial)
+            if entry is not None and entry[0] == key:
+                del self._space.staged[serial]
 
     def delete_many(self, keys: Iterable[str]) -> None:
         with self._space.lock:
@@ -241,13 +287,27 @@ class _MemoryWriter(Writer):
         return len(data)
 
     def close(self) -> None:
+        obj = self._finish()
+        with self._space.lock:
+            if not self._options.overwrite and self._key in self._space.objects:
+                raise FileExistsError(f"object {self._key!r} exists")
+            self._space.objects[self._key] = obj
+        self.version = f"{obj.serial}"
+
+    def stage(self) -> dict[str, Any]:
+        obj = self._finish()
+        with self._space.lock:
+            self._space.staged[obj.serial] = (self._key, obj, time.time_ns())
+        return {"serial": obj.serial}
+
+    def _finish(self) -> _Object:
         if self._done:
             raise ValueError("writer already finished")
         self._done = True
         data = b"".join(self._chunks)
         self._chunks = []
         options = self._options
-        obj = _Object(
+        return _Object(
             data=data,
             modified_ns=time.time_ns() if options.modified_ns is None else options.modified_ns,
             content_type=options.content_type,
@@ -255,11 +315,6 @@ class _MemoryWriter(Writer):
             md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),
             serial=next(_SERIALS),
         )
-        with self._space.lock:
-            if not options.overwrite and self._key in self._space.objects:
-                raise FileExistsError(f"object {self._key!r} exists")
-            self._space.objects[self._key] = obj
-        self.version = f"{obj.serial}"
 
     def abort(self) -> None:
         self._done = True

@@ -12,10 +12,11 @@ injection.
 
 Operation names: ``open_write`` (``new_writer``), ``write`` (each
 ``Writer.write``), ``publish`` (``Writer.close``; the inner write is aborted,
-nothing is published), ``open_read`` (``new_reader``), ``read`` (bytes of an
-open stream), ``pinned`` (``open_pinned`` and its range reads), ``exists``,
-``stat``, ``delete``, ``list``, ``copy``, ``move``, ``mkdir``, ``rmdir``, or
-``"*"`` for all.
+nothing is published), ``stage`` (``Writer.stage``), ``publish_staged`` and
+``abort_staged`` (the deferred publish of a staged object), ``open_read``
+(``new_reader``), ``read`` (bytes of an open stream), ``pinned`` (``open_pinned``
+and its range reads), ``exists``, ``stat``, ``delete``, ``list``, ``copy``,
+``move``, ``mkdir``, ``rmdir``, or ``"*"`` for all.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Literal
 
@@ -83,6 +84,8 @@ class Fault:
 class FaultInjectionLayer(Layer):
     """Wraps a backend and fails where its rules say (see the module docstring)."""
 
+    forwards_staging = True
+
     def __init__(self, inner: Backend, *, seed: int | None = 0) -> None:
         super().__init__(inner)
         self.rules: list[Fault] = []
@@ -123,7 +126,8 @@ class FaultInjectionLayer(Layer):
     def lose_reply(self, op: str, n: int = 1, *, times: int | None = 1) -> Fault:
         """The ``n``-th ``op`` call (and the next ``times - 1``) takes effect, then raises
         a temporary error as if its reply had been lost (``copy``, ``move``, ``delete``,
-        ``delete_version``, ``mkdir``, ``rmdir``, ``publish``)."""
+        ``delete_version``, ``mkdir``, ``rmdir``, ``publish``, ``stage``, ``publish_staged``,
+        ``abort_staged``)."""
         return self.add(Fault(op, "lose_reply", nth=n, times=times))
 
     def clear(self) -> None:
@@ -201,6 +205,17 @@ class FaultInjectionLayer(Layer):
         self.inner.delete(key)
         self._lost("delete", key)
 
+    def publish_staged(self, key: str, staged: Mapping[str, Any], *, overwrite: bool) -> str | None:
+        self._check("publish_staged", key)
+        version = self._extended().publish_staged(key, staged, overwrite=overwrite)
+        self._lost("publish_staged", key)
+        return version
+
+    def abort_staged(self, key: str, staged: Mapping[str, Any]) -> None:
+        self._check("abort_staged", key)
+        self._extended().abort_staged(key, staged)
+        self._lost("abort_staged", key)
+
     def delete_version(self, key: str, version: str) -> None:
         self._check("delete_version", key)
         self._extended().delete_version(key, version)
@@ -273,6 +288,16 @@ class _FaultyWriter(Writer):
 
     def abort(self) -> None:
         self._inner.abort()
+
+    def stage(self) -> dict[str, Any]:
+        try:
+            self._layer._check("stage", self._key)
+        except BaseException:
+            self._inner.abort()
+            raise
+        staged = self._inner.stage()
+        self._layer._lost("stage", self._key)
+        return staged
 
     @property
     def version(self) -> str | None:  # type: ignore[override]

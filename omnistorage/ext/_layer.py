@@ -15,9 +15,9 @@ measurement covers all attempts of a call.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import BinaryIO, TypeVar
+from typing import Any, BinaryIO, ClassVar, TypeVar
 
-from omnistorage.capabilities import BASIC_FEATURES, Features
+from omnistorage.capabilities import BASIC_FEATURES, Capability, Features
 from omnistorage.driver import (
     Backend,
     ExtendedBackend,
@@ -36,6 +36,10 @@ T = TypeVar("T")
 
 class Layer(ExtendedBackend):
     """Forwards every driver call to ``inner``; subclasses override what they change."""
+
+    forwards_staging: ClassVar[bool] = False
+    """True when the layer's writers forward :meth:`Writer.stage` (and the layer the staged
+    publish): only then does it declare the inner backend's ``DEFERRED_PUBLISH``."""
 
     def __init__(self, inner: Backend) -> None:
         self.inner = inner
@@ -60,7 +64,10 @@ class Layer(ExtendedBackend):
         self.inner.close()
 
     def features(self) -> Features:
-        return self._ext.features() if self._ext is not None else BASIC_FEATURES
+        inner = self._ext.features() if self._ext is not None else BASIC_FEATURES
+        if self.forwards_staging or Capability.DEFERRED_PUBLISH not in inner.capabilities:
+            return inner
+        return inner.with_capabilities(inner.capabilities - {Capability.DEFERRED_PUBLISH})
 
     def classify_error(self, exc: BaseException) -> Classification:
         return self.inner.classify_error(exc)
@@ -127,6 +134,12 @@ class Layer(ExtendedBackend):
 
     def delete_version(self, key: str, version: str) -> None:
         self._extended().delete_version(key, version)
+
+    def publish_staged(self, key: str, staged: Mapping[str, Any], *, overwrite: bool) -> str | None:
+        return self._extended().publish_staged(key, staged, overwrite=overwrite)
+
+    def abort_staged(self, key: str, staged: Mapping[str, Any]) -> None:
+        self._extended().abort_staged(key, staged)
 
     def list_leftovers(self, prefix: str) -> Iterator[Leftover]:
         if self._ext is None:

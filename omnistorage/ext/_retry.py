@@ -46,7 +46,7 @@ from __future__ import annotations
 import io
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any, BinaryIO, TypeVar
 
@@ -65,6 +65,10 @@ T = TypeVar("T")
 
 class RetryLayer(Layer):
     """Retries temporary failures (see the module docstring).
+
+    Writers pass through unwrapped, so a staged write works behind it; a staged publish is
+    retried like any idempotent call (``DEFERRED_PUBLISH`` is declared when the inner
+    backend declares it).
 
     Args:
         inner: the backend to wrap.
@@ -183,6 +187,15 @@ class RetryLayer(Layer):
 
     def new_writer(self, key: str, options: WriteOptions) -> Writer:
         return self._call(lambda: self.inner.new_writer(key, options))
+
+    forwards_staging = True
+
+    def publish_staged(self, key: str, staged: Mapping[str, Any], *, overwrite: bool) -> str | None:
+        # Idempotent by contract: a retry that finds its own object succeeds.
+        return self._call(lambda: self._extended().publish_staged(key, staged, overwrite=overwrite))
+
+    def abort_staged(self, key: str, staged: Mapping[str, Any]) -> None:
+        self._call(lambda: self._extended().abort_staged(key, staged))
 
     # ------------------------------------------------------------ reads
 

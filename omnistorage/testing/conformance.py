@@ -27,6 +27,7 @@ from omnistorage.testing._facts import FactTests
 from omnistorage.testing._integrity import IntegrityTests
 from omnistorage.testing._marks import CAPABILITY_TESTS, covers, requires
 from omnistorage.testing._ownership import OwnershipTests
+from omnistorage.testing._staged import StagedTests
 from omnistorage.testing._wrapped import WRAPPER_NOT_APPLICABLE, is_wrapper, mark_gaps, wrap
 from omnistorage.testing.basic import BasicOnly
 
@@ -67,7 +68,7 @@ def _hash(kind: HashType, data: bytes) -> str:
     return hashlib.new(kind.value, data).hexdigest()
 
 
-class StoreConformance(AtomicityTests, IntegrityTests, FactTests, OwnershipTests):
+class StoreConformance(AtomicityTests, IntegrityTests, FactTests, OwnershipTests, StagedTests):
     """Behaviour every backend must show. Subclasses set :attr:`backend_name` and
     define an ``empty_store`` fixture; see :mod:`omnistorage.testing`."""
 

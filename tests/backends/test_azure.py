@@ -14,10 +14,10 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import SplitResult, quote, unquote, urlsplit
 
 import pytest
@@ -115,11 +115,25 @@ def container() -> Iterator[str]:
 # ---------------------------------------------------------------- conformance
 
 
+_AZURITE_KEEPS_BLOCKS = (
+    "Azurite keeps the blocks of a deleted uncommitted-only blob: Put Block List still "
+    "finds them (Azure drops uncommitted blocks with the blob)"
+)
+
+
 class TestAzureConformance(StoreConformance):
     backend_name = "azure"
     variants = (*StoreConformance.variants, *SLOW_SERVER_WRAPPER_VARIANTS)
     crash_leaves_leftovers = True
     abandoned_write_size = 3 << 20  # past the 1 MiB blocks: blocks are staged
+    expected_failures: ClassVar[Mapping[str, str]] = {
+        "test_a_discarded_stage_is_gone": _AZURITE_KEEPS_BLOCKS,
+        "test_a_failed_publish_is_a_storage_error": _AZURITE_KEEPS_BLOCKS,
+        "test_a_create_only_publish_keeps_another_writers_object": (
+            "Azurite answers a create-only Put Blob over a name that holds only uncommitted "
+            "blocks with BlobAlreadyExists (such a name has no blob on Azure)"
+        ),
+    }
     # 1 MiB blocks: the 3 MiB and 6 MiB suite objects go through staged blocks + commit.
     # 50 blobs per listing page, so the many-keys test still pages (6 pages). It is lowered
     # from 1100 to keep the runtime down and Azurite's churn low: Azurite's in-memory

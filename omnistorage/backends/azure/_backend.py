@@ -13,7 +13,7 @@ import io
 import itertools
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, BinaryIO, TypeVar
 
 from azure.core import MatchConditions
@@ -41,6 +41,7 @@ from omnistorage.backends.azure._leftovers import list_uncommitted, remove_uncom
 from omnistorage.backends.azure._limits import BATCH, MAX_BLOCK_SIZE, MAX_BLOCKS, MAX_PAGE, MiB
 from omnistorage.backends.azure._metadata import blob_metadata, info, is_directory, listed
 from omnistorage.backends.azure._reader import AzurePinned, DownloadReader
+from omnistorage.backends.azure._staged import abort_staged, publish_staged
 from omnistorage.backends.azure._writer import BlockBlobWriter
 from omnistorage.capabilities import Capability, ETagKind, Features
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer
@@ -79,6 +80,7 @@ _BASE = [
     Capability.USER_METADATA,
     Capability.CONTENT_TYPE,
     Capability.CONDITIONAL_DELETE,
+    Capability.DEFERRED_PUBLISH,
 ]
 _LIMITS: dict[str, object] = {
     "max_part_size": MAX_BLOCK_SIZE,
@@ -334,6 +336,13 @@ class AzureBackend(ExtendedBackend):
         except ResourceNotFoundError as exc:
             if error_code(exc) in CONTAINER_MISSING_CODES:
                 raise  # a missing blob is deleted already; a missing container is not fine
+
+    def publish_staged(self, key: str, staged: Mapping[str, Any], *, overwrite: bool) -> str | None:
+        self._ensure_container()
+        return publish_staged(self._container, key, staged, overwrite=overwrite)
+
+    def abort_staged(self, key: str, staged: Mapping[str, Any]) -> None:
+        abort_staged(self._container, key, staged)
 
     def delete_version(self, key: str, version: str) -> None:
         """Delete with ``If-Match`` on the ETag the write's publish answered with (412,

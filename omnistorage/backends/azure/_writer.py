@@ -31,7 +31,7 @@ from omnistorage.backends.azure._errors import IF_MISSING, create_only, error_co
 from omnistorage.backends.azure._limits import GROW_EVERY, MAX_BLOCK_SIZE
 from omnistorage.driver import WriteOptions, Writer
 
-__all__ = ["BlockBlobWriter"]
+__all__ = ["BlockBlobWriter", "commit_blocks"]
 
 _PUT_ATTEMPTS = 3  # a create-only Put Blob: the first try and two after a lost connection
 
@@ -151,27 +151,39 @@ class BlockBlobWriter(Writer):
             self._wait_until_below(1)
 
     def _commit(self) -> None:
-        settings = ContentSettings(
-            content_type=self._content_type, content_md5=bytearray(self._md5.digest())
+        self.version = commit_blocks(
+            self._blob,
+            self._key,
+            self._block_ids,
+            self._md5.digest(),
+            self._content_type,
+            self._metadata,
+            overwrite=self._overwrite,
         )
-        conditions: dict[str, Any] = {} if self._overwrite else {"match_condition": IF_MISSING}
-        blocks = [BlobBlock(block_id=block_id) for block_id in self._block_ids]
+
+    def stage(self) -> dict[str, Any]:
+        """Stage every byte as blocks (none for an empty object) and commit nothing:
+        ``Put Block List`` is the publish (:func:`commit_blocks`). Returns the block ids,
+        the content MD5, and the content type and metadata the commit sets."""
+        if self._done:
+            raise ValueError("writer already finished")
+        self._done = True
         try:
-            with create_only(self._key, not self._overwrite):
-                reply = self._blob.commit_block_list(
-                    blocks, content_settings=settings, metadata=self._metadata, **conditions
-                )
-            self.version = _etag(reply)
-        except HttpResponseError as exc:
-            # A racing writer committed first, which discards our staged blocks before the
-            # service looks at If-None-Match: for a create-only write that is "exists".
-            if (
-                not self._overwrite
-                and error_code(exc) == "InvalidBlockList"
-                and self._blob.exists()
-            ):
-                raise FileExistsError(f"blob {self._key!r} already exists") from exc
-            raise
+            if self._buffer:
+                block = bytes(self._buffer)
+                self._buffer = bytearray()
+                self._stage(block)
+            self._wait_all()
+            return {
+                "key": self._key,
+                "blocks": list(self._block_ids),
+                "md5": base64.b64encode(self._md5.digest()).decode(),
+                "content_type": self._content_type,
+                "metadata": dict(self._metadata or {}),
+            }
+        finally:
+            self._buffer = bytearray()
+            self._stop()
 
     def _is_ours(self) -> bool:
         """After a create-only conflict: is the blob there the one this writer sent?
@@ -247,6 +259,35 @@ class BlockBlobWriter(Writer):
         for future in in_flight:
             future.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def commit_blocks(
+    blob: BlobClient,
+    key: str,
+    block_ids: list[str],
+    md5: bytes,
+    content_type: str | None,
+    metadata: dict[str, str] | None,
+    *,
+    overwrite: bool,
+) -> str | None:
+    """``Put Block List`` of ``block_ids`` (``If-None-Match: *`` unless ``overwrite``);
+    return the published ETag. A racing writer that committed first discards our staged
+    blocks before the service looks at the condition: for create-only that is
+    ``FileExistsError`` too."""
+    settings = ContentSettings(content_type=content_type, content_md5=bytearray(md5))
+    conditions: dict[str, Any] = {} if overwrite else {"match_condition": IF_MISSING}
+    blocks = [BlobBlock(block_id=block_id) for block_id in block_ids]
+    try:
+        with create_only(key, not overwrite):
+            reply = blob.commit_block_list(
+                blocks, content_settings=settings, metadata=metadata, **conditions
+            )
+        return _etag(reply)
+    except HttpResponseError as exc:
+        if not overwrite and error_code(exc) == "InvalidBlockList" and blob.exists():
+            raise FileExistsError(f"blob {key!r} already exists") from exc
+        raise
 
 
 def _etag(reply: Any) -> str | None:

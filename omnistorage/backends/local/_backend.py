@@ -8,10 +8,10 @@ import io
 import mimetypes
 import os
 import stat as st
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from omnistorage._io import LimitedReader
 from omnistorage._tempname import is_temp_name
@@ -19,6 +19,7 @@ from omnistorage._times import from_ns
 from omnistorage.backends.local._probe import folding
 from omnistorage.backends.local._reader import OneVersionReader, version_token
 from omnistorage.backends.local._resolve import RootDir, SymlinkRefused, split
+from omnistorage.backends.local._staged import abort_staged, publish_staged
 from omnistorage.backends.local._writer import (
     LocalWriter,
     link_or_exclusive,
@@ -49,6 +50,7 @@ _FEATURES = Features.of(
         Capability.SET_MOD_TIME,
         Capability.PINNED_READ,
         Capability.CONDITIONAL_DELETE,
+        Capability.DEFERRED_PUBLISH,
     ],
     mtime_precision_ns=1,
     copy_keeps_mtime=False,  # a copy is a new file with a new mtime
@@ -195,6 +197,12 @@ class LocalBackend(ExtendedBackend):
             raise
         finally:
             os.close(parent)
+
+    def publish_staged(self, key: str, staged: Mapping[str, Any], *, overwrite: bool) -> str:
+        return publish_staged(self.root_dir, self.durable, key, staged, overwrite=overwrite)
+
+    def abort_staged(self, key: str, staged: Mapping[str, Any]) -> None:
+        abort_staged(self.root_dir, key, staged)
 
     def delete_version(self, key: str, version: str) -> None:
         folder, name = split(key)

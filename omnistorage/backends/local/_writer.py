@@ -20,7 +20,7 @@ import contextlib
 import errno
 import os
 import stat as st
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from omnistorage._tempname import temp_name
 from omnistorage.backends.local._resolve import EscapesRoot, RootDir, SymlinkRefused, split
@@ -142,6 +142,35 @@ class LocalWriter(Writer):
             self.version = token
             if self._backend.durable:
                 os.fsync(self._dir)
+        except BaseException:
+            self._discard()
+            raise
+        finally:
+            os.close(self._dir)
+
+    def stage(self) -> dict[str, Any]:
+        """Finish the temp file (mtime, fsync, mode) and keep it unpublished: its name and
+        identity (:func:`published_token`, which a later link or rename keeps) are what
+        :func:`~omnistorage.backends.local._staged.publish_staged` needs."""
+        if self._done:
+            raise ValueError("writer already finished")
+        self._done = True
+        try:
+            self._flush()
+            fd = self._fd
+            assert fd is not None
+            assert self._tmp is not None
+            stamp = self._options.modified_ns
+            if stamp is not None:
+                os.utime(fd, ns=(stamp, stamp))
+            if self._backend.durable:
+                os.fsync(fd)
+            token = published_token(os.fstat(fd))
+            self._fd = None
+            os.close(fd)
+            if self._backend.durable:
+                os.fsync(self._dir)
+            return {"tmp": self._tmp, "id": token}
         except BaseException:
             self._discard()
             raise

@@ -60,7 +60,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
@@ -93,6 +93,7 @@ from omnistorage.backends.s3._copy import CopySettings, copy_object
 from omnistorage.backends.s3._errors import classify, error_code, error_status
 from omnistorage.backends.s3._info import response_info, utc
 from omnistorage.backends.s3._reader import ReadSettings, S3Pinned, open_reader
+from omnistorage.backends.s3._staged import abort_staged, publish_staged
 from omnistorage.backends.s3._writer import S3Writer, UploadSettings, metadata_problem
 from omnistorage.capabilities import Capability, ETagKind, Features
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer
@@ -124,6 +125,7 @@ _FEATURES = Features.of(
         Capability.CONTENT_TYPE,
         Capability.READ_INFO,
         Capability.CONDITIONAL_DELETE,
+        Capability.DEFERRED_PUBLISH,
     ],
     [HashType.MD5],
     max_object_size=MAX_OBJECT_SIZE,
@@ -460,6 +462,12 @@ class S3Backend(ExtendedBackend):
 
     def delete(self, key: str) -> None:
         self._client.delete_object(Bucket=self._bucket, Key=key)
+
+    def publish_staged(self, key: str, staged: Mapping[str, Any], *, overwrite: bool) -> str | None:
+        return publish_staged(self._upload, key, staged, overwrite=overwrite)
+
+    def abort_staged(self, key: str, staged: Mapping[str, Any]) -> None:
+        abort_staged(self._upload, key, staged)
 
     def delete_version(self, key: str, version: str) -> None:
         """``DeleteObject`` with ``If-Match`` on the ETag the write published. The ETag

@@ -41,6 +41,7 @@ from omnistorage.backends.s3._errors import (
     ObjectExistsError,
     classify,
     error_code,
+    error_status,
     is_precondition_failed,
     retry_temporary,
 )
@@ -50,7 +51,13 @@ from omnistorage.errors import ErrorKind
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["S3Writer", "UploadSettings", "metadata_problem", "multipart_etag"]
+__all__ = [
+    "S3Writer",
+    "UploadSettings",
+    "complete_upload",
+    "metadata_problem",
+    "multipart_etag",
+]
 
 _ABORT_ATTEMPTS = 5
 _CHECKSUM: Literal["CRC32"] = "CRC32"
@@ -148,6 +155,39 @@ class S3Writer(Writer):
     def abort(self) -> None:
         self._done = True
         self._discard()
+
+    def stage(self) -> dict[str, Any]:
+        """Upload every byte as the parts of a multipart upload (at least one, even for an
+        empty object) and leave it incomplete: ``CompleteMultipartUpload`` is the publish
+        (:func:`complete_upload`). Returns the upload id and the parts' numbers, ETags and
+        checksums."""
+        if self._done:
+            raise ValueError(f"S3 writer for {self._key!r} already finished")
+        self._done = True
+        try:
+            body, self._buffer = self._buffer, bytearray()
+            if body or self._parts_sent == 0:
+                self._send_part(body)
+            self._wait_for_parts(0)
+            parts = [self._parts[n] for n in sorted(self._parts)]
+            staged = {
+                "key": self._key,
+                "upload": self._upload_id,
+                "parts": [
+                    [p["PartNumber"], p["ETag"].strip('"'), p.get(f"Checksum{_CHECKSUM}", "")]
+                    for p in parts
+                ],
+            }
+            self._upload_id = None  # handed over: the token owns it now
+            return staged
+        except BaseException as exc:
+            try:
+                self._discard()
+            except Exception as cleanup:  # noqa: BLE001 - the staging error is the one raised
+                exc.add_note(f"aborting the multipart upload failed too: {cleanup!r}")
+            raise
+        finally:
+            self._shutdown_pool()
 
     # ------------------------------------------------------------ single PUT
 
@@ -279,45 +319,12 @@ class S3Writer(Writer):
                     self._parts[number] = future.result()
 
     def _complete(self) -> None:
-        s = self._s
         assert self._upload_id is not None
         parts: list[Any] = [self._parts[n] for n in sorted(self._parts)]
-        kwargs: dict[str, Any] = {}
-        if not self._options.overwrite:
-            kwargs["IfNoneMatch"] = "*"
-        try:
-            reply = s.client.complete_multipart_upload(
-                Bucket=s.bucket,
-                Key=self._key,
-                UploadId=self._upload_id,
-                MultipartUpload={"Parts": parts},
-                **kwargs,
-            )
-            self.version = _etag(reply)
-        except botocore.exceptions.ClientError as exc:
-            # A retried complete whose first attempt succeeded finds no upload any more
-            # (NoSuchUpload) or our own object (412): it is ours if its ETag is the one
-            # our parts produce.
-            if not (
-                (
-                    error_code(exc) == "NoSuchUpload"
-                    or (is_precondition_failed(exc) and _retried(exc))
-                )
-                and self._published_by_us(parts)
-            ):
-                self._raise_if_exists(exc)
-                raise
-            self.version = multipart_etag([part["ETag"] for part in parts])
+        self.version = complete_upload(
+            self._s, self._key, self._upload_id, parts, overwrite=self._options.overwrite
+        )
         self._upload_id = None
-
-    def _published_by_us(self, parts: list[Any]) -> bool:
-        s = self._s
-        try:
-            head = s.client.head_object(Bucket=s.bucket, Key=self._key)
-        except botocore.exceptions.ClientError:
-            return False
-        expected = multipart_etag([part["ETag"] for part in parts])
-        return head.get("ETag", "").strip('"') == expected
 
     # ------------------------------------------------------------ cleanup
 
@@ -350,6 +357,64 @@ class S3Writer(Writer):
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def complete_upload(
+    s: UploadSettings, key: str, upload_id: str, parts: list[Any], *, overwrite: bool
+) -> str | None:
+    """``CompleteMultipartUpload`` of ``parts``; return the published ETag.
+
+    Create-only sends ``If-None-Match: *``: another writer's object there raises
+    :class:`ObjectExistsError`. A complete that finds no upload any more (``NoSuchUpload``:
+    a retry whose first attempt succeeded, or a second publish of a staged upload) or,
+    on a retried request, our own object (412), succeeds when the object's ETag is the one
+    these parts produce; an upload that is gone and not ours raises ``FileNotFoundError``.
+    """
+    kwargs: dict[str, Any] = {}
+    if not overwrite:
+        kwargs["IfNoneMatch"] = "*"
+    try:
+        reply = s.client.complete_multipart_upload(
+            Bucket=s.bucket,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": parts},
+            **kwargs,
+        )
+        return _etag(reply)
+    except botocore.exceptions.ClientError as exc:
+        gone = error_code(exc) == "NoSuchUpload" or _upload_gone(s, key, upload_id, exc)
+        if (gone or (is_precondition_failed(exc) and _retried(exc))) and _published_by_us(
+            s, key, parts
+        ):
+            return multipart_etag([part["ETag"] for part in parts])
+        if not overwrite and is_precondition_failed(exc):
+            raise ObjectExistsError(f"an object exists at {key!r}") from exc
+        if gone:
+            raise FileNotFoundError(f"no upload in progress for {key!r} under that id") from exc
+        raise
+
+
+def _upload_gone(s: UploadSettings, key: str, upload_id: str, exc: BaseException) -> bool:
+    """After a server error on a complete: is the upload gone (completed or aborted)?
+    Some servers (moto) answer a complete of an aborted upload with a 500, not
+    ``NoSuchUpload``; ``ListParts`` tells."""
+    if error_status(exc) < 500:
+        return False
+    try:
+        s.client.list_parts(Bucket=s.bucket, Key=key, UploadId=upload_id, MaxParts=1)
+    except botocore.exceptions.ClientError as probe:
+        return error_code(probe) == "NoSuchUpload"
+    return False
+
+
+def _published_by_us(s: UploadSettings, key: str, parts: list[Any]) -> bool:
+    try:
+        head = s.client.head_object(Bucket=s.bucket, Key=key)
+    except botocore.exceptions.ClientError:
+        return False
+    expected = multipart_etag([part["ETag"] for part in parts])
+    return head.get("ETag", "").strip('"') == expected
 
 
 def _retried(exc: BaseException) -> bool:

@@ -14,7 +14,7 @@ import posixpath
 import stat as st
 from collections.abc import Iterable, Iterator, Mapping
 from functools import partial
-from typing import BinaryIO, TypeVar, cast
+from typing import Any, BinaryIO, TypeVar, cast
 
 import paramiko
 from paramiko.sftp_attr import SFTPAttributes
@@ -48,6 +48,7 @@ from omnistorage.backends.sftp._pinned import SFTPPinned, open_file
 from omnistorage.backends.sftp._protocol import Pipe
 from omnistorage.backends.sftp._reader import SFTPReader
 from omnistorage.backends.sftp._session import SessionPool, open_sftp
+from omnistorage.backends.sftp._staged import abort_staged, publish_staged
 from omnistorage.backends.sftp._writer import SFTPWriter
 from omnistorage.capabilities import Capability, Features
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer
@@ -82,6 +83,7 @@ _FEATURES = Features.of(
         Capability.MKDIR,
         Capability.SET_MOD_TIME,
         Capability.PINNED_READ,
+        Capability.DEFERRED_PUBLISH,
     ],
     mtime_precision_ns=1_000_000_000,  # SFTP v3 attributes hold whole seconds
 )
@@ -322,6 +324,18 @@ class SFTPBackend(ExtendedBackend):
         if options.modified is not None:
             check_mtime(options.modified)
         return SFTPWriter(self._pool, key, self._path(key), options, durable=self._durable)
+
+    def publish_staged(self, key: str, staged: Mapping[str, Any], *, overwrite: bool) -> None:
+        path = self._path(key)
+        self._pool.call(
+            lambda sftp: publish_staged(sftp, path, key, staged, overwrite=overwrite),
+            "publish",
+            retry=True,
+        )
+
+    def abort_staged(self, key: str, staged: Mapping[str, Any]) -> None:
+        path = self._path(key)
+        self._pool.call(lambda sftp: abort_staged(sftp, path, staged), "discard", retry=True)
 
     def new_reader(self, key: str, *, offset: int = 0, length: int | None = None) -> BinaryIO:
         path = self._path(key)

@@ -18,7 +18,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import stat as st
+import zlib
 from collections import deque
+from typing import Any
 
 import paramiko
 from paramiko.sftp import (
@@ -70,6 +72,7 @@ class SFTPWriter(Writer):
         self._buffer = bytearray()
         self._offset = 0
         self._inflight: deque[int] = deque()
+        self._crc = 0  # CRC32 of the bytes sent: the staged file's identity (stage())
         self._done = False
         self._released = False
 
@@ -122,6 +125,7 @@ class SFTPWriter(Writer):
         return size
 
     def _send(self, chunk: bytes) -> None:
+        self._crc = zlib.crc32(chunk, self._crc)
         num = self._pipe.send(CMD_WRITE, self._handle, int64(self._offset), chunk)
         self._inflight.append(num)
         self._offset += len(chunk)
@@ -129,6 +133,16 @@ class SFTPWriter(Writer):
             self._pipe.status(self._inflight.popleft())
 
     def close(self) -> None:
+        self._finish(publish_it=True)
+
+    def stage(self) -> dict[str, Any]:
+        """Finish the temp file (data, mtime, fsync, mode) and leave it unpublished: its
+        name, size and CRC32 are what ``publish_staged`` needs
+        (:mod:`omnistorage.backends.sftp._staged`)."""
+        self._finish(publish_it=False)
+        return {"tmp": self._tmp.rpartition("/")[2], "size": self._offset, "crc32": self._crc}
+
+    def _finish(self, *, publish_it: bool) -> None:
         if self._done:
             raise ValueError("writer already finished")
         self._done = True
@@ -159,7 +173,10 @@ class SFTPWriter(Writer):
                 pipe.status(self._inflight.popleft())
             if self._options.overwrite:
                 self._keep_mode()
-            publish(self._session.sftp, self._tmp, self._final, self._options.overwrite, self._key)
+            if publish_it:
+                publish(
+                    self._session.sftp, self._tmp, self._final, self._options.overwrite, self._key
+                )
         except BaseException as exc:
             lost = self._fail(exc)
             if lost is None:

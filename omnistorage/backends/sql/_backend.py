@@ -19,7 +19,7 @@ engine. SQLite connections of an owned engine run in WAL mode with
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from sqlalchemy import Engine
 
@@ -27,6 +27,7 @@ from omnistorage.backends.sql._base import SQLEngineBackend, check_database_url
 from omnistorage.backends.sql._chunked import ChunkedLayout
 from omnistorage.backends.sql._schema import Tables
 from omnistorage.backends.sql._single import SingleRowLayout
+from omnistorage.backends.sql._staged import abort_staged, publish_staged
 from omnistorage.capabilities import Features
 from omnistorage.driver import PinnedReader, WriteOptions, Writer
 from omnistorage.errors import ConfigurationError, StorageError, map_error
@@ -186,6 +187,15 @@ class SQLBlobBackend(SQLEngineBackend):
         # Declared (CONDITIONAL_DELETE) by the chunked layout only: its upload ids.
         assert isinstance(self._layout, ChunkedLayout)
         self._layout.delete_version(key, version)
+
+    def publish_staged(self, key: str, staged: Mapping[str, Any], *, overwrite: bool) -> str:
+        # Declared (DEFERRED_PUBLISH) by the chunked layout only: its staged uploads.
+        assert isinstance(self._layout, ChunkedLayout)
+        return publish_staged(self._layout, key, staged, overwrite=overwrite)
+
+    def abort_staged(self, key: str, staged: Mapping[str, Any]) -> None:
+        assert isinstance(self._layout, ChunkedLayout)
+        abort_staged(self._layout, key, staged)
 
     def list(self, prefix: str, *, recursive: bool = True) -> Iterator[ObjectInfo]:
         return self._layout.list(prefix, recursive=recursive)

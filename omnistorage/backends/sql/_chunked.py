@@ -69,6 +69,7 @@ FEATURES = Features.of(
         Capability.CONTENT_TYPE,
         Capability.PINNED_READ,
         Capability.CONDITIONAL_DELETE,
+        Capability.DEFERRED_PUBLISH,
     ],
     [HashType.MD5],
     etag=ETagKind.OPAQUE,
@@ -429,6 +430,33 @@ class _SQLWriter(Writer):
         except BaseException:
             self._discard()
             raise
+
+    def stage(self) -> dict[str, Any]:
+        """Stage every byte as chunk rows (one, maybe empty, at least) and publish nothing;
+        :func:`~omnistorage.backends.sql._staged.publish_staged` runs the publishing
+        transaction later."""
+        if self._done:
+            raise ValueError("writer already finished")
+        self._done = True
+        options = self._options
+        try:
+            if self._buffer or not self._staged:
+                self._stage(bytes(self._buffer))
+                self._buffer.clear()
+        except BaseException:
+            self._discard()
+            raise
+        modified = options.modified or datetime.now(UTC)
+        return {
+            "key": self._key,
+            "upload": self._upload,
+            "size": self._size,
+            "chunk_size": self._backend._chunk,
+            "md5": self._md5.hexdigest(),
+            "modified": modified.isoformat(),
+            "content_type": options.content_type,
+            "metadata": dict(options.metadata),
+        }
 
     def abort(self) -> None:
         if not self._done:
