@@ -80,7 +80,7 @@ def open_writer(
             ``AlreadyExists`` if the key exists.
         seal: end a gzip, zstd or snappy object with a seal (see
             :class:`RecordWriter`) and, where the store keeps user metadata,
-            mark it ``omnistorage-sealed: 1`` so readers require the seal.
+            mark it ``omnistorage_sealed: 1`` so readers require the seal.
         **options: each goes to the layer that accepts it. Format options:
             ``max_record_size``, ``fieldnames``, ``framing`` … Codec options:
             ``level``, ``threads`` (zstd worker threads), ``implementation``
@@ -132,8 +132,11 @@ def record_writer_options(own: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-SEALED_KEY = "omnistorage-sealed"
-"""User metadata that marks an object its writer sealed (value ``"1"``)."""
+SEALED_KEY = "omnistorage_sealed"
+"""User metadata that marks an object its writer sealed (value ``"1"``). A name every
+backend with ``USER_METADATA`` accepts: Azure takes only C# identifiers (no ``-``)."""
+_OLD_SEALED_KEY = "omnistorage-sealed"
+"""The mark's name before it had to suit Azure; objects written then still carry it."""
 
 
 def sealed_metadata(
@@ -208,7 +211,7 @@ def may_be_marked_sealed(store: StoreKernel[Any], codec: Codec) -> bool:
 
 def is_marked_sealed(metadata: Mapping[str, str]) -> bool:
     """Whether an object's user metadata carries the sealed mark."""
-    return metadata.get(SEALED_KEY) == "1"
+    return metadata.get(SEALED_KEY) == "1" or metadata.get(_OLD_SEALED_KEY) == "1"
 
 
 def _marked_sealed(store: Store, key: str, codec: Codec) -> bool:

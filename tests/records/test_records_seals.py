@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from omnistorage import LocalBackend, MemoryBackend, Store
+from omnistorage.capabilities import Capability
 from omnistorage.compression import Seal, get_codec, seal_bytes
 from omnistorage.errors import CorruptRecordError, TruncatedDataError, TruncatedRecordError
 from omnistorage.records import open_reader, open_writer
@@ -58,7 +59,7 @@ def test_every_cut_of_a_sealed_object_raises(codec: str, fmt: str) -> None:
     whole = store.read_bytes(key)
     assert len(_read(store, key)) == 12
     metadata = store.get_file_info(key).metadata
-    assert metadata.get("omnistorage-sealed") == "1"
+    assert metadata.get("omnistorage_sealed") == "1"
     for cut in range(len(whole)):
         store.write("cut" + key, whole[:cut], overwrite=True, metadata=dict(metadata))
         with pytest.raises((TruncatedDataError, CorruptRecordError)):
@@ -104,7 +105,7 @@ def test_seal_false_writes_no_seal_and_no_mark() -> None:
     store = Store(MemoryBackend())
     with open_writer(store, "p.ndjson.gz", seal=False) as writer:
         writer.write({"a": 1})
-    assert "omnistorage-sealed" not in store.get_file_info("p.ndjson.gz").metadata
+    assert "omnistorage_sealed" not in store.get_file_info("p.ndjson.gz").metadata
     with pytest.raises(TruncatedDataError):
         _read(store, "p.ndjson.gz", sealed=True)
     assert _read(store, "p.ndjson.gz") == [{"a": 1}]
@@ -181,3 +182,36 @@ def test_every_cut_of_an_unsealed_object_has_the_documented_outcome(codec: str, 
         assert sorted(read_short.values()) == list(range(12))  # one cut per record boundary
     else:
         assert cut_rows > 0  # the limit is real: a CSV row cut short reads silently
+
+
+@pytest.mark.parametrize("kind", ["memory", "s3", "gcs", "azure", "sftp"])
+def test_every_backend_with_user_metadata_takes_the_sealed_mark(kind: str) -> None:
+    """The mark is user metadata under one name; a backend that refuses the name (Azure
+    takes only C# identifiers) would refuse every sealed write."""
+    from tests.support import remote
+
+    store = Store(MemoryBackend()) if kind == "memory" else getattr(remote, f"{kind}_store")()
+    try:
+        _write(store, "r.ndjson.zst", 8)
+        assert len(_read(store, "r.ndjson.zst")) == 8
+        whole = store.read_bytes("r.ndjson.zst")
+        metadata = store.get_file_info("r.ndjson.zst").metadata
+        if store.supports(Capability.USER_METADATA):
+            assert metadata.get("omnistorage_sealed") == "1"
+            store.write("cut.ndjson.zst", whole[:-1], metadata=dict(metadata))
+            with pytest.raises((TruncatedDataError, CorruptRecordError)):
+                _read(store, "cut.ndjson.zst")  # the mark alone makes the reader ask
+        else:
+            assert metadata == {}
+    finally:
+        if kind != "memory":
+            remote.wipe(store)
+
+
+def test_objects_marked_under_the_old_name_still_require_the_seal() -> None:
+    store = Store(MemoryBackend())
+    _write(store, "r.ndjson.zst", 8)
+    whole = store.read_bytes("r.ndjson.zst")
+    store.write("old.ndjson.zst", whole[:-1], metadata={"omnistorage-sealed": "1"})
+    with pytest.raises((TruncatedDataError, CorruptRecordError)):
+        _read(store, "old.ndjson.zst")
