@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import sys
 import warnings
 from collections.abc import Callable, Iterable
@@ -59,18 +60,36 @@ BATCH_RECORDS = 128
 MT_JOB_SIZE = 1 << 20
 
 
-def make_compressor(codec: Codec, *, parallel: bool) -> tuple[Compressor, bool]:
-    """A compressor for ``codec``, and whether it already compresses on worker threads.
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
 
-    zstd is multi-threaded when the codec sets ``threads`` or in parallel
-    mode (one libzstd worker unless the codec asks for more), in jobs of
-    :data:`MT_JOB_SIZE` unless the codec sets ``job_size``: memory stays
-    bounded and the output is a standard stream, one frame per ``flush``.
+
+def default_parallel(codec: Codec) -> bool:
+    """Whether a writer compresses on a worker thread unless told: zstd on a single
+    libzstd thread (``threads=0``), where the process may use two or more CPUs.
+
+    zstd costs most of a writer's time and releases the GIL, so the caller's
+    thread encoding while a worker compresses beats one thread doing both;
+    the other codecs cost less than the encoding (see :class:`RecordWriter`).
     """
-    if isinstance(codec, ZstdCodec) and (codec.threads or parallel):
-        threaded = dataclasses.replace(
-            codec, threads=codec.threads or 1, job_size=codec.job_size or MT_JOB_SIZE
-        )
+    return isinstance(codec, ZstdCodec) and codec.threads == 0 and usable_cpus() >= 2
+
+
+def make_compressor(codec: Codec) -> tuple[Compressor, bool]:
+    """A compressor for ``codec``, and whether it compresses on libzstd's worker threads.
+
+    zstd is multi-threaded when the codec sets ``threads`` (``n > 0`` or
+    ``-1``), in jobs of :data:`MT_JOB_SIZE` unless the codec sets
+    ``job_size``: memory stays bounded and the output is a standard stream,
+    one frame per ``flush``, its blocks split otherwise than a single
+    thread's.
+    """
+    if isinstance(codec, ZstdCodec) and codec.threads:
+        threaded = dataclasses.replace(codec, job_size=codec.job_size or MT_JOB_SIZE)
         return threaded.compressor(), True
     return codec.compressor(), False
 
@@ -156,20 +175,25 @@ class RecordWriter:
     collection of an unclosed writer (with a ``ResourceWarning``) publish
     nothing.
 
-    **Parallel mode** (``parallel=True``) takes compression off the calling
-    thread, which then only encodes. zstd is compressed by libzstd's own
-    worker threads (one, or the codec's ``threads=N``), which need no GIL,
-    in jobs of 1 MiB so memory stays bounded; the output is a standard zstd
-    stream with the same frames (one per ``flush``), its blocks split
-    differently. Other codecs compress and write on one Python worker
-    thread fed through a queue of ``queue_depth`` batches; their output is
-    byte-for-byte the serial output. Those codecs release the GIL while they
-    compress but the encoding holds it, so the worker pays off when
-    compression costs more than encoding (zlib gzip) or when the store's
-    writes block; for ISA-L gzip, snappy and ``none``,
-    whose compression is cheaper than the encoding, the hand-offs cost more
-    than they save on a local store: leave it off there. ``threads=N``
-    alone (a zstd codec option) also uses libzstd's workers.
+    **Parallel mode** takes compression off the calling thread, which then
+    only encodes: the compressor and the store writes run on one Python
+    worker thread fed through a queue of ``queue_depth`` batches of about
+    ``batch_bytes``. The output is byte-for-byte the serial output (the same
+    compressor sees the same bytes; a frame or member ends at the same
+    flushes; the same seal). ``parallel=None`` (default) turns it on for zstd
+    compressed on one libzstd thread (``threads=0``, zstd's default) when the
+    process may use two or more CPUs: zstd costs most of a writer's time
+    and releases the GIL, so encoding overlaps it. ``parallel=False`` (or
+    ``threads=0`` given explicitly to :func:`~omnistorage.records.open_writer`)
+    keeps everything on the calling thread. The other codecs also release
+    the GIL while they compress, so the worker pays off when compression
+    costs more than encoding (zlib gzip) or when the store's writes block;
+    for ISA-L gzip, snappy and ``none``, whose compression is cheaper than
+    the encoding, the hand-offs cost more than they save on a local store,
+    so they are off unless asked for. zstd with ``threads=N`` (a codec
+    option, ``N > 0`` or ``-1``) compresses on libzstd's own worker threads
+    instead, in jobs of 1 MiB so memory stays bounded: a standard zstd
+    stream with the same frames, its blocks split differently.
 
     **The seal.** On :meth:`close`, an object compressed with gzip, zstd or
     snappy ends with a seal (:mod:`omnistorage.compression`): a marker that
@@ -225,7 +249,7 @@ class RecordWriter:
         format: Format,
         codec: Codec,
         path: str = "",
-        parallel: bool = False,
+        parallel: bool | None = None,
         batch_bytes: int = DEFAULT_BATCH_BYTES,
         batch_records: int = DEFAULT_BATCH_RECORDS,
         write_size: int = DEFAULT_WRITE_SIZE,
@@ -237,8 +261,10 @@ class RecordWriter:
         self._batch_records = check_positive("batch_records", batch_records)
         check_positive("write_size", write_size)
         check_positive("queue_depth", queue_depth)
-        if not isinstance(parallel, bool):
-            raise ConfigurationError(f"parallel must be True or False, got {parallel!r}")
+        if parallel is None:
+            parallel = default_parallel(codec)
+        elif not isinstance(parallel, bool):
+            raise ConfigurationError(f"parallel must be True, False or None, got {parallel!r}")
         self._path = path
         self._encoder = make_encoder(format)
         self._encode_many = self._encoder.encode_many
@@ -262,7 +288,7 @@ class RecordWriter:
         # (which every line over _limit is): compress now, or refuse the line.
         self._lines_max = min(self._batch_records, BATCH_RECORDS)
         self._big = min(self._limit, max(1, self._batch_bytes >> 3))
-        compressor, offloaded = make_compressor(codec, parallel=parallel)
+        compressor, offloaded = make_compressor(codec)
         inner = CompressingSink(target, compressor, write_size, gather_size(codec))
         self._inner = inner
         self._seal_codec = codec.name if seal and can_seal(codec.name) else None
