@@ -214,6 +214,53 @@ def test_exactly_one_part_is_a_single_put(bucket: str) -> None:
     assert info.hashes
 
 
+@pytest.mark.parametrize(
+    ("size", "parts"),
+    [(5 * MiB + 1, 0), (10 * MiB, 0), (10 * MiB + 1, 3), (0, 0)],
+    ids=["just-over-a-part", "at-the-cutoff", "just-over-the-cutoff", "empty"],
+)
+@pytest.mark.parametrize("chunk", [MiB, 3 * MiB + 7, None], ids=["1MiB", "odd", "whole"])
+def test_a_known_size_up_to_the_cutoff_is_one_put(
+    bucket: str, size: int, parts: int, chunk: int | None
+) -> None:
+    """part_size 5 MiB, 1 part in flight: the cutoff is (1 + 1) x 5 MiB; a writer told
+    the size sends one PutObject up to it (an MD5 ETag), multipart above it."""
+    store = s3_store(bucket, part_size=5 * MiB, max_concurrency=1)
+    body = bytes(range(251)) * (size // 251) + b"z" * (size % 251)
+    key = f"known-{uuid4().hex}.bin"
+    with store.open_writer(key, size_hint=size) as writer:
+        step = chunk or max(size, 1)
+        for start in range(0, size, step):
+            writer.write(body[start : start + step])
+    info = store.get_file_info(key)
+    assert info.etag is not None
+    assert info.etag.endswith(f"-{parts}") if parts else "-" not in info.etag
+    assert store.read_bytes(key) == body
+
+
+@pytest.mark.parametrize("hint", [0, MiB, 10 * MiB])
+def test_more_data_than_the_size_hint_turns_to_multipart(bucket: str, hint: int) -> None:
+    store = s3_store(bucket, part_size=5 * MiB, max_concurrency=1)
+    chunks = [bytes([i]) * (2 * MiB + i) for i in range(8)]  # 16 MiB + 28 bytes
+    key = f"wrong-hint-{uuid4().hex}.bin"
+    with store.open_writer(key, size_hint=hint) as writer:
+        for piece in chunks:
+            writer.write(piece)
+    info = store.get_file_info(key)
+    assert info.etag is not None
+    assert "-" in info.etag
+    assert store.read_bytes(key) == b"".join(chunks)
+    assert not incomplete_uploads(bucket)
+
+
+def test_a_create_only_put_of_known_size_keeps_the_existing_object(bucket: str) -> None:
+    store = s3_store(bucket, part_size=5 * MiB)
+    store.write("taken.bin", b"first")
+    with pytest.raises(AlreadyExists):
+        store.write("taken.bin", b"s" * (12 * MiB))  # one conditional PUT, refused
+    assert store.read_bytes("taken.bin") == b"first"
+
+
 def test_multipart_etag_matches_the_service(bucket: str) -> None:
     client = shared_client()
     key = f"etag-{uuid4().hex}"
@@ -252,7 +299,7 @@ def test_a_retried_complete_that_already_succeeded_is_success(bucket: str) -> No
         raise client_error("NoSuchUpload", 404, "CompleteMultipartUpload")
 
     client.complete_multipart_upload = complete_then_lose_the_answer
-    store.write("lost.bin", b"l" * (6 * MiB))
+    store.write("lost.bin", io.BytesIO(b"l" * (6 * MiB)))  # a stream: multipart
     assert store.read_bytes("lost.bin") == b"l" * (6 * MiB)
     store.close()
 

@@ -58,13 +58,15 @@ ADDRESSING_STYLES = ("auto", "path", "virtual")
 RETRY_MODES = ("standard", "adaptive", "legacy")
 
 
-def layout(part_size: int) -> PartLayout:
-    """The part layout of the S3 writer for a configured ``part_size``."""
+def layout(part_size: int, single_put_max: int = 0) -> PartLayout:
+    """The part layout of the S3 writer for a configured ``part_size`` (and the largest
+    object of known size it sends with one ``PutObject``)."""
     return PartLayout(
         part_size,
         max_parts=MAX_PARTS,
         max_part_size=MAX_PART_SIZE,
         growth_interval=PART_GROWTH_INTERVAL,
+        single_put_max=single_put_max,
     )
 
 
