@@ -24,10 +24,10 @@ the steadier figure on a shared machine, as in the other benchmarks):
   objects (rclone's upload, with its ``mtime`` entries), with default options.
   ``--download-only`` measures only these (the upload is rclone's, untimed), for
   both trees.
-- The big tree to S3 twice: with the S3 backend's default 8 MiB parts (the files
-  go up in two parts; a multipart ETag is no MD5, so a no-op needs a HEAD per
-  object for the ``md5chksum`` entry) and with a part size above the file size
-  (one part each, as rclone's 200 MiB upload cutoff makes them).
+- The big tree to S3 twice: with the S3 backend's defaults (8 MiB parts, 4 in
+  flight: a file of known size up to 40 MiB goes up in one PutObject, as
+  rclone's 200 MiB upload cutoff sends it) and with a part size above the file
+  size (one part each).
 - RSS growth of a 1M-key memory -> memory sync (1 % copied, updated and deleted),
   in a fresh interpreter (``VmHWM`` after ``clear_refs``).
 

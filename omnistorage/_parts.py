@@ -4,8 +4,10 @@ One rule for every backend that uploads in parts, so that the writer that cuts
 the parts and the code that must predict them (the sync engine computing the
 ETag S3 will list for a local file) can never disagree:
 
-- with the total size known (``size_hint``), the first part size is grown, in
-  whole MiB, so that the object fits in ``max_parts`` parts;
+- with the total size known (``size_hint``), an object of at most
+  ``single_put_max`` bytes (or one part) goes up in one request; a bigger one
+  has its first part size grown, in whole MiB, so that it fits in
+  ``max_parts`` parts;
 - without it, the part size doubles every ``growth_interval`` parts (capped at
   ``max_part_size``), so any object below the service's limit fits even when
   its size is unknown up front. Memory stays bounded by about
@@ -32,12 +34,15 @@ class PartLayout:
         max_parts: the service's part-count limit.
         max_part_size: the service's largest part.
         growth_interval: parts between two doublings when the size is unknown.
+        single_put_max: the largest object the writer sends in one request when
+            told its size (0: only what fits in one part).
     """
 
     part_size: int
     max_parts: int = 10_000
     max_part_size: int = 5 * GiB
     growth_interval: int = 900
+    single_put_max: int = 0
 
     def base(self, size_hint: int | None) -> int:
         """The first part size: ``part_size``, grown (in whole MiB) so ``size_hint`` fits."""
@@ -53,9 +58,10 @@ class PartLayout:
 
     def lengths(self, size: int) -> list[int] | None:
         """The parts an object of ``size`` bytes is cut into when the writer is told its
-        size; ``None`` when it fits in one part (one request, no multipart upload)."""
+        size; ``None`` when it goes up in one request (no multipart upload): it fits in
+        one part or in ``single_put_max``."""
         base = self.base(size)
-        if size <= base:
+        if size <= base or size <= self.single_put_max:
             return None
         lengths: list[int] = []
         left, number = size, 1

@@ -144,7 +144,13 @@ class _Observed(Layer):
         self._timed("rmdir", key, lambda: self._extended().rmdir(key))
 
     def open_pinned(self, key: str) -> PinnedReader:
-        pinned = self._timed("open_read", key, lambda: self._extended().open_pinned(key))
+        started = perf_counter()
+        try:
+            pinned = self._extended().open_pinned(key)
+        except BaseException as exc:
+            self.observe("open_read", key, perf_counter() - started, 0, exc)
+            raise
+        self.observe("open_read", key, perf_counter() - started, 0, None)
         return _ObservedPin(self, key, pinned)
 
 
@@ -236,9 +242,14 @@ class _ObservedPin(PinnedReader):
         self.version = inner.version
 
     def read_range(self, offset: int, length: int) -> bytes:
-        return self._layer._timed(
-            "read_range", self._key, lambda: self._inner.read_range(offset, length)
-        )
+        started = perf_counter()
+        try:
+            data = self._inner.read_range(offset, length)
+        except BaseException as exc:
+            self._layer.observe("read_range", self._key, perf_counter() - started, 0, exc)
+            raise
+        self._layer.observe("read_range", self._key, perf_counter() - started, len(data), None)
+        return data
 
     def close(self) -> None:
         self._inner.close()

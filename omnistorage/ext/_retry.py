@@ -205,16 +205,20 @@ class RetryLayer(Layer):
 
     def new_reader(self, key: str, *, offset: int = 0, length: int | None = None) -> BinaryIO:
         if self._pinned_reads:
-            pin = self.open_pinned(key)
-            end = pin.size if length is None else min(pin.size, offset + length)
+            ext = self._extended()
+            pinned = self._call(lambda: ext.open_pinned(key))
+            end = pinned.size if length is None else min(pinned.size, offset + length)
             if end - offset <= _SMALL:
-                # Small objects are read in one pinned request: nothing left to resume.
+                # Small objects are read in one pinned request (retried as one): nothing
+                # left to resume.
                 try:
-                    data = pin.read_range(offset, max(end - offset, 0)) if end > offset else b""
+                    if end <= offset:
+                        return io.BytesIO(b"")
+                    size = end - offset
+                    return io.BytesIO(self._call(lambda: pinned.read_range(offset, size)))
                 finally:
-                    pin.close()
-                return io.BytesIO(data)
-            return _PinnedStream(pin, offset, length)  # type: ignore[return-value]
+                    pinned.close()
+            return _PinnedStream(_RetriedPin(pinned, self), offset, length)  # type: ignore[return-value]
         return self._call(lambda: self.inner.new_reader(key, offset=offset, length=length))
 
     # ------------------------------------------------------------ copies

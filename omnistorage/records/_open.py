@@ -85,7 +85,8 @@ def open_writer(
             ``max_record_size``, ``fieldnames``, ``framing`` … Codec options:
             ``level``, ``threads`` (zstd worker threads), ``implementation``
             (gzip) … Writer options: ``parallel`` (compress off the calling
-            thread; see :class:`RecordWriter`), ``batch_bytes`` (default 128 KiB),
+            thread; default: zstd where two or more CPUs are usable, unless
+            ``threads=0`` is given; see :class:`RecordWriter`), ``batch_bytes`` (default 128 KiB),
             ``batch_records`` (4096), ``write_size`` (1 MiB), ``queue_depth``
             (4, parallel mode), and the store writer's ``content_type`` and
             ``metadata``.
@@ -112,7 +113,7 @@ def open_writer(
             codec=layers.codec,
             path=key,
             seal=seal,
-            **record_writer_options(own),
+            **record_writer_options(own, options),
         )
     except BaseException:
         with contextlib.suppress(Exception):  # the configuration error is the one to report
@@ -120,11 +121,13 @@ def open_writer(
         raise
 
 
-def record_writer_options(own: Mapping[str, Any]) -> dict[str, Any]:
+def record_writer_options(own: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
     """The :class:`RecordWriter` options among a records function's own ``options``,
-    with their defaults."""
+    with their defaults. ``given`` is every option the caller passed: an explicit
+    ``threads=0`` (compress on the calling thread) turns the default parallel mode off."""
+    serial = given.get("threads") == 0 and not isinstance(given.get("threads"), bool)
     return {
-        "parallel": own.get("parallel", False),
+        "parallel": own.get("parallel", False if serial else None),
         "batch_bytes": own.get("batch_bytes", DEFAULT_BATCH_BYTES),
         "batch_records": own.get("batch_records", DEFAULT_BATCH_RECORDS),
         "write_size": own.get("write_size", DEFAULT_WRITE_SIZE),

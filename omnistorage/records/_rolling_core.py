@@ -154,7 +154,7 @@ class RollingCore:
         own = layers.options
         self._format = layers.format
         self._codec = layers.codec
-        self._writer_options = record_writer_options(own)
+        self._writer_options = record_writer_options(own, options)
         self._content_type: str | None = own.get("content_type")
         self._metadata: Mapping[str, str] | None = own.get("metadata")
         self._if_exists = if_exists

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import sys
 import warnings
 from collections.abc import Callable, Iterable
@@ -55,22 +56,45 @@ ENCODE_ERRORS = (DataError, TypeError, ValueError)
 BATCH_RECORDS = 128
 
 
+#: Encoded bytes gathered per hand-off to the worker thread in parallel mode: each
+#: hand-off costs GIL switches (the worker takes the GIL back after every compress
+#: call while the caller encodes); at 64 KiB they cost about a sixth of the work.
+HANDOFF_BYTES = 1 << 20
+
 #: Input bytes per libzstd job when zstd compresses on worker threads.
 MT_JOB_SIZE = 1 << 20
 
 
-def make_compressor(codec: Codec, *, parallel: bool) -> tuple[Compressor, bool]:
-    """A compressor for ``codec``, and whether it already compresses on worker threads.
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
 
-    zstd is multi-threaded when the codec sets ``threads`` or in parallel
-    mode (one libzstd worker unless the codec asks for more), in jobs of
-    :data:`MT_JOB_SIZE` unless the codec sets ``job_size``: memory stays
-    bounded and the output is a standard stream, one frame per ``flush``.
+
+def default_parallel(codec: Codec) -> bool:
+    """Whether a writer compresses on a worker thread unless told: zstd on a single
+    libzstd thread (``threads=0``), where the process may use two or more CPUs.
+
+    zstd costs most of a writer's time and releases the GIL, so the caller's
+    thread encoding while a worker compresses beats one thread doing both;
+    the other codecs cost less than the encoding (see :class:`RecordWriter`).
     """
-    if isinstance(codec, ZstdCodec) and (codec.threads or parallel):
-        threaded = dataclasses.replace(
-            codec, threads=codec.threads or 1, job_size=codec.job_size or MT_JOB_SIZE
-        )
+    return isinstance(codec, ZstdCodec) and codec.threads == 0 and usable_cpus() >= 2
+
+
+def make_compressor(codec: Codec) -> tuple[Compressor, bool]:
+    """A compressor for ``codec``, and whether it compresses on libzstd's worker threads.
+
+    zstd is multi-threaded when the codec sets ``threads`` (``n > 0`` or
+    ``-1``), in jobs of :data:`MT_JOB_SIZE` unless the codec sets
+    ``job_size``: memory stays bounded and the output is a standard stream,
+    one frame per ``flush``, its blocks split otherwise than a single
+    thread's.
+    """
+    if isinstance(codec, ZstdCodec) and codec.threads:
+        threaded = dataclasses.replace(codec, job_size=codec.job_size or MT_JOB_SIZE)
         return threaded.compressor(), True
     return codec.compressor(), False
 
@@ -133,7 +157,8 @@ class RecordWriter:
     bytes go to the store in chunks of about ``write_size``. Memory stays
     bounded by those sizes (at most 128 lines of ``batch_bytes / 8`` each
     wait to be compressed, typically a few KiB; plus, in parallel mode,
-    ``queue_depth`` batches or a few 1 MiB zstd jobs, and the codec's own
+    ``queue_depth + 1`` hand-offs of 1 MiB, or a few 1 MiB jobs of
+    multi-threaded zstd, and the codec's own
     window) whatever the stream length. (If record sizes swing by orders of
     magnitude, one ``write_many`` batch can hold up to 128 big records:
     lower ``batch_records`` then.)
@@ -156,20 +181,26 @@ class RecordWriter:
     collection of an unclosed writer (with a ``ResourceWarning``) publish
     nothing.
 
-    **Parallel mode** (``parallel=True``) takes compression off the calling
-    thread, which then only encodes. zstd is compressed by libzstd's own
-    worker threads (one, or the codec's ``threads=N``), which need no GIL,
-    in jobs of 1 MiB so memory stays bounded; the output is a standard zstd
-    stream with the same frames (one per ``flush``), its blocks split
-    differently. Other codecs compress and write on one Python worker
-    thread fed through a queue of ``queue_depth`` batches; their output is
-    byte-for-byte the serial output. Those codecs release the GIL while they
-    compress but the encoding holds it, so the worker pays off when
-    compression costs more than encoding (zlib gzip) or when the store's
-    writes block; for ISA-L gzip, snappy and ``none``,
-    whose compression is cheaper than the encoding, the hand-offs cost more
-    than they save on a local store: leave it off there. ``threads=N``
-    alone (a zstd codec option) also uses libzstd's workers.
+    **Parallel mode** takes compression off the calling thread, which then
+    only encodes: the compressor and the store writes run on one Python
+    worker thread fed through a queue of ``queue_depth`` batches of 1 MiB
+    (or ``batch_bytes`` if larger; memory grows by at most ``queue_depth +
+    1`` of them). The output is byte-for-byte the serial output (the same
+    compressor sees the same bytes; a frame or member ends at the same
+    flushes; the same seal). ``parallel=None`` (default) turns it on for
+    zstd compressed on one libzstd thread (``threads=0``, zstd's default)
+    when the process may use two or more CPUs: zstd costs most of a writer's time
+    and releases the GIL, so encoding overlaps it. ``parallel=False`` (or
+    ``threads=0`` given explicitly to :func:`~omnistorage.records.open_writer`)
+    keeps everything on the calling thread. The other codecs also release
+    the GIL while they compress, so the worker pays off when compression
+    costs more than encoding (zlib gzip) or when the store's writes block;
+    for ISA-L gzip, snappy and ``none``, whose compression is cheaper than
+    the encoding, the hand-offs cost more than they save on a local store,
+    so they are off unless asked for. zstd with ``threads=N`` (a codec
+    option, ``N > 0`` or ``-1``) compresses on libzstd's own worker threads
+    instead, in jobs of 1 MiB so memory stays bounded: a standard zstd
+    stream with the same frames, its blocks split differently.
 
     **The seal.** On :meth:`close`, an object compressed with gzip, zstd or
     snappy ends with a seal (:mod:`omnistorage.compression`): a marker that
@@ -225,7 +256,7 @@ class RecordWriter:
         format: Format,
         codec: Codec,
         path: str = "",
-        parallel: bool = False,
+        parallel: bool | None = None,
         batch_bytes: int = DEFAULT_BATCH_BYTES,
         batch_records: int = DEFAULT_BATCH_RECORDS,
         write_size: int = DEFAULT_WRITE_SIZE,
@@ -237,8 +268,10 @@ class RecordWriter:
         self._batch_records = check_positive("batch_records", batch_records)
         check_positive("write_size", write_size)
         check_positive("queue_depth", queue_depth)
-        if not isinstance(parallel, bool):
-            raise ConfigurationError(f"parallel must be True or False, got {parallel!r}")
+        if parallel is None:
+            parallel = default_parallel(codec)
+        elif not isinstance(parallel, bool):
+            raise ConfigurationError(f"parallel must be True, False or None, got {parallel!r}")
         self._path = path
         self._encoder = make_encoder(format)
         self._encode_many = self._encoder.encode_many
@@ -262,14 +295,14 @@ class RecordWriter:
         # (which every line over _limit is): compress now, or refuse the line.
         self._lines_max = min(self._batch_records, BATCH_RECORDS)
         self._big = min(self._limit, max(1, self._batch_bytes >> 3))
-        compressor, offloaded = make_compressor(codec, parallel=parallel)
+        compressor, offloaded = make_compressor(codec)
         inner = CompressingSink(target, compressor, write_size, gather_size(codec))
         self._inner = inner
         self._seal_codec = codec.name if seal and can_seal(codec.name) else None
         # Multi-threaded zstd compresses on libzstd's threads already (without
         # the GIL); a Python worker thread on top of it only adds hand-offs.
         self._sink: Sink = (
-            ThreadedSink(inner, queue_depth, self._batch_bytes)
+            ThreadedSink(inner, queue_depth, max(self._batch_bytes, HANDOFF_BYTES))
             if parallel and not offloaded
             else inner
         )

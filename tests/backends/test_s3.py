@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import io
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -120,6 +121,7 @@ class TestS3Conformance(StoreConformance):
     variants = (*StoreConformance.variants, *SLOW_SERVER_WRAPPER_VARIANTS)
     many_keys = 250  # with list_page_size=100: still three pages
     abandoned_write_size = 11 * MiB  # past two 5 MiB parts: a multipart upload is open
+    large_size = 11 * MiB  # past the single-PUT cutoff of a known size (2 x 5 MiB)
 
     leftover_times_are_real = False  # moto dates every multipart upload 2010-11-10
     expected_failures = S3_GAPS
@@ -141,8 +143,9 @@ class TestS3Conformance(StoreConformance):
 
     @pytest.fixture
     def empty_store(self, class_bucket: str) -> Store:
-        # 5 MiB parts: the suite's 6 MiB object goes through a multipart upload.
-        return s3_store(class_bucket, part_size=5 * MiB, list_page_size=100)
+        # 5 MiB parts, one in flight: a known size up to 10 MiB is one PutObject, the
+        # suite's 11 MiB object goes through a multipart upload.
+        return s3_store(class_bucket, part_size=5 * MiB, max_concurrency=1, list_page_size=100)
 
     def second_handle(self, store: Store) -> Store:
         endpoint, region = settings()
@@ -365,10 +368,15 @@ def test_abort_and_dropped_writers_leave_no_multipart_upload(bucket: str) -> Non
 # (racing completes could both win); scripts/moto_server.py applies changing requests one
 # at a time, as S3 decides each condition atomically, so both sizes are held to it here.
 @pytest.mark.parametrize(
-    "size", [pytest.param(1000, id="single-put"), pytest.param(6 * MiB, id="multipart")]
+    "size",
+    [
+        pytest.param(1000, id="single-put"),
+        pytest.param(6 * MiB, id="put-of-known-size-over-a-part"),
+        pytest.param(11 * MiB, id="multipart"),
+    ],
 )
 def test_sixteen_racing_create_only_writers_have_one_winner(bucket: str, size: int) -> None:
-    store = s3_store(bucket, part_size=5 * MiB, max_concurrency=2)
+    store = s3_store(bucket, part_size=5 * MiB, max_concurrency=1)  # one PUT up to 10 MiB
 
     def payload(i: int) -> bytes:
         return bytes([i]) * size
@@ -414,12 +422,16 @@ def test_create_only_requests_carry_if_none_match(bucket: str) -> None:
     for operation in ("PutObject", "CompleteMultipartUpload"):
         client.meta.events.register(f"before-send.s3.{operation}", record)
     store.write("small", b"x")
-    store.write("large", b"y" * (6 * MiB))
+    store.write("known", b"k" * (6 * MiB))  # size known, under the cutoff: one PUT
+    store.write("large", io.BytesIO(b"y" * (6 * MiB)))  # a stream: multipart
     store.write("small", b"z", overwrite=True)
-    store.write("large", b"w" * (6 * MiB), overwrite=True)
+    store.write("known", b"j" * (6 * MiB), overwrite=True)
+    store.write("large", io.BytesIO(b"w" * (6 * MiB)), overwrite=True)
     assert sent == [
         ("PutObject", b"*"),
+        ("PutObject", b"*"),
         ("CompleteMultipartUpload", b"*"),
+        ("PutObject", None),
         ("PutObject", None),
         ("CompleteMultipartUpload", None),
     ]

@@ -113,7 +113,7 @@ def _rclone(*flags: str) -> Callable[[Store, str, Path], None]:
 
 
 def _ours(store: Store, path: str, _: Path) -> None:
-    store.write(path, DATA)  # multipart, with a CRC32 per part
+    store.write(path, io.BytesIO(DATA))  # a stream (size unknown): multipart, CRC32 per part
 
 
 def _our_copy(store: Store, path: str, _: Path) -> None:
@@ -177,7 +177,7 @@ def test_moto_serves_a_copied_composite_checksum_as_a_whole_object_one(
     s3: Store, tmp_path: Path
 ) -> None:
     """The emulator quirk of the module docstring, shown step by step."""
-    s3.write("m.bin", DATA)  # our multipart upload: a composite CRC32 over two parts
+    s3.write("m.bin", io.BytesIO(DATA))  # our multipart upload: composite CRC32, two parts
     before = checksum_headers(s3, "m.bin")
     assert before["x-amz-checksum-type"] == "COMPOSITE"
     assert before["x-amz-checksum-crc32"].endswith("-2")

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
 import botocore.exceptions
 import pytest
 from botocore.client import BaseClient
+from botocore.utils import parse_timestamp as botocore_parse_timestamp
+from hypothesis import given
+from hypothesis import strategies as st
 
 from omnistorage import Store
 from omnistorage.backends.s3 import ObjectChangedError, ObjectExistsError, S3Backend
@@ -23,6 +27,7 @@ from omnistorage.backends.s3._config import (
     MAX_PARTS,
     MIN_PART_SIZE,
     layout,
+    parse_timestamp,
 )
 from omnistorage.backends.s3._errors import classify
 from omnistorage.backends.s3._writer import multipart_etag
@@ -214,6 +219,53 @@ def test_exactly_one_part_is_a_single_put(bucket: str) -> None:
     assert info.hashes
 
 
+@pytest.mark.parametrize(
+    ("size", "parts"),
+    [(5 * MiB + 1, 0), (10 * MiB, 0), (10 * MiB + 1, 3), (0, 0)],
+    ids=["just-over-a-part", "at-the-cutoff", "just-over-the-cutoff", "empty"],
+)
+@pytest.mark.parametrize("chunk", [MiB, 3 * MiB + 7, None], ids=["1MiB", "odd", "whole"])
+def test_a_known_size_up_to_the_cutoff_is_one_put(
+    bucket: str, size: int, parts: int, chunk: int | None
+) -> None:
+    """part_size 5 MiB, 1 part in flight: the cutoff is (1 + 1) x 5 MiB; a writer told
+    the size sends one PutObject up to it (an MD5 ETag), multipart above it."""
+    store = s3_store(bucket, part_size=5 * MiB, max_concurrency=1)
+    body = bytes(range(251)) * (size // 251) + b"z" * (size % 251)
+    key = f"known-{uuid4().hex}.bin"
+    with store.open_writer(key, size_hint=size) as writer:
+        step = chunk or max(size, 1)
+        for start in range(0, size, step):
+            writer.write(body[start : start + step])
+    info = store.get_file_info(key)
+    assert info.etag is not None
+    assert info.etag.endswith(f"-{parts}") if parts else "-" not in info.etag
+    assert store.read_bytes(key) == body
+
+
+@pytest.mark.parametrize("hint", [0, MiB, 10 * MiB])
+def test_more_data_than_the_size_hint_turns_to_multipart(bucket: str, hint: int) -> None:
+    store = s3_store(bucket, part_size=5 * MiB, max_concurrency=1)
+    chunks = [bytes([i]) * (2 * MiB + i) for i in range(8)]  # 16 MiB + 28 bytes
+    key = f"wrong-hint-{uuid4().hex}.bin"
+    with store.open_writer(key, size_hint=hint) as writer:
+        for piece in chunks:
+            writer.write(piece)
+    info = store.get_file_info(key)
+    assert info.etag is not None
+    assert "-" in info.etag
+    assert store.read_bytes(key) == b"".join(chunks)
+    assert not incomplete_uploads(bucket)
+
+
+def test_a_create_only_put_of_known_size_keeps_the_existing_object(bucket: str) -> None:
+    store = s3_store(bucket, part_size=5 * MiB)
+    store.write("taken.bin", b"first")
+    with pytest.raises(AlreadyExists):
+        store.write("taken.bin", b"s" * (12 * MiB))  # one conditional PUT, refused
+    assert store.read_bytes("taken.bin") == b"first"
+
+
 def test_multipart_etag_matches_the_service(bucket: str) -> None:
     client = shared_client()
     key = f"etag-{uuid4().hex}"
@@ -252,7 +304,7 @@ def test_a_retried_complete_that_already_succeeded_is_success(bucket: str) -> No
         raise client_error("NoSuchUpload", 404, "CompleteMultipartUpload")
 
     client.complete_multipart_upload = complete_then_lose_the_answer
-    store.write("lost.bin", b"l" * (6 * MiB))
+    store.write("lost.bin", io.BytesIO(b"l" * (6 * MiB)))  # a stream: multipart
     assert store.read_bytes("lost.bin") == b"l" * (6 * MiB)
     store.close()
 
@@ -458,3 +510,68 @@ def test_a_server_that_ignores_range_still_gives_the_slice() -> None:
         )
         assert backend.new_reader("k", offset=3, length=4).read() == b"3456"
     assert backend.as_native(BaseClient) is client
+
+
+# ---------------------------------------------------------------- listing timestamps
+
+
+@given(
+    when=st.datetimes(
+        min_value=datetime(1970, 1, 1), max_value=datetime(9999, 1, 1), timezones=st.just(UTC)
+    ),
+    spelling=st.sampled_from(
+        ["%Y-%m-%dT%H:%M:%S.{ms}Z", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%fZ"]
+    ),
+)
+def test_listing_timestamps_parse_as_botocore_parses_them(when: datetime, spelling: str) -> None:
+    text = when.strftime(spelling.replace("{ms}", f"{when.microsecond // 1000:03d}"))
+    ours = parse_timestamp(text)
+    assert ours == botocore_parse_timestamp(text)  # the same instant
+    assert ours.utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Mon, 23 Nov 2026 21:43:17 GMT",  # an HTTP date (HeadObject's Last-Modified)
+        "2026-11-23T21:43:17+01:00",
+        "2026-11-23T21:43:17+01:00Z",  # an offset and a Z: not read as UTC by us
+        "1795470197",
+    ],
+)
+def test_other_timestamps_go_to_botocore(text: str) -> None:
+    try:
+        expected = botocore_parse_timestamp(text)
+    except ValueError:
+        with pytest.raises(ValueError, match="Invalid timestamp"):
+            parse_timestamp(text)
+        return
+    assert parse_timestamp(text) == expected
+
+
+@pytest.mark.parametrize("text", ["2026-13-45T99:99:99.000Z", "not a timeZ", "Z"])
+def test_a_malformed_timestamp_raises_as_botocore_does(text: str) -> None:
+    with pytest.raises(ValueError, match="Invalid timestamp"):
+        botocore_parse_timestamp(text)
+    with pytest.raises(ValueError, match="Invalid timestamp"):
+        parse_timestamp(text)
+
+
+def test_a_built_client_lists_modified_times_in_utc(bucket: str) -> None:
+    endpoint, region = settings()
+    store = s3_store(
+        bucket,
+        client=None,
+        endpoint_url=endpoint,
+        region=region,
+        access_key_id="k",
+        secret_access_key="s",
+    )
+    before = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=2)
+    store.write("timed.bin", b"t")
+    (listed,) = store.list_files("", recursive=True)
+    assert listed.modified is not None
+    assert listed.modified.utcoffset() == timedelta(0)
+    assert before <= listed.modified <= datetime.now(UTC) + timedelta(seconds=2)
+    assert listed.modified == store.get_file_info("timed.bin").modified
+    store.close()

@@ -8,6 +8,7 @@ a real conflict (another writer's object) must still raise AlreadyExists.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from uuid import uuid4
 
@@ -49,30 +50,38 @@ def _complete(request: ProxiedRequest) -> bool:
 
 
 @pytest.mark.parametrize(
-    ("size", "match"),
-    [(1000, _single_put), (11 * MiB, _complete)],
-    ids=["put-object", "complete-multipart-upload"],
+    ("size", "match", "stream"),
+    [(1000, _single_put, False), (11 * MiB, _single_put, False), (11 * MiB, _complete, True)],
+    ids=["put-object", "put-object-of-known-size-over-a-part", "complete-multipart-upload"],
 )
 def test_a_create_only_write_whose_reply_was_lost_succeeds(
-    proxied: tuple[Store, FaultProxy], size: int, match: object
+    proxied: tuple[Store, FaultProxy], size: int, match: object, stream: bool
 ) -> None:
     store, proxy = proxied
     body = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
     fault = proxy.add(Fault(match))  # type: ignore[arg-type]
-    store.write("mine.bin", body)
+    store.write("mine.bin", io.BytesIO(body) if stream else body)  # a stream: size unknown
     assert len(fault.hits) == 1  # the reply really was dropped once
     assert store.read_bytes("mine.bin") == body
 
 
-@pytest.mark.parametrize("size", [1000, 11 * MiB], ids=["put-object", "multipart"])
+@pytest.mark.parametrize(
+    ("size", "stream"),
+    [(1000, False), (11 * MiB, False), (11 * MiB, True)],
+    ids=["put-object", "put-object-of-known-size-over-a-part", "multipart"],
+)
 def test_another_writers_object_is_still_a_conflict(
-    proxied: tuple[Store, FaultProxy], size: int
+    proxied: tuple[Store, FaultProxy], size: int, stream: bool
 ) -> None:
-    store, _ = proxied
+    store, proxy = proxied
     store.write("theirs.bin", b"their bytes")
+    body = b"y" * size
+    before = len(proxy.requests)
     with pytest.raises(AlreadyExists):
-        store.write("theirs.bin", b"y" * size)
+        store.write("theirs.bin", io.BytesIO(body) if stream else body)
     assert store.read_bytes("theirs.bin") == b"their bytes"
+    uploads = [r for r in proxy.requests[before:] if "uploads" in r.query]
+    assert not uploads  # create-only fails before any part is sent, on both paths
 
 
 # ------------------------------------------------------------------ conditional deletes

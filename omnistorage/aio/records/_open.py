@@ -46,7 +46,7 @@ def open_writer(
     """
     layers = resolve_layers(key, format, compression, options, WRITER_OPTIONS)
     own = layers.options
-    writer_options = record_writer_options(own)
+    writer_options = record_writer_options(own, options)
     check_parallel(layers.codec, writer_options["parallel"])
     metadata = sealed_metadata(store, layers.codec, seal, own.get("metadata"))
     target = store.open_writer(

@@ -10,6 +10,7 @@ layer exists once and the async writer holds only the sends.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterable, Generator, Iterable
 from itertools import islice
 from types import TracebackType
@@ -73,7 +74,8 @@ class AsyncRecordWriter:
     chunks of about ``write_size`` bytes are awaited into the store as they fill,
     ``close()`` seals and publishes. Compression runs on the event loop, in steps of
     ``batch_bytes`` (64 KiB: well under a millisecond with zstd); ``parallel=True``
-    (zstd only) moves it to libzstd's worker threads.
+    (zstd only) moves it to libzstd's worker threads (one unless the codec sets
+    ``threads``). ``None`` (default) and ``False`` compress on the event loop.
 
     An exception or a cancellation inside the ``async with`` block aborts: nothing is
     published. A failure of the store aborts the object and every later call raises
@@ -90,7 +92,7 @@ class AsyncRecordWriter:
         format: Format,
         codec: Codec,
         path: str = "",
-        parallel: bool = False,
+        parallel: bool | None = None,
         batch_bytes: int = DEFAULT_BATCH_BYTES,
         batch_records: int = DEFAULT_BATCH_RECORDS,
         write_size: int = DEFAULT_WRITE_SIZE,
@@ -98,13 +100,15 @@ class AsyncRecordWriter:
         seal: bool = True,
     ) -> None:
         check_parallel(codec, parallel)
+        if parallel is True and isinstance(codec, ZstdCodec) and not codec.threads:
+            codec = dataclasses.replace(codec, threads=1)  # libzstd's worker, no Python thread
         self._outbox = _Outbox()
         self._core = RecordWriter(
             self._outbox,
             format=format,
             codec=codec,
             path=path,
-            parallel=parallel,
+            parallel=False,  # the outbox is drained by the event loop: no Python thread
             batch_bytes=batch_bytes,
             batch_records=batch_records,
             write_size=write_size,

@@ -17,7 +17,7 @@ from omnistorage._io import LimitedReader
 from omnistorage._tempname import is_temp_name
 from omnistorage._times import from_ns
 from omnistorage.backends.local._probe import folding
-from omnistorage.backends.local._reader import OneVersionReader, version_token
+from omnistorage.backends.local._reader import OneVersionReader, identity, version_token
 from omnistorage.backends.local._resolve import RootDir, SymlinkRefused, split
 from omnistorage.backends.local._staged import abort_staged, publish_staged
 from omnistorage.backends.local._writer import (
@@ -350,6 +350,7 @@ class _LocalPinned(PinnedReader):
         self._fd = fd
         self.size = info.st_size
         self.version = version_token(info)
+        self._identity = identity(info)  # the token's fields, compared unformatted
 
     def read_range(self, offset: int, length: int) -> bytes:
         if self._fd < 0:
@@ -363,7 +364,7 @@ class _LocalPinned(PinnedReader):
             parts.append(chunk)
             offset += len(chunk)
             length -= len(chunk)
-        if version_token(os.fstat(self._fd)) != self.version:
+        if identity(os.fstat(self._fd)) != self._identity:
             # Rewritten in place (a rename leaves this descriptor on the old version).
             raise ObjectChanged("the file changed while it was read (rewritten in place)")
         return parts[0] if len(parts) == 1 else b"".join(parts)

@@ -24,7 +24,7 @@ from typing import Any
 
 from omnistorage.errors import ObjectChanged
 
-__all__ = ["OneVersionReader", "version_token"]
+__all__ = ["OneVersionReader", "identity", "version_token"]
 
 
 def version_token(info: os.stat_result) -> str:
@@ -37,7 +37,7 @@ def version_token(info: os.stat_result) -> str:
     )
 
 
-def _identity(info: os.stat_result) -> tuple[int, int, int, int, int]:
+def identity(info: os.stat_result) -> tuple[int, int, int, int, int]:
     """:func:`version_token`'s fields, compared without formatting them."""
     return (info.st_dev, info.st_ino, info.st_mtime_ns, info.st_ctime_ns, info.st_size)
 
@@ -48,7 +48,7 @@ class OneVersionReader(io.FileIO):
 
     def __init__(self, fd: int, info: os.stat_result) -> None:
         super().__init__(fd, "rb", closefd=True)
-        self._version = _identity(info)
+        self._version = identity(info)
         self._size = info.st_size
         self._pos = 0
         self._checked = -1  # the position the version was last checked at
@@ -56,7 +56,7 @@ class OneVersionReader(io.FileIO):
     def _check(self) -> None:
         if self._checked == self._pos:
             return  # nothing read since the last check
-        if _identity(os.fstat(self.fileno())) != self._version:
+        if identity(os.fstat(self.fileno())) != self._version:
             raise ObjectChanged(
                 "the file changed while it was read (rewritten in place); the bytes read "
                 "are not one version"

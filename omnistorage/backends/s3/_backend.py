@@ -3,7 +3,9 @@
 What it does, and how it keeps the Store's contract:
 
 - **Writes** stream through :class:`~omnistorage.backends.s3._writer.S3Writer`:
-  one ``PutObject`` for objects that end within one part, else a multipart
+  one ``PutObject`` for objects that end within one part or whose size the
+  caller gave (``size_hint``) up to ``(max_concurrency + 1) x part_size``
+  (40 MiB by default), else a multipart
   upload with at most ``max_concurrency`` parts in flight, each part carrying
   a CRC32 checksum S3 verifies (as boto3's ``upload_file`` does). Nothing is
   visible before ``close()``; an abort or a failure aborts the multipart upload.
@@ -156,7 +158,8 @@ class S3Backend(ExtendedBackend):
         part_size: the multipart part size (at least 5 MiB; grown automatically
             to stay under 10,000 parts).
         max_concurrency: parts in flight per upload (and blocks fetched ahead per
-            parallel read, and parts per multipart copy).
+            parallel read, and parts per multipart copy). A write of known size up
+            to ``(max_concurrency + 1) x part_size`` is one ``PutObject``.
         read_concurrency: ranged ``GetObject`` calls in flight per read of an object
             larger than ``read_block_size``; ``1`` (the default) streams one ``GetObject``.
             Parallel reads help on AWS, where one connection is slower than the
@@ -241,7 +244,9 @@ class S3Backend(ExtendedBackend):
         self._endpoint = without_userinfo(endpoint_url or self._client.meta.endpoint_url)
         self._region = region or self._client.meta.region_name
         self._upload = UploadSettings(self._client, bucket, part_size, max_concurrency)
-        self._features = replace(_FEATURES, multipart=layout(part_size))
+        self._features = replace(
+            _FEATURES, multipart=layout(part_size, self._upload.single_put_limit())
+        )
         self._read = ReadSettings(self._client, bucket, read_concurrency, read_block_size, budget)
         self._copy = CopySettings(self._client, bucket, multipart_copy_threshold, max_concurrency)
         self._page_size = list_page_size

@@ -11,6 +11,7 @@ the 5 TiB S3 limit fits. Memory stays bounded by about
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
@@ -35,6 +36,7 @@ __all__ = [
     "build_client",
     "chain_secrets",
     "layout",
+    "parse_timestamp",
     "parse_url",
     "without_userinfo",
 ]
@@ -58,13 +60,15 @@ ADDRESSING_STYLES = ("auto", "path", "virtual")
 RETRY_MODES = ("standard", "adaptive", "legacy")
 
 
-def layout(part_size: int) -> PartLayout:
-    """The part layout of the S3 writer for a configured ``part_size``."""
+def layout(part_size: int, single_put_max: int = 0) -> PartLayout:
+    """The part layout of the S3 writer for a configured ``part_size`` (and the largest
+    object of known size it sends with one ``PutObject``)."""
     return PartLayout(
         part_size,
         max_parts=MAX_PARTS,
         max_part_size=MAX_PART_SIZE,
         growth_interval=PART_GROWTH_INTERVAL,
+        single_put_max=single_put_max,
     )
 
 
@@ -102,9 +106,17 @@ def build_client(
     """A boto3 S3 client. Without explicit keys the normal boto3 credential chain is used.
     With ``retry_budget`` botocore's retries are bounded by it (:func:`bound_retries`)."""
     import boto3.session
+    import botocore.session
     from botocore.config import Config
 
+    core = botocore.session.get_session()
+    # botocore parses each listed key's LastModified with dateutil: half a listing's
+    # client time. ISO 8601 times go through datetime.fromisoformat instead.
+    core.get_component("response_parser_factory").set_parser_defaults(
+        timestamp_parser=parse_timestamp
+    )
     session = boto3.session.Session(
+        botocore_session=core,
         aws_access_key_id=access_key_id,
         aws_secret_access_key=secret_access_key,
         aws_session_token=session_token,
@@ -125,6 +137,25 @@ def build_client(
     if retry_budget is not None:
         bound_retries(client, retry_budget)
     return client
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """A timestamp of an S3 answer, as botocore's default parser reads it, but ISO 8601
+    UTC times (``2026-01-02T03:04:05.000Z``: every listing entry) parsed by
+    :meth:`datetime.fromisoformat`, a hundred times faster than dateutil. Anything else
+    (HTTP dates of headers, epoch numbers) goes to botocore's parser, which raises on
+    what it cannot read."""
+    if isinstance(value, str) and len(value) >= 20 and value[-1] == "Z" and value[10] == "T":
+        try:
+            naive = datetime.fromisoformat(value[:-1])
+        except ValueError:
+            pass
+        else:
+            if naive.tzinfo is None:  # "…+01:00Z" is no UTC time: botocore decides
+                return naive.replace(tzinfo=UTC)
+    from botocore.utils import parse_timestamp as botocore_parse
+
+    return botocore_parse(value)
 
 
 _STARTED = "omnistorage_started"

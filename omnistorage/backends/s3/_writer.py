@@ -2,6 +2,13 @@
 
 - Data is buffered up to the current part size. An object that ends within
   one part is sent with one ``PutObject`` on :meth:`S3Writer.close`.
+- When the caller gives the size (``size_hint``: ``Store.write`` of bytes,
+  sync from the listing) and it is at most the single-PUT cutoff
+  (:meth:`UploadSettings.single_put_limit`: ``(max_concurrency + 1) x
+  part_size``, the memory a multipart upload may hold anyway), the object is
+  buffered whole and sent with one ``PutObject`` too: one request instead of
+  create, parts and complete. If more data than that arrives (a wrong
+  hint), the writer turns to a multipart upload from the buffered data on.
 - Otherwise a multipart upload starts when the second part begins; parts go
   out on a small thread pool with at most ``max_concurrency`` in flight, so
   memory stays near ``(max_concurrency + 1) x part size``. Part sizes follow
@@ -75,6 +82,11 @@ class UploadSettings:
     part_size: int
     max_concurrency: int
 
+    def single_put_limit(self) -> int:
+        """The largest object a writer given its size sends with one ``PutObject``: the
+        memory a multipart upload holds (parts in flight plus the one filling)."""
+        return (self.max_concurrency + 1) * self.part_size
+
 
 def multipart_etag(part_etags: list[str]) -> str:
     """The ETag S3 gives a completed multipart upload with these part ETags."""
@@ -96,8 +108,12 @@ class S3Writer(Writer):
         self._s = settings
         self._key = key
         self._options = options
-        self._layout = layout(settings.part_size)
+        self._layout = layout(settings.part_size, settings.single_put_limit())
         self._base = self._layout.base(options.size_hint)
+        # Bytes that may be buffered for one PutObject (0: stream in parts as they fill).
+        limit = self._layout.single_put_max
+        hint = options.size_hint
+        self._single = limit if hint is not None and hint <= limit else 0
         self._buffer = bytearray()
         self._parts_sent = 0
         self._upload_id: str | None = None
@@ -113,6 +129,19 @@ class S3Writer(Writer):
             raise ValueError(f"write to a finished S3 writer for {self._key!r}")
         view = memoryview(data).cast("B")
         size = view.nbytes
+        if self._single:
+            if len(self._buffer) + size <= self._single:
+                self._buffer += view
+                return size
+            # More than the caller said: stream in parts from here, the buffer first.
+            self._single = 0
+            buffered, self._buffer = self._buffer, bytearray()
+            self._stream(memoryview(buffered))
+        self._stream(view)
+        return size
+
+    def _stream(self, view: memoryview) -> None:
+        """Buffer ``view`` into parts, sending each full part that more data follows."""
         while view.nbytes:
             target = self._layout.size_of(self._parts_sent + 1, self._base)
             if len(self._buffer) >= target:
@@ -127,7 +156,6 @@ class S3Writer(Writer):
             room = target - len(self._buffer)
             self._buffer += view[:room]
             view = view[room:]
-        return size
 
     def close(self) -> None:
         if self._done:
