@@ -167,7 +167,7 @@ class TaskAttempt:
                 codec=layers.codec,
                 path=path,
                 seal=seal,
-                **record_writer_options(own),
+                **record_writer_options(own, options),
             )
         except BaseException:
             with contextlib.suppress(Exception):
