@@ -27,6 +27,7 @@ from omnistorage.models import HashType
 
 __all__ = [
     "BASIC_FEATURES",
+    "MUTATING_CAPABILITIES",
     "Capability",
     "ETagKind",
     "Features",
@@ -80,6 +81,23 @@ class Capability(enum.StrEnum):
     of the version it reads, from the same response (S3's ``GetObject`` headers) and as
     ``get_file_info`` gives it, so reading a file and knowing its size, mtime, ETag,
     content type and user metadata cost one request, not two."""
+
+
+MUTATING_CAPABILITIES = frozenset(
+    {
+        Capability.WRITE,
+        Capability.DELETE,
+        Capability.COPY,
+        Capability.MOVE,
+        Capability.ATOMIC_WRITE,
+        Capability.CONDITIONAL_WRITE,
+        Capability.MKDIR,
+        Capability.SET_MOD_TIME,
+        Capability.USER_METADATA,
+        Capability.CONTENT_TYPE,
+    }
+)
+"""The capabilities that change data: a read-only driver or layer declares none of them."""
 
 
 class ETagKind(enum.StrEnum):

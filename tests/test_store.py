@@ -21,7 +21,7 @@ from omnistorage import (
     Writer,
 )
 from omnistorage.capabilities import Capability, Features
-from omnistorage.driver import ExtendedBackend
+from omnistorage.driver import ExtendedBackend, PinnedReader
 from omnistorage.models import ObjectInfo
 
 
@@ -34,6 +34,7 @@ class FlakyBackend(ExtendedBackend):
 
     name = "flaky"
     secret_values = ("hunter2-secret",)
+    may_declare = MemoryBackend.may_declare
 
     def __init__(self, fail: set[str], *, temporary: bool = True) -> None:
         self.inner = MemoryBackend()
@@ -90,6 +91,10 @@ class FlakyBackend(ExtendedBackend):
     def move(self, src: str, dst: str, *, overwrite: bool) -> None:
         self._maybe("move")
         self.inner.move(src, dst, overwrite=overwrite)
+
+    def open_pinned(self, key: str) -> PinnedReader:
+        self._maybe("open_pinned")
+        return self.inner.open_pinned(key)
 
 
 class _FlakyWriter(Writer):

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import NoReturn
 
+from omnistorage._bound import refusal
 from omnistorage.capabilities import Capability, Features
 from omnistorage.driver import WriteOptions, Writer
 from omnistorage.ext._layer import Layer
@@ -39,6 +40,8 @@ _WRITES = frozenset(
 class ReadOnlyLayer(Layer):
     """Reads, lists and stats pass through; everything that changes data is refused."""
 
+    may_declare = Layer.may_declare - _WRITES
+
     def features(self) -> Features:
         inner = super().features()
         return inner.with_capabilities(inner.capabilities - _WRITES)
@@ -46,26 +49,34 @@ class ReadOnlyLayer(Layer):
     def _refuse(self, what: str) -> NoReturn:
         raise PermissionError(f"{what}: the store is read-only")
 
+    @refusal
     def new_writer(self, key: str, options: WriteOptions) -> Writer:
         self._refuse(f"write {key!r}")
 
+    @refusal
     def delete(self, key: str) -> None:
         self._refuse(f"delete {key!r}")
 
+    @refusal
     def delete_many(self, keys: Iterable[str]) -> None:
         self._refuse("delete")
 
+    @refusal
     def copy(self, src: str, dst: str, *, overwrite: bool) -> None:
         self._refuse(f"copy to {dst!r}")
 
+    @refusal
     def move(self, src: str, dst: str, *, overwrite: bool) -> None:
         self._refuse(f"move {src!r}")
 
+    @refusal
     def mkdir(self, key: str) -> None:
         self._refuse(f"mkdir {key!r}")
 
+    @refusal
     def rmdir(self, key: str) -> None:
         self._refuse(f"rmdir {key!r}")
 
+    @refusal
     def remove_leftover(self, leftover: Leftover) -> None:
         self._refuse(f"cleanup {leftover.native!r}")

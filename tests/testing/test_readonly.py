@@ -9,8 +9,9 @@ from typing import BinaryIO
 import pytest
 
 from omnistorage import MemoryBackend, Store
-from omnistorage.capabilities import Capability, Features
-from omnistorage.ext import ReadOnlyLayer
+from omnistorage.capabilities import MUTATING_CAPABILITIES, Capability, Features
+from omnistorage.driver import WriteOptions, Writer
+from omnistorage.ext import Layer, ReadOnlyLayer
 from omnistorage.models import ObjectInfo
 from omnistorage.testing import READONLY_FIXTURE, ReadOnlyConformance
 
@@ -50,7 +51,19 @@ class TestReadOnlyMemoryBelowARoot(ReadOnlyConformance):
 # ------------------------------------------------------------ the suite can fail
 
 
-class _ClaimsWrites(ReadOnlyLayer):
+class _ClaimsWrites(Layer):
+    """Read-only in all but its declaration (not built on ``ReadOnlyBackend``, which
+    could not declare ``WRITE`` at all)."""
+
+    def features(self) -> Features:
+        inner = super().features()
+        return Features(inner.capabilities - MUTATING_CAPABILITIES | {Capability.WRITE})
+
+    def new_writer(self, key: str, options: WriteOptions) -> Writer:
+        raise PermissionError(f"write {key!r}: refused")
+
+
+class _ReadOnlyClaimsWrites(ReadOnlyLayer):
     def features(self) -> Features:
         inner = super().features()
         return Features(inner.capabilities | {Capability.WRITE}, inner.hash_types)
@@ -71,6 +84,16 @@ class _ForgetsDeepFiles(ReadOnlyLayer):
                 yield info
 
 
+class _StatsUndeclared(ReadOnlyLayer):
+    """Implements ``stat`` but may never declare ``METADATA``: the Store never calls it."""
+
+    may_declare = ReadOnlyLayer.may_declare - {Capability.METADATA}
+
+    def features(self) -> Features:
+        inner = super().features()
+        return inner.with_capabilities(inner.capabilities - {Capability.METADATA})
+
+
 @pytest.fixture
 def suite() -> TestReadOnlyMemory:
     return TestReadOnlyMemory()
@@ -82,6 +105,17 @@ def test_the_suite_fails_a_backend_that_declares_a_write_capability(
     store = Store(_ClaimsWrites(_populated()))
     with pytest.raises(AssertionError, match="write"):
         suite.test_declared_features_change_nothing_and_are_exercised(store)
+
+
+def test_a_read_only_layer_cannot_even_declare_a_write() -> None:
+    with pytest.raises(TypeError, match=r"_ReadOnlyClaimsWrites\.features\(\) declares"):
+        Store(_ReadOnlyClaimsWrites(_populated()))
+
+
+def test_the_suite_flags_a_method_without_its_capability(suite: TestReadOnlyMemory) -> None:
+    store = Store(_StatsUndeclared(_populated()))
+    with pytest.raises(AssertionError, match=r"implements stat\(\) but may not declare"):
+        suite.test_every_method_has_its_capability(store)
 
 
 def test_the_suite_fails_a_backend_whose_ranges_ignore_the_offset(

@@ -16,6 +16,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import urllib3
 
+from omnistorage._bound import refusal
 from omnistorage._net import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
@@ -115,6 +116,7 @@ class HTTPBackend(ExtendedBackend):
 
     name = "http"
     options_schema = OPTIONS
+    may_declare = frozenset().union(*(f.capabilities for f in _FEATURES.values()))
 
     def __init__(
         self,
@@ -275,24 +277,31 @@ class HTTPBackend(ExtendedBackend):
     def _refuse(self, what: str) -> NoReturn:
         raise ReadOnlyError(f"{what}: the http backend is read-only")
 
+    @refusal
     def new_writer(self, key: str, options: WriteOptions) -> Writer:
         self._refuse(f"write {key!r}")
 
+    @refusal
     def delete(self, key: str) -> None:
         self._refuse(f"delete {key!r}")
 
+    @refusal
     def delete_many(self, keys: Iterable[str]) -> None:
         self._refuse("delete")
 
+    @refusal
     def copy(self, src: str, dst: str, *, overwrite: bool) -> None:
         self._refuse(f"copy to {dst!r}")
 
+    @refusal
     def move(self, src: str, dst: str, *, overwrite: bool) -> None:
         self._refuse(f"move {src!r}")
 
+    @refusal
     def mkdir(self, key: str) -> None:
         self._refuse(f"mkdir {key!r}")
 
+    @refusal
     def rmdir(self, key: str) -> None:
         self._refuse(f"rmdir {key!r}")
 

@@ -62,6 +62,7 @@ from typing import Any, BinaryIO, Literal
 import pyarrow as pa
 from sqlalchemy import Engine, inspect, literal_column, select, table
 
+from omnistorage._bound import refusal
 from omnistorage.backends.sql._adbc import adbc_batches, check_adbc
 from omnistorage.backends.sql._base import SQLEngineBackend, check_database_url
 from omnistorage.backends.sql._mapping import (
@@ -157,6 +158,7 @@ class SQLQueryBackend(SQLEngineBackend):
 
     name = "sql-query"
     options_schema = OPTIONS
+    may_declare = _FEATURES.capabilities
 
     def __init__(
         self,
@@ -436,9 +438,11 @@ class SQLQueryBackend(SQLEngineBackend):
 
     # ------------------------------------------------------------ read-only
 
+    @refusal
     def new_writer(self, key: str, options: WriteOptions) -> Writer:
         raise PermissionError(f"the sql-query backend is read-only: cannot write {key!r}")
 
+    @refusal
     def delete(self, key: str) -> None:
         raise PermissionError(f"the sql-query backend is read-only: cannot delete {key!r}")
 
