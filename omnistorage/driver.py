@@ -74,16 +74,17 @@ import abc
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, BinaryIO, ClassVar, TypeVar
+from typing import Any, BinaryIO, ClassVar, NoReturn, TypeVar
 
 from omnistorage._bound import (
     bind_capabilities,
     implies,
     needs,
+    refusal,
     stand_in,
 )
 from omnistorage._times import from_ns, to_ns
-from omnistorage.capabilities import BASIC_FEATURES, Capability, Features
+from omnistorage.capabilities import BASIC_FEATURES, MUTATING_CAPABILITIES, Capability, Features
 from omnistorage.errors import Classification, ObjectChanged, classify_builtin
 from omnistorage.models import Leftover, Location, ObjectInfo
 from omnistorage.options import OptionSchema
@@ -93,6 +94,7 @@ __all__ = [
     "ExtendedBackend",
     "ObjectChanged",
     "PinnedReader",
+    "ReadOnlyBackend",
     "WriteOptions",
     "Writer",
     "as_extended",
@@ -374,6 +376,74 @@ class ExtendedBackend(Backend):
 
 
 bind_capabilities(ExtendedBackend)  # its own features() answers are checked too
+
+
+class ReadOnlyBackend(ExtendedBackend):
+    """The refusals of a driver that changes nothing, written once: every write, delete,
+    copy, move, folder change and leftover removal raises :attr:`refusal_error` with
+    ``"<what>: <subject> is read-only"`` (the Store refuses them earlier, with
+    ``CapabilityNotSupported`` before any I/O, since such a driver declares none of the
+    capabilities that change data; these refusals are for callers of the driver itself).
+
+    Subclass it first (``class HTTPBackend(ReadOnlyBackend)``, or before another base:
+    ``class ReadOnlyLayer(ReadOnlyBackend, Layer)``). :attr:`may_declare` excludes every
+    capability that changes data, and a refusal implements no capability: a read-only
+    class that declares one fails when it is defined. A subclass lists in
+    :attr:`may_declare` the read capabilities it has (``READ`` and ``LIST`` here).
+    """
+
+    may_declare = frozenset({Capability.READ, Capability.LIST})
+    refusal_error: ClassVar[type[PermissionError]] = PermissionError
+    """The error every refusal raises (a ``PermissionError``: classified
+    ``PERMISSION_DENIED``)."""
+    refusal_subject: ClassVar[str | None] = None
+    """What the message calls the read-only thing; ``None``: ``"the <name> backend"``."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        changing = cls.may_declare & MUTATING_CAPABILITIES
+        if changing:
+            names = ", ".join(f"Capability.{c.name}" for c in sorted(changing))
+            raise TypeError(
+                f"{cls.__module__}.{cls.__qualname__} is read-only but may declare {names}, "
+                "which change data: leave them out of may_declare"
+            )
+        super().__init_subclass__(**kwargs)
+
+    def _refuse(self, what: str) -> NoReturn:
+        subject = self.refusal_subject or f"the {self.name} backend"
+        raise self.refusal_error(f"{what}: {subject} is read-only")
+
+    @refusal
+    def new_writer(self, key: str, options: WriteOptions) -> Writer:
+        self._refuse(f"write {key!r}")
+
+    @refusal
+    def delete(self, key: str) -> None:
+        self._refuse(f"delete {key!r}")
+
+    @refusal
+    def delete_many(self, keys: Iterable[str]) -> None:
+        self._refuse("delete")
+
+    @refusal
+    def copy(self, src: str, dst: str, *, overwrite: bool) -> None:
+        self._refuse(f"copy to {dst!r}")
+
+    @refusal
+    def move(self, src: str, dst: str, *, overwrite: bool) -> None:
+        self._refuse(f"move {src!r}")
+
+    @refusal
+    def mkdir(self, key: str) -> None:
+        self._refuse(f"mkdir {key!r}")
+
+    @refusal
+    def rmdir(self, key: str) -> None:
+        self._refuse(f"rmdir {key!r}")
+
+    @refusal
+    def remove_leftover(self, leftover: Leftover) -> None:
+        self._refuse(f"cleanup {leftover.native!r}")
 
 
 def as_extended(backend: Backend) -> ExtendedBackend | None:

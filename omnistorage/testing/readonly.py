@@ -82,7 +82,7 @@ from omnistorage.errors import (
     StorageError,
 )
 from omnistorage.store import Store
-from omnistorage.testing._driver import DriverClassTests
+from omnistorage.testing._driver import DriverClassTests, ReadOnlyDriverTests
 from omnistorage.testing._marks import CAPABILITY_TESTS, covers, requires
 from omnistorage.testing._recorder import Recorder
 from omnistorage.testing._tree import (
@@ -109,7 +109,7 @@ _MODEL = settings(
 # ---------------------------------------------------------------- the suite
 
 
-class ReadOnlyConformance(DriverClassTests):
+class ReadOnlyConformance(DriverClassTests, ReadOnlyDriverTests):
     """Behaviour every read-only backend must show (see the module docstring).
 
     Subclasses set :attr:`backend_name` and define a ``populated_store``

@@ -84,6 +84,13 @@ class _ForgetsDeepFiles(ReadOnlyLayer):
                 yield info
 
 
+class _WritesWhenAskedDirectly(ReadOnlyLayer):
+    """Declares no change, but its driver deletes when asked directly."""
+
+    def delete(self, key: str) -> None:
+        self.inner.delete(key)
+
+
 class _StatsUndeclared(ReadOnlyLayer):
     """Implements ``stat`` but may never declare ``METADATA``: the Store never calls it."""
 
@@ -110,6 +117,14 @@ def test_the_suite_fails_a_backend_that_declares_a_write_capability(
 def test_a_read_only_layer_cannot_even_declare_a_write() -> None:
     with pytest.raises(TypeError, match=r"_ReadOnlyClaimsWrites\.features\(\) declares"):
         Store(_ReadOnlyClaimsWrites(_populated()))
+
+
+def test_the_suite_fails_a_driver_that_writes_when_asked_directly(
+    suite: TestReadOnlyMemory,
+) -> None:
+    store = Store(_WritesWhenAskedDirectly(_populated()))
+    with pytest.raises(BaseException, match="DID NOT RAISE"):
+        suite.test_the_driver_itself_refuses_every_change(store, READONLY_FIXTURE)
 
 
 def test_the_suite_flags_a_method_without_its_capability(suite: TestReadOnlyMemory) -> None:
