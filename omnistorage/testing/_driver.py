@@ -1,5 +1,6 @@
 """Conformance tests of the driver itself: capabilities bound to their methods
-(:mod:`omnistorage._bound`), and the refusals of a read-only driver."""
+(:mod:`omnistorage._bound`), the refusals of a read-only driver, and (read-only) the
+info its reader carries."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from collections.abc import Callable, Mapping
 import pytest
 
 from omnistorage._bound import check_class, undeclared_methods
+from omnistorage.capabilities import Capability
 from omnistorage.driver import WriteOptions, as_extended
 from omnistorage.errors import ErrorKind
 from omnistorage.models import Leftover
 from omnistorage.store import Store
+from omnistorage.testing._marks import requires
 
 __all__ = ["DriverClassTests", "ReadOnlyDriverTests"]
 
@@ -63,3 +66,14 @@ class ReadOnlyDriverTests:
         for path, data in files.items():
             assert store.read_bytes(path) == data
         assert not store.is_file("refused-target.txt")
+
+    @requires(Capability.READ_INFO, Capability.METADATA)
+    def test_a_read_carries_the_info_stat_gives(
+        self, store: Store, files: Mapping[str, bytes]
+    ) -> None:
+        for path, data in sorted(files.items())[:8]:
+            expected = store.get_file_info(path)
+            with store.read(path) as stream:
+                assert stream.read() == data
+                info = stream.info  # type: ignore[attr-defined]
+            assert info == expected, path

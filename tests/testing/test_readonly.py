@@ -3,6 +3,7 @@ fixture, and fails on read-only backends that break the contract it checks."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -101,6 +102,16 @@ class _StatsUndeclared(ReadOnlyLayer):
         return inner.with_capabilities(inner.capabilities - {Capability.METADATA})
 
 
+class _StaleInfo(ReadOnlyLayer):
+    """Its readers carry an info that is not the version they read."""
+
+    def new_reader(self, key: str, *, offset: int = 0, length: int | None = None) -> BinaryIO:
+        with super().new_reader(key, offset=offset, length=length) as inner:
+            stream = io.BytesIO(inner.read())
+        stream.info = ObjectInfo(key, size=123_456_789)  # type: ignore[attr-defined]
+        return stream
+
+
 @pytest.fixture
 def suite() -> TestReadOnlyMemory:
     return TestReadOnlyMemory()
@@ -165,3 +176,12 @@ def test_the_fixture_has_the_shapes_the_suite_promises() -> None:
     assert any(not key.isascii() for key in keys)
     assert any("%2e%2e" in key for key in keys)
     assert not any(segment.startswith(".") for key in keys for segment in key.split("/"))
+
+
+def test_the_suite_fails_a_reader_whose_info_is_not_what_stat_gives(
+    suite: TestReadOnlyMemory,
+) -> None:
+    store = Store(_StaleInfo(_populated()))
+    assert store.supports(Capability.READ_INFO)
+    with pytest.raises(AssertionError):
+        suite.test_a_read_carries_the_info_stat_gives(store, READONLY_FIXTURE)
