@@ -27,6 +27,7 @@ from omnistorage.models import HashType
 
 __all__ = [
     "BASIC_FEATURES",
+    "MUTATING_CAPABILITIES",
     "Capability",
     "ETagKind",
     "Features",
@@ -86,6 +87,24 @@ class Capability(enum.StrEnum):
     (Azure ``If-Match``, GCS ``ifGenerationMatch``, S3 ``If-Match``, an inode check on
     local files): another writer's version is left alone (``PreconditionFailed``). What a
     mirror's and a composite's rollbacks use to undo only their own publish."""
+
+
+MUTATING_CAPABILITIES = frozenset(
+    {
+        Capability.WRITE,
+        Capability.DELETE,
+        Capability.COPY,
+        Capability.MOVE,
+        Capability.ATOMIC_WRITE,
+        Capability.CONDITIONAL_WRITE,
+        Capability.MKDIR,
+        Capability.SET_MOD_TIME,
+        Capability.USER_METADATA,
+        Capability.CONTENT_TYPE,
+        Capability.CONDITIONAL_DELETE,
+    }
+)
+"""The capabilities that change data: a read-only driver or layer declares none of them."""
 
 
 class ETagKind(enum.StrEnum):

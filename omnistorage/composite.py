@@ -116,6 +116,7 @@ class _TierBackend(ExtendedBackend):
     """The driver behind :class:`CompositeStore` (see the module docstring)."""
 
     name = "composite"
+    may_declare = frozenset({Capability.READ, Capability.LIST, *_WRITE_SIDE, *_READ_SIDE})
 
     def __init__(self, tiers: Sequence[Tier], write_tier: str | None, write_through: bool) -> None:
         names = [tier.name for tier in tiers]

@@ -58,6 +58,8 @@ WRITE_STEP = 1 << 20
 class Offload(AsyncBackend):
     """The async contract over the sync driver ``backend`` (see the module docstring)."""
 
+    may_declare = frozenset(Capability)  # whatever the sync driver declares
+
     def __init__(self, backend: Backend) -> None:
         self._inner = backend
         self._ext: ExtendedBackend | None = as_extended(backend)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import BinaryIO, TypeVar
 
-from omnistorage.capabilities import BASIC_FEATURES, Features
+from omnistorage.capabilities import BASIC_FEATURES, Capability, Features
 from omnistorage.driver import (
     Backend,
     ExtendedBackend,
@@ -36,6 +36,8 @@ T = TypeVar("T")
 
 class Layer(ExtendedBackend):
     """Forwards every driver call to ``inner``; subclasses override what they change."""
+
+    may_declare = frozenset(Capability)  # whatever the inner backend declares
 
     def __init__(self, inner: Backend) -> None:
         self.inner = inner

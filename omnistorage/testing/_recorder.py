@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
-from omnistorage.capabilities import BASIC_FEATURES, Features
+from omnistorage.capabilities import BASIC_FEATURES, Capability, Features
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer, as_extended
 from omnistorage.errors import Classification
 from omnistorage.models import Location, ObjectInfo
@@ -15,6 +15,8 @@ __all__ = ["Recorder"]
 
 class Recorder(ExtendedBackend):
     """Forwards to a driver and records every call, to show a refusal did no I/O."""
+
+    may_declare = frozenset(Capability)  # whatever the recorded backend declares
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
@@ -82,3 +84,6 @@ class Recorder(ExtendedBackend):
 
     def open_pinned(self, key: str) -> PinnedReader:
         return self._call("open_pinned", key)  # type: ignore[no-any-return]
+
+    def delete_version(self, key: str, version: str) -> None:
+        self._call("delete_version", key, version)

@@ -27,6 +27,7 @@ from omnistorage.errors import (
 )
 from omnistorage.models import HashType
 from omnistorage.store import Store
+from omnistorage.testing._driver import DriverClassTests
 from omnistorage.testing._facts import FactTests
 from omnistorage.testing._integrity import IntegrityTests
 from omnistorage.testing._marks import CAPABILITY_TESTS, covers, requires
@@ -101,7 +102,7 @@ def _check_conflicts_allowed(store: Store, conflicts: list[WriteConflict], backe
         assert conflict.op == "write", conflict.op
 
 
-class StoreConformance(IntegrityTests, FactTests, OwnershipTests):
+class StoreConformance(IntegrityTests, FactTests, OwnershipTests, DriverClassTests):
     """Behaviour every backend must show. Subclasses set :attr:`backend_name` and
     define an ``empty_store`` fixture; see :mod:`omnistorage.testing`."""
 
