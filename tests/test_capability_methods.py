@@ -53,6 +53,27 @@ def test_every_optional_method_of_the_contract_is_bound_to_its_capability() -> N
     assert expected == ASYNC_METHODS  # the two contracts bind the same pairs
 
 
+# Capabilities that are a behaviour of methods every driver has (how a write, a read or
+# a listing behaves), not a method of their own. A new capability is either bound to a
+# method (``@needs``) or added here with its reason.
+BEHAVIOURS = {
+    Capability.ATOMIC_WRITE: "how new_writer publishes",
+    Capability.CONDITIONAL_WRITE: "how new_writer's create-only publish races",
+    Capability.RANGE_READ: "how new_reader serves an offset",
+    Capability.GLOB: "how list filters",
+    Capability.SET_MOD_TIME: "what new_writer stores (WriteOptions.modified)",
+    Capability.USER_METADATA: "what new_writer stores and stat returns",
+    Capability.CONTENT_TYPE: "what new_writer stores and stat returns",
+    Capability.STREAMING: "when new_reader may start",
+    Capability.READ_INFO: "what new_reader's stream carries",
+}
+
+
+def test_every_capability_is_bound_to_a_method_or_is_a_behaviour_of_one() -> None:
+    assert set(SYNC_METHODS).isdisjoint(BEHAVIOURS)
+    assert set(SYNC_METHODS) | set(BEHAVIOURS) == set(Capability)
+
+
 # ------------------------------------------------------------ a driver that has it all
 
 
@@ -226,8 +247,22 @@ OPTIONAL = sorted(c for c, names in SYNC_METHODS.items() if not _is_basic(names)
 
 
 def _library_drivers() -> list[type[ExtendedBackend]]:
-    importlib.import_module("omnistorage.backends.http._backend")  # for their classes
-    importlib.import_module("omnistorage.backends.sql._query")
+    for module in (  # every module that defines a driver class, for its classes
+        "omnistorage.backends.azure",
+        "omnistorage.backends.channel",
+        "omnistorage.backends.gcs",
+        "omnistorage.backends.http._backend",
+        "omnistorage.backends.local",
+        "omnistorage.backends.s3",
+        "omnistorage.backends.sftp",
+        "omnistorage.backends.sql",
+        "omnistorage.backends.sql._query",
+        "omnistorage.composite",
+        "omnistorage.ext",
+        "omnistorage.multi",
+        "omnistorage.testing",
+    ):
+        importlib.import_module(module)
 
     found: list[type[ExtendedBackend]] = []
     pending: list[type[ExtendedBackend]] = [ExtendedBackend]
@@ -244,9 +279,20 @@ def test_every_library_driver_class_is_bound(capability: Capability) -> None:
     # Every driver class the package defines passed the check at import; taking the
     # capability's methods back to the contract's stand-ins makes each of them fail.
     drivers = _library_drivers()
-    assert {"HTTPBackend", "SQLQueryBackend", "MemoryBackend", "ReadOnlyLayer"} <= {
-        cls.__name__ for cls in drivers
-    }
+    assert {
+        "AzureBackend",
+        "GCSBackend",
+        "HTTPBackend",
+        "LocalBackend",
+        "MemoryBackend",
+        "MirrorBackend",
+        "ReadOnlyLayer",
+        "RetryLayer",
+        "S3Backend",
+        "SFTPBackend",
+        "SQLBlobBackend",
+        "SQLQueryBackend",
+    } <= {cls.__name__ for cls in drivers}
     stand_ins = {name: vars(ExtendedBackend)[name] for name in SYNC_METHODS[capability]}
     for cls in drivers:
         assert undeclared_methods(cls, cls.may_declare) == [], cls
