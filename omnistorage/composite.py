@@ -58,7 +58,12 @@ from omnistorage._glob import compile_glob
 from omnistorage._io import AtomicWriter
 from omnistorage._listing import Listing, OnInvalid, relay_skipped
 from omnistorage._times import ModTime
-from omnistorage.capabilities import Capability, Features, combine_replicas
+from omnistorage.capabilities import (
+    MUTATING_CAPABILITIES,
+    Capability,
+    Features,
+    combine_replicas,
+)
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer, as_extended
 from omnistorage.errors import (
     Classification,
@@ -74,17 +79,9 @@ from omnistorage.store import Store
 
 __all__ = ["CompositeStore", "Tier"]
 
-_WRITE_SIDE = (
-    Capability.WRITE,
-    Capability.DELETE,
-    Capability.ATOMIC_WRITE,
-    Capability.CONDITIONAL_WRITE,
-    Capability.MKDIR,
-    Capability.SET_MOD_TIME,
-    Capability.USER_METADATA,
-    Capability.CONTENT_TYPE,
-    Capability.CONDITIONAL_DELETE,
-)
+# The write tier's changes, but for server-side copy and move: the composite has no
+# copy() or move() of its own (a key's source and target may be on different tiers).
+_WRITE_SIDE = MUTATING_CAPABILITIES - {Capability.COPY, Capability.MOVE}
 _READ_SIDE = (Capability.METADATA, Capability.RANGE_READ, Capability.PINNED_READ)
 _KINDS = sorted(ErrorKind, key=lambda kind: -len(kind.value.__mro__))
 
