@@ -27,6 +27,7 @@ from omnistorage.models import HashType
 
 __all__ = [
     "BASIC_FEATURES",
+    "MUTATING_CAPABILITIES",
     "Capability",
     "ETagKind",
     "Features",
@@ -94,6 +95,25 @@ class Capability(enum.StrEnum):
     the same store configuration publish it later (create-only or overwriting, as the
     write asked) or abort it. A publish retried after a lost reply that finds its own object
     succeeds; another writer's object is ``AlreadyExists``."""
+
+
+MUTATING_CAPABILITIES = frozenset(
+    {
+        Capability.WRITE,
+        Capability.DELETE,
+        Capability.COPY,
+        Capability.MOVE,
+        Capability.ATOMIC_WRITE,
+        Capability.CONDITIONAL_WRITE,
+        Capability.MKDIR,
+        Capability.SET_MOD_TIME,
+        Capability.USER_METADATA,
+        Capability.CONTENT_TYPE,
+        Capability.CONDITIONAL_DELETE,
+        Capability.DEFERRED_PUBLISH,
+    }
+)
+"""The capabilities that change data: a read-only driver or layer declares none of them."""
 
 
 class ETagKind(enum.StrEnum):

@@ -58,7 +58,12 @@ from omnistorage._glob import compile_glob
 from omnistorage._io import AtomicWriter
 from omnistorage._listing import Listing, OnInvalid, relay_skipped
 from omnistorage._times import ModTime
-from omnistorage.capabilities import Capability, Features, combine_replicas
+from omnistorage.capabilities import (
+    MUTATING_CAPABILITIES,
+    Capability,
+    Features,
+    combine_replicas,
+)
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer, as_extended
 from omnistorage.errors import (
     Classification,
@@ -74,17 +79,14 @@ from omnistorage.store import Store
 
 __all__ = ["CompositeStore", "Tier"]
 
-_WRITE_SIDE = (
-    Capability.WRITE,
-    Capability.DELETE,
-    Capability.ATOMIC_WRITE,
-    Capability.CONDITIONAL_WRITE,
-    Capability.MKDIR,
-    Capability.SET_MOD_TIME,
-    Capability.USER_METADATA,
-    Capability.CONTENT_TYPE,
-    Capability.CONDITIONAL_DELETE,
-)
+# The write tier's changes, but for server-side copy and move: the composite has no
+# copy() or move() of its own (a key's source and target may be on different tiers), and
+# no staged publish (create-only across tiers is checked at close, not at a later publish).
+_WRITE_SIDE = MUTATING_CAPABILITIES - {
+    Capability.COPY,
+    Capability.MOVE,
+    Capability.DEFERRED_PUBLISH,
+}
 _READ_SIDE = (Capability.METADATA, Capability.RANGE_READ, Capability.PINNED_READ)
 _KINDS = sorted(ErrorKind, key=lambda kind: -len(kind.value.__mro__))
 
@@ -116,6 +118,7 @@ class _TierBackend(ExtendedBackend):
     """The driver behind :class:`CompositeStore` (see the module docstring)."""
 
     name = "composite"
+    may_declare = frozenset({Capability.READ, Capability.LIST, *_WRITE_SIDE, *_READ_SIDE})
 
     def __init__(self, tiers: Sequence[Tier], write_tier: str | None, write_through: bool) -> None:
         names = [tier.name for tier in tiers]

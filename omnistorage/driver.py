@@ -77,10 +77,17 @@ import abc
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, BinaryIO, ClassVar, TypeVar
+from typing import Any, BinaryIO, ClassVar, NoReturn, TypeVar
 
+from omnistorage._bound import (
+    bind_capabilities,
+    implies,
+    needs,
+    refusal,
+    stand_in,
+)
 from omnistorage._times import from_ns, to_ns
-from omnistorage.capabilities import BASIC_FEATURES, Features
+from omnistorage.capabilities import BASIC_FEATURES, MUTATING_CAPABILITIES, Capability, Features
 from omnistorage.errors import Classification, ObjectChanged, VersionMismatch, classify_builtin
 from omnistorage.models import Leftover, Location, ObjectInfo
 from omnistorage.options import OptionSchema
@@ -90,6 +97,7 @@ __all__ = [
     "ExtendedBackend",
     "ObjectChanged",
     "PinnedReader",
+    "ReadOnlyBackend",
     "VersionMismatch",
     "WriteOptions",
     "Writer",
@@ -222,10 +230,12 @@ class Backend(abc.ABC):
     """The constructor's options, declared once (:mod:`omnistorage.options`): what
     :meth:`check_config` checks, for configuration files and for the constructor alike."""
 
+    @needs(Capability.WRITE)
     @abc.abstractmethod
     def new_writer(self, key: str, options: WriteOptions) -> Writer:
         """Start a write to ``key``. May fail early (e.g. the folder is a file)."""
 
+    @needs(Capability.READ)
     @abc.abstractmethod
     def new_reader(self, key: str, *, offset: int = 0, length: int | None = None) -> BinaryIO:
         """Open ``key`` for streaming reads from ``offset`` for ``length`` bytes (``None``: to
@@ -240,10 +250,12 @@ class Backend(abc.ABC):
     def exists(self, key: str) -> bool:
         """True when a *file* is stored at ``key`` (folders do not count)."""
 
+    @needs(Capability.DELETE)
     @abc.abstractmethod
     def delete(self, key: str) -> None:
         """Delete the file at ``key``; deleting a missing key is not an error."""
 
+    @needs(Capability.LIST)
     @abc.abstractmethod
     def list(self, prefix: str, *, recursive: bool = True) -> Iterator[ObjectInfo]:
         """List under ``prefix`` (``""`` or ending with ``/``), lazily, in any order.
@@ -311,37 +323,62 @@ class Backend(abc.ABC):
 
 class ExtendedBackend(Backend):
     """The optional interface. The Store uses each method only where
-    :meth:`features` declares its capability, and falls back otherwise."""
+    :meth:`features` declares its capability, and falls back otherwise.
+
+    Each optional method is bound to the capability that needs it (``stat`` to
+    ``METADATA``, ``mkdir`` and ``rmdir`` to ``MKDIR``, ``copy``, ``move``,
+    ``delete_version`` to ``CONDITIONAL_DELETE``, ``open_pinned`` to ``PINNED_READ``;
+    see :mod:`omnistorage._bound`): a subclass lists in :attr:`may_declare` every
+    capability its :meth:`features` may declare, and defining a subclass that may
+    declare one without implementing its methods raises ``TypeError``. A subclass that
+    implements :meth:`list_leftovers` implements (or
+    refuses) :meth:`remove_leftover` too."""
 
     folders_are_markers: bool = False
     """True when folders are zero-size ``name/`` markers (object stores), not real ones."""
+    may_declare: ClassVar[frozenset[Capability]] = BASIC_FEATURES.capabilities
+    """Every capability this class's :meth:`features` may declare (features may depend on
+    configuration; this is their union). Checked against the methods when the class is
+    defined; :meth:`features` refuses to declare more (``TypeError``)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        bind_capabilities(cls)
 
     def features(self) -> Features:
-        """What this backend really does (see :mod:`omnistorage.capabilities`)."""
+        """What this backend really does (see :mod:`omnistorage.capabilities`).
+
+        Whatever it answers lies within :attr:`may_declare` (else ``TypeError``)."""
         return BASIC_FEATURES
 
-    def stat(self, key: str) -> ObjectInfo:  # Capability.METADATA
+    @needs(Capability.METADATA)
+    def stat(self, key: str) -> ObjectInfo:
         """Info for the file at ``key``; a missing file raises a ``NOT_FOUND`` error.
         With ``MKDIR``, a real folder returns ``is_dir=True``."""
         raise NotImplementedError
 
-    def mkdir(self, key: str) -> None:  # Capability.MKDIR
+    @needs(Capability.MKDIR)
+    def mkdir(self, key: str) -> None:
         """Create the folder ``key`` and its parents; an existing folder is fine."""
         raise NotImplementedError
 
-    def rmdir(self, key: str) -> None:  # Capability.MKDIR
+    @needs(Capability.MKDIR)
+    def rmdir(self, key: str) -> None:
         """Remove the empty folder ``key`` (``DIRECTORY_NOT_EMPTY`` if it is not)."""
         raise NotImplementedError
 
-    def copy(self, src: str, dst: str, *, overwrite: bool) -> None:  # Capability.COPY
+    @needs(Capability.COPY)
+    def copy(self, src: str, dst: str, *, overwrite: bool) -> None:
         """Copy a file server-side; ``overwrite=False`` fails with ``ALREADY_EXISTS``."""
         raise NotImplementedError
 
-    def move(self, src: str, dst: str, *, overwrite: bool) -> None:  # Capability.MOVE
+    @needs(Capability.MOVE)
+    def move(self, src: str, dst: str, *, overwrite: bool) -> None:
         """Move a file server-side; ``overwrite=False`` fails with ``ALREADY_EXISTS``."""
         raise NotImplementedError
 
-    def delete_version(self, key: str, version: str) -> None:  # Capability.CONDITIONAL_DELETE
+    @needs(Capability.CONDITIONAL_DELETE)
+    def delete_version(self, key: str, version: str) -> None:
         """Delete the file at ``key`` only while it is still ``version`` (a
         :attr:`Writer.version`), atomically against other writers. Another version there
         raises something ``classify_error`` calls ``PRECONDITION_FAILED`` and is left
@@ -349,14 +386,14 @@ class ExtendedBackend(Backend):
         means: ``version`` is no longer at ``key``."""
         raise NotImplementedError
 
-    def open_pinned(self, key: str) -> PinnedReader:  # Capability.PINNED_READ
+    @needs(Capability.PINNED_READ)
+    def open_pinned(self, key: str) -> PinnedReader:
         """Pin the version of the file at ``key`` that is there now (see :class:`PinnedReader`).
         A missing file raises a ``NOT_FOUND`` error."""
         raise NotImplementedError
 
-    def publish_staged(  # Capability.DEFERRED_PUBLISH
-        self, key: str, staged: Mapping[str, Any], *, overwrite: bool
-    ) -> str | None:
+    @needs(Capability.DEFERRED_PUBLISH)
+    def publish_staged(self, key: str, staged: Mapping[str, Any], *, overwrite: bool) -> str | None:
         """Publish at ``key`` what a :meth:`Writer.stage` for ``key`` staged; return the
         published version (as :attr:`Writer.version`). ``staged`` came from outside: check
         every field at this point and raise :class:`~omnistorage._staging.TokenRejected`
@@ -366,19 +403,20 @@ class ExtendedBackend(Backend):
         that is gone (aborted, or published and replaced since) raises ``NOT_FOUND``."""
         raise NotImplementedError
 
-    def abort_staged(
-        self, key: str, staged: Mapping[str, Any]
-    ) -> None:  # Capability.DEFERRED_PUBLISH
+    @needs(Capability.DEFERRED_PUBLISH)
+    def abort_staged(self, key: str, staged: Mapping[str, Any]) -> None:
         """Discard what :meth:`Writer.stage` staged for ``key``; gone already is fine. Never
         touches a published object. The same checks of ``staged`` as :meth:`publish_staged`."""
         raise NotImplementedError
 
+    @implies("remove_leftover")
     def list_leftovers(self, prefix: str) -> Iterator[Leftover]:
         """What crashed writers left under ``prefix`` (``""`` or ending with ``/``): temp
         files, incomplete multipart uploads, uncommitted blocks … including those of writers
         that may still be running (the Store filters by age). Nothing by default."""
         return iter(())
 
+    @stand_in
     def remove_leftover(self, leftover: Leftover) -> None:
         """Remove one leftover reported by :meth:`list_leftovers`; gone already is fine."""
         raise NotImplementedError
@@ -393,6 +431,90 @@ class ExtendedBackend(Backend):
         """Delete several files (batched where the service allows). Missing keys are fine."""
         for key in keys:
             self.delete(key)
+
+
+bind_capabilities(ExtendedBackend)  # its own features() answers are checked too
+
+
+class ReadOnlyBackend(ExtendedBackend):
+    """The refusals of a driver that changes nothing, written once: every write, delete,
+    conditional delete, copy, move, folder change and leftover removal raises
+    :attr:`refusal_error` with ``"<what>: <subject> is read-only"`` (the Store refuses
+    them earlier, with ``CapabilityNotSupported`` before any I/O, since such a driver
+    declares none of the capabilities that change data; these refusals are for callers
+    of the driver itself).
+
+    Subclass it first (``class HTTPBackend(ReadOnlyBackend)``, or before another base:
+    ``class ReadOnlyLayer(ReadOnlyBackend, Layer)``). :attr:`may_declare` excludes every
+    capability that changes data, and a refusal implements no capability: a read-only
+    class that declares one fails when it is defined. A subclass lists in
+    :attr:`may_declare` the read capabilities it has (``READ`` and ``LIST`` here).
+    """
+
+    may_declare = frozenset({Capability.READ, Capability.LIST})
+    refusal_error: ClassVar[type[PermissionError]] = PermissionError
+    """The error every refusal raises (a ``PermissionError``: classified
+    ``PERMISSION_DENIED``)."""
+    refusal_subject: ClassVar[str | None] = None
+    """What the message calls the read-only thing; ``None``: ``"the <name> backend"``."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        changing = cls.may_declare & MUTATING_CAPABILITIES
+        if changing:
+            names = ", ".join(f"Capability.{c.name}" for c in sorted(changing))
+            raise TypeError(
+                f"{cls.__module__}.{cls.__qualname__} is read-only but may declare {names}, "
+                "which change data: leave them out of may_declare"
+            )
+        super().__init_subclass__(**kwargs)
+
+    def _refuse(self, what: str) -> NoReturn:
+        subject = self.refusal_subject or f"the {self.name} backend"
+        raise self.refusal_error(f"{what}: {subject} is read-only")
+
+    @refusal
+    def new_writer(self, key: str, options: WriteOptions) -> Writer:
+        self._refuse(f"write {key!r}")
+
+    @refusal
+    def delete(self, key: str) -> None:
+        self._refuse(f"delete {key!r}")
+
+    @refusal
+    def delete_many(self, keys: Iterable[str]) -> None:
+        self._refuse("delete")
+
+    @refusal
+    def delete_version(self, key: str, version: str) -> None:
+        self._refuse(f"delete {key!r}")
+
+    @refusal
+    def copy(self, src: str, dst: str, *, overwrite: bool) -> None:
+        self._refuse(f"copy to {dst!r}")
+
+    @refusal
+    def move(self, src: str, dst: str, *, overwrite: bool) -> None:
+        self._refuse(f"move {src!r}")
+
+    @refusal
+    def mkdir(self, key: str) -> None:
+        self._refuse(f"mkdir {key!r}")
+
+    @refusal
+    def rmdir(self, key: str) -> None:
+        self._refuse(f"rmdir {key!r}")
+
+    @refusal
+    def remove_leftover(self, leftover: Leftover) -> None:
+        self._refuse(f"cleanup {leftover.native!r}")
+
+    @refusal
+    def publish_staged(self, key: str, staged: Mapping[str, Any], *, overwrite: bool) -> None:
+        self._refuse(f"publish {key!r}")
+
+    @refusal
+    def abort_staged(self, key: str, staged: Mapping[str, Any]) -> None:
+        self._refuse(f"discard the staged {key!r}")
 
 
 def as_extended(backend: Backend) -> ExtendedBackend | None:

@@ -21,7 +21,7 @@ from omnistorage import (
     Writer,
 )
 from omnistorage.capabilities import Capability, Features
-from omnistorage.driver import ExtendedBackend
+from omnistorage.driver import ExtendedBackend, PinnedReader
 from omnistorage.models import ObjectInfo
 
 
@@ -34,6 +34,7 @@ class FlakyBackend(ExtendedBackend):
 
     name = "flaky"
     secret_values = ("hunter2-secret",)
+    may_declare = MemoryBackend.may_declare - {Capability.DEFERRED_PUBLISH}  # no staging here
 
     def __init__(self, fail: set[str], *, temporary: bool = True) -> None:
         self.inner = MemoryBackend()
@@ -46,7 +47,8 @@ class FlakyBackend(ExtendedBackend):
             raise NativeBoom(f"{op} failed talking to host with password hunter2-secret")
 
     def features(self) -> Features:
-        return self.inner.features()
+        inner = self.inner.features()
+        return inner.with_capabilities(inner.capabilities - {Capability.DEFERRED_PUBLISH})
 
     def classify_error(self, exc: BaseException) -> Classification:
         if isinstance(exc, NativeBoom):
@@ -91,6 +93,14 @@ class FlakyBackend(ExtendedBackend):
         self._maybe("move")
         self.inner.move(src, dst, overwrite=overwrite)
 
+    def open_pinned(self, key: str) -> PinnedReader:
+        self._maybe("open_pinned")
+        return self.inner.open_pinned(key)
+
+    def delete_version(self, key: str, version: str) -> None:
+        self._maybe("delete_version")
+        self.inner.delete_version(key, version)
+
 
 class _FlakyWriter(Writer):
     def __init__(self, backend: FlakyBackend, inner: Writer) -> None:
@@ -104,6 +114,7 @@ class _FlakyWriter(Writer):
     def close(self) -> None:
         self.backend._maybe("close")
         self.inner.close()
+        self.version = self.inner.version
 
     def abort(self) -> None:
         self.inner.abort()

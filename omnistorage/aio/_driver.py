@@ -15,9 +15,11 @@ the driver's own state is a plain method (``features``, ``classify_error``,
 ``native_path``, ``key_from_native``, ``as_native``, ``resolution_steps``), so the
 store's checks before any I/O stay synchronous.
 
-One interface instead of the sync side's basic/extended pair: the optional methods
-default to :class:`NotImplementedError` and :meth:`AsyncBackend.features` says which
-ones the driver really has, exactly as ``ExtendedBackend.features`` does.
+One interface instead of the sync side's basic/extended pair: the optional methods are
+bound to their capabilities as ``ExtendedBackend``'s are (:mod:`omnistorage._bound`):
+a subclass lists in :attr:`AsyncBackend.may_declare` every capability its
+:meth:`AsyncBackend.features` may declare, and one that may declare a capability
+without implementing its methods fails with ``TypeError`` when it is defined.
 
 Cancellation: a driver coroutine may be cancelled at any ``await``. A cancelled
 :meth:`AsyncWriter.write` or :meth:`AsyncWriter.close` leaves the writer to be
@@ -33,9 +35,10 @@ from __future__ import annotations
 
 import abc
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from typing import Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
-from omnistorage.capabilities import BASIC_FEATURES, Features
+from omnistorage._bound import bind_capabilities, implies, needs, stand_in
+from omnistorage.capabilities import BASIC_FEATURES, Capability, Features
 from omnistorage.driver import WriteOptions
 from omnistorage.errors import Classification, classify_builtin
 from omnistorage.models import Leftover, Location, ObjectInfo
@@ -114,13 +117,21 @@ class AsyncBackend(abc.ABC):
     """Values the error mapping scrubs from messages (passwords, keys)."""
     folders_are_markers: bool = False
     """True when folders are zero-size ``name/`` markers (object stores), not real ones."""
+    may_declare: ClassVar[frozenset[Capability]] = BASIC_FEATURES.capabilities
+    """Every capability :meth:`features` may declare (see ``ExtendedBackend.may_declare``)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        bind_capabilities(cls)
 
     # ------------------------------------------------------------ basic
 
+    @needs(Capability.WRITE)
     @abc.abstractmethod
     async def new_writer(self, key: str, options: WriteOptions) -> AsyncWriter:
         """Start a write to ``key``. May fail early (e.g. the folder is a file)."""
 
+    @needs(Capability.READ)
     @abc.abstractmethod
     async def new_reader(
         self, key: str, *, offset: int = 0, length: int | None = None
@@ -135,10 +146,12 @@ class AsyncBackend(abc.ABC):
     async def exists(self, key: str) -> bool:
         """True when a *file* is stored at ``key`` (folders do not count)."""
 
+    @needs(Capability.DELETE)
     @abc.abstractmethod
     async def delete(self, key: str) -> None:
         """Delete the file at ``key``; deleting a missing key is not an error."""
 
+    @needs(Capability.LIST)
     @abc.abstractmethod
     def list(self, prefix: str, *, recursive: bool = True) -> AsyncIterator[ObjectInfo]:
         """List under ``prefix`` (``""`` or ending with ``/``), lazily, in any order, as
@@ -179,7 +192,8 @@ class AsyncBackend(abc.ABC):
     # ------------------------------------------------------------ pure facts (no I/O)
 
     def features(self) -> Features:
-        """What this backend really does (see :mod:`omnistorage.capabilities`)."""
+        """What this backend really does (see :mod:`omnistorage.capabilities`); within
+        :attr:`may_declare` (else ``TypeError``)."""
         return BASIC_FEATURES
 
     def classify_error(self, exc: BaseException) -> Classification:
@@ -213,41 +227,50 @@ class AsyncBackend(abc.ABC):
 
     # ------------------------------------------------------------ optional (by capability)
 
-    async def stat(self, key: str) -> ObjectInfo:  # Capability.METADATA
+    @needs(Capability.METADATA)
+    async def stat(self, key: str) -> ObjectInfo:
         """Info for the file at ``key``; a missing file raises a ``NOT_FOUND`` error.
         With ``MKDIR``, a real folder returns ``is_dir=True``."""
         raise NotImplementedError
 
-    async def mkdir(self, key: str) -> None:  # Capability.MKDIR
+    @needs(Capability.MKDIR)
+    async def mkdir(self, key: str) -> None:
         """Create the folder ``key`` and its parents; an existing folder is fine."""
         raise NotImplementedError
 
-    async def rmdir(self, key: str) -> None:  # Capability.MKDIR
+    @needs(Capability.MKDIR)
+    async def rmdir(self, key: str) -> None:
         """Remove the empty folder ``key`` (``DIRECTORY_NOT_EMPTY`` if it is not)."""
         raise NotImplementedError
 
-    async def copy(self, src: str, dst: str, *, overwrite: bool) -> None:  # Capability.COPY
+    @needs(Capability.COPY)
+    async def copy(self, src: str, dst: str, *, overwrite: bool) -> None:
         """Copy a file server-side; ``overwrite=False`` fails with ``ALREADY_EXISTS``."""
         raise NotImplementedError
 
-    async def move(self, src: str, dst: str, *, overwrite: bool) -> None:  # Capability.MOVE
+    @needs(Capability.MOVE)
+    async def move(self, src: str, dst: str, *, overwrite: bool) -> None:
         """Move a file server-side; ``overwrite=False`` fails with ``ALREADY_EXISTS``."""
         raise NotImplementedError
 
+    @needs(Capability.CONDITIONAL_DELETE)
     async def delete_version(self, key: str, version: str) -> None:
         """Delete ``key`` only while it is still ``version`` (``CONDITIONAL_DELETE``; see
         :meth:`omnistorage.driver.ExtendedBackend.delete_version`)."""
         raise NotImplementedError
 
-    async def open_pinned(self, key: str) -> AsyncPinnedReader:  # Capability.PINNED_READ
+    @needs(Capability.PINNED_READ)
+    async def open_pinned(self, key: str) -> AsyncPinnedReader:
         """Pin the version of the file at ``key`` that is there now."""
         raise NotImplementedError
 
+    @implies("remove_leftover")
     async def list_leftovers(self, prefix: str) -> Sequence[Leftover]:
         """What crashed writers left under ``prefix`` (see ``ExtendedBackend``). None by
         default."""
         return []
 
+    @stand_in
     async def remove_leftover(self, leftover: Leftover) -> None:
         """Remove one leftover reported by :meth:`list_leftovers`; gone already is fine."""
         raise NotImplementedError
@@ -262,3 +285,6 @@ class AsyncBackend(abc.ABC):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+
+bind_capabilities(AsyncBackend)  # its own features() answers are checked too

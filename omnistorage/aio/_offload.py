@@ -58,10 +58,17 @@ WRITE_STEP = 1 << 20
 class Offload(AsyncBackend):
     """The async contract over the sync driver ``backend`` (see the module docstring)."""
 
+    may_declare = frozenset(Capability)  # whatever the sync driver declares
+
     def __init__(self, backend: Backend) -> None:
         self._inner = backend
         self._ext: ExtendedBackend | None = as_extended(backend)
-        self._features = self._ext.features() if self._ext is not None else BASIC_FEATURES
+        features = self._ext.features() if self._ext is not None else BASIC_FEATURES
+        # Staged publishing goes through a sync Store (omnistorage.staged); the async
+        # contract has no publish_staged, so an async store never declares it.
+        self._features = features.with_capabilities(
+            features.capabilities - {Capability.DEFERRED_PUBLISH}
+        )
         self.name = backend.name
         self.secret_values = backend.secret_values
         self.folders_are_markers = bool(self._ext is not None and self._ext.folders_are_markers)

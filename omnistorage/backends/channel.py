@@ -97,6 +97,7 @@ class ChannelBackend(ExtendedBackend):
 
     name = "channel"
     options_schema = OPTIONS
+    may_declare = _FEATURES.capabilities
 
     def __init__(
         self,

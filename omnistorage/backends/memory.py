@@ -92,8 +92,8 @@ class MemoryBackend(ExtendedBackend):
     """Objects in a dict, behind a lock. Writes publish atomically on close."""
 
     name = "memory"
-
     options_schema = OPTIONS
+    may_declare = _FEATURES.capabilities
 
     def __init__(self, *, name: str | None = None) -> None:
         self.check_config(arguments(locals()))

@@ -37,6 +37,8 @@ T = TypeVar("T")
 class Layer(ExtendedBackend):
     """Forwards every driver call to ``inner``; subclasses override what they change."""
 
+    may_declare = frozenset(Capability)  # whatever the inner backend declares
+
     forwards_staging: ClassVar[bool] = False
     """True when the layer's writers forward :meth:`Writer.stage` (and the layer the staged
     publish): only then does it declare the inner backend's ``DEFERRED_PUBLISH``."""

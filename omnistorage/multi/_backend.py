@@ -42,7 +42,7 @@ from typing import Any, BinaryIO, TypeVar
 from omnistorage import paths
 from omnistorage._delegate import StorePinned, ranged_reader
 from omnistorage._listing import relay_skipped
-from omnistorage.capabilities import Capability, Features, combine_replicas
+from omnistorage.capabilities import BASIC_FEATURES, Capability, Features, combine_replicas
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer, as_extended
 from omnistorage.errors import (
     Classification,
@@ -103,6 +103,7 @@ class MirrorBackend(ExtendedBackend):
     """
 
     name = "mirror"
+    may_declare = frozenset({*BASIC_FEATURES.capabilities, *_SHARED})
 
     def __init__(
         self,

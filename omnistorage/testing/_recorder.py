@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO
 
-from omnistorage.capabilities import BASIC_FEATURES, Features
+from omnistorage.capabilities import BASIC_FEATURES, Capability, Features
 from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer, as_extended
 from omnistorage.errors import Classification
 from omnistorage.models import Location, ObjectInfo
@@ -15,6 +15,8 @@ __all__ = ["Recorder"]
 
 class Recorder(ExtendedBackend):
     """Forwards to a driver and records every call, to show a refusal did no I/O."""
+
+    may_declare = frozenset(Capability)  # whatever the recorded backend declares
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
@@ -82,3 +84,12 @@ class Recorder(ExtendedBackend):
 
     def open_pinned(self, key: str) -> PinnedReader:
         return self._call("open_pinned", key)  # type: ignore[no-any-return]
+
+    def delete_version(self, key: str, version: str) -> None:
+        self._call("delete_version", key, version)
+
+    def publish_staged(self, key: str, staged: Mapping[str, Any], *, overwrite: bool) -> str | None:
+        return self._call("publish_staged", key, staged, overwrite=overwrite)  # type: ignore[no-any-return]
+
+    def abort_staged(self, key: str, staged: Mapping[str, Any]) -> None:
+        self._call("abort_staged", key, staged)

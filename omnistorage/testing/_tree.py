@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from omnistorage import paths
-from omnistorage.capabilities import Capability
+from omnistorage.capabilities import MUTATING_CAPABILITIES, Capability
 
 __all__ = [
     "READONLY_FIXTURE",
@@ -61,21 +61,7 @@ literal name, never ``..``), and names that are prefixes of others
 web servers' directory indexes hide such names.
 """
 
-WRITE_CAPABILITIES = frozenset(
-    {
-        Capability.WRITE,
-        Capability.DELETE,
-        Capability.COPY,
-        Capability.MOVE,
-        Capability.ATOMIC_WRITE,
-        Capability.CONDITIONAL_WRITE,
-        Capability.MKDIR,
-        Capability.SET_MOD_TIME,
-        Capability.USER_METADATA,
-        Capability.CONTENT_TYPE,
-        Capability.STREAMING,
-    }
-)
+WRITE_CAPABILITIES = MUTATING_CAPABILITIES | {Capability.STREAMING}
 """Capabilities that change data (or need a writer): a read-only backend declares none."""
 
 

@@ -23,6 +23,7 @@ from omnistorage.errors import (
 from omnistorage.models import HashType
 from omnistorage.store import Store
 from omnistorage.testing._atomicity import AtomicityTests
+from omnistorage.testing._driver import DriverClassTests
 from omnistorage.testing._facts import FactTests
 from omnistorage.testing._integrity import IntegrityTests
 from omnistorage.testing._marks import CAPABILITY_TESTS, covers, requires
@@ -68,7 +69,9 @@ def _hash(kind: HashType, data: bytes) -> str:
     return hashlib.new(kind.value, data).hexdigest()
 
 
-class StoreConformance(AtomicityTests, IntegrityTests, FactTests, OwnershipTests, StagedTests):
+class StoreConformance(
+    AtomicityTests, IntegrityTests, FactTests, OwnershipTests, StagedTests, DriverClassTests
+):
     """Behaviour every backend must show. Subclasses set :attr:`backend_name` and
     define an ``empty_store`` fixture; see :mod:`omnistorage.testing`."""
 

@@ -54,7 +54,11 @@ What it checks, gated by the capabilities the backend declares:
   ``make_folder`` raises ``CapabilityNotSupported``, both before the driver
   sees any call;
 - the declared features hold no capability that changes data, and every
-  other one is exercised here.
+  other one is exercised here;
+- the driver itself refuses every change with a ``PermissionError`` (for callers
+  that bypass the Store), and its class implements a method for every capability
+  it may declare and none for a capability it may not
+  (:class:`~omnistorage.driver.ExtendedBackend.may_declare`).
 
 Needs pytest and hypothesis (the ``dev`` extra).
 """
@@ -74,6 +78,7 @@ from omnistorage.errors import (
     InvalidPath,
 )
 from omnistorage.store import Store
+from omnistorage.testing._driver import DriverClassTests, ReadOnlyDriverTests
 from omnistorage.testing._marks import CAPABILITY_TESTS
 from omnistorage.testing._readonly_listings import ListingChecks
 from omnistorage.testing._readonly_reads import ReadChecks
@@ -89,7 +94,7 @@ __all__ = ["READONLY_FIXTURE", "WRITE_CAPABILITIES", "ReadOnlyConformance"]
 # ---------------------------------------------------------------- the suite
 
 
-class ReadOnlyConformance(ReadChecks, ListingChecks):
+class ReadOnlyConformance(ReadChecks, ListingChecks, DriverClassTests, ReadOnlyDriverTests):
     """Behaviour every read-only backend must show (see the module docstring).
 
     Subclasses set :attr:`backend_name` and define a ``populated_store``

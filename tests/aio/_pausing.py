@@ -13,8 +13,8 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Literal, TypeVar
 
-from omnistorage.aio import AsyncBackend, AsyncReader, AsyncWriter
-from omnistorage.capabilities import Features
+from omnistorage.aio import AsyncBackend, AsyncPinnedReader, AsyncReader, AsyncWriter
+from omnistorage.capabilities import Capability, Features
 from omnistorage.driver import WriteOptions
 from omnistorage.errors import Classification
 from omnistorage.models import Leftover, ObjectInfo
@@ -24,6 +24,8 @@ When = Literal["before", "after"]
 
 
 class PausingBackend(AsyncBackend):
+    may_declare = frozenset(Capability)  # whatever the inner driver declares
+
     def __init__(self, inner: AsyncBackend, *, stop_at: int = 0, when: When = "before") -> None:
         self._inner = inner
         self.name = inner.name
@@ -89,6 +91,29 @@ class PausingBackend(AsyncBackend):
     async def list_leftovers(self, prefix: str) -> Sequence[Leftover]:
         return await self._inner.list_leftovers(prefix)
 
+    # Passed on without pausing: the tests pause writes, not these.
+
+    async def remove_leftover(self, leftover: Leftover) -> None:
+        await self._inner.remove_leftover(leftover)
+
+    async def mkdir(self, key: str) -> None:
+        await self._inner.mkdir(key)
+
+    async def rmdir(self, key: str) -> None:
+        await self._inner.rmdir(key)
+
+    async def copy(self, src: str, dst: str, *, overwrite: bool) -> None:
+        await self._inner.copy(src, dst, overwrite=overwrite)
+
+    async def move(self, src: str, dst: str, *, overwrite: bool) -> None:
+        await self._inner.move(src, dst, overwrite=overwrite)
+
+    async def delete_version(self, key: str, version: str) -> None:
+        await self._inner.delete_version(key, version)
+
+    async def open_pinned(self, key: str) -> AsyncPinnedReader:
+        return await self._inner.open_pinned(key)
+
 
 class _PausingWriter(AsyncWriter):
     def __init__(self, layer: PausingBackend, inner: AsyncWriter) -> None:
@@ -100,6 +125,7 @@ class _PausingWriter(AsyncWriter):
 
     async def close(self) -> None:
         await self._layer.call("close", self._inner.close)
+        self.version = self._inner.version
 
     async def abort(self) -> None:
         await self._inner.abort()

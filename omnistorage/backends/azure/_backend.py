@@ -178,6 +178,7 @@ class AzureBackend(ExtendedBackend):
 
     name = "azure"
     options_schema = OPTIONS
+    may_declare = _FEATURES.capabilities | _FEATURES_HNS.capabilities
 
     def __init__(
         self,

@@ -145,6 +145,7 @@ class GCSBackend(ExtendedBackend):
 
     name = "gcs"
     options_schema = OPTIONS
+    may_declare = _FEATURES.capabilities
 
     def __init__(
         self,

@@ -8,10 +8,10 @@ sibling modules.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, BinaryIO, NoReturn, TypeVar
+from typing import Any, BinaryIO, TypeVar
 from urllib.parse import unquote, urljoin, urlsplit
 
 import urllib3
@@ -38,7 +38,7 @@ from omnistorage.backends.http._reader import open_stream
 from omnistorage.backends.http._url import BaseURL
 from omnistorage.backends.http._verify import content_range
 from omnistorage.capabilities import Capability, ETagKind, Features
-from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer
+from omnistorage.driver import PinnedReader, ReadOnlyBackend
 from omnistorage.errors import Classification, ConfigurationError
 from omnistorage.models import Location, ObjectInfo
 from omnistorage.options import OptionSchema, arguments, flag, integer, number, path, text, url
@@ -84,7 +84,7 @@ OPTIONS = OptionSchema(
 """The options of :class:`HTTPBackend`, checked without I/O (never echoing a secret)."""
 
 
-class HTTPBackend(ExtendedBackend):
+class HTTPBackend(ReadOnlyBackend):
     """Files below one base URL on a web server, read-only.
 
     Args:
@@ -115,6 +115,8 @@ class HTTPBackend(ExtendedBackend):
 
     name = "http"
     options_schema = OPTIONS
+    may_declare = frozenset().union(*(f.capabilities for f in _FEATURES.values()))
+    refusal_error = ReadOnlyError
 
     def __init__(
         self,
@@ -269,32 +271,6 @@ class HTTPBackend(ExtendedBackend):
         return list_autoindex(
             self._client, self._location.url, prefix, recursive, self._status_error
         )
-
-    # ------------------------------------------------------------------ refusals
-
-    def _refuse(self, what: str) -> NoReturn:
-        raise ReadOnlyError(f"{what}: the http backend is read-only")
-
-    def new_writer(self, key: str, options: WriteOptions) -> Writer:
-        self._refuse(f"write {key!r}")
-
-    def delete(self, key: str) -> None:
-        self._refuse(f"delete {key!r}")
-
-    def delete_many(self, keys: Iterable[str]) -> None:
-        self._refuse("delete")
-
-    def copy(self, src: str, dst: str, *, overwrite: bool) -> None:
-        self._refuse(f"copy to {dst!r}")
-
-    def move(self, src: str, dst: str, *, overwrite: bool) -> None:
-        self._refuse(f"move {src!r}")
-
-    def mkdir(self, key: str) -> None:
-        self._refuse(f"mkdir {key!r}")
-
-    def rmdir(self, key: str) -> None:
-        self._refuse(f"rmdir {key!r}")
 
     # ------------------------------------------------------------------ plumbing
 

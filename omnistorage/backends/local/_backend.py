@@ -86,6 +86,7 @@ class LocalBackend(ExtendedBackend):
 
     name = "local"
     options_schema = OPTIONS
+    may_declare = _FEATURES.capabilities
 
     def __init__(
         self, root: str | os.PathLike[str], *, create: bool = True, durable: bool = False

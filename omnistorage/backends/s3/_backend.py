@@ -187,6 +187,7 @@ class S3Backend(ExtendedBackend):
 
     name = "s3"
     options_schema = OPTIONS
+    may_declare = _FEATURES.capabilities
 
     def __init__(
         self,

@@ -166,6 +166,7 @@ class SFTPBackend(ExtendedBackend):
 
     name = "sftp"
     options_schema = OPTIONS
+    may_declare = _FEATURES.capabilities
 
     def __init__(
         self,

@@ -24,6 +24,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import Engine
 
 from omnistorage.backends.sql._base import SQLEngineBackend, check_database_url
+from omnistorage.backends.sql._chunked import FEATURES as CHUNKED_FEATURES
 from omnistorage.backends.sql._chunked import ChunkedLayout
 from omnistorage.backends.sql._schema import Tables
 from omnistorage.backends.sql._single import SingleRowLayout
@@ -90,6 +91,7 @@ class SQLBlobBackend(SQLEngineBackend):
 
     name = "sql"
     options_schema = OPTIONS
+    may_declare = CHUNKED_FEATURES.capabilities  # the single-row layout declares a subset
 
     def __init__(
         self,

@@ -50,7 +50,8 @@ by construction** (``PINNED_READ``), even while the tables change underneath.
 ``stat`` does not run the query: ``ObjectInfo.size`` is ``None`` (unknown until
 materialized) and ``modified`` is the mapping's ``modified`` (or ``None``).
 Capabilities: ``READ``, ``LIST``, ``METADATA``, ``PINNED_READ``. Writes, deletes,
-copies and moves raise ``CapabilityNotSupported`` before any I/O.
+copies and moves raise ``CapabilityNotSupported`` before any I/O (and ``PermissionError``
+when the driver itself is asked: :class:`~omnistorage.driver.ReadOnlyBackend`).
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ from omnistorage.backends.sql._sources import sqlalchemy_batches
 from omnistorage.backends.sql._spool import Spool, SpoolPinned, SpoolReader
 from omnistorage.backends.sql._types import parse_arrow_type
 from omnistorage.capabilities import Capability, Features
-from omnistorage.driver import PinnedReader, WriteOptions, Writer
+from omnistorage.driver import PinnedReader, ReadOnlyBackend
 from omnistorage.errors import ConfigurationError
 from omnistorage.models import Location, ObjectInfo, SkippedEntry
 from omnistorage.options import (
@@ -128,7 +129,7 @@ OPTIONS = OptionSchema(
 """The options of :class:`SQLQueryBackend`, checked without connecting."""
 
 
-class SQLQueryBackend(SQLEngineBackend):
+class SQLQueryBackend(ReadOnlyBackend, SQLEngineBackend):
     """Read-only: keys map to queries whose results are served as files (see the module
     docstring).
 
@@ -157,6 +158,7 @@ class SQLQueryBackend(SQLEngineBackend):
 
     name = "sql-query"
     options_schema = OPTIONS
+    may_declare = _FEATURES.capabilities
 
     def __init__(
         self,
@@ -433,14 +435,6 @@ class SQLQueryBackend(SQLEngineBackend):
                 for name in names:
                     key = f"{name}.{settings.fallback_format}"
                     yield key, ObjectInfo(key, None, None, content_type=content_type)
-
-    # ------------------------------------------------------------ read-only
-
-    def new_writer(self, key: str, options: WriteOptions) -> Writer:
-        raise PermissionError(f"the sql-query backend is read-only: cannot write {key!r}")
-
-    def delete(self, key: str) -> None:
-        raise PermissionError(f"the sql-query backend is read-only: cannot delete {key!r}")
 
 
 class _Settings:
