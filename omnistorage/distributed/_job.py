@@ -99,8 +99,9 @@ def run_job(
     A state left by another job (other stores or options) raises :class:`StateError`."""
     if mode not in ("sync", "copy"):
         raise ValueError(f"distributed jobs run sync or copy, not {mode!r}")
+    defaults = SyncOptions()
     for name, why in _REFUSED.items():
-        if name in options:
+        if name in options and options[name] != getattr(defaults, name):
             raise ValueError(f"distributed {mode}: {name} is not supported: {why}")
     if chunk_size is not None and chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")

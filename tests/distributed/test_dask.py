@@ -237,3 +237,53 @@ def test_no_secret_in_any_tasks_pickled_payload(
                 assert SECRET.encode() not in state_file.read_bytes()
     finally:
         wipe(dst)
+
+
+def test_the_sync_command_runs_on_the_cluster_with_progress_across_workers(
+    client: Any, tmp_path: Path
+) -> None:
+    make_tree(tmp_path / "src", 60)
+    dst_spec, dst = s3_spec()
+    dst.write("p3/extra", b"to delete")
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": SECRET}
+    command = [
+        sys.executable,
+        "-m",
+        "omnistorage",
+        "sync",
+        str(tmp_path / "src"),
+        dst_spec.address,
+        "--cluster",
+        client.scheduler.address,
+        "--state",
+        str(tmp_path / "state"),
+    ]
+    try:
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+            cwd=str(Path(__file__).parents[2]),
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        chunks = len(list((tmp_path / "state" / "chunks").iterdir()))
+        progress = [line for line in done.stderr.splitlines() if line.startswith("chunk ")]
+        assert len(progress) == chunks
+        assert progress[-1].startswith(f"chunk {chunks}/{chunks} done")
+        assert "copied 61" in done.stdout + done.stderr
+        assert "deleted 1" in done.stdout + done.stderr
+        rclone_agrees(tmp_path / "src", dst)
+        refused = subprocess.run(
+            [*command[:4], str(tmp_path / "src"), dst_spec.address, "--cluster", "local:1"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            cwd=str(Path(__file__).parents[2]),
+        )
+        assert refused.returncode == 2
+        assert "--state" in refused.stderr
+    finally:
+        wipe(dst)
