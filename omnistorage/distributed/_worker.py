@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -19,14 +21,21 @@ from omnistorage.distributed._state import (
     StateError,
     chunk_key,
     read_actions,
+    read_doc,
     write_doc,
     write_entries,
 )
+from omnistorage.errors import NotFound
 from omnistorage.store import Store
+from omnistorage.sync._context import RunContext
+from omnistorage.sync._decide import quick_decide
 from omnistorage.sync._engine import execute_plan
+from omnistorage.sync._entry import entry_of
 from omnistorage.sync._march import SortedListing
 from omnistorage.sync._options import SyncOptions
-from omnistorage.sync._plan import Plan
+from omnistorage.sync._plan import Action, Plan
+from omnistorage.sync._report import SyncReport
+from omnistorage.sync._setup import make_policy
 
 __all__ = ["WORKER_OPTIONS", "JobSpec", "list_shard", "run_chunk", "shard_key"]
 
@@ -89,8 +98,6 @@ def list_shard(job: JobSpec, side: str, index: int, folder: str | None) -> dict[
     if folder is None:
         listing = store.list_files("", recursive=False)
         infos = sorted(listing, key=lambda info: info.path)
-        from omnistorage.sync._entry import entry_of
-
         entries = [entry_of(info) for info in infos]
         count = write_entries(state, shard_key(side, index), iter(entries))
         return {
@@ -124,19 +131,27 @@ def run_chunk(job: JobSpec, index: int) -> dict[str, Any]:
     """Run transfer chunk ``index`` with the single-process executor and record its
     result at ``results/NNNNNN.json`` (rewritten whole by a retried attempt). Returns
     the result document. Raises when the chunk cannot be read (a bad state)."""
+    started = time.perf_counter()
     state = open_spec(job.state)
     actions = read_actions(state, chunk_key("chunks", index), job.job, index)
     src, dst = open_spec(job.src), open_spec(job.dst)
     backup = open_spec(job.backup) if job.backup is not None else None
     opts = worker_options(job, backup)
+    planned = len(actions)
+    if _attempted_before(state, job.job, index):
+        actions = _still_to_do(src, dst, opts, actions)
     # A chunk holds no delete: the executor runs its transfers only ("copy" mode).
     plan = Plan(mode="copy", src=src, dst=dst, actions=actions, settings=opts)
+    setup = time.perf_counter() - started
     report = execute_plan(plan, {})
     doc: dict[str, Any] = {
         "job": job.job,
         "index": index,
         "ok": report.ok and not report.cancelled,
-        "actions": len(actions),
+        "actions": planned,
+        "already_done": planned - len(actions),
+        "setup_seconds": setup,
+        "run_seconds": report.duration,
         "counts": dict(report.counts),
         "bytes": report.bytes_transferred,
         "copied": list(report.copied),
@@ -147,3 +162,42 @@ def run_chunk(job: JobSpec, index: int) -> dict[str, Any]:
     }
     write_doc(state, chunk_key("results", index), doc)
     return doc
+
+
+def _attempted_before(state: Store, job: str, index: int) -> bool:
+    """Whether an earlier attempt of this chunk started (a dead worker, a killed client);
+    marks this attempt."""
+    marker = chunk_key("attempts", index)
+    try:
+        earlier = read_doc(state, marker, None).get("job") == job
+    except NotFound:
+        earlier = False
+    except StateError:
+        earlier = True  # unreadable: assume the worst, recheck
+    write_doc(state, marker, {"job": job, "index": index})
+    return earlier
+
+
+def _still_to_do(src: Store, dst: Store, opts: SyncOptions, actions: list[Action]) -> list[Action]:
+    """The actions an earlier attempt did not finish: a destination file that now has the
+    source entry's size and mtime (the march's own quick test; writes are atomic, so it is
+    whole) was copied by that attempt. Anything in doubt is copied again."""
+    ctx = RunContext.create(src, dst, opts, SyncReport(mode="copy"))
+    try:
+        policy = make_policy(ctx)
+    finally:
+        ctx.close()
+
+    def needed(action: Action) -> bool:
+        try:
+            info = dst.get_file_info(action.path)
+        except NotFound:
+            return True
+        except Exception:  # noqa: BLE001 - in doubt: copy it again
+            return True
+        verdict = quick_decide(action.entry, entry_of(info), policy)  # type: ignore[arg-type]
+        return verdict is None or verdict.kind != "skip"
+
+    with ThreadPoolExecutor(opts.checkers, thread_name_prefix="omnistorage-dist-recheck") as pool:
+        keep = list(pool.map(needed, actions))
+    return [action for action, k in zip(actions, keep, strict=True) if k]

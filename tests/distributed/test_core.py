@@ -278,3 +278,21 @@ def test_importing_omnistorage_loads_no_engine() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     assert os.environ is not None
+
+
+def test_a_chunk_run_again_copies_only_what_its_earlier_attempt_left(tmp_path: Path) -> None:
+    tree(tmp_path / "src", 10)
+    src, dst, state = specs(tmp_path)
+    assert copy(ThreadEngine(1), src, dst, state, chunk_size=10).counts["copied"] == 10
+    # As if the worker died after copying all but one file, before recording the result.
+    manifest = json.loads((tmp_path / "state" / "manifest.json").read_bytes())
+    (tmp_path / "state" / "manifest.json").write_text(json.dumps({**manifest, "finished": False}))
+    (tmp_path / "state" / "results" / "000000.json").unlink()
+    (tmp_path / "dst" / "d1" / "f005").unlink()
+    (tmp_path / "dst" / "d2" / "f006").write_bytes(b"a torn older copy")
+    results: list[dict[str, object]] = []
+    report = copy(ThreadEngine(1), src, dst, state, on_chunk=lambda *a: results.append(a[2]))
+    assert report.ok
+    assert results[0]["already_done"] == 8
+    assert sorted(report.copied) == ["d1/f005", "d2/f006"]
+    assert contents(tmp_path / "dst") == contents(tmp_path / "src")
