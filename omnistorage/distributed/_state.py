@@ -64,11 +64,12 @@ def write_doc(state: Store, key: str, doc: Mapping[str, Any]) -> None:
 def read_doc(state: Store, key: str, job: str | None) -> dict[str, Any]:
     """The document at ``key`` after checking its format and (unless ``None``) its job id.
     Raises :class:`~omnistorage.NotFound` when absent, :class:`StateError` when bad."""
-    info = state.get_file_info(key)
-    if info.size is not None and info.size > MAX_DOC:
-        raise StateError(f"state {key!r}: {info.size} bytes, more than {MAX_DOC}")
+    with state.read(key) as stream:  # one request; never more than MAX_DOC bytes held
+        body = stream.read(MAX_DOC + 1)
+    if len(body) > MAX_DOC:
+        raise StateError(f"state {key!r}: more than {MAX_DOC} bytes")
     try:
-        doc = orjson.loads(state.read_bytes(key))
+        doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise StateError(f"state {key!r} is not JSON: {exc}") from None
     if not isinstance(doc, dict):
@@ -210,15 +211,26 @@ def write_entries(state: Store, key: str, entries: Iterator[Entry]) -> int:
 def read_entries(state: Store, key: str, prefix: str) -> Iterator[Entry]:
     """The entries of a listing shard, checked: valid keys under ``prefix``, sorted."""
     last = ""
+    for number, line in enumerate(_lines(state, key), 1):
+        where = f"{key}:{number}"
+        try:
+            raw = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            raise StateError(f"state {where} is not JSON: {exc}") from None
+        entry = decode_entry(raw, where)
+        if not entry.path.startswith(prefix) or entry.path <= last:
+            raise StateError(f"state {where}: {entry.path!r} out of order or place")
+        last = entry.path
+        yield entry
+
+
+def _lines(state: Store, key: str) -> Iterator[bytes]:
+    """The lines of ``key``, read in blocks (a reader need not offer ``readline``)."""
+    rest = b""
     with state.read(key) as stream:
-        for number, line in enumerate(stream, 1):
-            where = f"{key}:{number}"
-            try:
-                raw = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                raise StateError(f"state {where} is not JSON: {exc}") from None
-            entry = decode_entry(raw, where)
-            if not entry.path.startswith(prefix) or entry.path <= last:
-                raise StateError(f"state {where}: {entry.path!r} out of order or place")
-            last = entry.path
-            yield entry
+        while block := stream.read(1 << 20):
+            lines = (rest + block).split(b"\n")
+            rest = lines.pop()
+            yield from lines
+    if rest:
+        yield rest

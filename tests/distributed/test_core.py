@@ -21,8 +21,10 @@ KEYS = st.lists(NAMES, min_size=1, max_size=3).map("/".join)
 TREES = st.dictionaries(KEYS, st.binary(max_size=8), max_size=12)
 
 
-def put(root: Path, tree: dict[str, bytes]) -> None:
-    """Write ``tree``, skipping keys that a previous key made a file's folder (or vice versa)."""
+def put(root: Path, tree: dict[str, bytes], mtime: int) -> None:
+    """Write ``tree`` with every file's mtime ``mtime`` (seconds; the clock's coarse ticks
+    would otherwise make two trees' times equal or not by chance), skipping keys that a
+    previous key made a file's folder (or vice versa)."""
     for key, data in tree.items():
         target = root / key
         try:
@@ -30,6 +32,7 @@ def put(root: Path, tree: dict[str, bytes]) -> None:
             target.write_bytes(data)
         except (FileExistsError, NotADirectoryError, IsADirectoryError):
             continue
+        os.utime(target, (mtime, mtime))
 
 
 def contents(root: Path) -> dict[str, bytes]:
@@ -41,19 +44,20 @@ def contents(root: Path) -> dict[str, bytes]:
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(src_tree=TREES, dst_tree=TREES, chunk=st.integers(1, 4))
+@given(src_tree=TREES, dst_tree=TREES, chunk=st.integers(1, 4), same_time=st.booleans())
 def test_a_distributed_sync_leaves_what_a_single_process_sync_leaves(
     tmp_path_factory: pytest.TempPathFactory,
     src_tree: dict[str, bytes],
     dst_tree: dict[str, bytes],
     chunk: int,
+    same_time: bool,
 ) -> None:
     base = tmp_path_factory.mktemp("model")
     for name in ("src", "dst", "ref"):
         (base / name).mkdir()
-    put(base / "src", src_tree)
-    put(base / "dst", dst_tree)
-    put(base / "ref", dst_tree)
+    put(base / "src", src_tree, 1_700_000_000)
+    put(base / "dst", dst_tree, 1_700_000_000 if same_time else 1_600_000_000)
+    put(base / "ref", dst_tree, 1_700_000_000 if same_time else 1_600_000_000)
     expected = single_sync(Store(LocalBackend(base / "src")), Store(LocalBackend(base / "ref")))
     report = sync(
         ThreadEngine(3),
