@@ -45,9 +45,9 @@ from typing import Any
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE] + [_HERE]
 
+import _latency  # noqa: E402
 from distributed import Client, LocalCluster  # noqa: E402
 
-import _latency  # noqa: E402
 from omnistorage import open_store  # noqa: E402
 from omnistorage.distributed import StoreSpec, copy  # noqa: E402
 from omnistorage.distributed.dask import DaskEngine  # noqa: E402

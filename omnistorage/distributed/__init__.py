@@ -40,7 +40,7 @@ def sync(
     """Make ``dst`` like ``src`` on ``engine``'s workers, with the job state at ``state``.
 
     Options are :func:`omnistorage.sync.sync`'s (``backup_dir`` as a :class:`StoreSpec`),
-    plus ``chunk_size`` (actions per chunk; default: 3 chunks per worker) and
+    plus ``chunk_size`` (actions per chunk; default: 2 chunks per worker thread) and
     ``on_chunk`` (progress). Running it again with the same arguments resumes: only the
     chunks without a successful result run again. Deletes run last, only when every
     chunk succeeded and the listings were complete."""

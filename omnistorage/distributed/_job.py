@@ -8,7 +8,7 @@
    modes, name collisions, foreign keys: all as in :func:`omnistorage.sync.sync`).
 3. **Plan as chunks**: transfers go to ``chunks/``, deletes to ``deletes/``; the
    manifest is written last.
-4. **Run**: one task per chunk (2-3 chunks per worker unless ``chunk_size`` is
+4. **Run**: one task per chunk (2 chunks per worker thread unless ``chunk_size`` is
    given); each records its result as it ends, so a resumed job (same stores,
    options and state) runs only the chunks without a successful result.
 5. **Delete** (``sync``): only when the listings were complete, planning met no
@@ -241,7 +241,7 @@ def _plan(
         total_invalid = sum(int(s["invalid_count"]) for s in stats)
         _record_foreign(ctx, label, SimpleNamespace(invalid=invalid, invalid_count=total_invalid))  # type: ignore[arg-type]
     if chunk_size is None:
-        chunk_size = max(50, math.ceil(report.listed["source"] / (3 * engine.workers)))
+        chunk_size = max(50, math.ceil(report.listed["source"] / (2 * engine.workers)))
     listings = [_Merged(state, side, folders) for side in ("src", "dst")]
     writer = _ChunkWriter(state, job.job, chunk_size)
     policy = make_policy(ctx)
