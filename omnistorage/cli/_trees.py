@@ -108,6 +108,24 @@ def _run_tree(
     from omnistorage import sync as engine_module  # loaded only for tree commands
 
     runner: Callable[..., SyncReport] = getattr(engine_module, mode)
+    cluster, state = engine.pop("cluster", None), engine.pop("state", None)
+    if cluster is not None:
+        _run_on_cluster(
+            mode,
+            session,
+            source,
+            destination,
+            filters,
+            engine,
+            dry_run,
+            backup_dir,
+            output,
+            cluster,
+            state,
+        )
+        return
+    if state is not None:
+        raise click.UsageError("--state goes with --cluster")
     src, dst = _trees(session, source, destination, write=True)
     options = dict(engine)
     options["filters"] = filters.build()
@@ -130,6 +148,38 @@ def _run_tree(
     _render_sync(report, src, dst, output)
     if interrupted:
         raise Interrupted(f"{mode} interrupted: {_counts(report)}; nothing partial was published")
+    if not report.ok:
+        raise CommandFailed(f"{mode} finished with {len(report.errors)} error(s)")
+
+
+def _run_on_cluster(
+    mode: str,
+    session: Session,
+    source: str,
+    destination: str,
+    filters: FilterArgs,
+    engine: dict[str, Any],
+    dry_run: bool,
+    backup_dir: str | None,
+    output: Output,
+    cluster: str,
+    state: str | None,
+) -> None:
+    """``sync``/``copy`` on a Dask cluster (see :mod:`omnistorage.cli._cluster`)."""
+    if mode not in ("sync", "copy") or dry_run or state is None:
+        raise click.UsageError(
+            "--cluster runs sync or copy (no --dry-run) and needs --state ADDRESS"
+        )
+    from omnistorage.cli._cluster import run_on_cluster
+
+    src, dst = _trees(session, source, destination, write=True)
+    options = {k: v for k, v in engine.items() if v is not None}
+    options["filters"] = filters.build()
+    with output.display() as display:
+        report = run_on_cluster(
+            mode, session, source, destination, options, backup_dir, cluster, state, display
+        )
+    _render_sync(report, src, dst, output)
     if not report.ok:
         raise CommandFailed(f"{mode} finished with {len(report.errors)} error(s)")
 
@@ -190,6 +240,18 @@ def _tree_command(
     @click.argument("destination")
     @filter_options
     @transfer_options
+    @click.option(
+        "--cluster",
+        metavar="ADDRESS",
+        default=None,
+        help="Run on a Dask cluster (tcp://host:8786, or local:N for N local workers).",
+    )
+    @click.option(
+        "--state",
+        metavar="ADDRESS",
+        default=None,
+        help="Where a --cluster job keeps its plan and chunk results (rerun to resume).",
+    )
     @output_options
     @pass_session
     def command(
@@ -201,7 +263,10 @@ def _tree_command(
         dry_run: bool,
         backup_dir: str | None,
         output: Output,
+        cluster: str | None,
+        state: str | None,
     ) -> None:
+        engine = {**engine, "cluster": cluster, "state": state}
         _run_tree(name, session, source, destination, filters, engine, dry_run, backup_dir, output)
 
     command.__doc__ = f"{summary}\n\n{_TREE_HELP_TAIL}"

@@ -1,0 +1,95 @@
+"""``sync``/``copy`` on a Dask cluster: ``--cluster tcp://host:8786`` (or ``local:N``).
+
+The addresses become :class:`omnistorage.distributed.StoreSpec` configuration:
+URLs as given, ``profile:path`` with the configuration file this command found
+(each worker reads that path, or ``$OMNISTORAGE_CONFIG`` on the worker), local
+paths made absolute (a local path must name the same folder on every worker: a
+shared mount). The job's state goes to ``--state`` (an address every worker can
+write); rerunning the same command resumes it. Progress lines count the chunks
+the workers finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import click
+
+from omnistorage import distributed
+from omnistorage.cli._progress import Display
+from omnistorage.cli._session import Session
+from omnistorage.distributed import StoreSpec
+from omnistorage.sync import SyncReport
+
+__all__ = ["run_on_cluster", "spec_of"]
+
+
+def spec_of(session: Session, text: str) -> StoreSpec:
+    """The configuration a worker opens ``text`` from."""
+    location = session.resolve(text)
+    if location.in_memory:
+        raise click.UsageError(f"{text}: memory:// stores live in one process; not on a cluster")
+    if location.kind == "local":
+        return StoreSpec(os.path.abspath(text))
+    config = session.addresses.config.path if location.kind == "profile" else None
+    return StoreSpec(text, config=str(config) if config else None)
+
+
+@contextlib.contextmanager
+def _client(cluster: str) -> Iterator[Any]:
+    """A client of the scheduler at ``cluster``, or of a LocalCluster (``local:N``) that
+    ends with it."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise click.UsageError(
+            "--cluster needs Dask distributed: pip install 'omnistorage[dask]'"
+        ) from None
+    if cluster.startswith("local:"):
+        workers = cluster.removeprefix("local:")
+        if not workers.isdigit() or int(workers) < 1:
+            raise click.UsageError(f"--cluster local:N needs a worker count, got {cluster!r}")
+        with (
+            LocalCluster(  # type: ignore[no-untyped-call]
+                n_workers=int(workers), processes=True, dashboard_address=None
+            ) as local,
+            Client(local) as client,  # type: ignore[no-untyped-call]
+        ):
+            yield client
+        return
+    with Client(cluster) as client:  # type: ignore[no-untyped-call]
+        yield client
+
+
+def run_on_cluster(
+    mode: str,
+    session: Session,
+    source: str,
+    destination: str,
+    options: dict[str, Any],
+    backup_dir: str | None,
+    cluster: str,
+    state: str,
+    display: Display,
+) -> SyncReport:
+    """Run ``mode`` of SOURCE to DESTINATION on ``cluster`` with its state at ``state``."""
+    from omnistorage.distributed.dask import DaskEngine
+
+    src, dst, at = spec_of(session, source), spec_of(session, destination), spec_of(session, state)
+    backup = spec_of(session, backup_dir) if backup_dir is not None else None
+
+    def on_chunk(done: int, total: int, result: dict[str, Any]) -> None:
+        display.message(
+            f"chunk {done}/{total} done: {result.get('actions', 0)} action(s), "
+            f"{result.get('bytes', 0)} bytes"
+            + ("" if result.get("ok") else f", {len(result.get('errors', []))} error(s)")
+        )
+
+    with _client(cluster) as client:
+        runner = distributed.sync if mode == "sync" else distributed.copy
+        return runner(
+            DaskEngine(client), src, dst, at, backup_dir=backup, on_chunk=on_chunk, **options
+        )
