@@ -47,9 +47,11 @@ class Running:
         deadline = time.monotonic() + timeout
         assert self.proc.stderr is not None
         fd = self.proc.stderr.fileno()
+        # poll(), not select(): a long-lived test worker may hold descriptors past 1024.
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
         while time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], 0.1)
-            if ready:
+            if poller.poll(100):
                 chunk = os.read(fd, 65536)
                 if not chunk:
                     break

@@ -41,6 +41,9 @@ class Terminal:
             ["-m", "omnistorage", *args],
             env={**os.environ, **env, "TERM": "xterm-256color", "COLUMNS": str(cols)},
             dimensions=(24, cols),
+            # poll(), not select(): a long-lived test worker may hold descriptors past
+            # select's 1024 (seen in CI after the Dask cluster tests in the same worker).
+            use_poll=True,
         )
 
     def pump(self, seconds: float) -> None:
