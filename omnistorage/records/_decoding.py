@@ -22,7 +22,7 @@ from omnistorage.errors import (
     TruncatedDataError,
 )
 from omnistorage.formats import Format
-from omnistorage.records._writer import check_positive
+from omnistorage.records._tuning import check_positive
 
 __all__ = ["DECODE_TARGET", "DEFAULT_READ_SIZE", "RecordDecoding"]
 

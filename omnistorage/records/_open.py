@@ -12,13 +12,13 @@ from omnistorage.compression import Codec, can_seal
 from omnistorage.formats import Format
 from omnistorage.records._options import resolve_layers
 from omnistorage.records._reader import DEFAULT_READ_SIZE, RecordReader
-from omnistorage.records._writer import (
+from omnistorage.records._tuning import (
     DEFAULT_BATCH_BYTES,
     DEFAULT_BATCH_RECORDS,
     DEFAULT_QUEUE_DEPTH,
     DEFAULT_WRITE_SIZE,
-    RecordWriter,
 )
+from omnistorage.records._writer import RecordWriter
 from omnistorage.store import Store
 
 __all__ = [

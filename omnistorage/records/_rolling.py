@@ -28,7 +28,7 @@ from omnistorage.formats import Format
 from omnistorage.records._publish import PublishInfo, RollingStats
 from omnistorage.records._rolling_core import OpenObject, utc_now
 from omnistorage.records._rolling_objects import RollingObjects, run_timer
-from omnistorage.records._writer import ENCODE_ERRORS
+from omnistorage.records._tuning import ENCODE_ERRORS
 from omnistorage.store import Store
 
 __all__ = ["RollingRecordWriter"]

@@ -31,7 +31,7 @@ from omnistorage.records._open import WRITER_OPTIONS, record_writer_options
 from omnistorage.records._options import resolve_layers
 from omnistorage.records._publish import PublishError, PublishInfo, Reason, RollingStats
 from omnistorage.records._template import Template
-from omnistorage.records._writer import check_positive
+from omnistorage.records._tuning import check_positive
 
 __all__ = ["CHUNK", "IDLE_WAIT", "ObjectWriter", "OpenObject", "RollingCore"]
 

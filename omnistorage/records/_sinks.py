@@ -9,7 +9,7 @@
   overlaps compression and I/O (the codecs release the GIL). The bytes are
   the same as the serial sink's: the same compressor sees the same batches
   in the same order. (Parallel zstd does not use it: libzstd's own threads
-  compress, see :func:`omnistorage.records._writer.make_compressor`.)
+  compress, see :func:`omnistorage.records._tuning.make_compressor`.)
 """
 
 from __future__ import annotations

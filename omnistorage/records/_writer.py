@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import os
 import sys
 import warnings
 from collections.abc import Callable, Iterable
@@ -12,111 +10,33 @@ from itertools import islice
 from types import TracebackType
 from typing import Any
 
-import orjson
-
 from omnistorage.compression import (
     Codec,
-    Compressor,
-    GzipCodec,
     Seal,
-    ZstdCodec,
     can_seal,
     seal_bytes,
 )
-from omnistorage.errors import ConfigurationError, DataError, StreamClosed
+from omnistorage.errors import ConfigurationError, StreamClosed
 from omnistorage.formats import Format
 from omnistorage.records._encoders import make_encoder
 from omnistorage.records._sinks import CompressingSink, Sink, Target, ThreadedSink
+from omnistorage.records._tuning import (
+    BATCH_RECORDS,
+    DEFAULT_BATCH_BYTES,
+    DEFAULT_BATCH_RECORDS,
+    DEFAULT_QUEUE_DEPTH,
+    DEFAULT_WRITE_SIZE,
+    ENCODE_ERRORS,
+    FIRST_BATCH,
+    HANDOFF_BYTES,
+    NEWLINE,
+    check_positive,
+    default_parallel,
+    gather_size,
+    make_compressor,
+)
 
-__all__ = [
-    "DEFAULT_BATCH_BYTES",
-    "DEFAULT_BATCH_RECORDS",
-    "DEFAULT_QUEUE_DEPTH",
-    "DEFAULT_WRITE_SIZE",
-    "RecordWriter",
-    "check_positive",
-]
-
-DEFAULT_BATCH_BYTES = 64 * 1024
-DEFAULT_BATCH_RECORDS = 4096
-DEFAULT_WRITE_SIZE = 1 << 20
-DEFAULT_QUEUE_DEPTH = 4
-_FIRST_BATCH = 1  # write_many's first chunk is one record: then the record size is known
-_NEWLINE = orjson.OPT_APPEND_NEWLINE
-
-#: What a record that cannot be encoded raises (``DataError`` covers
-#: ``RecordTooLargeError`` and orjson's errors as the formats wrap them).
-ENCODE_ERRORS = (DataError, TypeError, ValueError)
-
-
-#: Records per batch: per ``encode_many`` call of :meth:`RecordWriter.write_many`,
-#: and lines :meth:`RecordWriter.write` gathers (in a list, joined once) before
-#: they are compressed. Kept small so the gathered outputs stay in the CPU
-#: caches: why, in ``docs/records.md`` ("Batches").
-BATCH_RECORDS = 128
-
-
-#: Encoded bytes gathered per hand-off to the worker thread in parallel mode: each
-#: hand-off costs GIL switches (the worker takes the GIL back after every compress
-#: call while the caller encodes); at 64 KiB they cost about a sixth of the work.
-HANDOFF_BYTES = 1 << 20
-
-#: Input bytes per libzstd job when zstd compresses on worker threads.
-MT_JOB_SIZE = 1 << 20
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on (its affinity mask where the OS has one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not Linux
-        return os.cpu_count() or 1
-
-
-def default_parallel(codec: Codec) -> bool:
-    """Whether a writer compresses on a worker thread unless told: zstd on a single
-    libzstd thread (``threads=0``), where the process may use two or more CPUs.
-
-    zstd costs most of a writer's time and releases the GIL, so the caller's
-    thread encoding while a worker compresses beats one thread doing both;
-    the other codecs cost less than the encoding (see :class:`RecordWriter`).
-    """
-    return isinstance(codec, ZstdCodec) and codec.threads == 0 and usable_cpus() >= 2
-
-
-def make_compressor(codec: Codec) -> tuple[Compressor, bool]:
-    """A compressor for ``codec``, and whether it compresses on libzstd's worker threads.
-
-    zstd is multi-threaded when the codec sets ``threads`` (``n > 0`` or
-    ``-1``), in jobs of :data:`MT_JOB_SIZE` unless the codec sets
-    ``job_size``: memory stays bounded and the output is a standard stream,
-    one frame per ``flush``, its blocks split otherwise than a single
-    thread's.
-    """
-    if isinstance(codec, ZstdCodec) and codec.threads:
-        threaded = dataclasses.replace(codec, job_size=codec.job_size or MT_JOB_SIZE)
-        return threaded.compressor(), True
-    return codec.compressor(), False
-
-
-#: Bytes gathered before one compress call of ISA-L's deflate, whose calls
-#: have a fixed cost worth spreading (zstd's, zlib's and snappy's calls cost
-#: little, and snappy's compressor gathers 64 KiB chunks itself).
-ISAL_GATHER = 64 * 1024
-
-
-def gather_size(codec: Codec) -> int:
-    """Bytes worth gathering before one compress call of ``codec``'s compressor."""
-    if isinstance(codec, GzipCodec) and codec.level and codec.implementation != "zlib":
-        return ISAL_GATHER
-    return 0
-
-
-def check_positive(name: str, value: object) -> int:
-    """``value`` if it is a positive int, else :class:`ConfigurationError`."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(f"{name} must be a positive int, got {value!r}")
-    return value
+__all__ = ["RecordWriter"]
 
 
 class _Closed(list[bytes]):
@@ -311,7 +231,7 @@ class RecordWriter:
         self._lines: list[bytes] = []
         self._counted = 0
         self._counted_size = 0
-        self._threshold = min(_FIRST_BATCH, self._batch_records)
+        self._threshold = min(FIRST_BATCH, self._batch_records)
         self._written = 0
         self._rejected = 0
         self._bytes_in = 0
@@ -373,7 +293,7 @@ class RecordWriter:
             StorageError: the store failed (the object is aborted).
         """
         try:
-            data = self._dumps(record, None, _NEWLINE)
+            data = self._dumps(record, None, NEWLINE)
         except ENCODE_ERRORS:
             data = self._encode_one(record)
         else:

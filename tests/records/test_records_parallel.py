@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from omnistorage import LocalBackend, MemoryBackend, Store
 from omnistorage.compression import ZstdCodec
 from omnistorage.records import RollingRecordWriter, open_reader, open_writer
-from omnistorage.records._writer import default_parallel
+from omnistorage.records._tuning import default_parallel
 
 WORKER = "omnistorage-record-writer"
 

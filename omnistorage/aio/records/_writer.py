@@ -20,14 +20,14 @@ from omnistorage.aio._streams import AsyncAtomicWriter, finish_in_background
 from omnistorage.compression import Codec, ZstdCodec
 from omnistorage.errors import ConfigurationError
 from omnistorage.formats import Format
-from omnistorage.records._writer import (
+from omnistorage.records._tuning import (
     DEFAULT_BATCH_BYTES,
     DEFAULT_BATCH_RECORDS,
     DEFAULT_QUEUE_DEPTH,
     DEFAULT_WRITE_SIZE,
     ENCODE_ERRORS,
-    RecordWriter,
 )
+from omnistorage.records._writer import RecordWriter
 
 __all__ = ["AsyncRecordWriter", "check_parallel"]
 
