@@ -1,4 +1,6 @@
-"""``sync``/``copy`` on a Dask cluster: ``--cluster tcp://host:8786`` (or ``local:N``).
+"""``sync``/``copy`` on a cluster: Dask (``--cluster tcp://host:8786``, or ``local:N``
+for a LocalCluster of N processes) or Ray (``ray://host:10001``, ``ray:auto`` for the
+cluster this machine belongs to, ``ray:local`` for a Ray instance started here).
 
 The addresses become :class:`omnistorage.distributed.StoreSpec` configuration:
 URLs as given, ``profile:path`` with the configuration file this command found
@@ -39,6 +41,51 @@ def spec_of(session: Session, text: str) -> StoreSpec:
 
 
 @contextlib.contextmanager
+def _engine(cluster: str) -> Iterator[distributed.Engine]:
+    """The engine for ``cluster``: Ray for ``ray://…``/``ray:auto``/``ray:local``, else
+    Dask (a scheduler address, or ``local:N``). A cluster it starts ends with it."""
+    if cluster.startswith("ray:"):
+        with _ray(cluster) as engine:
+            yield engine
+        return
+    from omnistorage.distributed.dask import DaskEngine
+
+    with _client(cluster) as client:
+        yield DaskEngine(client)
+
+
+@contextlib.contextmanager
+def _ray(cluster: str) -> Iterator[distributed.Engine]:
+    try:
+        import ray
+
+        from omnistorage.distributed.ray import RayEngine
+    except ImportError:
+        raise click.UsageError(
+            f"--cluster {cluster} needs Ray: pip install 'omnistorage[ray]'"
+        ) from None
+    options: dict[str, Any] = {"log_to_driver": False}
+    if cluster == "ray:local":
+        address, options["include_dashboard"] = None, False
+    elif cluster == "ray:auto":
+        address = "auto"
+    elif cluster.startswith("ray://") and len(cluster) > len("ray://"):
+        address = cluster
+    else:
+        raise click.UsageError(
+            f"--cluster {cluster!r}: a Ray address is ray://HOST:PORT, ray:auto or ray:local"
+        )
+    try:
+        ray.init(address=address, **options)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise click.ClickException(f"--cluster {cluster}: cannot connect to Ray: {exc}") from None
+    try:
+        yield RayEngine()
+    finally:
+        ray.shutdown()
+
+
+@contextlib.contextmanager
 def _client(cluster: str) -> Iterator[Any]:
     """A client of the scheduler at ``cluster``, or of a LocalCluster (``local:N``) that
     ends with it."""
@@ -76,8 +123,6 @@ def run_on_cluster(
     display: Display,
 ) -> SyncReport:
     """Run ``mode`` of SOURCE to DESTINATION on ``cluster`` with its state at ``state``."""
-    from omnistorage.distributed.dask import DaskEngine
-
     src, dst, at = spec_of(session, source), spec_of(session, destination), spec_of(session, state)
     backup = spec_of(session, backup_dir) if backup_dir is not None else None
 
@@ -88,8 +133,6 @@ def run_on_cluster(
             + ("" if result.get("ok") else f", {len(result.get('errors', []))} error(s)")
         )
 
-    with _client(cluster) as client:
+    with _engine(cluster) as engine:
         runner = distributed.sync if mode == "sync" else distributed.copy
-        return runner(
-            DaskEngine(client), src, dst, at, backup_dir=backup, on_chunk=on_chunk, **options
-        )
+        return runner(engine, src, dst, at, backup_dir=backup, on_chunk=on_chunk, **options)

@@ -165,7 +165,7 @@ def _run_on_cluster(
     cluster: str,
     state: str | None,
 ) -> None:
-    """``sync``/``copy`` on a Dask cluster (see :mod:`omnistorage.cli._cluster`)."""
+    """``sync``/``copy`` on a cluster (see :mod:`omnistorage.cli._cluster`)."""
     if mode not in ("sync", "copy") or dry_run or state is None:
         raise click.UsageError(
             "--cluster runs sync or copy (no --dry-run) and needs --state ADDRESS"
@@ -244,7 +244,10 @@ def _tree_command(
         "--cluster",
         metavar="ADDRESS",
         default=None,
-        help="Run on a Dask cluster (tcp://host:8786, or local:N for N local workers).",
+        help=(
+            "Run on a cluster: Dask (tcp://host:8786, or local:N for N local workers) "
+            "or Ray (ray://host:10001, ray:auto, ray:local)."
+        ),
     )
     @click.option(
         "--state",

@@ -8,8 +8,9 @@ and run the deletes last, only when the whole job succeeded (see
 :mod:`omnistorage.distributed._state` for the state format). Stores travel as
 :class:`StoreSpec` configuration; each worker opens them with its own credentials.
 
-Engines: :class:`ThreadEngine` (this process) and, with the ``dask`` extra,
-``omnistorage.distributed.dask.DaskEngine``. Importing this package imports no engine.
+Engines: :class:`ThreadEngine` (this process), with the ``dask`` extra
+``omnistorage.distributed.dask.DaskEngine``, and with the ``ray`` extra
+``omnistorage.distributed.ray.RayEngine``. Importing this package imports no engine.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ next call as soon as they are done (DistCp's dynamic strategy: with 2-3 chunks p
 worker, fast workers take more). ``outcome`` is the return value, or the exception the
 call raised after the engine's own retries. :class:`ThreadEngine` runs the calls in
 this process (one machine, no extra dependency); :class:`omnistorage.distributed.dask.DaskEngine`
-runs them on a Dask cluster.
+runs them on a Dask cluster and :class:`omnistorage.distributed.ray.RayEngine` on a Ray
+cluster.
 """
 
 from __future__ import annotations
