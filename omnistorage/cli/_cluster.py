@@ -24,9 +24,9 @@ from omnistorage import distributed
 from omnistorage.cli._progress import Display
 from omnistorage.cli._session import Session
 from omnistorage.distributed import StoreSpec
-from omnistorage.sync import SyncReport
+from omnistorage.sync import CheckReport, SyncReport
 
-__all__ = ["run_on_cluster", "spec_of"]
+__all__ = ["check_on_cluster", "run_on_cluster", "spec_of"]
 
 
 def spec_of(session: Session, text: str) -> StoreSpec:
@@ -136,3 +136,26 @@ def run_on_cluster(
     with _engine(cluster) as engine:
         runner = distributed.sync if mode == "sync" else distributed.copy
         return runner(engine, src, dst, at, backup_dir=backup, on_chunk=on_chunk, **options)
+
+
+def check_on_cluster(
+    session: Session,
+    source: str,
+    destination: str,
+    options: dict[str, Any],
+    cluster: str,
+    state: str,
+    display: Display,
+) -> CheckReport:
+    """``check`` of SOURCE against DESTINATION on ``cluster`` with its state at ``state``."""
+    src, dst, at = spec_of(session, source), spec_of(session, destination), spec_of(session, state)
+
+    def on_chunk(done: int, total: int, result: dict[str, Any]) -> None:
+        display.message(
+            f"chunk {done}/{total} done: {len(result.get('match', []))} match, "
+            f"{len(result.get('differ', []))} differ"
+            + (f", {len(result['errors'])} error(s)" if result.get("errors") else "")
+        )
+
+    with _engine(cluster) as engine:
+        return distributed.check(engine, src, dst, at, on_chunk=on_chunk, **options)

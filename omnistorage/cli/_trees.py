@@ -326,6 +326,18 @@ move = _tree_command(
     show_default=True,
     help="Parallel comparisons.",
 )
+@click.option(
+    "--cluster",
+    metavar="ADDRESS",
+    default=None,
+    help="Compare on a cluster (as sync: tcp://host:8786, local:N, ray://host:10001, ray:auto).",
+)
+@click.option(
+    "--state",
+    metavar="ADDRESS",
+    default=None,
+    help="Where a --cluster check keeps its chunks and results (rerun to resume).",
+)
 @output_options
 @pass_session
 def check(
@@ -337,6 +349,8 @@ def check(
     download: bool,
     combined: bool,
     checkers: int,
+    cluster: str | None,
+    state: str | None,
     output: Output,
 ) -> None:
     """Compare two trees file by file: exit 0 when they match, 3 when they differ.
@@ -350,7 +364,26 @@ def check(
     """
     from omnistorage.sync import check as check_trees  # loaded only for tree commands
 
+    if (cluster is None) != (state is None):
+        raise click.UsageError("--cluster and --state go together")
     src, dst = _trees(session, source, destination, write=False)
+    if cluster is not None and state is not None:
+        from omnistorage.cli._cluster import check_on_cluster
+
+        options = {"one_way": one_way, "download": download, "filters": filters.build()}
+        with output.display() as display:
+            report = check_on_cluster(
+                session,
+                source,
+                destination,
+                {**options, "checkers": checkers},
+                cluster,
+                state,
+                display,
+            )
+        _render_check(report, src, dst, combined=combined, output=output)
+        _check_exit(report, interrupted=False)
+        return
     src_store, dst_store = src.folder(), dst.folder()
     built = filters.build()
     with output.display() as display:
@@ -369,6 +402,10 @@ def check(
 
         report, interrupted = run_cancellable(work, display)
     _render_check(report, src, dst, combined=combined, output=output)
+    _check_exit(report, interrupted=interrupted)
+
+
+def _check_exit(report: CheckReport, *, interrupted: bool) -> None:
     if interrupted:
         raise Interrupted("check interrupted")
     if report.errors:

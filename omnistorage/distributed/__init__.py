@@ -17,11 +17,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from omnistorage.distributed._check import run_check
 from omnistorage.distributed._engine import Engine, ThreadEngine
 from omnistorage.distributed._job import ChunkProgress, run_job
 from omnistorage.distributed._spec import StoreSpec
 from omnistorage.distributed._state import FORMAT, StateError
-from omnistorage.sync._report import SyncReport
+from omnistorage.sync._report import CheckReport, SyncReport
 
 __all__ = [
     "FORMAT",
@@ -30,6 +31,7 @@ __all__ = [
     "StateError",
     "StoreSpec",
     "ThreadEngine",
+    "check",
     "copy",
     "sync",
 ]
@@ -53,3 +55,16 @@ def copy(
 ) -> SyncReport:
     """As :func:`sync` without deletes."""
     return run_job(engine, "copy", src, dst, state, **options)
+
+
+def check(
+    engine: Engine, src: StoreSpec, dst: StoreSpec, state: StoreSpec, **options: Any
+) -> CheckReport:
+    """Compare ``src`` and ``dst`` as :func:`omnistorage.sync.check` does, with the listings
+    and the comparisons on ``engine``'s workers and the job state at ``state``.
+
+    Options are :func:`omnistorage.sync.check`'s (``one_way``, ``download``, ``filters``,
+    ``checkers``, ``retries``, ``retry_backoff``), plus ``chunk_size`` (pairs per chunk)
+    and ``on_chunk`` (progress). Running it again with the same arguments before it
+    finished resumes: only the chunks without a result run."""
+    return run_check(engine, src, dst, state, **options)

@@ -67,7 +67,7 @@ from omnistorage.sync._plan import Action
 from omnistorage.sync._report import ErrorEntry, SyncReport
 from omnistorage.sync._setup import _record_foreign, check_stores, make_policy, name_collisions
 
-__all__ = ["ChunkProgress", "run_job"]
+__all__ = ["ChunkProgress", "Merged", "list_sides", "run_job"]
 
 ChunkProgress = Callable[[int, int, dict[str, Any]], None]
 """``on_chunk(done, total, result)``: called on the coordinator as each chunk ends."""
@@ -203,25 +203,20 @@ def _prefixes(src: Store, dst: Store) -> list[str]:
     return sorted(folders, key=lambda name: name + "/")
 
 
-def _plan(
-    engine: Engine,
-    job: JobSpec,
-    src: Store,
-    dst: Store,
-    state: Store,
-    opts: SyncOptions,
-    report: SyncReport,
-    chunk_size: int | None,
-) -> dict[str, Any] | None:
-    """List, merge, decide and write the chunks and the manifest; ``None`` when a listing
-    failed (nothing is planned, as in a single-process run)."""
+def list_sides(
+    engine: Engine, job: JobSpec, src: Store, dst: Store, ctx: RunContext
+) -> list[str] | None:
+    """List both sides by prefix on ``engine``'s workers into sorted shards in the state
+    store, and count what they listed and skipped into ``ctx``'s report. Returns the
+    top-level folders (the shards' order, for :class:`Merged`), or ``None`` when a listing
+    failed (recorded as an error)."""
+    report = ctx.recorder.report
     folders = _prefixes(src, dst)
     shards: list[tuple[Any, ...]] = []
     for side in ("src", "dst"):
         shards.append((job, side, 0, None))
         shards += [(job, side, n, folder) for n, folder in enumerate(folders, 1)]
     listed: dict[str, list[dict[str, Any]]] = {"src": [], "dst": []}
-    ctx = RunContext.create(src, dst, opts, report)
     failed = False
     for position, outcome in engine.run(list_shard, shards):
         side = shards[position][1]
@@ -240,9 +235,29 @@ def _plan(
         invalid = [name for s in stats for name in s["invalid"]][:1000]
         total_invalid = sum(int(s["invalid_count"]) for s in stats)
         _record_foreign(ctx, label, SimpleNamespace(invalid=invalid, invalid_count=total_invalid))  # type: ignore[arg-type]
+    return folders
+
+
+def _plan(
+    engine: Engine,
+    job: JobSpec,
+    src: Store,
+    dst: Store,
+    state: Store,
+    opts: SyncOptions,
+    report: SyncReport,
+    chunk_size: int | None,
+) -> dict[str, Any] | None:
+    """List, merge, decide and write the chunks and the manifest; ``None`` when a listing
+    failed (nothing is planned, as in a single-process run)."""
+    ctx = RunContext.create(src, dst, opts, report)
+    folders = list_sides(engine, job, src, dst, ctx)
+    if folders is None:
+        ctx.close()
+        return None
     if chunk_size is None:
         chunk_size = max(50, math.ceil(report.listed["source"] / (2 * engine.workers)))
-    listings = [_Merged(state, side, folders) for side in ("src", "dst")]
+    listings = [Merged(state, side, folders) for side in ("src", "dst")]
     writer = _ChunkWriter(state, job.job, chunk_size)
     policy = make_policy(ctx)
     checks = Executor(ctx, job.mode)
@@ -280,7 +295,7 @@ def _plan(
     return manifest
 
 
-class _Merged:
+class Merged:
     """One side's listing from its shards, in path order (re-iterable)."""
 
     def __init__(self, state: Store, side: str, folders: list[str]) -> None:

@@ -31,7 +31,7 @@ from omnistorage.sync._options import SyncOptions
 from omnistorage.sync._report import CheckReport, SyncReport, error_entry
 from omnistorage.sync._setup import entry_filter, load_listings
 
-__all__ = ["check"]
+__all__ = ["check", "compare_entries", "shared_hash"]
 
 _CHUNK = 1 << 20
 
@@ -96,9 +96,7 @@ def _run(ctx: RunContext, report: CheckReport, *, download: bool) -> None:
     if listings is None:
         report.cancelled = ctx.cancelled()
         return
-    kind = None
-    if not download:
-        kind = next((k for k in HASH_STRENGTH if ctx.src.can_hash(k) and ctx.dst.can_hash(k)), None)
+    kind = shared_hash(ctx, download)
     lock = threading.Lock()
     include = entry_filter(ctx.opts.filters, datetime.now(UTC))
     pool = Pool(ctx.opts.checkers, "omnistorage-check")
@@ -114,7 +112,7 @@ def _run(ctx: RunContext, report: CheckReport, *, download: bool) -> None:
             if ctx.cancelled():
                 return
             try:
-                name, how = _compare(ctx, s, d, kind, download)
+                name, how = compare_entries(ctx, s, d, kind, download)
             except Cancelled:
                 return
             except Exception as exc:  # noqa: BLE001 - recorded as this path's error
@@ -162,10 +160,19 @@ def _run(ctx: RunContext, report: CheckReport, *, download: bool) -> None:
         report.errors.append(error_entry(None, "check", SyncError("cancelled", op="check")))
 
 
-def _compare(
+def shared_hash(ctx: RunContext, download: bool) -> str | None:
+    """The strongest hash type both sides produce without downloading (``None`` with
+    ``download`` or when they share none)."""
+    if download:
+        return None
+    return next((k for k in HASH_STRENGTH if ctx.src.can_hash(k) and ctx.dst.can_hash(k)), None)
+
+
+def compare_entries(
     ctx: RunContext, s: Entry, d: Entry, kind: str | None, download: bool
 ) -> tuple[str, str]:
-    """(``"match"`` or ``"differ"``, how it was decided)."""
+    """Compare a file on both sides: (``"match"`` or ``"differ"``, how it was decided).
+    Raises what the comparison raised (after ``ctx``'s retries)."""
     if s.size is not None and d.size is not None and s.size != d.size:
         return "differ", "size"
     if download:

@@ -17,6 +17,8 @@ import pytest
 
 from omnistorage import LocalBackend, Store
 from omnistorage.distributed import StoreSpec, copy, sync
+from omnistorage.distributed import check as distributed_check
+from omnistorage.sync import check as check_trees
 from omnistorage.sync import sync as single_sync
 from tests.support.remote import _s3_bucket, wipe
 from tests.support.servers import server_env
@@ -285,5 +287,60 @@ def test_the_sync_command_runs_on_the_cluster_with_progress_across_workers(
         )
         assert refused.returncode == 2
         assert "--state" in refused.stderr
+    finally:
+        wipe(dst)
+
+
+def test_check_on_dask_reports_what_a_single_process_check_does(
+    client: Any, tmp_path: Path
+) -> None:
+    make_tree(tmp_path / "src", 40)
+    dst_spec, dst = s3_spec()
+    try:
+        single_sync(Store(LocalBackend(tmp_path / "src")), dst)
+        dst.write("p0/s0/f0000.bin", b"changed", overwrite=True)  # differs
+        dst.delete("p1/s1/f0001.bin")  # missing on the destination
+        dst.write("p4/extra", b"only here")  # missing on the source
+        expected = check_trees(Store(LocalBackend(tmp_path / "src")), dst)
+        report = distributed_check(
+            DaskEngine(client),
+            StoreSpec(str(tmp_path / "src")),
+            dst_spec,
+            StoreSpec(str(tmp_path / "state")),
+            chunk_size=7,
+        )
+        got, want = report.to_dict(), expected.to_dict()
+        got.pop("duration"), want.pop("duration")
+        assert got == want
+        assert report.differ == ["p0/s0/f0000.bin"]
+        assert report.missing_on_dst == ["p1/s1/f0001.bin"]
+        assert report.missing_on_src == ["p4/extra"]
+        assert len(list((tmp_path / "state" / "check").iterdir())) > 1
+        # The command: the same result, exit 3 (the trees differ), progress per chunk.
+        env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": SECRET}
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "omnistorage",
+                "check",
+                str(tmp_path / "src"),
+                dst_spec.address,
+                "--cluster",
+                client.scheduler.address,
+                "--state",
+                str(tmp_path / "state2"),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+            cwd=str(Path(__file__).parents[2]),
+        )
+        assert done.returncode == 3, done.stderr[-2000:]
+        assert "* p0/s0/f0000.bin" in done.stdout
+        assert "+ p1/s1/f0001.bin" in done.stdout
+        assert "- p4/extra" in done.stdout
+        assert any(line.startswith("chunk ") for line in done.stderr.splitlines())
     finally:
         wipe(dst)

@@ -17,7 +17,9 @@ import pytest
 
 from omnistorage import LocalBackend, Store
 from omnistorage.distributed import StoreSpec, copy, sync
+from omnistorage.distributed import check as distributed_check
 from omnistorage.errors import ConfigurationError
+from omnistorage.sync import check as check_trees
 from omnistorage.sync import sync as single_sync
 from tests.distributed.test_dask import make_tree, rclone_agrees, s3_spec
 from tests.support.remote import wipe
@@ -285,3 +287,29 @@ def test_a_malformed_ray_address_is_a_usage_error(address: str, tmp_path: Path) 
     assert done.returncode == 2, done.stderr[-2000:]
     assert "ray://HOST:PORT, ray:auto or ray:local" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_check_on_ray_reports_what_a_single_process_check_does(
+    ray_instance: str, tmp_path: Path
+) -> None:
+    make_tree(tmp_path / "src", 30)
+    dst_spec, dst = s3_spec()
+    try:
+        single_sync(Store(LocalBackend(tmp_path / "src")), dst)
+        dst.write("p2/s2/f0002.bin", b"changed", overwrite=True)
+        dst.write("p3/extra", b"only here")
+        expected = check_trees(Store(LocalBackend(tmp_path / "src")), dst)
+        report = distributed_check(
+            RayEngine(),
+            StoreSpec(str(tmp_path / "src")),
+            dst_spec,
+            StoreSpec(str(tmp_path / "state")),
+            chunk_size=6,
+        )
+        got, want = report.to_dict(), expected.to_dict()
+        got.pop("duration"), want.pop("duration")
+        assert got == want
+        assert report.differ == ["p2/s2/f0002.bin"]
+        assert report.missing_on_src == ["p3/extra"]
+    finally:
+        wipe(dst)
