@@ -10,6 +10,10 @@
     backend = "logs"
     root_path = "events/v1"
 
+    [clusters.etl]                 # for omnistorage.distributed and --cluster etl
+    engine = "dask"                # or "ray"
+    address = "tcp://scheduler:8786"
+
 ``${NAME}`` in a string value is replaced by the environment variable
 ``NAME`` (a missing one is an error naming it); nothing else is expanded.
 Values taken from the environment are treated as secrets: they never appear
@@ -44,7 +48,7 @@ from omnistorage.errors import ConfigurationError, StorageError, redact
 from omnistorage.registry import check_backend_options, open_backend
 from omnistorage.store import Store
 
-__all__ = ["BackendConfig", "Registry", "RegistryConfig", "StoreProfile"]
+__all__ = ["BackendConfig", "ClusterProfile", "Registry", "RegistryConfig", "StoreProfile"]
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -69,12 +73,48 @@ class StoreProfile:
     root_path: str = ""
 
 
+_DASK_ADDRESS = re.compile(r"(tcp|tls|ucx|inproc)://\S+|local:[1-9][0-9]{0,3}")
+_RAY_ADDRESS = re.compile(r"ray://\S+|auto|local")
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterProfile:
+    """One cluster for distributed jobs: the engine and where its scheduler is.
+
+    ``engine = "dask"``: ``address`` is a scheduler (``tcp://host:8786``, ``tls://…``) or
+    ``local:N`` (a LocalCluster of N processes started for the job). ``engine = "ray"``:
+    ``ray://host:10001`` (Ray Client), ``auto`` (the cluster this machine belongs to) or
+    ``local`` (a Ray instance started for the job). Checked when the file is read.
+    """
+
+    engine: str
+    address: str
+
+    def __post_init__(self) -> None:
+        if self.engine == "dask":
+            pattern, forms = _DASK_ADDRESS, "tcp://HOST:PORT, tls://HOST:PORT or local:N"
+        elif self.engine == "ray":
+            pattern, forms = _RAY_ADDRESS, "ray://HOST:PORT, auto or local"
+        else:
+            raise ConfigurationError(f"engine must be 'dask' or 'ray', got {self.engine!r}")
+        if not isinstance(self.address, str) or not pattern.fullmatch(self.address):
+            raise ConfigurationError(f"a {self.engine} address is {forms}, got {self.address!r}")
+
+    @property
+    def cluster(self) -> str:
+        """The address in the command's ``--cluster`` form (Ray's prefixed ``ray:``)."""
+        if self.engine == "ray" and not self.address.startswith("ray://"):
+            return f"ray:{self.address}"
+        return self.address
+
+
 @dataclass(frozen=True, slots=True)
 class RegistryConfig:
     """Named backends and named stores. Stores must name configured backends."""
 
     backends: Mapping[str, BackendConfig] = field(default_factory=dict)
     stores: Mapping[str, StoreProfile] = field(default_factory=dict)
+    clusters: Mapping[str, ClusterProfile] = field(default_factory=dict)
     env_values: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
     """Values that came from ``${ENV}`` placeholders: scrubbed from every message."""
 
@@ -101,7 +141,7 @@ class RegistryConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RegistryConfig:
         """Build from plain data (as parsed from TOML, JSON, YAML …)."""
-        _only(data, {"backends", "stores"}, "config")
+        _only(data, {"backends", "stores", "clusters"}, "config")
         env_values: set[str] = set()
         backends: dict[str, BackendConfig] = {}
         for name, raw in _table(data.get("backends", {}), "backends").items():
@@ -125,8 +165,25 @@ class RegistryConfig:
             if not isinstance(root, str):
                 raise ConfigurationError(f"{where}.root_path must be a string")
             stores[name] = StoreProfile(raw["backend"], root)
+        clusters: dict[str, ClusterProfile] = {}
+        for name, raw in _table(data.get("clusters", {}), "clusters").items():
+            where = f"clusters.{name}"
+            raw = _table(raw, where)
+            _only(raw, {"engine", "address"}, where)
+            engine, address = raw.get("engine"), _expand(raw.get("address"), where, env_values)
+            if not isinstance(engine, str) or not isinstance(address, str):
+                raise ConfigurationError(f"{where} needs engine and address strings")
+            try:
+                clusters[name] = ClusterProfile(engine, address)
+            except ConfigurationError as exc:
+                raise ConfigurationError(redact(f"{where}: {exc}", env_values)) from None
         protect_secrets(*env_values)
-        config = cls(MappingProxyType(backends), MappingProxyType(stores), frozenset(env_values))
+        config = cls(
+            MappingProxyType(backends),
+            MappingProxyType(stores),
+            MappingProxyType(clusters),
+            frozenset(env_values),
+        )
         config.validate()
         return config
 

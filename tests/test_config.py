@@ -156,3 +156,56 @@ def test_backend_config_repr_hides_option_values() -> None:
 def test_bad_toml_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match="bad TOML"):
         RegistryConfig.from_toml("this is = = not toml\n")
+
+
+@pytest.mark.parametrize(
+    ("engine", "address", "cluster"),
+    [
+        ("dask", "tcp://scheduler:8786", "tcp://scheduler:8786"),
+        ("dask", "tls://10.0.0.1:8786", "tls://10.0.0.1:8786"),
+        ("dask", "local:4", "local:4"),
+        ("ray", "ray://head:10001", "ray://head:10001"),
+        ("ray", "auto", "ray:auto"),
+        ("ray", "local", "ray:local"),
+    ],
+)
+def test_a_cluster_profile_names_its_engine_and_address(
+    engine: str, address: str, cluster: str
+) -> None:
+    config = RegistryConfig.from_dict({"clusters": {"etl": {"engine": engine, "address": address}}})
+    assert config.clusters["etl"].engine == engine
+    assert config.clusters["etl"].cluster == cluster
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"engine": "spark", "address": "x"}, "engine must be 'dask' or 'ray'"),
+        ({"engine": "dask", "address": "scheduler:8786"}, "tcp://HOST:PORT"),
+        ({"engine": "dask", "address": "local:0"}, "local:N"),
+        ({"engine": "dask", "address": "tcp://"}, "tcp://HOST:PORT"),
+        ({"engine": "ray", "address": "tcp://head:8786"}, "ray://HOST:PORT, auto or local"),
+        ({"engine": "ray"}, "engine and address"),
+        ({"engine": "ray", "address": "auto", "workers": 3}, "workers"),
+        ("tcp://x:1", "clusters.etl"),
+    ],
+)
+def test_a_bad_cluster_profile_fails_when_the_config_is_read(raw: object, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        RegistryConfig.from_dict({"clusters": {"etl": raw}})
+
+
+def test_a_cluster_address_from_the_environment_is_not_shown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OMNI_CFG_SCHED", "sched-host-s3cr3t")
+    with pytest.raises(ConfigurationError) as info:
+        RegistryConfig.from_dict(
+            {"clusters": {"etl": {"engine": "dask", "address": "${OMNI_CFG_SCHED}"}}}
+        )
+    assert "s3cr3t" not in str(info.value)
+    monkeypatch.setenv("OMNI_CFG_SCHED", "tcp://sched:8786")
+    config = RegistryConfig.from_dict(
+        {"clusters": {"etl": {"engine": "dask", "address": "${OMNI_CFG_SCHED}"}}}
+    )
+    assert config.clusters["etl"].address == "tcp://sched:8786"

@@ -1,6 +1,7 @@
-"""``sync``/``copy`` on a cluster: Dask (``--cluster tcp://host:8786``, or ``local:N``
-for a LocalCluster of N processes) or Ray (``ray://host:10001``, ``ray:auto`` for the
-cluster this machine belongs to, ``ray:local`` for a Ray instance started here).
+"""``sync``/``copy``/``check`` on a cluster: Dask (``--cluster tcp://host:8786``, or
+``local:N`` for a LocalCluster of N processes) or Ray (``ray://host:10001``, ``ray:auto``
+for the cluster this machine belongs to, ``ray:local`` for a Ray instance started here),
+or ``--cluster NAME`` for a ``[clusters.NAME]`` profile of the configuration file.
 
 The addresses become :class:`omnistorage.distributed.StoreSpec` configuration:
 URLs as given, ``profile:path`` with the configuration file this command found
@@ -40,10 +41,29 @@ def spec_of(session: Session, text: str) -> StoreSpec:
     return StoreSpec(text, config=str(config) if config else None)
 
 
+def _address(session: Session, cluster: str) -> str:
+    """``cluster`` itself, or, for a bare name, the address of that cluster profile of
+    the configuration file (``[clusters.NAME]``)."""
+    if ":" in cluster:
+        return cluster
+    profiles = session.addresses.registry().config.clusters
+    profile = profiles.get(cluster)
+    if profile is None:
+        known = ", ".join(sorted(profiles)) or "none"
+        raise click.UsageError(
+            f"--cluster {cluster!r}: not an address (tcp://…, local:N, ray://…, ray:auto, "
+            f"ray:local) and no cluster profile of that name in "
+            f"{session.addresses.config.path} (known: {known})"
+        )
+    return profile.cluster
+
+
 @contextlib.contextmanager
-def _engine(cluster: str) -> Iterator[distributed.Engine]:
-    """The engine for ``cluster``: Ray for ``ray://…``/``ray:auto``/``ray:local``, else
-    Dask (a scheduler address, or ``local:N``). A cluster it starts ends with it."""
+def _engine(session: Session, cluster: str) -> Iterator[distributed.Engine]:
+    """The engine for ``cluster`` (an address, or a cluster profile's name): Ray for
+    ``ray://…``/``ray:auto``/``ray:local``, else Dask (a scheduler address, or
+    ``local:N``). A cluster it starts ends with it."""
+    cluster = _address(session, cluster)
     if cluster.startswith("ray:"):
         with _ray(cluster) as engine:
             yield engine
@@ -133,7 +153,7 @@ def run_on_cluster(
             + ("" if result.get("ok") else f", {len(result.get('errors', []))} error(s)")
         )
 
-    with _engine(cluster) as engine:
+    with _engine(session, cluster) as engine:
         runner = distributed.sync if mode == "sync" else distributed.copy
         return runner(engine, src, dst, at, backup_dir=backup, on_chunk=on_chunk, **options)
 
@@ -157,5 +177,5 @@ def check_on_cluster(
             + (f", {len(result['errors'])} error(s)" if result.get("errors") else "")
         )
 
-    with _engine(cluster) as engine:
+    with _engine(session, cluster) as engine:
         return distributed.check(engine, src, dst, at, on_chunk=on_chunk, **options)

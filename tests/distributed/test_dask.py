@@ -344,3 +344,45 @@ def test_check_on_dask_reports_what_a_single_process_check_does(
         assert any(line.startswith("chunk ") for line in done.stderr.splitlines())
     finally:
         wipe(dst)
+
+
+def test_the_command_takes_a_cluster_profile_of_the_config_file(
+    client: Any, tmp_path: Path
+) -> None:
+    make_tree(tmp_path / "src", 12)
+    config = tmp_path / "config.toml"
+    config.write_text(f'[clusters.etl]\nengine = "dask"\naddress = "{client.scheduler.address}"\n')
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "omnistorage", "--config", str(config), *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=str(Path(__file__).parents[2]),
+        )
+
+    done = run(
+        "copy",
+        str(tmp_path / "src"),
+        str(tmp_path / "dst"),
+        "--cluster",
+        "etl",
+        "--state",
+        str(tmp_path / "state"),
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert any(line.startswith("chunk ") for line in done.stderr.splitlines())
+    assert len(list((tmp_path / "dst").rglob("*.bin"))) == 12
+    unknown = run(
+        "copy",
+        str(tmp_path / "src"),
+        str(tmp_path / "dst"),
+        "--cluster",
+        "nightly",
+        "--state",
+        str(tmp_path / "state"),
+    )
+    assert unknown.returncode == 2
+    assert "no cluster profile of that name" in unknown.stderr
+    assert "(known: etl)" in unknown.stderr
