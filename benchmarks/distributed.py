@@ -1,7 +1,7 @@
 """Distributed copy on Dask LocalClusters of 1, 2 and 4 workers, with a 20 ms latency layer.
 
     .venv/bin/python benchmarks/distributed.py [--files 10000] [--transfers 4]
-                                               [--latency 0.02] [--skip-resume]
+                                               [--latency 0.02] [--skip-resume] [--skip-ray]
 
 This machine has 2 cores, so CPU cannot show scaling: every store is a local folder
 behind a latency layer (``benchmarks/_latency.py``: each request-like call waits
@@ -14,6 +14,7 @@ Measured in one run (``uptime`` printed before and after; the machine is shared)
 - a ``--files`` copy (1 KiB files in 100 folders) with 1, 2 and 4 workers:
   wall time (planning included) and the speed-up over one worker (target: 4
   workers >= 3.2x);
+- the same copy on a local Ray instance of 4 CPUs (``RayEngine``, the ``ray`` extra);
 - the single-process engine (``omnistorage.sync.copy``) through the same latency
   layer, with ``--transfers`` and with 4x ``--transfers`` threads;
 - rclone copy of the same tree (local folders, *no* latency layer: rclone cannot
@@ -120,6 +121,44 @@ def distributed_copy(base: Path, workers: int, transfers: int) -> dict[str, Any]
     }
 
 
+def ray_copy(base: Path, workers: int, transfers: int, latency: float) -> float | None:
+    """The same copy as a Ray job: a local Ray instance of ``workers`` CPUs, the latency
+    layer installed in each worker process by Ray's setup hook. ``None`` without Ray."""
+    try:
+        import ray
+
+        from omnistorage.distributed.ray import RayEngine
+    except ImportError:
+        return None
+    root = os.path.dirname(_HERE)
+    ray.init(
+        num_cpus=workers,
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={
+            "worker_process_setup_hook": "_latency.install",
+            "env_vars": {
+                "PYTHONPATH": os.pathsep.join([root, _HERE]),
+                "OMNI_BENCH_LATENCY": str(latency),
+            },
+        },
+    )
+    try:
+        started = time.perf_counter()
+        report = copy(
+            RayEngine(),
+            StoreSpec(f"slow://{base}/src"),
+            StoreSpec(f"slow://{base}/dstray{workers}"),
+            StoreSpec(f"slow://{base}/stateray{workers}"),
+            transfers=transfers,
+        )
+        seconds = time.perf_counter() - started
+    finally:
+        ray.shutdown()
+    assert report.ok, report.errors[:3]
+    return seconds
+
+
 def resume(base: Path, files: int, transfers: int) -> dict[str, Any]:
     local, client = cluster(4)
     src, dst = StoreSpec(f"slow://{base}/src"), StoreSpec(f"slow://{base}/dstresume")
@@ -196,6 +235,7 @@ def main() -> None:
     parser.add_argument("--transfers", type=int, default=4)
     parser.add_argument("--latency", type=float, default=0.02)
     parser.add_argument("--skip-resume", action="store_true")
+    parser.add_argument("--skip-ray", action="store_true")
     args = parser.parse_args()
     os.environ["OMNI_BENCH_LATENCY"] = str(args.latency)
     _latency.install()
@@ -220,6 +260,13 @@ def main() -> None:
         one = figures[1]["seconds"]
         for workers in (2, 4):
             print(f"speed-up {workers} workers / 1: {one / figures[workers]['seconds']:.2f}x")
+        if not args.skip_ray:
+            ray_seconds = ray_copy(base, 4, args.transfers, args.latency)
+            if ray_seconds is not None:
+                print(
+                    f"ray 4 workers: {ray_seconds:.1f} s = {one / ray_seconds:.2f}x dask's one "
+                    f"worker ({figures[4]['seconds'] / ray_seconds:.2f}x dask's four)"
+                )
         for threads, name in ((args.transfers, "dstsingle1"), (4 * args.transfers, "dstsingle4")):
             seconds = single(base, threads, name)
             print(
