@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from datetime import date, datetime
 from typing import Any
 
 from omnistorage.distributed._spec import StoreSpec
@@ -125,7 +126,8 @@ def read_shard(store: StoreSpec, shard: Mapping[str, Any], **options: Any) -> li
 
 def plain_records(rows: Iterable[Mapping[str, Any]]) -> Iterable[dict[str, Any]]:
     """Table rows as JSON-ready records: a missing value (NaN, NaT, ``None``) becomes
-    ``None`` (written as ``null``); numpy scalars become Python numbers."""
+    ``None`` (written as ``null``), numpy scalars Python numbers, and a datetime (pandas'
+    ``Timestamp`` included) its ISO 8601 text."""
     for row in rows:
         yield {str(key): _plain(value) for key, value in row.items()}
 
@@ -140,4 +142,6 @@ def _plain(value: Any) -> Any:
         return None
     if type(value).__name__ in ("NaTType", "NAType"):
         return None
+    if isinstance(value, datetime | date):
+        return value.isoformat()
     return value

@@ -101,7 +101,8 @@ def write_dataframe(
 ) -> JobResult:
     """Write a ``dask.dataframe`` as a dataset at ``store``, one record (a JSON object of
     the row's columns) per row, as :func:`write_bag` writes records. A missing value
-    (NaN, NaT, ``None``) is written as ``null``; numpy numbers as JSON numbers."""
+    (NaN, NaT, ``None``) is written as ``null``, numpy numbers as JSON numbers, datetimes
+    as ISO 8601 text."""
     return _write(frame.to_delayed(), store, suffix, job_id, options, rows=True)
 
 

@@ -166,3 +166,36 @@ def test_a_partition_attempted_twice_is_published_once(tmp_path: Path) -> None:
     assert dataset.records_count == 15
     shard_files = list((tmp_path / "data").rglob("*.ndjson.zst"))
     assert len(shard_files) == 2  # the losing attempt's shard was discarded
+
+
+def test_table_rows_become_json_ready_records() -> None:
+    import numpy
+
+    from omnistorage.distributed._records import plain_records
+
+    row = {
+        "n": numpy.int64(3),
+        "x": numpy.float32(0.5),
+        "nan": math.nan,
+        "np_nan": numpy.float64("nan"),
+        "at": pandas.Timestamp("2024-01-02T03:04:05Z"),
+        "nat": pandas.NaT,
+        "na": pandas.NA,
+        "none": None,
+        "text": "é",
+        1: "key made text",
+    }
+    (record,) = plain_records([row])
+    assert record == {
+        "n": 3,
+        "x": 0.5,
+        "nan": None,
+        "np_nan": None,
+        "at": "2024-01-02T03:04:05+00:00",
+        "nat": None,
+        "na": None,
+        "none": None,
+        "text": "é",
+        "1": "key made text",
+    }
+    assert type(record["n"]) is int
