@@ -18,47 +18,45 @@ next run. The report is one :class:`~omnistorage.sync.CheckReport`.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
-from omnistorage.capabilities import Capability
 from omnistorage.distributed._engine import Engine
 from omnistorage.distributed._job import ChunkProgress, Merged, list_sides
 from omnistorage.distributed._spec import StoreSpec
 from omnistorage.distributed._state import (
+    MANIFEST,
     StateError,
     chunk_key,
     count,
     decode_entry,
+    decode_error,
     encode_entry,
     field,
+    job_ident,
     read_doc,
+    read_manifest,
     write_doc,
 )
 from omnistorage.distributed._worker import JobSpec, open_spec, worker_options
-from omnistorage.errors import CapabilityNotSupported, NotFound
+from omnistorage.errors import NotFound
 from omnistorage.paths import is_valid_key
 from omnistorage.store import Store
-from omnistorage.sync._check import compare_entries, shared_hash
+from omnistorage.sync._check import check_march, compare_entries, require_listable, shared_hash
 from omnistorage.sync._context import RunContext
 from omnistorage.sync._entry import Entry
 from omnistorage.sync._execute import Pool
 from omnistorage.sync._filters import Filters
 from omnistorage.sync._limits import Cancelled
-from omnistorage.sync._march import march
 from omnistorage.sync._options import SyncOptions
 from omnistorage.sync._report import CheckReport, ErrorEntry, SyncReport, error_entry
 from omnistorage.sync._setup import entry_filter
 
 __all__ = ["check_chunk", "run_check"]
 
-_MANIFEST = "manifest.json"
 _CHECK_OPTIONS = ("checkers", "retries", "retry_backoff")
 
 
@@ -87,14 +85,7 @@ def run_check(
     )
     started = time.monotonic()
     src_store, dst_store, state_store = open_spec(src), open_spec(dst), open_spec(state)
-    for store in (src_store, dst_store):
-        for capability in (Capability.LIST, Capability.READ):
-            if not store.supports(capability):
-                raise CapabilityNotSupported(
-                    f"check: {store!r} does not support {capability.value}",
-                    backend=store.unwrap().name,
-                    op="check",
-                )
+    require_listable(src_store, dst_store)
     plain = {"checkers": checkers, "retries": retries, "retry_backoff": retry_backoff}
     ident = _ident(src, dst, one_way, download, opts)
     report = CheckReport(one_way=one_way)
@@ -107,7 +98,7 @@ def run_check(
     _restore(report, manifest)
     done = _run(engine, job, download, state_store, manifest, report, on_chunk)
     if done:  # the next run checks afresh
-        write_doc(state_store, _MANIFEST, {**manifest, "finished": True})
+        write_doc(state_store, MANIFEST, {**manifest, "finished": True})
     for name in ("match", "differ", "missing_on_src", "missing_on_dst"):
         getattr(report, name).sort()
     report.errors.sort(key=lambda e: (e.path is None, e.path or ""))
@@ -117,42 +108,32 @@ def run_check(
 
 def _ident(src: StoreSpec, dst: StoreSpec, one_way: bool, download: bool, opts: SyncOptions) -> str:
     """Same stores and options: the same check (so its state resumes)."""
-    ident = {
-        "mode": "check",
-        "src": src.describe(),
-        "dst": dst.describe(),
-        "one_way": one_way,
-        "download": download,
-        "options": opts.decision_dict(),
-    }
-    return hashlib.sha256(orjson.dumps(ident, option=orjson.OPT_SORT_KEYS)).hexdigest()[:24]
+    return job_ident(
+        {
+            "mode": "check",
+            "src": src.describe(),
+            "dst": dst.describe(),
+            "one_way": one_way,
+            "download": download,
+            "options": opts.decision_dict(),
+        }
+    )
 
 
 def _manifest(state: Store, ident: str) -> dict[str, Any] | None:
-    try:
-        doc = read_doc(state, _MANIFEST, None)
-    except NotFound:
-        return None
-    if doc.get("ident") != ident:
-        raise StateError(
-            f"the state holds job {doc.get('ident')!r}, not this one ({ident}): other stores "
-            "or options; give this job its own state location"
-        )
-    job = field(doc, "job", str, _MANIFEST)
-    if not job.startswith(ident + "-") or doc.get("mode") != "check":
-        raise StateError(f"state {_MANIFEST}: job {job!r} is not this check")
-    field(doc, "finished", bool, _MANIFEST)
-    count(doc, "chunks", _MANIFEST)
-    for name in ("errors", "missing_on_src", "missing_on_dst"):
-        field(doc, name, list, _MANIFEST)
-    field(doc, "listed", dict, _MANIFEST)
+    doc = read_manifest(state, ident, "check")
+    if doc is not None:
+        count(doc, "chunks", MANIFEST)
+        for name in ("errors", "missing_on_src", "missing_on_dst"):
+            field(doc, name, list, MANIFEST)
+        field(doc, "listed", dict, MANIFEST)
     return doc
 
 
 def _restore(report: CheckReport, manifest: dict[str, Any]) -> None:
     for name in ("missing_on_src", "missing_on_dst"):
-        getattr(report, name).extend(_paths(manifest[name], _MANIFEST))
-    report.errors.extend(_error(e, _MANIFEST) for e in manifest["errors"])
+        getattr(report, name).extend(_paths(manifest[name], MANIFEST))
+    report.errors.extend(_error(e, MANIFEST) for e in manifest["errors"])
 
 
 def _paths(raw: list[Any], where: str) -> list[str]:
@@ -163,18 +144,7 @@ def _paths(raw: list[Any], where: str) -> list[str]:
 
 
 def _error(raw: object, where: str) -> ErrorEntry:
-    if not isinstance(raw, dict):
-        raise StateError(f"state {where}: an error is an object")
-    path = raw.get("path")
-    if path is not None and not isinstance(path, str):
-        raise StateError(f"state {where}: an error's path is a string or null")
-    return ErrorEntry(
-        path,
-        str(raw.get("op", "check")),
-        str(raw.get("error", "")),
-        bool(raw.get("temporary", False)),
-        str(raw.get("type", "StorageError")),
-    )
+    return decode_error(raw, where, "check")
 
 
 # ---------------------------------------------------------------- planning
@@ -215,7 +185,7 @@ def _plan(
         "errors": [e.to_dict() for e in sync_report.errors],
         **missing,
     }
-    write_doc(state, _MANIFEST, manifest)
+    write_doc(state, MANIFEST, manifest)
     return manifest
 
 
@@ -241,16 +211,7 @@ def _pair(
         pairs = []
 
     src_listing, dst_listing = (Merged(state, side, folders) for side in ("src", "dst"))
-    for s, d in march(iter(src_listing), iter(dst_listing)):
-        if include is not None:
-            # As the single-process check: a path whose source file a filter hides is
-            # left out; a hidden destination file is compared with an included source file.
-            if s is not None and not include(s):
-                continue
-            if s is None and d is not None and not include(d):
-                continue
-        if s is None and d is None:
-            continue
+    for s, d in check_march(src_listing, dst_listing, include):
         if d is None:
             assert s is not None
             missing["missing_on_dst"].append(s.path)

@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import itertools
 import math
@@ -31,19 +30,21 @@ from operator import itemgetter
 from types import SimpleNamespace
 from typing import Any
 
-import orjson
-
 from omnistorage.distributed._engine import Engine
 from omnistorage.distributed._spec import StoreSpec
 from omnistorage.distributed._state import (
+    MANIFEST,
     StateError,
     action_doc,
     chunk_key,
     count,
+    decode_error,
     field,
+    job_ident,
     read_actions,
     read_doc,
     read_entries,
+    read_manifest,
     write_doc,
 )
 from omnistorage.distributed._worker import (
@@ -128,7 +129,7 @@ def run_job(
         if mode == "sync":
             _deletes(job, src_store, dst_store, state_store, opts, manifest, report, done)
         if done and not report.errors:
-            write_doc(state_store, "manifest.json", {**manifest, "finished": True})
+            write_doc(state_store, MANIFEST, {**manifest, "finished": True})
     report.duration = time.monotonic() - started
     return report
 
@@ -137,39 +138,30 @@ def _job_id(
     mode: str, src: StoreSpec, dst: StoreSpec, backup: StoreSpec | None, opts: SyncOptions
 ) -> str:
     """Same stores and decision options: same job (so its state resumes)."""
-    ident = {
-        "mode": mode,
-        "src": src.describe(),
-        "dst": dst.describe(),
-        "backup": backup.describe() if backup is not None else None,
-        "options": opts.decision_dict(),
-    }
-    return hashlib.sha256(orjson.dumps(ident, option=orjson.OPT_SORT_KEYS)).hexdigest()[:24]
+    return job_ident(
+        {
+            "mode": mode,
+            "src": src.describe(),
+            "dst": dst.describe(),
+            "backup": backup.describe() if backup is not None else None,
+            "options": opts.decision_dict(),
+        }
+    )
 
 
 def _manifest(state: Store, ident: str) -> dict[str, Any] | None:
     """The manifest of this job (same stores and options), ``None`` when there is none.
     Raises :class:`StateError` when the state holds another job's or a bad manifest."""
-    try:
-        doc = read_doc(state, "manifest.json", None)
-    except NotFound:
+    doc = read_manifest(state, ident)
+    if doc is None:
         return None
-    if doc.get("ident") != ident:
-        raise StateError(
-            f"the state holds job {doc.get('ident')!r}, not this one ({ident}): other stores "
-            "or options; give this job its own state location"
-        )
-    job = field(doc, "job", str, "manifest.json")
-    if not job.startswith(ident + "-"):
-        raise StateError(f"state manifest.json: job {job!r} is not of {ident}")
-    field(doc, "finished", bool, "manifest.json")
     for name in ("chunks", "delete_chunks", "deletes", "delete_bytes"):
-        count(doc, name, "manifest.json")
-    field(doc, "listing_complete", bool, "manifest.json")
+        count(doc, name, MANIFEST)
+    field(doc, "listing_complete", bool, MANIFEST)
     for name in ("errors", "warnings"):
-        field(doc, name, list, "manifest.json")
+        field(doc, name, list, MANIFEST)
     for name in ("skipped", "listed"):
-        field(doc, name, dict, "manifest.json")
+        field(doc, name, dict, MANIFEST)
     return doc
 
 
@@ -177,22 +169,11 @@ def _restore(report: SyncReport, manifest: dict[str, Any]) -> None:
     report.listed = {str(k): int(v) for k, v in manifest["listed"].items()}
     report.skipped.update({str(k): int(v) for k, v in manifest["skipped"].items()})
     report.warnings.extend(str(w) for w in manifest["warnings"])
-    report.errors.extend(_error(e, "manifest.json") for e in manifest["errors"])
+    report.errors.extend(_error(e, MANIFEST) for e in manifest["errors"])
 
 
 def _error(raw: object, where: str) -> ErrorEntry:
-    if not isinstance(raw, dict):
-        raise StateError(f"state {where}: an error is an object")
-    path = raw.get("path")
-    if path is not None and not isinstance(path, str):
-        raise StateError(f"state {where}: an error's path is a string or null")
-    return ErrorEntry(
-        path,
-        str(raw.get("op", "sync")),
-        str(raw.get("error", "")),
-        bool(raw.get("temporary", False)),
-        str(raw.get("type", "StorageError")),
-    )
+    return decode_error(raw, where, "sync")
 
 
 # ---------------------------------------------------------------- planning
@@ -291,7 +272,7 @@ def _plan(
         "warnings": list(report.warnings),
     }
     report.listed, report.skipped, report.errors, report.warnings = {}, {}, [], []
-    write_doc(state, "manifest.json", manifest)
+    write_doc(state, MANIFEST, manifest)
     return manifest
 
 

@@ -18,18 +18,24 @@ checked (types, ranges, key grammar, the job id) and a bad document raises
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import orjson
 
 from omnistorage import paths
-from omnistorage.errors import DataError
+from omnistorage.errors import DataError, NotFound
 from omnistorage.store import Store
 from omnistorage.sync._entry import Entry, plain
 from omnistorage.sync._plan import Action
+from omnistorage.sync._report import ErrorEntry
 
 __all__ = [
+    "MANIFEST",
+    "decode_error",
+    "job_ident",
+    "read_manifest",
     "FORMAT",
     "StateError",
     "action_doc",
@@ -234,3 +240,48 @@ def _lines(state: Store, key: str) -> Iterator[bytes]:
             yield from lines
     if rest:
         yield rest
+
+
+MANIFEST = "manifest.json"
+
+
+def job_ident(fields: Mapping[str, Any]) -> str:
+    """The identity of a job from what decides it (stores, mode, options): the same
+    fields give the same id, so a state holding it resumes."""
+    return hashlib.sha256(orjson.dumps(dict(fields), option=orjson.OPT_SORT_KEYS)).hexdigest()[:24]
+
+
+def read_manifest(state: Store, ident: str, mode: str | None = None) -> dict[str, Any] | None:
+    """The manifest of the job ``ident``, ``None`` when the state has none. Raises
+    :class:`StateError` when the state holds another job's (other stores, mode or
+    options) or a manifest whose job id is not of ``ident`` (or of another ``mode``)."""
+    try:
+        doc = read_doc(state, MANIFEST, None)
+    except NotFound:
+        return None
+    if doc.get("ident") != ident:
+        raise StateError(
+            f"the state holds job {doc.get('ident')!r}, not this one ({ident}): other stores "
+            "or options; give this job its own state location"
+        )
+    job = field(doc, "job", str, MANIFEST)
+    if not job.startswith(ident + "-") or (mode is not None and doc.get("mode") != mode):
+        raise StateError(f"state {MANIFEST}: job {job!r} is not of {ident}")
+    field(doc, "finished", bool, MANIFEST)
+    return doc
+
+
+def decode_error(raw: object, where: str, op: str) -> ErrorEntry:
+    """An error entry of a state document, checked (``op`` when it names none)."""
+    if not isinstance(raw, dict):
+        raise StateError(f"state {where}: an error is an object")
+    path = raw.get("path")
+    if path is not None and not isinstance(path, str):
+        raise StateError(f"state {where}: an error's path is a string or null")
+    return ErrorEntry(
+        path,
+        str(raw.get("op", op)),
+        str(raw.get("error", "")),
+        bool(raw.get("temporary", False)),
+        str(raw.get("type", "StorageError")),
+    )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,7 +31,7 @@ from omnistorage.sync._options import SyncOptions
 from omnistorage.sync._report import CheckReport, SyncReport, error_entry
 from omnistorage.sync._setup import entry_filter, load_listings
 
-__all__ = ["check", "compare_entries", "shared_hash"]
+__all__ = ["check", "check_march", "compare_entries", "require_listable", "shared_hash"]
 
 _CHUNK = 1 << 20
 
@@ -67,14 +67,7 @@ def check(
         retries=retries,
         retry_backoff=retry_backoff,
     )
-    for store in (src, dst):
-        for capability in (Capability.LIST, Capability.READ):
-            if not store.supports(capability):
-                raise CapabilityNotSupported(
-                    f"check: {store!r} does not support {capability.value}",
-                    backend=store.unwrap().name,
-                    op="check",
-                )
+    require_listable(src, dst)
     started = time.monotonic()
     report = CheckReport(one_way=one_way)
     ctx = RunContext.create(src, dst, opts, SyncReport(mode="check"))
@@ -128,18 +121,9 @@ def _run(ctx: RunContext, report: CheckReport, *, download: bool) -> None:
 
     ctx.progress.phase("checking")
     try:
-        for s, d in march(*listings):
+        for s, d in check_march(listings[0], listings[1], include):
             if ctx.cancelled():
                 raise Cancelled
-            if include is not None:
-                # As sync filters: a path whose source file a filter hides is left out; a
-                # hidden destination file is compared with an included source file.
-                if s is not None and not include(s):
-                    continue
-                if s is None and d is not None and not include(d):
-                    continue
-            if s is None and d is None:
-                continue
             if d is None:
                 assert s is not None
                 add("missing_on_dst", s.path)
@@ -158,6 +142,35 @@ def _run(ctx: RunContext, report: CheckReport, *, download: bool) -> None:
     if ctx.cancelled():
         report.cancelled = True
         report.errors.append(error_entry(None, "check", SyncError("cancelled", op="check")))
+
+
+def require_listable(*stores: Store) -> None:
+    """``CapabilityNotSupported`` (before any I/O) unless every store can list and read."""
+    for store in stores:
+        for capability in (Capability.LIST, Capability.READ):
+            if not store.supports(capability):
+                raise CapabilityNotSupported(
+                    f"check: {store!r} does not support {capability.value}",
+                    backend=store.unwrap().name,
+                    op="check",
+                )
+
+
+def check_march(
+    src: Iterable[Entry], dst: Iterable[Entry], include: Callable[[Entry], bool] | None
+) -> Iterator[tuple[Entry | None, Entry | None]]:
+    """The paths check looks at, from two path-sorted listings: ``(s, None)`` only on the
+    source, ``(None, d)`` only on the destination, ``(s, d)`` on both. Filtered as sync
+    filters: a path whose source file a filter hides is left out; a hidden destination
+    file is compared with an included source file."""
+    for s, d in march(src, dst):
+        if include is not None:
+            if s is not None and not include(s):
+                continue
+            if s is None and d is not None and not include(d):
+                continue
+        if s is not None or d is not None:
+            yield s, d
 
 
 def shared_hash(ctx: RunContext, download: bool) -> str | None:

@@ -50,8 +50,25 @@ def ray_instance() -> Iterator[str]:
             ray.shutdown()
 
 
+def _descends_from_us(pid: int) -> bool:
+    """Whether ``pid`` is a process of this test's Ray instance (ray.init started its
+    raylet as our child; the workers are the raylet's), not another Ray on this machine."""
+    me = os.getpid()
+    for _ in range(8):
+        try:
+            stat = (Path("/proc") / str(pid) / "stat").read_text()
+        except OSError:
+            return False
+        pid = int(stat.rpartition(")")[2].split()[1])  # the parent's pid
+        if pid == me:
+            return True
+        if pid <= 1:
+            return False
+    return False
+
+
 def _running_chunk_pids() -> list[int]:
-    """Ray worker processes running a chunk now (Ray titles them ``ray::run_chunk``)."""
+    """This instance's worker processes running a chunk now (titled ``ray::run_chunk``)."""
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -60,7 +77,7 @@ def _running_chunk_pids() -> list[int]:
             title = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        if title.startswith(b"ray::run_chunk"):
+        if title.startswith(b"ray::run_chunk") and _descends_from_us(int(entry.name)):
             pids.append(int(entry.name))
     return pids
 
