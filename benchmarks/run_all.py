@@ -1,7 +1,7 @@
 """Every row of issue 25's speed table, each with its peer measured in the same run.
 
     eval "$(bash scripts/servers.sh env)"
-    .venv/bin/python benchmarks/run_all.py [--only records,sync,upload,list,mirror,layers]
+    .venv/bin/python benchmarks/run_all.py [--only records,sync,upload,list,mirror,layers,memory]
                                            [--repeat 3] [--records 200000] [--files 5000]
                                            [--big 100] [--big-mib 10] [--objects 10000]
                                            [--mirror-mib 128] [--endpoint URL]
@@ -27,6 +27,8 @@ benchmark scripts' own functions (``records.py``, ``sync.py``, ``s3.py``,
   servers) vs the slowest of the three alone; ratio = mirror / slowest.
 - layers: ``read_bytes`` of 4 KiB local files through
   ``RetryLayer(MetricsLayer(local))`` vs bare local; ratio = layered / bare.
+- memory: the peak RSS growth of a ``--keys`` memory->memory sync per key listed on
+  either side (target <= 150 B; rclone holds 0.5-1 KB per object), not a ratio.
 
 S3 rows use a private moto server started and stopped by this script (the
 shared one also serves other test runs), or ``--endpoint URL``. The obstore
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import shutil
 import subprocess
@@ -61,7 +64,7 @@ import sync as syncbench  # noqa: E402
 from omnistorage import LocalBackend, Store  # noqa: E402
 from omnistorage.sync import sync  # noqa: E402
 
-CASES = ("records", "sync", "upload", "list", "mirror", "layers")
+CASES = ("records", "sync", "upload", "list", "mirror", "layers", "memory")
 
 
 @dataclass
@@ -439,6 +442,27 @@ def layers_case(args: argparse.Namespace, work: Path) -> Iterator[Result]:
     )
 
 
+def memory_case(args: argparse.Namespace) -> str:
+    """The memory a sync holds per listed key: a ``--keys`` memory->memory sync in a fresh
+    process (``sync.py``'s RSS case: the peak RSS growth over the stores' own memory),
+    divided by the keys listed on both sides."""
+    result = subprocess.run(
+        [sys.executable, "-c", syncbench.RSS_SCRIPT, str(args.keys)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    data = json.loads(result.stdout)
+    growth = float(data["growth"])
+    per_key = growth / (2 * args.keys)
+    verdict = "met" if per_key <= 150 and data["ok"] else "MISSED"
+    return (
+        f"listing memory, {args.keys:,}-key sync (both sides listed and held): peak RSS growth "
+        f"{growth / 2**20:.1f} MiB = {per_key:.0f} B per listed key, "
+        f"{2 * per_key:.0f} B per key of one side (target <= 150 B): {verdict}"
+    )
+
+
 # ---------------------------------------------------------------- driver
 
 
@@ -452,6 +476,7 @@ def main() -> None:
     parser.add_argument("--big-mib", type=int, default=10)
     parser.add_argument("--objects", type=int, default=10_000)
     parser.add_argument("--mirror-mib", type=int, default=128)
+    parser.add_argument("--keys", type=int, default=1_000_000, help="keys of the memory row")
     parser.add_argument("--endpoint", default=None, help="an S3 endpoint (else a private moto)")
     args = parser.parse_args()
     only = args.only.split(",")
@@ -463,6 +488,7 @@ def main() -> None:
     print(f"best of {args.repeat} (rounds interleaved); spread = slowest / best - 1\n")
     started = time.perf_counter()
     results: list[Result] = []
+    lines: list[str] = []
     with ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="omni-run-all-")))
         endpoint = ""
@@ -482,11 +508,17 @@ def main() -> None:
                 found = list_case(args, endpoint)
             elif case == "mirror":
                 found = mirror_case(args)
+            elif case == "memory":
+                lines.append(memory_case(args))
+                found = iter(())
             else:
                 found = layers_case(args, work)
             results.extend(found)
             print(f"[{case}: {time.perf_counter() - t0:.0f} s]", file=sys.stderr)
-    print_table(results)
+    if results:
+        print_table(results)
+    for line in lines:
+        print(line)
     with suppress(Exception):
         print(f"\n{time.perf_counter() - started:.0f} s in all; after: {uptime()}")
 
