@@ -412,6 +412,40 @@ def mirror_case(args: argparse.Namespace) -> Iterator[Result]:
         False,
         "CPU-bound emulators share the 2 cores",
     )
+    yield from throttled_mirror_case(args, size, chunk)
+
+
+LINKS = {"fast": 400e6, "medium": 200e6, "slow": 100e6}
+"""The throttled mirror row's three destinations: bytes per second of each link."""
+
+
+def throttled_mirror_case(args: argparse.Namespace, size: int, chunk: bytes) -> Iterator[Result]:
+    """The fan-out itself: three local folders, each behind a link (``LINKS``, 20 ms per
+    request) that sleeps as network I/O does, so no emulator shares the cores."""
+    import multi
+    from _latency import ThrottledLayer
+
+    from omnistorage.multi import ALL, MirrorBackend
+
+    with tempfile.TemporaryDirectory(prefix="omni-run-all-links-") as tmp:
+        stores = {
+            name: Store(ThrottledLayer(LocalBackend(Path(tmp) / name), speed))
+            for name, speed in LINKS.items()
+        }
+        stores["mirror"] = Store(MirrorBackend(list(stores.values()), policy=ALL, queue_chunks=4))
+        times: dict[str, list[float]] = {name: [] for name in stores}
+        for i in range(args.repeat):
+            for name, store in stores.items():
+                times[name].append(multi.stream(store, f"{name}-{i}.bin", size, chunk)[0])
+                store.delete(f"{name}-{i}.bin", missing_ok=True)
+    yield Result(
+        f"mirror of 3 links (400/200/100 MB/s, 20 ms), {args.mirror_mib} MiB stream",
+        times["mirror"],
+        "slowest alone (100 MB/s)",
+        times["slow"],
+        1.15,
+        False,
+    )
 
 
 def layers_case(args: argparse.Namespace, work: Path) -> Iterator[Result]:
