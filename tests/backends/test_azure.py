@@ -629,7 +629,7 @@ def test_writer_keeps_at_most_max_concurrency_blocks_in_flight(max_concurrency: 
     data = os.urandom(20_500)
     for start in range(0, len(data), 700):
         writer.write(data[start : start + 700])
-        assert len(writer._in_flight) <= max_concurrency
+        assert writer._pool.in_flight <= max_concurrency
     writer.close()
     assert blob.peak <= max_concurrency
     assert blob.committed is not None
@@ -645,7 +645,7 @@ def test_writer_abort_waits_and_commits_nothing() -> None:
     writer.abort()
     writer.abort()
     assert blob.committed is None
-    assert writer._pool is None
+    assert writer._pool.in_flight == 0
 
 
 def test_a_failed_block_fails_the_write() -> None:

@@ -1,7 +1,9 @@
 """The block-blob writer: one ``Put Blob`` for small objects, staged blocks + one commit else.
 
-Blocks are staged on a small thread pool with at most ``max_concurrency`` in
-flight; nothing is visible before the ``commit_block_list`` in
+Blocks are cut and staged by the shared upload machinery (:mod:`omnistorage._upload`):
+a full block goes out once more data follows it, so an object of at most one block is
+one ``Put Blob``; blocks are staged on a small thread pool with at most
+``max_concurrency`` in flight; nothing is visible before the ``commit_block_list`` in
 :meth:`BlockBlobWriter.close`. The block size doubles every
 :data:`~omnistorage.backends.azure._limits.GROW_EVERY` blocks so a blob stays
 under Azure's block limit. An abort commits nothing: the staged blocks stay
@@ -16,7 +18,6 @@ import base64
 import hashlib
 import time
 import uuid
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from azure.core.exceptions import (
@@ -27,6 +28,7 @@ from azure.core.exceptions import (
 )
 from azure.storage.blob import BlobBlock, BlobClient, ContentSettings
 
+from omnistorage._upload import PartPool, PartStream
 from omnistorage.backends.azure._errors import IF_MISSING, create_only, error_code
 from omnistorage.backends.azure._limits import GROW_EVERY, MAX_BLOCK_SIZE
 from omnistorage.driver import WriteOptions, Writer
@@ -56,11 +58,10 @@ class BlockBlobWriter(Writer):
         self._metadata = metadata
         self._block_size = block_size
         self._max_in_flight = max_concurrency
-        self._buffer = bytearray()
+        self._stream = PartStream(self._size_of, self._stage)
         self._md5 = hashlib.md5(usedforsecurity=False)
         self._block_ids: list[str] = []
-        self._in_flight: set[Future[Any]] = set()
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: PartPool[Any] = PartPool(max_concurrency, "omnistorage-azure")
         self._token = uuid.uuid4().hex  # block ids never collide with a racing writer's
         self._size = 0
         self._put_md5: bytes | None = None
@@ -71,18 +72,13 @@ class BlockBlobWriter(Writer):
         if self._done:
             raise ValueError("write to a finished writer")
         view = memoryview(data).cast("B")
-        pos, total = 0, len(view)
-        self._size += total
-        while pos < total:
-            room = self._block_size - len(self._buffer)
-            piece = view[pos : pos + room]
-            self._buffer += piece
-            pos += len(piece)
-            if len(self._buffer) >= self._block_size:
-                block = bytes(self._buffer)
-                self._buffer = bytearray()
-                self._stage(block)
-        return total
+        self._size += view.nbytes
+        self._stream.feed(view)
+        return view.nbytes
+
+    def _size_of(self, number: int) -> int:
+        """Block ``number``'s size (from 1): doubled every GROW_EVERY blocks, capped."""
+        return min(self._block_size << ((number - 1) // GROW_EVERY), MAX_BLOCK_SIZE)
 
     def close(self) -> None:
         if self._done:
@@ -90,21 +86,18 @@ class BlockBlobWriter(Writer):
         self._done = True
         try:
             if not self._block_ids:
-                self._put(bytes(self._buffer))
+                self._put(bytes(self._stream.take()))
             else:
-                if self._buffer:
-                    block = bytes(self._buffer)
-                    self._buffer = bytearray()
-                    self._stage(block)
-                self._wait_all()
+                self._stream.flush_part()
+                self._pool.drain()
                 self._commit()
         except (FileExistsError, ResourceExistsError):
             if self._overwrite or not self._is_ours():
                 raise
             # Our first attempt was stored and the SDK's retry met our own blob.
         finally:
-            self._buffer = bytearray()
-            self._stop()
+            self._stream.take()
+            self._pool.stop()
 
     def flush(self) -> None:
         """Wait until every block handed over so far is staged on the service.
@@ -112,43 +105,23 @@ class BlockBlobWriter(Writer):
         Staged blocks stay invisible until ``close`` commits them; this only
         makes the staging synchronous (and raises a failed block's error now).
         """
-        self._wait_all()
+        self._pool.drain()
 
     def abort(self) -> None:
         # Nothing was committed; the staged blocks stay invisible until the service drops them.
         self._done = True
-        self._buffer = bytearray()
-        self._stop()
+        self._stream.take()
+        self._pool.stop()
 
     # ------------------------------------------------------------ internals
 
-    def _stage(self, block: bytes) -> None:
-        self._wait_until_below(self._max_in_flight)
+    def _stage(self, number: int, body: bytes | bytearray) -> None:
+        block = bytes(body)
         self._md5.update(block)
-        index = len(self._block_ids)
-        block_id = base64.b64encode(f"{self._token}{index:06d}".encode()).decode()
+        block_id = base64.b64encode(f"{self._token}{number - 1:06d}".encode()).decode()
         self._block_ids.append(block_id)
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(
-                max_workers=self._max_in_flight, thread_name_prefix="omnistorage-azure"
-            )
-        future = self._pool.submit(self._blob.stage_block, block_id, block, length=len(block))
-        self._in_flight.add(future)
-        if len(self._block_ids) % GROW_EVERY == 0:
-            self._block_size = min(self._block_size * 2, MAX_BLOCK_SIZE)
-
-    def _wait_until_below(self, limit: int) -> None:
-        while self._in_flight and (
-            len(self._in_flight) >= limit or any(f.done() for f in self._in_flight)
-        ):
-            done, _ = wait(self._in_flight, return_when=FIRST_COMPLETED)
-            for future in done:
-                self._in_flight.discard(future)
-                future.result()  # a failed block fails the write
-
-    def _wait_all(self) -> None:
-        while self._in_flight:
-            self._wait_until_below(1)
+        blob = self._blob
+        self._pool.submit(number, lambda: blob.stage_block(block_id, block, length=len(block)))
 
     def _commit(self) -> None:
         self.version = commit_blocks(
@@ -169,11 +142,8 @@ class BlockBlobWriter(Writer):
             raise ValueError("writer already finished")
         self._done = True
         try:
-            if self._buffer:
-                block = bytes(self._buffer)
-                self._buffer = bytearray()
-                self._stage(block)
-            self._wait_all()
+            self._stream.flush_part()
+            self._pool.drain()
             return {
                 "key": self._key,
                 "blocks": list(self._block_ids),
@@ -182,8 +152,8 @@ class BlockBlobWriter(Writer):
                 "metadata": dict(self._metadata or {}),
             }
         finally:
-            self._buffer = bytearray()
-            self._stop()
+            self._stream.take()
+            self._pool.stop()
 
     def _is_ours(self) -> bool:
         """After a create-only conflict: is the blob there the one this writer sent?
@@ -250,15 +220,6 @@ class BlockBlobWriter(Writer):
                 self._retried = True
                 time.sleep(delay)
                 delay *= 2
-
-    def _stop(self) -> None:
-        pool, self._pool = self._pool, None
-        in_flight, self._in_flight = self._in_flight, set()
-        if pool is None:
-            return
-        for future in in_flight:
-            future.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def commit_blocks(

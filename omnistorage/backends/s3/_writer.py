@@ -33,12 +33,12 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import botocore.exceptions
 
+from omnistorage._upload import PartPool, PartStream
 from omnistorage.backends.s3._config import (
     MAX_OBJECT_SIZE,
     MAX_PARTS,
@@ -114,12 +114,12 @@ class S3Writer(Writer):
         limit = self._layout.single_put_max
         hint = options.size_hint
         self._single = limit if hint is not None and hint <= limit else 0
-        self._buffer = bytearray()
-        self._parts_sent = 0
+        self._whole = bytearray()  # the object, while it may still go in one PutObject
+        self._stream = PartStream(lambda n: self._layout.size_of(n, self._base), self._send_part)
         self._upload_id: str | None = None
-        self._pool: ThreadPoolExecutor | None = None
-        self._pending: dict[int, Future[dict[str, Any]]] = {}
-        self._parts: dict[int, dict[str, Any]] = {}
+        self._pool: PartPool[dict[str, Any]] = PartPool(
+            settings.max_concurrency, "omnistorage-s3-upload"
+        )
         self._done = False
 
     # ------------------------------------------------------------ Writer
@@ -130,32 +130,19 @@ class S3Writer(Writer):
         view = memoryview(data).cast("B")
         size = view.nbytes
         if self._single:
-            if len(self._buffer) + size <= self._single:
-                self._buffer += view
+            if len(self._whole) + size <= self._single:
+                self._whole += view
                 return size
             # More than the caller said: stream in parts from here, the buffer first.
-            self._single = 0
-            buffered, self._buffer = self._buffer, bytearray()
-            self._stream(memoryview(buffered))
-        self._stream(view)
+            self._stream.feed(memoryview(self._end_single()))
+        self._stream.feed(view)
         return size
 
-    def _stream(self, view: memoryview) -> None:
-        """Buffer ``view`` into parts, sending each full part that more data follows."""
-        while view.nbytes:
-            target = self._layout.size_of(self._parts_sent + 1, self._base)
-            if len(self._buffer) >= target:
-                # The buffered part is full and more data follows: it is not the last part.
-                self._send_part(self._buffer)
-                self._buffer = bytearray()
-                continue
-            if not self._buffer and view.nbytes > target:
-                self._send_part(bytes(view[:target]))
-                view = view[target:]
-                continue
-            room = target - len(self._buffer)
-            self._buffer += view[:room]
-            view = view[room:]
+    def _end_single(self) -> bytearray:
+        """Leave single-PutObject mode; return what was buffered for it."""
+        self._single = 0
+        whole, self._whole = self._whole, bytearray()
+        return whole
 
     def close(self) -> None:
         if self._done:
@@ -163,13 +150,10 @@ class S3Writer(Writer):
         self._done = True
         try:
             if self._upload_id is None:
-                body, self._buffer = self._buffer, bytearray()
-                self._put(body)
+                self._put(self._end_single() if self._single else self._stream.take())
             else:
-                if self._buffer:
-                    body, self._buffer = self._buffer, bytearray()
-                    self._send_part(body)
-                self._wait_for_parts(0)
+                self._stream.flush_part()
+                self._pool.drain()
                 self._complete()
         except BaseException as exc:
             try:
@@ -178,7 +162,7 @@ class S3Writer(Writer):
                 exc.add_note(f"aborting the multipart upload failed too: {cleanup!r}")
             raise
         finally:
-            self._shutdown_pool()
+            self._pool.stop()
 
     def abort(self) -> None:
         self._done = True
@@ -193,11 +177,11 @@ class S3Writer(Writer):
             raise ValueError(f"S3 writer for {self._key!r} already finished")
         self._done = True
         try:
-            body, self._buffer = self._buffer, bytearray()
-            if body or self._parts_sent == 0:
-                self._send_part(body)
-            self._wait_for_parts(0)
-            parts = [self._parts[n] for n in sorted(self._parts)]
+            if self._single:  # the buffered object goes as one part (parts may be that big)
+                self._stream.buffer = self._end_single()
+            self._stream.flush_part(empty_too=self._stream.sent == 0)
+            self._pool.drain()
+            parts = self._pool.ordered()
             staged = {
                 "key": self._key,
                 "upload": self._upload_id,
@@ -215,7 +199,7 @@ class S3Writer(Writer):
                 exc.add_note(f"aborting the multipart upload failed too: {cleanup!r}")
             raise
         finally:
-            self._shutdown_pool()
+            self._pool.stop()
 
     # ------------------------------------------------------------ single PUT
 
@@ -282,16 +266,12 @@ class S3Writer(Writer):
 
     # ------------------------------------------------------------ multipart
 
-    def _send_part(self, body: bytes | bytearray) -> None:
+    def _send_part(self, number: int, body: bytes | bytearray) -> None:
         if self._upload_id is None:
             self._start_multipart()
-        self._wait_for_parts(self._s.max_concurrency - 1)
-        number = self._parts_sent + 1
         if number > MAX_PARTS:
             raise ValueError(f"{self._key!r} needs more than {MAX_PARTS} parts")
-        assert self._pool is not None
-        self._pending[number] = self._pool.submit(self._upload_part, number, body)
-        self._parts_sent = number
+        self._pool.submit(number, lambda: self._upload_part(number, body))
 
     def _start_multipart(self) -> None:
         s = self._s
@@ -301,9 +281,6 @@ class S3Writer(Writer):
             Bucket=s.bucket, Key=self._key, ChecksumAlgorithm=_CHECKSUM, **self._extra_args()
         )
         self._upload_id = response["UploadId"]
-        self._pool = ThreadPoolExecutor(
-            max_workers=s.max_concurrency, thread_name_prefix="omnistorage-s3-upload"
-        )
 
     def _head_exists(self) -> bool:
         s = self._s
@@ -335,20 +312,11 @@ class S3Writer(Writer):
     def flush(self) -> None:
         """Wait until every part handed to the pool is uploaded (the upload stays
         incomplete, invisible, until :meth:`close`); raise a failed part's error."""
-        self._wait_for_parts(0)
-
-    def _wait_for_parts(self, keep: int) -> None:
-        """Wait until at most ``keep`` parts are in flight; raise the first part failure."""
-        while len(self._pending) > keep:
-            done, _ = wait(self._pending.values(), return_when=FIRST_COMPLETED)
-            for number, future in list(self._pending.items()):
-                if future in done:
-                    del self._pending[number]
-                    self._parts[number] = future.result()
+        self._pool.drain()
 
     def _complete(self) -> None:
         assert self._upload_id is not None
-        parts: list[Any] = [self._parts[n] for n in sorted(self._parts)]
+        parts: list[Any] = self._pool.ordered()
         self.version = complete_upload(
             self._s, self._key, self._upload_id, parts, overwrite=self._options.overwrite
         )
@@ -358,11 +326,9 @@ class S3Writer(Writer):
 
     def _discard(self) -> None:
         """Drop buffered data, let parts in flight finish, abort the upload (idempotent)."""
-        self._buffer = bytearray()
-        for future in self._pending.values():
-            future.cancel()
-        self._shutdown_pool()
-        self._pending.clear()
+        self._whole = bytearray()
+        self._stream.take()
+        self._pool.stop()
         upload_id, self._upload_id = self._upload_id, None
         if upload_id is None:
             return
@@ -380,11 +346,6 @@ class S3Writer(Writer):
         except BaseException:
             self._upload_id = upload_id  # a later abort() may try again
             raise
-
-    def _shutdown_pool(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def complete_upload(
