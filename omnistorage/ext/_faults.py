@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Literal
 
+from omnistorage._reader_base import WrappedReader
 from omnistorage.driver import Backend, PinnedReader, WriteOptions, Writer
 from omnistorage.errors import Classification, ErrorKind
 from omnistorage.ext._layer import Layer
@@ -304,17 +305,13 @@ class _FaultyWriter(Writer):
         return self._inner.version
 
 
-class _FaultyReader:
+class _FaultyReader(WrappedReader):
     def __init__(self, layer: FaultInjectionLayer, key: str, inner: BinaryIO, cut: int | None):
+        super().__init__(inner)
         self._layer = layer
         self._key = key
-        self._inner = inner
         self._cut = cut
         self._read = 0
-        self.info = getattr(inner, "info", None)  # READ_INFO passes through
-
-    def readable(self) -> bool:
-        return True
 
     def read(self, size: int | None = -1) -> bytes:
         self._layer._check("read", self._key)
@@ -329,20 +326,6 @@ class _FaultyReader:
                 raise InjectedFault(f"injected: connection lost after {self._read} bytes read")
         self._read += len(data)
         return data
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def __enter__(self) -> _FaultyReader:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 class _FaultyPin(PinnedReader):

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO, TypeVar
 
+from omnistorage._reader_base import WrappedReader
 from omnistorage.driver import Backend, PinnedReader, WriteOptions, Writer
 from omnistorage.ext._layer import Layer
 from omnistorage.models import ObjectInfo
@@ -124,31 +125,13 @@ class _LimitedWriter(Writer):
         self._inner.abort()  # never wait for a permit to release resources
 
 
-class _LimitedReader:
+class _LimitedReader(WrappedReader):
     def __init__(self, inner: BinaryIO, limiter: Limiter) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._limiter = limiter
-        self.info = getattr(inner, "info", None)  # READ_INFO passes through
-
-    def readable(self) -> bool:
-        return True
 
     def read(self, size: int | None = -1) -> bytes:
         return self._limiter.run(lambda: self._inner.read(-1 if size is None else size))
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def __enter__(self) -> _LimitedReader:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 class _LimitedPin(PinnedReader):

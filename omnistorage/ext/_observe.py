@@ -30,8 +30,9 @@ import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from time import perf_counter
-from typing import Any, BinaryIO, TypeVar
+from typing import BinaryIO, TypeVar
 
+from omnistorage._reader_base import WrappedReader
 from omnistorage._redact import scrub
 from omnistorage.driver import Backend, PinnedReader, WriteOptions, Writer
 from omnistorage.ext._layer import Layer
@@ -189,19 +190,14 @@ class _ObservedWriter(Writer):
         return self._inner.version
 
 
-class _ObservedReader:
+class _ObservedReader(WrappedReader):
     def __init__(self, layer: _Observed, key: str, inner: BinaryIO, started: float) -> None:
+        super().__init__(inner)
         self._layer = layer
         self._key = key
-        self._inner = inner
-        self.info = getattr(inner, "info", None)  # READ_INFO passes through
         self._bytes = 0
         self._started = started
         self._error: BaseException | None = None
-        self.closed = False
-
-    def readable(self) -> bool:
-        return True
 
     def read(self, size: int | None = -1) -> bytes:
         try:
@@ -212,25 +208,12 @@ class _ObservedReader:
         self._bytes += len(data)
         return data
 
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
     def close(self) -> None:
         if self.closed:
             return
-        self.closed = True
-        self._inner.close()
-        layer = self._layer
+        super().close()
         seconds = perf_counter() - self._started
-        layer.observe("read", self._key, seconds, self._bytes, self._error)
-
-    def __enter__(self) -> _ObservedReader:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+        self._layer.observe("read", self._key, seconds, self._bytes, self._error)
 
 
 class _ObservedPin(PinnedReader):

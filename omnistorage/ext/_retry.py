@@ -50,6 +50,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any, BinaryIO, TypeVar
 
+from omnistorage._reader_base import RangeReader
 from omnistorage.capabilities import Capability, ETagKind, Features
 from omnistorage.driver import Backend, PinnedReader, WriteOptions, Writer
 from omnistorage.errors import ErrorKind
@@ -59,6 +60,7 @@ from omnistorage.models import Leftover, ObjectInfo
 __all__ = ["RetryLayer"]
 
 _SMALL = 256 << 10
+_STEP = 8 << 20  # bytes per ranged read of a stream read to its end
 
 T = TypeVar("T")
 
@@ -218,7 +220,7 @@ class RetryLayer(Layer):
                     return io.BytesIO(self._call(lambda: pinned.read_range(offset, size)))
                 finally:
                     pinned.close()
-            return _PinnedStream(_RetriedPin(pinned, self), offset, length)  # type: ignore[return-value]
+            return RangeReader(_RetriedPin(pinned, self), offset, end, step=_STEP, owns_pin=True)  # type: ignore[return-value]
         return self._call(lambda: self.inner.new_reader(key, offset=offset, length=length))
 
     # ------------------------------------------------------------ copies
@@ -361,51 +363,6 @@ class _RetriedPin(PinnedReader):
 
     def close(self) -> None:
         self._pinned.close()
-
-
-class _PinnedStream:
-    """A streaming reader served by ranged reads of one pinned version."""
-
-    _STEP = 8 << 20
-
-    def __init__(self, pin: PinnedReader, offset: int, length: int | None) -> None:
-        self._pin = pin
-        self._pos = offset
-        end = pin.size if length is None else min(pin.size, offset + length)
-        self._end = max(end, offset)
-        self.closed = False
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int | None = -1) -> bytes:
-        if size is None or size < 0:
-            parts = []
-            while chunk := self.read(self._STEP):
-                parts.append(chunk)
-            return b"".join(parts)
-        want = min(size, self._end - self._pos)
-        if want <= 0:
-            return b""
-        data = self._pin.read_range(self._pos, want)
-        self._pos += len(data)
-        return data
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self._pin.close()
-
-    def __enter__(self) -> _PinnedStream:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 def retry_after(exc: BaseException) -> float | None:

@@ -43,6 +43,7 @@ from sqlalchemy import (
     update,
 )
 
+from omnistorage._reader_base import RangeReader
 from omnistorage.backends.sql._folding import key_folding
 from omnistorage.backends.sql._schema import Tables, sqlite_snapshot
 from omnistorage.capabilities import Capability, ETagKind, Features
@@ -184,7 +185,7 @@ class ChunkedLayout:
                 raise ObjectChanged(f"{key!r} changed while it was read")
             return io.BytesIO(data[offset:end])
         pinned = _SQLPinned(self, row.upload, row.size, row.chunk_size)
-        return _ChunkStream(pinned, offset, end)  # type: ignore[return-value]
+        return RangeReader(pinned, offset, end, step=1 << 20, owns_pin=False)  # type: ignore[return-value]
 
     def open_pinned(self, key: str) -> PinnedReader:
         row = self._row(key)
@@ -534,46 +535,6 @@ class _SQLPinned(PinnedReader):
             parts.append(data)
             offset += len(data)
         return b"".join(parts)
-
-
-class _ChunkStream:
-    """A streaming reader over a pinned upload, one chunk in memory at a time."""
-
-    def __init__(self, pinned: PinnedReader, offset: int, end: int) -> None:
-        self._pinned = pinned
-        self._pos = offset
-        self._end = end
-        self.closed = False
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int | None = -1) -> bytes:
-        if size is None or size < 0:
-            parts = []
-            while chunk := self.read(1 << 20):
-                parts.append(chunk)
-            return b"".join(parts)
-        want = min(size, self._end - self._pos)
-        if want <= 0:
-            return b""
-        data = self._pinned.read_range(self._pos, want)
-        self._pos += len(data)
-        return data
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        self.closed = True
-
-    def __enter__(self) -> _ChunkStream:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 def utc(value: datetime | None) -> datetime | None:
