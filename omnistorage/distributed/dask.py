@@ -25,15 +25,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "omnistorage.distributed.dask needs Dask distributed: pip install 'omnistorage[dask]'"
     ) from exc
 
-from omnistorage.distributed._records import (
-    abort_job,
-    commit_job,
-    dataset_shards,
-    plain_records,
-    read_shard,
-    start_job,
-    write_partition,
-)
+from omnistorage.distributed import _records as core
 from omnistorage.distributed._spec import StoreSpec
 from omnistorage.jobs import JobResult
 
@@ -113,7 +105,9 @@ def read_bag(store: StoreSpec, **options: Any) -> Any:
     import dask.bag
     from dask.delayed import delayed
 
-    parts = [delayed(read_shard)(store, shard, **options) for shard in dataset_shards(store)]
+    parts = [
+        delayed(core.read_shard)(store, shard, **options) for shard in core.dataset_shards(store)
+    ]
     return dask.bag.from_delayed(parts)  # type: ignore[no-untyped-call]
 
 
@@ -126,9 +120,9 @@ def read_dataframe(store: StoreSpec, *, meta: Any = None, **options: Any) -> Any
     from dask.delayed import delayed
 
     def frame(shard: dict[str, Any]) -> Any:
-        return pandas.DataFrame.from_records(read_shard(store, shard, **options))
+        return pandas.DataFrame.from_records(core.read_shard(store, shard, **options))
 
-    parts = [delayed(frame)(shard) for shard in dataset_shards(store)]
+    parts = [delayed(frame)(shard) for shard in core.dataset_shards(store)]
     return dask.dataframe.from_delayed(parts, meta=meta, verify_meta=False)
 
 
@@ -144,19 +138,19 @@ def _write(
     from dask.base import compute
     from dask.delayed import delayed
 
-    job = start_job(store, job_id)
+    job = core.start_job(store, job_id)
     source = [delayed(_frame_records)(part) for part in parts] if rows else parts
     tasks = [
-        delayed(write_partition, pure=False)(store, job, n, records, suffix, options)
+        delayed(core.write_partition, pure=False)(store, job, n, records, suffix, options)
         for n, records in enumerate(source)
     ]
     try:
         compute(*tasks)  # type: ignore[no-untyped-call]
     except BaseException:
-        abort_job(store, job)
+        core.abort_job(store, job)
         raise
-    return commit_job(store, job, len(tasks))
+    return core.commit_job(store, job, len(tasks))
 
 
 def _frame_records(frame: Any) -> list[dict[str, Any]]:
-    return list(plain_records(frame.to_dict("records")))
+    return list(core.plain_records(frame.to_dict("records")))

@@ -30,15 +30,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "omnistorage.distributed.ray_data needs Ray Data: pip install 'omnistorage[ray]'"
     ) from exc
 
-from omnistorage.distributed._records import (
-    abort_job,
-    commit_job,
-    dataset_shards,
-    plain_records,
-    read_shard,
-    start_job,
-    write_partition,
-)
+from omnistorage.distributed import _records as core
 from omnistorage.distributed._spec import StoreSpec
 from omnistorage.jobs import JobResult
 
@@ -63,7 +55,7 @@ class RecordDatasink(Datasink[dict[str, Any]]):
     ) -> None:
         self.store, self.suffix, self.options = store, suffix, options
         # Named now, not in on_write_start: the sink travels to the write tasks.
-        self.job_id = start_job(store, job_id)
+        self.job_id = core.start_job(store, job_id)
         self.result: JobResult | None = None
 
     def get_name(self) -> str:
@@ -74,23 +66,23 @@ class RecordDatasink(Datasink[dict[str, Any]]):
 
         def rows() -> Iterable[dict[str, Any]]:
             for block in blocks:
-                yield from plain_records(
+                yield from core.plain_records(
                     BlockAccessor.for_block(block).iter_rows(public_row_format=True)
                 )
 
-        return write_partition(
+        return core.write_partition(
             self.store, self.job_id, int(ctx.task_idx), rows(), self.suffix, self.options
         )
 
     def on_write_complete(self, write_result: Any) -> None:
         tasks = sorted(int(r["task"]) for r in write_result.write_returns)
         if tasks != list(range(len(tasks))):
-            abort_job(self.store, self.job_id)
+            core.abort_job(self.store, self.job_id)
             raise RuntimeError(f"write tasks {tasks} are not 0..{len(tasks) - 1}")
-        self.result = commit_job(self.store, self.job_id, len(tasks))
+        self.result = core.commit_job(self.store, self.job_id, len(tasks))
 
     def on_write_failed(self, error: Exception) -> None:
-        abort_job(self.store, self.job_id)
+        core.abort_job(self.store, self.job_id)
 
 
 class RecordDatasource(Datasource):
@@ -102,7 +94,7 @@ class RecordDatasource(Datasource):
 
     def __init__(self, store: StoreSpec, **options: Any) -> None:
         self.store, self.options = store, options
-        self.shards = dataset_shards(store)
+        self.shards = core.dataset_shards(store)
 
     def get_name(self) -> str:
         return "OmnistorageRecords"
@@ -121,7 +113,7 @@ class RecordDatasource(Datasource):
         for shard in self.shards:
 
             def read(shard: dict[str, Any] = shard) -> list[Any]:
-                records = read_shard(store, shard, **options)
+                records = core.read_shard(store, shard, **options)
                 rows = [r if isinstance(r, dict) else {"item": r} for r in records]
                 return [pyarrow.Table.from_pylist(rows)]
 

@@ -19,6 +19,7 @@ from omnistorage.distributed import StoreSpec
 from omnistorage.distributed._records import commit_job, start_job, write_partition
 from omnistorage.errors import DataError
 from omnistorage.jobs import DatasetNotFound, open_dataset
+from tests.support.cluster import SECRET
 from tests.support.remote import _s3_bucket, wipe
 from tests.support.servers import server_env
 
@@ -36,22 +37,6 @@ from omnistorage.distributed.dask import (  # noqa: E402
 )
 
 pytestmark = pytest.mark.server
-
-SECRET = "omni-dset-s3cr3t-" + os.urandom(6).hex()
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        patch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
-        patch.delenv("AWS_PROFILE", raising=False)
-        cluster = distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        )
-        with distributed.Client(cluster) as dask_client:
-            yield dask_client
-        cluster.close()
 
 
 @pytest.fixture
