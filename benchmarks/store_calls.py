@@ -9,11 +9,14 @@ batch and reports the per-call time of its best repetition. The table gives, per
 operation and backend, the best round of each tree with the spread of the rounds
 (min..max, per call) and the ratio after/before of the bests. Operations: a Store
 built over a driver (where ``features()`` is asked), ``write`` of 1 KiB (overwrite),
-``read_bytes`` of 1 KiB, ``get_file_info``, and ``list_files`` of a 10,000-key folder
-(recursive, consumed), on the memory and local backends.
+``read_bytes`` of 1 KiB, ``get_file_info``, ``list_files`` of a 10,000-key folder
+(recursive, consumed), ``copy`` of 1 KiB (overwrite), and a folder cycle (write one
+file two folders down, then ``delete_folder`` recursively), on the memory and local
+backends.
 
-Written for issue 24 (capabilities bound to methods): the binding's checks must cost
-nothing measurable on these paths.
+Written for issue 24 (capabilities bound to methods, then the sync folder operations
+and transfers generated from the async text): neither may cost anything measurable on
+these paths.
 """
 
 from __future__ import annotations
@@ -32,8 +35,16 @@ from typing import Any
 
 PAYLOAD = os.urandom(1024)
 LISTED = 10_000
-OPS = ("store", "write", "read", "stat", "list10k")
-CALLS = {"store": 2000, "write": 300, "read": 1000, "stat": 1000, "list10k": 1}
+OPS = ("store", "write", "read", "stat", "list10k", "copy", "folder")
+CALLS = {
+    "store": 2000,
+    "write": 300,
+    "read": 1000,
+    "stat": 1000,
+    "list10k": 1,
+    "copy": 300,
+    "folder": 200,
+}
 REPEAT = 5
 
 
@@ -45,6 +56,11 @@ def _per_call(run: Callable[[], None], calls: int) -> float:
             run()
         best = min(best, time.perf_counter() - start)
     return best / calls
+
+
+def _folder_cycle(store: Any) -> None:
+    store.write("cycle/sub/a", PAYLOAD, overwrite=True)
+    store.delete_folder("cycle", recursive=True)
 
 
 def _measure_backend(name: str, make: Callable[[], Any]) -> dict[str, float]:
@@ -62,6 +78,8 @@ def _measure_backend(name: str, make: Callable[[], Any]) -> dict[str, float]:
         "read": _per_call(lambda: store.read_bytes("small"), CALLS["read"]),
         "stat": _per_call(lambda: store.get_file_info("small"), CALLS["stat"]),
         "list10k": _per_call(lambda: sum(1 for _ in listed.list_files()), CALLS["list10k"]),
+        "copy": _per_call(lambda: store.copy("small", "copied", overwrite=True), CALLS["copy"]),
+        "folder": _per_call(lambda: _folder_cycle(store), CALLS["folder"]),
     }
     store.close()
     return {f"{name}/{op}": seconds for op, seconds in results.items()}

@@ -1,39 +1,17 @@
-"""Folder algorithms behind :class:`omnistorage.Store`: batched deletes, removing
-empty folders and markers depth-first, and collecting crash leftovers."""
+"""Crash leftovers for both Stores, without I/O: which are old enough to remove, keyed
+relative to the store's root, and the age below which they are kept."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from omnistorage import paths
-from omnistorage.driver import Backend, ExtendedBackend
-from omnistorage.errors import StorageError, native_cause
-from omnistorage.models import CleanupReport, Leftover
+from omnistorage.models import Leftover
 
-__all__ = ["delete_batch", "partition_leftovers", "rebase_leftover", "remove_dirs", "run_cleanup"]
+__all__ = ["DEFAULT_CLEANUP_AGE", "partition_leftovers", "rebase_leftover"]
 
-
-def delete_batch(backend: Backend, ext: ExtendedBackend | None, keys: list[str]) -> None:
-    """Delete ``keys`` (batched where the driver can)."""
-    if ext is not None:
-        ext.delete_many(keys)
-    else:
-        for key in keys:
-            backend.delete(key)
-
-
-def remove_dirs(ext: ExtendedBackend, folder: str) -> None:
-    """Remove the (file-free) folder ``folder`` and its sub-folders, deepest first."""
-    subfolders = [
-        info.path.rstrip("/")
-        for info in ext.list(paths.folder_prefix(folder), recursive=False)
-        if info.is_dir
-    ]
-    for sub in subfolders:
-        remove_dirs(ext, sub)
-    if folder:
-        ext.rmdir(folder)
+DEFAULT_CLEANUP_AGE = timedelta(hours=24)
+"""Leftovers younger than this may belong to a writer that is still running."""
 
 
 def rebase_leftover(leftover: Leftover, root: str) -> Leftover:
@@ -70,32 +48,3 @@ def partition_leftovers(
         else:
             old.append((leftover, shown))
     return old, kept
-
-
-def run_cleanup(
-    ext: ExtendedBackend,
-    prefix: str,
-    root: str,
-    *,
-    older_than: timedelta,
-    dry_run: bool,
-    describe: Callable[[Exception, str], str],
-    on_list_error: Callable[[Exception], StorageError],
-) -> CleanupReport:
-    """Remove the leftovers below ``prefix`` older than ``older_than`` (see ``Store.cleanup``)."""
-    removed: list[Leftover] = []
-    errors: list[tuple[str, str]] = []
-    try:
-        found = list(ext.list_leftovers(prefix))
-    except Exception as exc:  # noqa: BLE001 - the Store's error boundary, mapped once
-        raise on_list_error(exc) from native_cause(exc)
-    old, kept = partition_leftovers(found, root, older_than)
-    for leftover, shown in old:
-        if not dry_run:
-            try:
-                ext.remove_leftover(leftover)
-            except Exception as exc:  # noqa: BLE001 - reported; the rest still go
-                errors.append((leftover.native, describe(exc, shown.key)))
-                continue
-        removed.append(shown)
-    return CleanupReport(removed=tuple(removed), kept=tuple(kept), errors=tuple(errors))

@@ -22,7 +22,10 @@ from omnistorage.driver import PinnedReader, Writer
 from omnistorage.errors import StorageError, StreamClosed, native_cause
 from omnistorage.models import HashType, ObjectInfo, WriteResult
 
-__all__ = ["AtomicWriter", "LimitedReader", "ReadStream", "SeekableReader"]
+__all__ = ["CHUNK", "AtomicWriter", "LimitedReader", "ReadStream", "SeekableReader"]
+
+CHUNK = 1 << 20
+"""The size of the reads a Store makes when it streams an object through itself."""
 
 
 class FailFn(Protocol):

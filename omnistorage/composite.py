@@ -64,7 +64,7 @@ from omnistorage.capabilities import (
     Features,
     combine_replicas,
 )
-from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer, as_extended
+from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer
 from omnistorage.errors import (
     Classification,
     ConfigurationError,
@@ -334,9 +334,7 @@ class _TierBackend(ExtendedBackend):
 
     def list_leftovers(self, prefix: str) -> Iterator[Leftover]:
         for index, tier in enumerate(self.tiers):
-            ext = as_extended(tier.store.unwrap())
-            if ext is None:
-                continue
+            ext = tier.store.unwrap()
             inner = paths.folder_prefix(paths.join(tier.store.root, prefix[:-1]))
             for item in ext.list_leftovers(inner):
                 key = item.key
@@ -353,13 +351,9 @@ class _TierBackend(ExtendedBackend):
 
     def remove_leftover(self, leftover: Leftover) -> None:
         index, key, handle = leftover.handle.split("\x00", 2)
-        ext = as_extended(self.tiers[int(index)].store.unwrap())
-        if ext is not None:
-            ext.remove_leftover(
-                Leftover(
-                    leftover.kind, key, leftover.native, leftover.size, leftover.started, handle
-                )
-            )
+        self.tiers[int(index)].store.unwrap().remove_leftover(
+            Leftover(leftover.kind, key, leftover.native, leftover.size, leftover.started, handle)
+        )
 
 
 class _TierWriter(Writer):

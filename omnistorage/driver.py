@@ -9,8 +9,8 @@ driver. What a driver may assume:
   or a backslash. Folder prefixes passed to :meth:`Backend.list` are ``""``
   or end with ``/``.
 - ``options`` is never ``None``.
-- The Store has already checked capabilities: an extended method is only
-  called when :meth:`ExtendedBackend.features` declares the capability it
+- The Store has already checked capabilities: an optional method is only
+  called when :meth:`Backend.features` declares the capability it
   needs, and user metadata / content type / mtime only arrive when the
   matching capability is declared.
 - The backend is not closed (the Store checks :attr:`Backend.closed`).
@@ -44,7 +44,7 @@ What a driver must do:
 - Declare its facts in :class:`~omnistorage.capabilities.Features`; code built
   on top decides by them, never by the driver's name.
 - With ``CONDITIONAL_DELETE``: set :attr:`Writer.version` from the publish itself and
-  implement :meth:`ExtendedBackend.delete_version` so it never removes another writer's
+  implement :meth:`Backend.delete_version` so it never removes another writer's
   version (what mirrors and composites roll back with).
 - A create-only publish that the client library retried and that then fails
   with a conflict must find out whether the object there is its own (a
@@ -57,9 +57,9 @@ What a driver must do:
 
 Folders on object stores (S3, GCS, Azure): a zero-size object named
 ``<folder>/`` is a *folder marker*, an empty folder. Drivers that keep
-markers declare ``MKDIR`` and then: :meth:`ExtendedBackend.mkdir` writes the
-marker; :meth:`ExtendedBackend.rmdir` deletes it (a folder without a marker
-is fine: nothing to do); :meth:`ExtendedBackend.stat` of a folder key returns
+markers declare ``MKDIR`` and then: :meth:`Backend.mkdir` writes the
+marker; :meth:`Backend.rmdir` deletes it (a folder without a marker
+is fine: nothing to do); :meth:`Backend.stat` of a folder key returns
 ``is_dir=True`` when a marker or any object lies below it. In listings a
 marker is yielded as ``ObjectInfo(path=<folder key>, is_dir=True)`` (no
 trailing ``/``): by a recursive listing for every marker at or below the
@@ -154,7 +154,7 @@ class Writer(abc.ABC):
     """After a successful :meth:`close`: the token of the version this writer published,
     taken from the publish itself (the reply's ETag or generation, the inode it linked),
     never from a later lookup that could see another writer's version. Drivers that
-    declare ``CONDITIONAL_DELETE`` set it, and :meth:`ExtendedBackend.delete_version`
+    declare ``CONDITIONAL_DELETE`` set it, and :meth:`Backend.delete_version`
     accepts it; ``None`` elsewhere. A writer that wraps another forwards it."""
 
     @abc.abstractmethod
@@ -181,7 +181,7 @@ class Writer(abc.ABC):
 
     def stage(self) -> dict[str, Any]:  # Capability.DEFERRED_PUBLISH
         """End the write *staged*: store every byte where the backend publishes from, publish
-        nothing, and return what :meth:`ExtendedBackend.publish_staged` needs to publish it
+        nothing, and return what :meth:`Backend.publish_staged` needs to publish it
         later from any process: a small JSON-able ``dict`` (an upload id and part ETags, a
         temp file's name and identity …), never a secret. Afterwards the writer is finished
         and :meth:`abort` does nothing: the staged bytes live until ``publish_staged`` or
@@ -193,7 +193,7 @@ class Writer(abc.ABC):
 class PinnedReader(abc.ABC):
     """Random access to ONE version of an object (``Capability.PINNED_READ``).
 
-    Made by :meth:`ExtendedBackend.open_pinned`, which pins the version that
+    Made by :meth:`Backend.open_pinned`, which pins the version that
     is there at that moment: an open file handle (local, SFTP), the ETag
     (S3, Azure: ``If-Match`` on every ranged request), the generation (GCS),
     the immutable bytes (memory). Once the object is overwritten or deleted,
@@ -217,9 +217,18 @@ class PinnedReader(abc.ABC):
 
 
 class Backend(abc.ABC):
-    """The basic interface every backend implements.
+    """The interface every backend implements: five basic methods (abstract) and the
+    optional ones, each used by the Store only where :meth:`features` declares its
+    capability. The same method set as :class:`~omnistorage.aio.AsyncBackend`.
 
-    Subclasses set :attr:`name` (the type name used in errors and URLs).
+    Subclasses set :attr:`name` (the type name used in errors and URLs). Each optional
+    method is bound to the capability that needs it (``stat`` to ``METADATA``, ``mkdir``
+    and ``rmdir`` to ``MKDIR``, ``copy``, ``move``, ``delete_version`` to
+    ``CONDITIONAL_DELETE``, ``open_pinned`` to ``PINNED_READ``; see
+    :mod:`omnistorage._bound`): a subclass lists in :attr:`may_declare` every capability
+    its :meth:`features` may declare, and defining a subclass that may declare one without
+    implementing its methods raises ``TypeError``. A subclass that implements
+    :meth:`list_leftovers` implements (or refuses) :meth:`remove_leftover` too.
     """
 
     name: str = "backend"
@@ -229,6 +238,12 @@ class Backend(abc.ABC):
     options_schema: ClassVar[OptionSchema | None] = None
     """The constructor's options, declared once (:mod:`omnistorage.options`): what
     :meth:`check_config` checks, for configuration files and for the constructor alike."""
+    folders_are_markers: bool = False
+    """True when folders are zero-size ``name/`` markers (object stores), not real ones."""
+    may_declare: ClassVar[frozenset[Capability]] = BASIC_FEATURES.capabilities
+    """Every capability this class's :meth:`features` may declare (features may depend on
+    configuration; this is their union). Checked against the methods when the class is
+    defined; :meth:`features` refuses to declare more (``TypeError``)."""
 
     @needs(Capability.WRITE)
     @abc.abstractmethod
@@ -244,7 +259,7 @@ class Backend(abc.ABC):
 
         A backend that declares ``READ_INFO`` returns, for a whole read (``offset`` 0, no
         ``length``), a reader with an ``info`` attribute: the :class:`ObjectInfo` (path =
-        ``key``) of the version being read, as :meth:`ExtendedBackend.stat` would give it."""
+        ``key``) of the version being read, as :meth:`Backend.stat` would give it."""
 
     @abc.abstractmethod
     def exists(self, key: str) -> bool:
@@ -313,33 +328,6 @@ class Backend(abc.ABC):
     def as_native(self, kind: type[T]) -> T | None:
         """The native client of type ``kind`` (boto3 client, paramiko SFTPClient …), if any."""
         return None
-
-    def __enter__(self: T) -> T:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-
-class ExtendedBackend(Backend):
-    """The optional interface. The Store uses each method only where
-    :meth:`features` declares its capability, and falls back otherwise.
-
-    Each optional method is bound to the capability that needs it (``stat`` to
-    ``METADATA``, ``mkdir`` and ``rmdir`` to ``MKDIR``, ``copy``, ``move``,
-    ``delete_version`` to ``CONDITIONAL_DELETE``, ``open_pinned`` to ``PINNED_READ``;
-    see :mod:`omnistorage._bound`): a subclass lists in :attr:`may_declare` every
-    capability its :meth:`features` may declare, and defining a subclass that may
-    declare one without implementing its methods raises ``TypeError``. A subclass that
-    implements :meth:`list_leftovers` implements (or
-    refuses) :meth:`remove_leftover` too."""
-
-    folders_are_markers: bool = False
-    """True when folders are zero-size ``name/`` markers (object stores), not real ones."""
-    may_declare: ClassVar[frozenset[Capability]] = BASIC_FEATURES.capabilities
-    """Every capability this class's :meth:`features` may declare (features may depend on
-    configuration; this is their union). Checked against the methods when the class is
-    defined; :meth:`features` refuses to declare more (``TypeError``)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -432,11 +420,22 @@ class ExtendedBackend(Backend):
         for key in keys:
             self.delete(key)
 
+    def __enter__(self: T) -> T:
+        return self
 
-bind_capabilities(ExtendedBackend)  # its own features() answers are checked too
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
-class ReadOnlyBackend(ExtendedBackend):
+ExtendedBackend = Backend
+"""The name the whole interface had when :class:`Backend` held only the basics; every
+:class:`Backend` now has the whole method set, and the two names are one class."""
+
+
+bind_capabilities(Backend)  # its own features() answers are checked too
+
+
+class ReadOnlyBackend(Backend):
     """The refusals of a driver that changes nothing, written once: every write, delete,
     conditional delete, copy, move, folder change and leftover removal raises
     :attr:`refusal_error` with ``"<what>: <subject> is read-only"`` (the Store refuses
@@ -517,6 +516,7 @@ class ReadOnlyBackend(ExtendedBackend):
         self._refuse(f"discard the staged {key!r}")
 
 
-def as_extended(backend: Backend) -> ExtendedBackend | None:
-    """``backend`` as an :class:`ExtendedBackend`, or ``None`` when it has only the basics."""
-    return backend if isinstance(backend, ExtendedBackend) else None
+def as_extended(backend: Backend) -> Backend:
+    """``backend`` itself: every :class:`Backend` has the whole interface now (kept for
+    callers written when the optional methods lived on ``ExtendedBackend``)."""
+    return backend

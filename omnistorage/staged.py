@@ -264,8 +264,7 @@ def publish(store: Store, token: StagedObject) -> WriteResult:
         NotFound: the staged data is gone (discarded, or published and replaced since).
     """
     key = _checked(store, token, "publish")
-    ext = store._ext
-    assert ext is not None  # DEFERRED_PUBLISH is declared only by extended backends
+    ext = store._backend
     try:
         version = ext.publish_staged(key, token.staged, overwrite=token.overwrite)
     except TokenRejected as exc:
@@ -280,8 +279,7 @@ def publish(store: Store, token: StagedObject) -> WriteResult:
 def discard(store: Store, token: StagedObject) -> None:
     """Remove what ``token`` staged, never a published object; gone already is fine."""
     key = _checked(store, token, "discard")
-    ext = store._ext
-    assert ext is not None
+    ext = store._backend
     try:
         ext.abort_staged(key, token.staged)
     except TokenRejected as exc:

@@ -43,7 +43,8 @@ from omnistorage._listing import (
 from omnistorage._store_ops import StoreOps
 from omnistorage._times import ModTime
 from omnistorage.capabilities import Capability
-from omnistorage.errors import native_cause
+from omnistorage.driver import Backend
+from omnistorage.errors import ConfigurationError, native_cause
 from omnistorage.models import (
     FolderInfo,
     ObjectInfo,
@@ -72,6 +73,14 @@ class Store(StoreOps):
     """
 
     __slots__ = ()
+
+    def __init__(self, backend: Backend, root: str = "") -> None:
+        if not isinstance(backend, Backend):
+            raise ConfigurationError(
+                f"Store needs a Backend, got {type(backend).__name__}; "
+                "an async driver goes in omnistorage.aio.AsyncStore"
+            )
+        super().__init__(backend, root, backend.features())
 
     # ------------------------------------------------------------------ basics
 
@@ -161,10 +170,9 @@ class Store(StoreOps):
         version by construction. ``NotFound`` when there is no file.
         """
         key = self._key(path, Capability.READ, "read")
-        ext = self._ext
         try:
-            if ext is not None and Capability.PINNED_READ in self._caps:
-                pinned = ext.open_pinned(key)
+            if Capability.PINNED_READ in self._caps:
+                pinned = self._backend.open_pinned(key)
             else:
                 source = self._backend.new_reader(key)
                 try:
@@ -484,8 +492,7 @@ class Store(StoreOps):
             if if_version is None:
                 self._backend.delete(key)
             else:
-                assert self._ext is not None  # declared only by extended backends
-                self._ext.delete_version(key, if_version)
+                self._backend.delete_version(key, if_version)
         except Exception as exc:
             raise self._fail(exc, "delete", path) from native_cause(exc)
 
@@ -504,5 +511,4 @@ class Store(StoreOps):
             raise self._fail(exc, "ping", None) from native_cause(exc)
 
     def _resolution_steps(self, key: str) -> tuple[str, ...]:
-        ext = self._ext
-        return ext.resolution_steps(key) if ext is not None else super()._resolution_steps(key)
+        return self._backend.resolution_steps(key)

@@ -7,7 +7,8 @@
 #      the project into it: pip install -e '.[dev]'
 #   2. installs and starts the loopback test servers (scripts/servers.sh) and
 #      exports their OMNI_TEST_* settings
-#   3. runs the gates in order: ruff check, ruff format --check,
+#   3. runs the gates in order: the generated sync modules match their async
+#      sources (scripts/unasync.py --check), ruff check, ruff format --check,
 #      mypy --strict omnistorage, pytest (extra arguments go to pytest) in
 #      parallel workers: OMNI_TEST_WORKERS of them (default 4; most tests wait
 #      on servers and subprocesses, so a 2-core machine keeps 4 busy), or
@@ -116,6 +117,7 @@ gate() {
     fi
 }
 
+gate "unasync" "$VENV/bin/python" scripts/unasync.py --check
 gate "ruff check" "$VENV/bin/ruff" check .
 gate "ruff format" "$VENV/bin/ruff" format --check .
 gate "mypy" "$VENV/bin/mypy" --strict omnistorage

@@ -31,14 +31,13 @@ from itertools import islice
 from typing import Any, BinaryIO, TypeVar
 
 from omnistorage.aio._driver import AsyncBackend, AsyncPinnedReader, AsyncReader, AsyncWriter
-from omnistorage.capabilities import BASIC_FEATURES, Capability, Features
+from omnistorage.capabilities import Capability, Features
 from omnistorage.driver import (
     Backend,
     ExtendedBackend,
     PinnedReader,
     WriteOptions,
     Writer,
-    as_extended,
 )
 from omnistorage.errors import Classification
 from omnistorage.models import Leftover, Location, ObjectInfo
@@ -62,8 +61,7 @@ class Offload(AsyncBackend):
 
     def __init__(self, backend: Backend) -> None:
         self._inner = backend
-        self._ext: ExtendedBackend | None = as_extended(backend)
-        features = self._ext.features() if self._ext is not None else BASIC_FEATURES
+        features = backend.features()
         # Staged publishing goes through a sync Store (omnistorage.staged); the async
         # contract has no publish_staged, so an async store never declares it.
         self._features = features.with_capabilities(
@@ -71,7 +69,7 @@ class Offload(AsyncBackend):
         )
         self.name = backend.name
         self.secret_values = backend.secret_values
-        self.folders_are_markers = bool(self._ext is not None and self._ext.folders_are_markers)
+        self.folders_are_markers = backend.folders_are_markers
         self._buffered = Capability.STREAMING not in self._features.capabilities
 
     @abc.abstractmethod
@@ -176,55 +174,40 @@ class Offload(AsyncBackend):
         return inner if isinstance(inner, kind) else inner.as_native(kind)
 
     def resolution_steps(self, key: str) -> tuple[str, ...]:
-        ext = self._ext
-        return ext.resolution_steps(key) if ext is not None else (f"{self.name}:{key}",)
+        return self._inner.resolution_steps(key)
 
     # ------------------------------------------------------------ optional
 
-    def _extended(self) -> ExtendedBackend:
-        ext = self._ext
-        if ext is None:  # the store checks capabilities first: a basic driver declares none
-            raise NotImplementedError(f"{self.name} has only the basic driver interface")
-        return ext
-
     async def stat(self, key: str) -> ObjectInfo:
-        return await self._run(self._extended().stat, key)
+        return await self._run(self._inner.stat, key)
 
     async def mkdir(self, key: str) -> None:
-        await self._run(self._extended().mkdir, key)
+        await self._run(self._inner.mkdir, key)
 
     async def rmdir(self, key: str) -> None:
-        await self._run(self._extended().rmdir, key)
+        await self._run(self._inner.rmdir, key)
 
     async def copy(self, src: str, dst: str, *, overwrite: bool) -> None:
-        await self._run(_copy, self._extended(), src, dst, overwrite)
+        await self._run(_copy, self._inner, src, dst, overwrite)
 
     async def move(self, src: str, dst: str, *, overwrite: bool) -> None:
-        await self._run(_move, self._extended(), src, dst, overwrite)
+        await self._run(_move, self._inner, src, dst, overwrite)
 
     async def delete_version(self, key: str, version: str) -> None:
-        await self._run(self._extended().delete_version, key, version)
+        await self._run(self._inner.delete_version, key, version)
 
     async def open_pinned(self, key: str) -> AsyncPinnedReader:
-        pinned = await self._start(_close, self._extended().open_pinned, key)
+        pinned = await self._start(_close, self._inner.open_pinned, key)
         return _OffloadPinned(self, pinned)
 
     async def list_leftovers(self, prefix: str) -> Sequence[Leftover]:
-        ext = self._ext
-        if ext is None:
-            return []
-        return await self._run(_all_leftovers, ext, prefix)
+        return await self._run(_all_leftovers, self._inner, prefix)
 
     async def remove_leftover(self, leftover: Leftover) -> None:
-        await self._run(self._extended().remove_leftover, leftover)
+        await self._run(self._inner.remove_leftover, leftover)
 
     async def delete_many(self, keys: Iterable[str]) -> None:
-        ext = self._ext
-        batch = list(keys)
-        if ext is not None:
-            await self._run(ext.delete_many, batch)
-        else:
-            await self._run(_delete_each, self._inner, batch)
+        await self._run(self._inner.delete_many, list(keys))
 
 
 # ---------------------------------------------------------------- cancelling a publish
@@ -351,13 +334,8 @@ def _move(ext: ExtendedBackend, src: str, dst: str, overwrite: bool) -> None:
     ext.move(src, dst, overwrite=overwrite)
 
 
-def _all_leftovers(ext: ExtendedBackend, prefix: str) -> list[Leftover]:
+def _all_leftovers(ext: Backend, prefix: str) -> list[Leftover]:
     return list(ext.list_leftovers(prefix))
-
-
-def _delete_each(backend: Backend, keys: list[str]) -> None:
-    for key in keys:
-        backend.delete(key)
 
 
 def _write_then_close(writer: Writer, data: bytes | bytearray | None, gate: _Gate) -> None:

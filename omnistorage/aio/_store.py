@@ -23,7 +23,8 @@ from omnistorage._listing import ForeignKeys, OnInvalid, file_filter, folder_fil
 from omnistorage._times import ModTime
 from omnistorage.aio._content import AsyncContent, achunks
 from omnistorage.aio._driver import AsyncBackend, AsyncPinnedReader, AsyncReader, AsyncWriter
-from omnistorage.aio._store_base import first, spool
+from omnistorage.aio._spool import spool
+from omnistorage.aio._store_base import first
 from omnistorage.aio._store_ops import AsyncStoreOps
 from omnistorage.aio._streams import (
     AsyncAtomicWriter,

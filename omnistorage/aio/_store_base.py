@@ -1,26 +1,25 @@
-"""The awaited primitives :class:`~omnistorage.aio.AsyncStore` builds on: file and folder
-existence, stat with its listing fallback, the first entry of a listing, and the spooled
-pin for drivers without ``PINNED_READ``. Each maps native errors once, through the
-kernel's error boundary."""
+"""The primitives :class:`~omnistorage.aio.AsyncStore` builds on: file and folder
+existence, stat with its listing fallback, and the first entry of a listing. Each maps
+native errors once, through the kernel's error boundary."""
+
+# The source of omnistorage/_store_base.py: scripts/unasync.py writes it.  # async only
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
 from omnistorage import paths
-from omnistorage._io import SpooledPinned
 from omnistorage._kernel import StoreKernel
-from omnistorage.aio._driver import AsyncBackend, AsyncPinnedReader, AsyncReader
-from omnistorage.aio._streams import CHUNK
+from omnistorage.aio._driver import AsyncBackend
 from omnistorage.capabilities import Capability
 from omnistorage.errors import ErrorKind, native_cause
 from omnistorage.models import ObjectInfo
 
-__all__ = ["AsyncStoreBase", "first", "spool"]
+__all__ = ["AsyncStoreBase", "first"]
 
 
 class AsyncStoreBase(StoreKernel[AsyncBackend]):
-    """The kernel plus the awaited queries every AsyncStore method uses."""
+    """The kernel over a driver, plus the queries every Store method uses."""
 
     __slots__ = ()
 
@@ -79,28 +78,3 @@ async def first(items: AsyncIterator[ObjectInfo]) -> ObjectInfo | None:
         aclose = getattr(items, "aclose", None)
         if aclose is not None:
             await aclose()
-
-
-async def spool(source: AsyncReader) -> AsyncPinnedReader:
-    """The fallback pin without ``PINNED_READ``: one streaming read into a spooled
-    temporary file (memory up to 1 MiB, then disk), read back range by range."""
-    spooled = SpooledPinned()
-    try:
-        while chunk := await source.read(CHUNK):
-            spooled.append(chunk)
-    except BaseException:
-        spooled.close()
-        raise
-    return _SpooledAsync(spooled)
-
-
-class _SpooledAsync(AsyncPinnedReader):
-    def __init__(self, spooled: SpooledPinned) -> None:
-        self._spooled = spooled
-        self.size = spooled.size
-
-    async def read_range(self, offset: int, length: int) -> bytes:
-        return self._spooled.read_range(offset, length)
-
-    async def close(self) -> None:
-        self._spooled.close()

@@ -1,6 +1,8 @@
 """Folder operations and transfers of :class:`~omnistorage.aio.AsyncStore`: deleting and
 making folders, cleaning up what crashed writers left, copy and move (server-side where
-the driver declares it, else by streaming). The async twin of :mod:`omnistorage._store_ops`."""
+the driver declares it, else by streaming)."""
+
+# The source of omnistorage/_store_ops.py: scripts/unasync.py writes it.  # async only
 
 from __future__ import annotations
 
@@ -10,9 +12,8 @@ from typing import TYPE_CHECKING
 
 from omnistorage import paths
 from omnistorage._content import Hashes
-from omnistorage._folders import partition_leftovers
+from omnistorage._folders import DEFAULT_CLEANUP_AGE, partition_leftovers
 from omnistorage._listing import ForeignKeys, deletable
-from omnistorage._store_ops import DEFAULT_CLEANUP_AGE
 from omnistorage._times import ModTime
 from omnistorage.aio._store_base import AsyncStoreBase, first
 from omnistorage.aio._streams import CHUNK, AsyncAtomicWriter
@@ -46,9 +47,16 @@ class AsyncStoreOps(AsyncStoreBase):
     async def delete_folder(
         self, path: str, *, recursive: bool = False, missing_ok: bool = False
     ) -> None:
-        """Delete the folder ``path``, as :meth:`omnistorage.Store.delete_folder` does
-        (empty sub-folders, markers and crash leftovers go too; foreign entries stay and
-        are named by ``DirectoryNotEmpty``)."""
+        """Delete the folder ``path``.
+
+        Without ``recursive`` the folder must be empty (``DirectoryNotEmpty``
+        otherwise). ``NotFound`` when there is no such folder, unless
+        ``missing_ok``. Empty sub-folders and folder markers go too, and so do
+        the leftovers of crashed writers below it (temp files, incomplete
+        uploads: see :meth:`cleanup`). Entries whose names are not valid keys
+        (written by other tools) are never touched: if any remain, the files
+        that could be deleted are, and ``DirectoryNotEmpty`` names them.
+        """
         folder = self._folder_key(path, Capability.DELETE, "delete")
         if not await self._folder_exists(folder, path):
             if missing_ok:
@@ -99,8 +107,11 @@ class AsyncStoreOps(AsyncStoreBase):
     async def make_folder(self, path: str) -> None:
         """Create the folder ``path`` (and its parents) so it exists while empty.
 
-        Requires ``MKDIR`` (``CapabilityNotSupported`` before any I/O otherwise); an
-        existing folder is fine; ``AlreadyExists`` when a file stands at ``path``.
+        Requires ``MKDIR``: a real directory (local, SFTP) or a zero-size
+        ``path/`` folder marker (S3, GCS, Azure). An existing folder is fine;
+        ``AlreadyExists`` when a file stands at ``path``. Without ``MKDIR``
+        folders exist only while they hold files, and this raises
+        ``CapabilityNotSupported`` before any I/O.
         """
         folder = self._folder_key(path, Capability.MKDIR, "mkdir")
         if not folder:
@@ -119,8 +130,17 @@ class AsyncStoreOps(AsyncStoreBase):
         older_than: timedelta = DEFAULT_CLEANUP_AGE,
         dry_run: bool = False,
     ) -> CleanupReport:
-        """Remove what crashed writers left below the folder ``path``, and say what it
-        was (see :meth:`omnistorage.Store.cleanup`)."""
+        """Remove what crashed writers left below the folder ``path``, and say what it was.
+
+        A writer killed before ``close()`` or ``abort()`` can leave data the
+        Store API never shows: temp files (local, SFTP), incomplete multipart
+        uploads (S3), uncommitted blocks (Azure). GCS keeps nothing listable.
+        Leftovers that started less than ``older_than`` ago may belong to a
+        writer that is still running and are kept (pass ``timedelta(0)`` when
+        no writer can be running). ``dry_run`` removes nothing and reports what
+        would go. A leftover that cannot be removed is reported in ``errors``;
+        the rest still go. Keys in the report are relative to this store.
+        """
         folder = self._folder_key(path, None, "cleanup")
         backend = self._backend
         try:

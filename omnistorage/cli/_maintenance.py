@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 
+from omnistorage._folders import DEFAULT_CLEANUP_AGE
 from omnistorage._redact import redact_url, scrub
-from omnistorage._store_ops import DEFAULT_CLEANUP_AGE
 from omnistorage.capabilities import Capability
 from omnistorage.cli._exit import CommandFailed
 from omnistorage.cli._output import emit_json, format_time, print_table

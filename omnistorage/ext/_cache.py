@@ -106,7 +106,7 @@ class ReadCacheLayer(Layer):
     def open_pinned(self, key: str) -> PinnedReader:
         entry = self._open_entry(key)
         if entry is None:
-            return self._extended().open_pinned(key)
+            return self.inner.open_pinned(key)
         return _FilePin(*entry)
 
     def _entry(self, key: str, version: str) -> str:
@@ -122,7 +122,7 @@ class ReadCacheLayer(Layer):
         entry right after."""
         if not self.caching:
             return None
-        info = self._extended().stat(key)
+        info = self.inner.stat(key)
         if info.is_dir or info.size is None or info.size > self._max_object or not info.etag:
             return None  # folders, objects of unknown size (materialized queries), too large
         try:
@@ -140,7 +140,7 @@ class ReadCacheLayer(Layer):
     def _fill(self, key: str, token: str) -> tuple[io.FileIO, str] | None:
         """Read the version there now into the cache, filed under the version its pin
         holds (``token`` unless the object changed since ``stat``)."""
-        pinned = self._extended().open_pinned(key)
+        pinned = self.inner.open_pinned(key)
         try:
             version = pinned.version
             if not version or pinned.size > self._max_object:

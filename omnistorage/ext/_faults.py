@@ -208,18 +208,18 @@ class FaultInjectionLayer(Layer):
 
     def publish_staged(self, key: str, staged: Mapping[str, Any], *, overwrite: bool) -> str | None:
         self._check("publish_staged", key)
-        version = self._extended().publish_staged(key, staged, overwrite=overwrite)
+        version = self.inner.publish_staged(key, staged, overwrite=overwrite)
         self._lost("publish_staged", key)
         return version
 
     def abort_staged(self, key: str, staged: Mapping[str, Any]) -> None:
         self._check("abort_staged", key)
-        self._extended().abort_staged(key, staged)
+        self.inner.abort_staged(key, staged)
         self._lost("abort_staged", key)
 
     def delete_version(self, key: str, version: str) -> None:
         self._check("delete_version", key)
-        self._extended().delete_version(key, version)
+        self.inner.delete_version(key, version)
         self._lost("delete_version", key)
 
     def list(self, prefix: str, *, recursive: bool = True) -> Iterator[ObjectInfo]:
@@ -228,31 +228,31 @@ class FaultInjectionLayer(Layer):
 
     def stat(self, key: str) -> ObjectInfo:
         self._check("stat", key)
-        return self._extended().stat(key)
+        return self.inner.stat(key)
 
     def copy(self, src: str, dst: str, *, overwrite: bool) -> None:
         self._check("copy", dst)
-        self._extended().copy(src, dst, overwrite=overwrite)
+        self.inner.copy(src, dst, overwrite=overwrite)
         self._lost("copy", dst)
 
     def move(self, src: str, dst: str, *, overwrite: bool) -> None:
         self._check("move", dst)
-        self._extended().move(src, dst, overwrite=overwrite)
+        self.inner.move(src, dst, overwrite=overwrite)
         self._lost("move", dst)
 
     def mkdir(self, key: str) -> None:
         self._check("mkdir", key)
-        self._extended().mkdir(key)
+        self.inner.mkdir(key)
         self._lost("mkdir", key)
 
     def rmdir(self, key: str) -> None:
         self._check("rmdir", key)
-        self._extended().rmdir(key)
+        self.inner.rmdir(key)
         self._lost("rmdir", key)
 
     def open_pinned(self, key: str) -> PinnedReader:
         self._check("pinned", key)
-        return _FaultyPin(self, key, self._extended().open_pinned(key))
+        return _FaultyPin(self, key, self.inner.open_pinned(key))
 
 
 class _FaultyWriter(Writer):

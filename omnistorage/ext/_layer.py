@@ -17,14 +17,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, BinaryIO, ClassVar, TypeVar
 
-from omnistorage.capabilities import BASIC_FEATURES, Capability, Features
+from omnistorage.capabilities import Capability, Features
 from omnistorage.driver import (
     Backend,
     ExtendedBackend,
     PinnedReader,
     WriteOptions,
     Writer,
-    as_extended,
 )
 from omnistorage.errors import Classification
 from omnistorage.models import Leftover, Location, ObjectInfo
@@ -47,9 +46,8 @@ class Layer(ExtendedBackend):
         self.inner = inner
         self.name = inner.name
         self.secret_values = inner.secret_values
-        self._ext = as_extended(inner)
         # A fact of the backend, not of the layer: folders stay markers behind it.
-        self.folders_are_markers = bool(self._ext is not None and self._ext.folders_are_markers)
+        self.folders_are_markers = inner.folders_are_markers
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.inner!r})"
@@ -66,7 +64,7 @@ class Layer(ExtendedBackend):
         self.inner.close()
 
     def features(self) -> Features:
-        inner = self._ext.features() if self._ext is not None else BASIC_FEATURES
+        inner = self.inner.features()
         if self.forwards_staging or Capability.DEFERRED_PUBLISH not in inner.capabilities:
             return inner
         return inner.with_capabilities(inner.capabilities - {Capability.DEFERRED_PUBLISH})
@@ -109,51 +107,40 @@ class Layer(ExtendedBackend):
     def list(self, prefix: str, *, recursive: bool = True) -> Iterator[ObjectInfo]:
         return self.inner.list(prefix, recursive=recursive)
 
-    # ------------------------------------------------------------ extended interface
-
-    def _extended(self) -> ExtendedBackend:
-        if self._ext is None:  # the Store only calls these when features() declares them
-            raise NotImplementedError(f"{self.inner!r} has no extended interface")
-        return self._ext
+    # ------------------------------------------------------------ optional interface
 
     def stat(self, key: str) -> ObjectInfo:
-        return self._extended().stat(key)
+        return self.inner.stat(key)
 
     def mkdir(self, key: str) -> None:
-        self._extended().mkdir(key)
+        self.inner.mkdir(key)
 
     def rmdir(self, key: str) -> None:
-        self._extended().rmdir(key)
+        self.inner.rmdir(key)
 
     def copy(self, src: str, dst: str, *, overwrite: bool) -> None:
-        self._extended().copy(src, dst, overwrite=overwrite)
+        self.inner.copy(src, dst, overwrite=overwrite)
 
     def move(self, src: str, dst: str, *, overwrite: bool) -> None:
-        self._extended().move(src, dst, overwrite=overwrite)
+        self.inner.move(src, dst, overwrite=overwrite)
 
     def open_pinned(self, key: str) -> PinnedReader:
-        return self._extended().open_pinned(key)
+        return self.inner.open_pinned(key)
 
     def delete_version(self, key: str, version: str) -> None:
-        self._extended().delete_version(key, version)
+        self.inner.delete_version(key, version)
 
     def publish_staged(self, key: str, staged: Mapping[str, Any], *, overwrite: bool) -> str | None:
-        return self._extended().publish_staged(key, staged, overwrite=overwrite)
+        return self.inner.publish_staged(key, staged, overwrite=overwrite)
 
     def abort_staged(self, key: str, staged: Mapping[str, Any]) -> None:
-        self._extended().abort_staged(key, staged)
+        self.inner.abort_staged(key, staged)
 
     def list_leftovers(self, prefix: str) -> Iterator[Leftover]:
-        if self._ext is None:
-            return iter(())
-        return self._ext.list_leftovers(prefix)
+        return self.inner.list_leftovers(prefix)
 
     def remove_leftover(self, leftover: Leftover) -> None:
-        self._extended().remove_leftover(leftover)
+        self.inner.remove_leftover(leftover)
 
     def delete_many(self, keys: Iterable[str]) -> None:
-        if self._ext is None:
-            for key in keys:
-                self.inner.delete(key)
-        else:
-            self._ext.delete_many(keys)
+        self.inner.delete_many(keys)

@@ -72,7 +72,7 @@ class ConcurrencyLimitLayer(Layer):
         self.limiter.run(lambda: self.inner.delete(key))
 
     def delete_version(self, key: str, version: str) -> None:
-        self.limiter.run(lambda: self._extended().delete_version(key, version))
+        self.limiter.run(lambda: self.inner.delete_version(key, version))
 
     def list(self, prefix: str, *, recursive: bool = True) -> Iterator[ObjectInfo]:
         entries = iter(self.inner.list(prefix, recursive=recursive))
@@ -84,22 +84,22 @@ class ConcurrencyLimitLayer(Layer):
             yield item
 
     def stat(self, key: str) -> ObjectInfo:
-        return self.limiter.run(lambda: self._extended().stat(key))
+        return self.limiter.run(lambda: self.inner.stat(key))
 
     def copy(self, src: str, dst: str, *, overwrite: bool) -> None:
-        self.limiter.run(lambda: self._extended().copy(src, dst, overwrite=overwrite))
+        self.limiter.run(lambda: self.inner.copy(src, dst, overwrite=overwrite))
 
     def move(self, src: str, dst: str, *, overwrite: bool) -> None:
-        self.limiter.run(lambda: self._extended().move(src, dst, overwrite=overwrite))
+        self.limiter.run(lambda: self.inner.move(src, dst, overwrite=overwrite))
 
     def mkdir(self, key: str) -> None:
-        self.limiter.run(lambda: self._extended().mkdir(key))
+        self.limiter.run(lambda: self.inner.mkdir(key))
 
     def rmdir(self, key: str) -> None:
-        self.limiter.run(lambda: self._extended().rmdir(key))
+        self.limiter.run(lambda: self.inner.rmdir(key))
 
     def open_pinned(self, key: str) -> PinnedReader:
-        pinned = self.limiter.run(lambda: self._extended().open_pinned(key))
+        pinned = self.limiter.run(lambda: self.inner.open_pinned(key))
         return _LimitedPin(pinned, self.limiter)
 
 

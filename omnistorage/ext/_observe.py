@@ -115,7 +115,7 @@ class _Observed(Layer):
         self._timed("delete", key, lambda: self.inner.delete(key))
 
     def delete_version(self, key: str, version: str) -> None:
-        self._timed("delete", key, lambda: self._extended().delete_version(key, version))
+        self._timed("delete", key, lambda: self.inner.delete_version(key, version))
 
     def list(self, prefix: str, *, recursive: bool = True) -> Iterator[ObjectInfo]:
         started = perf_counter()
@@ -130,24 +130,24 @@ class _Observed(Layer):
         self.observe("list", prefix, perf_counter() - started, 0, None)
 
     def stat(self, key: str) -> ObjectInfo:
-        return self._timed("stat", key, lambda: self._extended().stat(key))
+        return self._timed("stat", key, lambda: self.inner.stat(key))
 
     def copy(self, src: str, dst: str, *, overwrite: bool) -> None:
-        self._timed("copy", dst, lambda: self._extended().copy(src, dst, overwrite=overwrite))
+        self._timed("copy", dst, lambda: self.inner.copy(src, dst, overwrite=overwrite))
 
     def move(self, src: str, dst: str, *, overwrite: bool) -> None:
-        self._timed("move", dst, lambda: self._extended().move(src, dst, overwrite=overwrite))
+        self._timed("move", dst, lambda: self.inner.move(src, dst, overwrite=overwrite))
 
     def mkdir(self, key: str) -> None:
-        self._timed("mkdir", key, lambda: self._extended().mkdir(key))
+        self._timed("mkdir", key, lambda: self.inner.mkdir(key))
 
     def rmdir(self, key: str) -> None:
-        self._timed("rmdir", key, lambda: self._extended().rmdir(key))
+        self._timed("rmdir", key, lambda: self.inner.rmdir(key))
 
     def open_pinned(self, key: str) -> PinnedReader:
         started = perf_counter()
         try:
-            pinned = self._extended().open_pinned(key)
+            pinned = self.inner.open_pinned(key)
         except BaseException as exc:
             self.observe("open_read", key, perf_counter() - started, 0, exc)
             raise

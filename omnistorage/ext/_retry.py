@@ -156,7 +156,7 @@ class RetryLayer(Layer):
         return self._call(lambda: self.inner.exists(key))
 
     def stat(self, key: str) -> ObjectInfo:
-        return self._call(lambda: self._extended().stat(key))
+        return self._call(lambda: self.inner.stat(key))
 
     def delete(self, key: str) -> None:
         self._call(lambda: self.inner.delete(key))
@@ -166,16 +166,16 @@ class RetryLayer(Layer):
         self._call(lambda: super(RetryLayer, self).delete_many(batch))
 
     def mkdir(self, key: str) -> None:
-        self._call(lambda: self._extended().mkdir(key))
+        self._call(lambda: self.inner.mkdir(key))
 
     def rmdir(self, key: str) -> None:
-        self._call(lambda: self._extended().rmdir(key))
+        self._call(lambda: self.inner.rmdir(key))
 
     def list_leftovers(self, prefix: str) -> Iterator[Leftover]:
         return iter(self._call(lambda: list(super(RetryLayer, self).list_leftovers(prefix))))
 
     def remove_leftover(self, leftover: Leftover) -> None:
-        self._call(lambda: self._extended().remove_leftover(leftover))
+        self._call(lambda: self.inner.remove_leftover(leftover))
 
     def list(self, prefix: str, *, recursive: bool = True) -> Iterator[ObjectInfo]:
         def first() -> tuple[Iterator[ObjectInfo], list[ObjectInfo]]:
@@ -194,20 +194,20 @@ class RetryLayer(Layer):
 
     def publish_staged(self, key: str, staged: Mapping[str, Any], *, overwrite: bool) -> str | None:
         # Idempotent by contract: a retry that finds its own object succeeds.
-        return self._call(lambda: self._extended().publish_staged(key, staged, overwrite=overwrite))
+        return self._call(lambda: self.inner.publish_staged(key, staged, overwrite=overwrite))
 
     def abort_staged(self, key: str, staged: Mapping[str, Any]) -> None:
-        self._call(lambda: self._extended().abort_staged(key, staged))
+        self._call(lambda: self.inner.abort_staged(key, staged))
 
     # ------------------------------------------------------------ reads
 
     def open_pinned(self, key: str) -> PinnedReader:
-        pinned = self._call(lambda: self._extended().open_pinned(key))
+        pinned = self._call(lambda: self.inner.open_pinned(key))
         return _RetriedPin(pinned, self)
 
     def new_reader(self, key: str, *, offset: int = 0, length: int | None = None) -> BinaryIO:
         if self._pinned_reads:
-            ext = self._extended()
+            ext = self.inner
             pinned = self._call(lambda: ext.open_pinned(key))
             end = pinned.size if length is None else min(pinned.size, offset + length)
             if end - offset <= _SMALL:
@@ -226,7 +226,7 @@ class RetryLayer(Layer):
     # ------------------------------------------------------------ copies
 
     def delete_version(self, key: str, version: str) -> None:
-        self._call(lambda: self._extended().delete_version(key, version))
+        self._call(lambda: self.inner.delete_version(key, version))
 
     def copy(self, src: str, dst: str, *, overwrite: bool) -> None:
         self._transfer("copy", src, dst, overwrite)
@@ -236,7 +236,7 @@ class RetryLayer(Layer):
 
     def _transfer(self, op: str, src: str, dst: str, overwrite: bool) -> None:
         """A copy or move, retried, with the ownership check (module docstring)."""
-        ext = self._extended()
+        ext = self.inner
         call = ext.copy if op == "copy" else ext.move
         # A moved source is gone afterwards: what it held is recorded before.
         before = _Content.of(self, src) if op == "move" else None

@@ -43,7 +43,7 @@ from omnistorage import paths
 from omnistorage._delegate import StorePinned, ranged_reader
 from omnistorage._listing import relay_skipped
 from omnistorage.capabilities import BASIC_FEATURES, Capability, Features, combine_replicas
-from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer, as_extended
+from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer
 from omnistorage.errors import (
     Classification,
     ConfigurationError,
@@ -365,9 +365,7 @@ class MirrorBackend(ExtendedBackend):
 
     def list_leftovers(self, prefix: str) -> Iterator[Leftover]:
         for index, store in enumerate(self._stores):
-            ext = as_extended(store.unwrap())
-            if ext is None:
-                continue
+            ext = store.unwrap()
             inner_prefix = paths.folder_prefix(paths.join(store.root, prefix[:-1]))
             for item in ext.list_leftovers(inner_prefix):
                 key = item.key
@@ -385,10 +383,7 @@ class MirrorBackend(ExtendedBackend):
     def remove_leftover(self, leftover: Leftover) -> None:
         index, key, handle = leftover.handle.split("\x00", 2)
         store = self._stores[int(index)]
-        ext = as_extended(store.unwrap())
-        if ext is None:
-            return
-        ext.remove_leftover(
+        store.unwrap().remove_leftover(
             Leftover(
                 kind=leftover.kind,
                 key=key,

@@ -19,7 +19,6 @@ import pytest
 from omnistorage import paths
 from omnistorage._times import from_ns
 from omnistorage.capabilities import Capability, ETagKind
-from omnistorage.driver import as_extended
 from omnistorage.store import Store
 from omnistorage.testing._marks import requires
 
@@ -151,9 +150,7 @@ class FactTests:
     def test_a_pinned_readers_version_is_stats_etag(self, store: Store) -> None:
         if not store.features.strong_version:
             pytest.skip("the backend declares no strong version")
-        ext = as_extended(store.unwrap())
-        if ext is None:
-            pytest.skip("the basic view has no pinned reader")
+        ext = store.unwrap()
         store.write("p.bin", b"pinned" * 10)
         pinned = ext.open_pinned(paths.join(store.root, "p.bin"))
         try:

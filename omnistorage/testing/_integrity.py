@@ -15,7 +15,7 @@ import pytest
 
 from omnistorage import paths
 from omnistorage.capabilities import Capability
-from omnistorage.driver import WriteOptions, Writer, as_extended
+from omnistorage.driver import WriteOptions, Writer
 from omnistorage.errors import AlreadyExists, CapabilityNotSupported, ChangedDuringRead, NotFound
 from omnistorage.store import Store
 from omnistorage.testing._marks import covers, requires
@@ -185,9 +185,7 @@ class IntegrityTests:
         return writer
 
     def _leftovers(self, store: Store, folder: str = "") -> list[Any]:
-        ext = as_extended(store.unwrap())
-        if ext is None:
-            return []
+        ext = store.unwrap()
         prefix = paths.folder_prefix(store.resolve(folder).key if folder else store.root)
         return list(ext.list_leftovers(prefix))
 

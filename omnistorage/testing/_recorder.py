@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO
 
-from omnistorage.capabilities import BASIC_FEATURES, Capability, Features
-from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer, as_extended
+from omnistorage.capabilities import Capability, Features
+from omnistorage.driver import ExtendedBackend, PinnedReader, WriteOptions, Writer
 from omnistorage.errors import Classification
 from omnistorage.models import Location, ObjectInfo
 
@@ -37,8 +37,7 @@ class Recorder(ExtendedBackend):
         return getattr(self.inner, method)(*args, **kwargs)
 
     def features(self) -> Features:
-        ext = as_extended(self.inner)
-        return ext.features() if ext is not None else BASIC_FEATURES
+        return self.inner.features()  # type: ignore[no-any-return]
 
     def classify_error(self, exc: BaseException) -> Classification:
         return self.inner.classify_error(exc)  # type: ignore[no-any-return]

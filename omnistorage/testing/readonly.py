@@ -71,7 +71,6 @@ import pytest
 
 from omnistorage import paths
 from omnistorage.capabilities import Capability
-from omnistorage.driver import as_extended
 from omnistorage.errors import (
     BackendClosed,
     CapabilityNotSupported,
@@ -107,7 +106,6 @@ class ReadOnlyConformance(ReadChecks, ListingChecks, DriverClassTests, ReadOnlyD
     # ------------------------------------------------------------ refusals
 
     def test_declared_features_change_nothing_and_are_exercised(self, store: Store) -> None:
-        assert as_extended(store.unwrap()) is not None, "a basic driver is taken to write"
         declared = store.features.capabilities
         assert Capability.READ in declared
         assert not declared & WRITE_CAPABILITIES, sorted(declared & WRITE_CAPABILITIES)
