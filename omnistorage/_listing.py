@@ -24,7 +24,6 @@ from typing import Generic, TypeVar
 from omnistorage import paths
 from omnistorage._content import rebase
 from omnistorage._glob import compile_glob
-from omnistorage.driver import Backend
 from omnistorage.models import ObjectInfo, SkippedEntry
 
 __all__ = [
@@ -34,8 +33,6 @@ __all__ = [
     "OnInvalid",
     "file_filter",
     "folder_filter",
-    "iter_files",
-    "iter_folders",
     "relay_skipped",
 ]
 
@@ -176,24 +173,6 @@ def deletable(prefix: str, cut: int, foreign: ForeignKeys) -> Callable[[ObjectIn
     return accept
 
 
-def iter_files(
-    backend: Backend,
-    prefix: str,
-    cut: int,
-    *,
-    shallow: bool,
-    pattern: str | None,
-    max_depth: int | None,
-    foreign: ForeignKeys,
-) -> Iterator[ObjectInfo]:
-    """The files the driver lists under ``prefix``, through :func:`file_filter`."""
-    accept = file_filter(prefix, cut, pattern=pattern, max_depth=max_depth, foreign=foreign)
-    for info in backend.list(prefix, recursive=not shallow):
-        found = accept(info)
-        if found is not None:
-            yield found
-
-
 def folder_filter(
     prefix: str, cut: int, foreign: ForeignKeys
 ) -> Callable[[ObjectInfo], str | None]:
@@ -225,16 +204,6 @@ def folder_filter(
         return key[cut:]
 
     return accept
-
-
-def iter_folders(backend: Backend, prefix: str, cut: int, foreign: ForeignKeys) -> Iterator[str]:
-    """The immediate sub-folders the driver lists under ``prefix``, through
-    :func:`folder_filter`."""
-    accept = folder_filter(prefix, cut, foreign)
-    for info in backend.list(prefix, recursive=False):
-        found = accept(info)
-        if found is not None:
-            yield found
 
 
 def relay_skipped(

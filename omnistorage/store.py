@@ -25,28 +25,18 @@ What the Store guarantees on every backend:
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Mapping
-from datetime import datetime
-from typing import BinaryIO, TypeVar
+from collections.abc import Mapping
+from typing import BinaryIO
 
 from omnistorage import paths
 from omnistorage._content import Content, Hashes, chunks, len_if_bytes, read_exactly, rebase
-from omnistorage._glob import has_magic
 from omnistorage._io import AtomicWriter, ReadStream, SeekableReader, SpooledPinned
-from omnistorage._listing import (
-    ForeignKeys,
-    Listing,
-    OnInvalid,
-    iter_files,
-    iter_folders,
-)
-from omnistorage._store_ops import StoreOps
+from omnistorage._store_queries import StoreQueries
 from omnistorage._times import ModTime
 from omnistorage.capabilities import Capability
 from omnistorage.driver import Backend
 from omnistorage.errors import ConfigurationError, native_cause
 from omnistorage.models import (
-    FolderInfo,
     ObjectInfo,
     WriteResult,
 )
@@ -55,10 +45,8 @@ __all__ = ["Store"]
 
 _CHUNK = 1 << 20
 
-T = TypeVar("T")
 
-
-class Store(StoreOps):
+class Store(StoreQueries):
     """A folder inside a backend, with the whole omnistorage contract.
 
     The checks that need no I/O (keys, capabilities, error mapping, native
@@ -331,184 +319,3 @@ class Store(StoreOps):
         except Exception as exc:
             raise self._fail(exc, "write", path) from native_cause(exc)
         return AtomicWriter(writer, self._fail, path, hashes=kinds)
-
-    # ------------------------------------------------------------------ queries
-
-    def exists(self, path: str) -> bool:
-        """True when a file or a folder exists at ``path`` (``""``, the root, always does).
-
-        A missing bucket or container is no answer: it raises
-        :class:`~omnistorage.errors.BucketNotFound`, as ``is_file`` does."""
-        if path == "":
-            self._check_open()
-            return True
-        key = self._key(path, None, "exists")
-        return self._exists_file(key, path) or self._folder_exists(key, path)
-
-    def is_file(self, path: str) -> bool:
-        """True when a file exists at ``path``."""
-        return self._exists_file(self._key(path, None, "exists"), path)
-
-    def is_folder(self, path: str) -> bool:
-        """True when ``path`` is a folder: it holds files, or (``MKDIR``) it exists empty."""
-        folder = self._folder_key(path)
-        if folder == "" and self._root == "":
-            return True
-        return self._folder_exists(folder, path)
-
-    def get_file_info(self, path: str) -> ObjectInfo:
-        """Size, mtime, hashes … of the file at ``path``; ``NotFound`` if there is none."""
-        key = self._key(path, None, "stat")
-        info = self._stat_file(key, path)
-        if info is None:
-            raise self._not_found("stat", path)
-        return rebase(info, path)
-
-    def get_folder_info(self, path: str = "") -> FolderInfo:
-        """File count, total size and latest mtime below the folder ``path`` (recursive).
-
-        Files whose size is not known without producing them (``ObjectInfo.size``
-        ``None``) count as files but add nothing to ``total_size``.
-        """
-        count = total = 0
-        latest: datetime | None = None
-        for info in self.list_files(path, recursive=True):
-            count += 1
-            total += info.size or 0
-            if info.modified is not None and (latest is None or info.modified > latest):
-                latest = info.modified
-        if count == 0 and not self.is_folder(path):
-            raise self._not_found("stat", path)
-        return FolderInfo(
-            path=paths.validate_folder(path), file_count=count, total_size=total, modified=latest
-        )
-
-    # ------------------------------------------------------------------ listing
-
-    def list_files(
-        self,
-        path: str = "",
-        *,
-        recursive: bool = False,
-        pattern: str | None = None,
-        max_depth: int | None = None,
-        on_invalid: OnInvalid | None = None,
-    ) -> Listing[ObjectInfo]:
-        """Files in the folder ``path``, lazily, in no particular order.
-
-        ``recursive`` descends into sub-folders, at most ``max_depth`` levels
-        below ``path`` (1 = only ``path`` itself). ``pattern`` is a glob the
-        file *name* must match. Returned paths are relative to this store.
-
-        Only valid keys are yielded. A listed name the key grammar refuses (a
-        foreign key another tool wrote: ``a//b``, ``../x``, a tab) is skipped,
-        logged at WARNING, counted on the returned :class:`Listing`
-        (``invalid_count``, ``invalid``) and passed to ``on_invalid``.
-        """
-        if max_depth is not None and max_depth < 1:
-            raise ValueError(f"max_depth must be >= 1, got {max_depth}")
-        folder = self._folder_key(path, Capability.LIST, "list")
-        shallow = not recursive or max_depth == 1
-        foreign = ForeignKeys(self._backend.name, on_invalid)
-        return Listing(
-            self._list_files(folder, path, shallow, pattern, max_depth, foreign), foreign
-        )
-
-    def _list_files(
-        self,
-        folder: str,
-        path: str,
-        shallow: bool,
-        pattern: str | None,
-        max_depth: int | None,
-        foreign: ForeignKeys,
-    ) -> Iterator[ObjectInfo]:
-        files = iter_files(
-            self._backend,
-            paths.folder_prefix(folder),
-            len(self._prefix),
-            shallow=shallow,
-            pattern=pattern,
-            max_depth=max_depth,
-            foreign=foreign,
-        )
-        return self._guard(files, "list", path)
-
-    def _guard(self, items: Iterator[T], op: str, path: str) -> Iterator[T]:
-        try:
-            yield from items
-        except Exception as exc:
-            raise self._fail(exc, op, path) from native_cause(exc)
-
-    def list_folders(self, path: str = "", *, on_invalid: OnInvalid | None = None) -> Listing[str]:
-        """The immediate sub-folders of ``path``, as store-relative paths, lazily.
-
-        Folder names outside the key grammar are skipped and reported as in
-        :meth:`list_files`.
-        """
-        folder = self._folder_key(path, Capability.LIST, "list")
-        foreign = ForeignKeys(self._backend.name, on_invalid)
-        folders = iter_folders(
-            self._backend, paths.folder_prefix(folder), len(self._prefix), foreign
-        )
-        return Listing(self._guard(folders, "list", path), foreign)
-
-    def glob(self, pattern: str, *, on_invalid: OnInvalid | None = None) -> Listing[ObjectInfo]:
-        """Files whose store-relative path matches ``pattern``.
-
-        ``*``, ``?`` and ``[...]`` match within one segment; a ``**`` segment
-        matches any number of segments. Foreign keys are skipped and reported
-        as in :meth:`list_files`.
-        """
-        self._require(Capability.LIST, "glob", pattern)
-        foreign = ForeignKeys(self._backend.name, on_invalid)
-        if not has_magic(pattern):
-            found = [self.get_file_info(pattern)] if self.is_file(pattern) else []
-            return Listing(iter(found), foreign)
-        base, regex, levels = self._glob_plan(pattern)
-        folder = self._folder_key(base, Capability.LIST, "glob")
-        matches = (
-            info
-            for info in self._list_files(folder, base, levels == 1, None, levels, foreign)
-            if regex.fullmatch(info.path) is not None
-        )
-        return Listing(matches, foreign)
-
-    # ------------------------------------------------------------------ changes
-
-    def delete(self, path: str, *, missing_ok: bool = False, if_version: str | None = None) -> None:
-        """Delete the file at ``path``; ``NotFound`` if there is none, unless ``missing_ok``.
-
-        With ``if_version`` (a ``WriteResult.version``; needs ``CONDITIONAL_DELETE``) the
-        file goes only while it is still that version, atomically against other writers:
-        another version there raises ``PreconditionFailed`` and is left alone.
-        """
-        key = self._key(path, Capability.DELETE, "delete")
-        if if_version is not None:
-            self._require(Capability.CONDITIONAL_DELETE, "delete", path)
-        if not missing_ok and not self._exists_file(key, path):
-            raise self._not_found("delete", path)
-        try:
-            if if_version is None:
-                self._backend.delete(key)
-            else:
-                self._backend.delete_version(key, if_version)
-        except Exception as exc:
-            raise self._fail(exc, "delete", path) from native_cause(exc)
-
-    # ------------------------------------------------------------------ plumbing
-
-    def ping(self) -> None:
-        """Check the backend answers (one cheap listing call; without ``LIST``, asking
-        whether a reserved name exists); raises if it does not."""
-        self._check_open()
-        try:
-            if Capability.LIST in self._caps:
-                next(iter(self._backend.list(self._prefix, recursive=False)), None)
-            else:
-                self._backend.exists(self._ping_key())
-        except Exception as exc:
-            raise self._fail(exc, "ping", None) from native_cause(exc)
-
-    def _resolution_steps(self, key: str) -> tuple[str, ...]:
-        return self._backend.resolution_steps(key)

@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PAIRS: tuple[tuple[str, str], ...] = (
     ("omnistorage/aio/_store_base.py", "omnistorage/_store_base.py"),
     ("omnistorage/aio/_store_ops.py", "omnistorage/_store_ops.py"),
+    ("omnistorage/aio/_store_queries.py", "omnistorage/_store_queries.py"),
 )
 """(async source, generated sync module), relative to the project root."""
 
@@ -51,11 +52,15 @@ SYNTAX: tuple[tuple[str, str], ...] = (
 NAMES: tuple[tuple[str, str], ...] = (
     ("omnistorage.aio._store_base", "omnistorage._store_base"),
     ("omnistorage.aio._store_ops", "omnistorage._store_ops"),
+    ("omnistorage.aio._store_queries", "omnistorage._store_queries"),
+    ("omnistorage.aio._listing", "omnistorage._listing"),
     ("omnistorage.aio._streams", "omnistorage._io"),
     ("omnistorage.aio._driver", "omnistorage.driver"),
     ("omnistorage.aio.AsyncStore", "omnistorage.Store"),
     ("AsyncStoreBase", "StoreBase"),
     ("AsyncStoreOps", "StoreOps"),
+    ("AsyncStoreQueries", "StoreQueries"),
+    ("AsyncListing", "Listing"),
     ("AsyncStore", "Store"),
     ("AsyncAtomicWriter", "AtomicWriter"),
     ("AsyncBackend", "Backend"),

@@ -12,34 +12,29 @@ the sync Store's, and the conformance suite runs through it
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from datetime import datetime
+from collections.abc import Mapping
 
 from omnistorage import paths
-from omnistorage._content import Hashes, len_if_bytes, rebase
-from omnistorage._glob import has_magic
+from omnistorage._content import Hashes, len_if_bytes
 from omnistorage._hashing import MultiHasher
-from omnistorage._listing import ForeignKeys, OnInvalid, file_filter, folder_filter
 from omnistorage._times import ModTime
 from omnistorage.aio._content import AsyncContent, achunks
 from omnistorage.aio._driver import AsyncBackend, AsyncPinnedReader, AsyncReader, AsyncWriter
 from omnistorage.aio._spool import spool
-from omnistorage.aio._store_base import first
-from omnistorage.aio._store_ops import AsyncStoreOps
+from omnistorage.aio._store_queries import AsyncStoreQueries
 from omnistorage.aio._streams import (
     AsyncAtomicWriter,
-    AsyncListing,
     AsyncReadStream,
     AsyncSeekableReader,
 )
 from omnistorage.capabilities import Capability
 from omnistorage.errors import ConfigurationError, native_cause
-from omnistorage.models import FolderInfo, ObjectInfo, WriteResult
+from omnistorage.models import WriteResult
 
 __all__ = ["AsyncStore"]
 
 
-class AsyncStore(AsyncStoreOps):
+class AsyncStore(AsyncStoreQueries):
     """A folder inside an async driver, with the whole omnistorage contract.
 
     The async twin of :class:`omnistorage.Store`: the same methods with the same
@@ -94,9 +89,6 @@ class AsyncStore(AsyncStoreOps):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
-
-    def _resolution_steps(self, key: str) -> tuple[str, ...]:
-        return self._backend.resolution_steps(key)
 
     # ------------------------------------------------------------------ reads
 
@@ -335,172 +327,3 @@ class AsyncStore(AsyncStoreOps):
             modified=modified,
             hashes=hashes,
         )
-
-    # ------------------------------------------------------------------ queries
-
-    async def exists(self, path: str) -> bool:
-        """True when a file or a folder exists at ``path`` (``""``, the root, always does)."""
-        if path == "":
-            self._check_open()
-            return True
-        key = self._key(path, None, "exists")
-        return await self._exists_file(key, path) or await self._folder_exists(key, path)
-
-    async def is_file(self, path: str) -> bool:
-        """True when a file exists at ``path``."""
-        return await self._exists_file(self._key(path, None, "exists"), path)
-
-    async def is_folder(self, path: str) -> bool:
-        """True when ``path`` is a folder: it holds files, or (``MKDIR``) it exists empty."""
-        folder = self._folder_key(path)
-        if folder == "" and self._root == "":
-            return True
-        return await self._folder_exists(folder, path)
-
-    async def get_file_info(self, path: str) -> ObjectInfo:
-        """Size, mtime, hashes … of the file at ``path``; ``NotFound`` if there is none."""
-        key = self._key(path, None, "stat")
-        info = await self._stat_file(key, path)
-        if info is None:
-            raise self._not_found("stat", path)
-        return rebase(info, path)
-
-    async def get_folder_info(self, path: str = "") -> FolderInfo:
-        """File count, total size and latest mtime below the folder ``path`` (recursive)."""
-        count = total = 0
-        latest: datetime | None = None
-        async for info in self.list_files(path, recursive=True):
-            count += 1
-            total += info.size or 0
-            if info.modified is not None and (latest is None or info.modified > latest):
-                latest = info.modified
-        if count == 0 and not await self.is_folder(path):
-            raise self._not_found("stat", path)
-        return FolderInfo(
-            path=paths.validate_folder(path), file_count=count, total_size=total, modified=latest
-        )
-
-    # ------------------------------------------------------------------ listing
-
-    def list_files(
-        self,
-        path: str = "",
-        *,
-        recursive: bool = False,
-        pattern: str | None = None,
-        max_depth: int | None = None,
-        on_invalid: OnInvalid | None = None,
-    ) -> AsyncListing[ObjectInfo]:
-        """Files in the folder ``path``, lazily (``async for``), in no particular order,
-        exactly as :meth:`omnistorage.Store.list_files` (foreign keys skipped, logged,
-        counted on the returned :class:`AsyncListing` and passed to ``on_invalid``)."""
-        if max_depth is not None and max_depth < 1:
-            raise ValueError(f"max_depth must be >= 1, got {max_depth}")
-        folder = self._folder_key(path, Capability.LIST, "list")
-        shallow = not recursive or max_depth == 1
-        foreign = ForeignKeys(self._backend.name, on_invalid)
-        return AsyncListing(
-            self._list_files(folder, path, shallow, pattern, max_depth, foreign), foreign
-        )
-
-    async def _list_files(
-        self,
-        folder: str,
-        path: str,
-        shallow: bool,
-        pattern: str | None,
-        max_depth: int | None,
-        foreign: ForeignKeys,
-    ) -> AsyncIterator[ObjectInfo]:
-        prefix = paths.folder_prefix(folder)
-        accept = file_filter(
-            prefix, len(self._prefix), pattern=pattern, max_depth=max_depth, foreign=foreign
-        )
-        try:
-            async for info in self._backend.list(prefix, recursive=not shallow):
-                found = accept(info)
-                if found is not None:
-                    yield found
-        except Exception as exc:
-            raise self._fail(exc, "list", path) from native_cause(exc)
-
-    def list_folders(
-        self, path: str = "", *, on_invalid: OnInvalid | None = None
-    ) -> AsyncListing[str]:
-        """The immediate sub-folders of ``path``, as store-relative paths, lazily."""
-        folder = self._folder_key(path, Capability.LIST, "list")
-        foreign = ForeignKeys(self._backend.name, on_invalid)
-        return AsyncListing(self._list_folders(folder, path, foreign), foreign)
-
-    async def _list_folders(
-        self, folder: str, path: str, foreign: ForeignKeys
-    ) -> AsyncIterator[str]:
-        prefix = paths.folder_prefix(folder)
-        accept = folder_filter(prefix, len(self._prefix), foreign)
-        try:
-            async for info in self._backend.list(prefix, recursive=False):
-                found = accept(info)
-                if found is not None:
-                    yield found
-        except Exception as exc:
-            raise self._fail(exc, "list", path) from native_cause(exc)
-
-    def glob(
-        self, pattern: str, *, on_invalid: OnInvalid | None = None
-    ) -> AsyncListing[ObjectInfo]:
-        """Files whose store-relative path matches ``pattern`` (``*``, ``?``, ``[...]``
-        within a segment, ``**`` across segments), lazily."""
-        self._require(Capability.LIST, "glob", pattern)
-        foreign = ForeignKeys(self._backend.name, on_invalid)
-        if not has_magic(pattern):
-            self._key(pattern, None, "exists")
-            return AsyncListing(self._glob_one(pattern), foreign)
-        base, regex, levels = self._glob_plan(pattern)
-        folder = self._folder_key(base, Capability.LIST, "glob")
-        files = self._list_files(folder, base, levels == 1, None, levels, foreign)
-
-        async def matches() -> AsyncIterator[ObjectInfo]:
-            async for info in files:
-                if regex.fullmatch(info.path) is not None:
-                    yield info
-
-        return AsyncListing(matches(), foreign)
-
-    async def _glob_one(self, path: str) -> AsyncIterator[ObjectInfo]:
-        if await self.is_file(path):
-            yield await self.get_file_info(path)
-
-    # ------------------------------------------------------------------ changes
-
-    async def delete(
-        self, path: str, *, missing_ok: bool = False, if_version: str | None = None
-    ) -> None:
-        """Delete the file at ``path``; ``NotFound`` if there is none, unless ``missing_ok``.
-        With ``if_version``, only while it is still that version (as
-        :meth:`omnistorage.Store.delete`)."""
-        key = self._key(path, Capability.DELETE, "delete")
-        if if_version is not None:
-            self._require(Capability.CONDITIONAL_DELETE, "delete", path)
-        if not missing_ok and not await self._exists_file(key, path):
-            raise self._not_found("delete", path)
-        try:
-            if if_version is None:
-                await self._backend.delete(key)
-            else:
-                await self._backend.delete_version(key, if_version)
-        except Exception as exc:
-            raise self._fail(exc, "delete", path) from native_cause(exc)
-
-    # ------------------------------------------------------------------ plumbing
-
-    async def ping(self) -> None:
-        """Check the backend answers (one cheap listing call; without ``LIST``, asking
-        whether a reserved name exists); raises if it does not."""
-        self._check_open()
-        try:
-            if Capability.LIST in self._caps:
-                await first(self._backend.list(self._prefix, recursive=False))
-            else:
-                await self._backend.exists(self._ping_key())
-        except Exception as exc:
-            raise self._fail(exc, "ping", None) from native_cause(exc)

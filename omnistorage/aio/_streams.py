@@ -21,15 +21,15 @@ import asyncio
 import contextlib
 import io
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable
+from collections.abc import Awaitable, Callable, Generator, Iterable
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 from omnistorage._content import rebase
 from omnistorage._hashing import MultiHasher
 from omnistorage._io import FailFn, seek_position
-from omnistorage._listing import ForeignKeys
 from omnistorage.aio._driver import AsyncPinnedReader, AsyncReader, AsyncWriter
+from omnistorage.aio._listing import AsyncListing
 from omnistorage.errors import StorageError, StreamClosed, native_cause
 from omnistorage.models import HashType, ObjectInfo, WriteResult
 
@@ -456,40 +456,3 @@ class AsyncSeekableReader(_Opened[AsyncPinnedReader]):
 
     def __await__(self) -> Generator[Any, None, AsyncSeekableReader]:
         return self.__aenter__().__await__()
-
-
-class AsyncListing(AsyncIterator[T], Generic[T]):
-    """A lazy async listing that also tells what it skipped (as :class:`omnistorage.Listing`).
-
-    ``async for`` it; ``invalid_count`` and ``invalid`` grow as it advances past
-    foreign keys. Errors surface as omnistorage errors. ``aclose()`` releases the
-    driver's listing when leaving early.
-    """
-
-    __slots__ = ("_foreign", "_source")
-
-    def __init__(self, source: AsyncIterator[T], foreign: ForeignKeys) -> None:
-        self._source = source
-        self._foreign = foreign
-
-    def __aiter__(self) -> AsyncListing[T]:
-        return self
-
-    async def __anext__(self) -> T:
-        return await self._source.__anext__()
-
-    async def aclose(self) -> None:
-        """Stop the listing early and release what the driver holds for it."""
-        aclose = getattr(self._source, "aclose", None)
-        if aclose is not None:
-            await aclose()
-
-    @property
-    def invalid_count(self) -> int:
-        """How many listed names were skipped because the key grammar refuses them."""
-        return self._foreign.count
-
-    @property
-    def invalid(self) -> list[str]:
-        """The native names of the skipped entries (the first 1000)."""
-        return list(self._foreign.names)
