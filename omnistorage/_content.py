@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import IO, Any, BinaryIO
+from typing import IO, Any
 
 from omnistorage.models import HashType, ObjectInfo
 
@@ -15,7 +15,6 @@ __all__ = [
     "chunks",
     "hash_kinds",
     "len_if_bytes",
-    "read_exactly",
     "rebase",
 ]
 
@@ -40,21 +39,6 @@ def rebase(info: ObjectInfo, path: str) -> ObjectInfo:
         info.metadata,
         info.modified_ns,
     )
-
-
-def read_exactly(reader: BinaryIO, length: int) -> bytes:
-    data = reader.read(length)
-    if len(data) >= length:
-        return data
-    parts = [data]
-    got = len(data)
-    while got < length:
-        chunk = reader.read(length - got)
-        if not chunk:
-            break
-        parts.append(chunk)
-        got += len(chunk)
-    return b"".join(parts)
 
 
 def len_if_bytes(content: Any) -> int | None:

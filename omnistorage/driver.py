@@ -74,6 +74,7 @@ marker keeps it.
 from __future__ import annotations
 
 import abc
+import contextlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -419,6 +420,32 @@ class Backend(abc.ABC):
         """Delete several files (batched where the service allows). Missing keys are fine."""
         for key in keys:
             self.delete(key)
+
+    def read_object(self, key: str) -> bytes:
+        """The whole object at ``key``. Drivers override it where one call is cheaper than
+        opening a stream (one ``GET``)."""
+        reader = self.new_reader(key)
+        try:
+            return reader.read()
+        finally:
+            reader.close()
+
+    def write_object(
+        self, key: str, data: bytes | bytearray | memoryview, options: WriteOptions
+    ) -> str | None:
+        """Write ``data`` to ``key`` as one object, atomically, with the same rules as a
+        writer (create-only unless ``options.overwrite``), and return the version it
+        published (:attr:`Writer.version`). Drivers override it where one call is cheaper
+        than a writer; whatever stops it before it returns publishes nothing."""
+        writer = self.new_writer(key, options)
+        try:
+            writer.write(data)
+            writer.close()
+        except BaseException:
+            with contextlib.suppress(Exception):  # the write's own error is the one to report
+                writer.abort()
+            raise
+        return writer.version
 
     def __enter__(self: T) -> T:
         return self

@@ -29,16 +29,15 @@ from collections.abc import Mapping
 from typing import BinaryIO
 
 from omnistorage import paths
-from omnistorage._content import Content, Hashes, chunks, len_if_bytes, read_exactly, rebase
+from omnistorage._content import Hashes, rebase
 from omnistorage._io import AtomicWriter, ReadStream, SeekableReader, SpooledPinned
-from omnistorage._store_queries import StoreQueries
+from omnistorage._store_objects import StoreObjects
 from omnistorage._times import ModTime
 from omnistorage.capabilities import Capability
 from omnistorage.driver import Backend
 from omnistorage.errors import ConfigurationError, native_cause
 from omnistorage.models import (
     ObjectInfo,
-    WriteResult,
 )
 
 __all__ = ["Store"]
@@ -46,7 +45,7 @@ __all__ = ["Store"]
 _CHUNK = 1 << 20
 
 
-class Store(StoreQueries):
+class Store(StoreObjects):
     """A folder inside a backend, with the whole omnistorage contract.
 
     The checks that need no I/O (keys, capabilities, error mapping, native
@@ -111,40 +110,6 @@ class Store(StoreQueries):
         if isinstance(info, ObjectInfo):
             info = rebase(info, path)
         return ReadStream(inner, self._fail, path, info)  # type: ignore[return-value]
-
-    def read_bytes(self, path: str) -> bytes:
-        """The whole content of ``path``."""
-        key = self._key(path, Capability.READ, "read")
-        try:
-            reader = self._backend.new_reader(key)
-            try:
-                return reader.read()
-            finally:
-                reader.close()
-        except Exception as exc:
-            raise self._fail(exc, "read", path) from native_cause(exc)
-
-    def read_text(self, path: str, *, encoding: str = "utf-8", errors: str = "strict") -> str:
-        """The whole content of ``path`` decoded as text."""
-        return self.read_bytes(path).decode(encoding, errors)
-
-    def read_range(self, path: str, offset: int, length: int) -> bytes:
-        """``length`` bytes of ``path`` from ``offset`` (fewer at the end of the file)."""
-        if offset < 0 or length < 0:
-            raise ValueError(f"offset and length must be >= 0, got {offset} and {length}")
-        key = self._key(path, Capability.READ, "read")
-        if length == 0:
-            if not self._exists_file(key, path):
-                raise self._not_found("read", path)
-            return b""
-        try:
-            reader = self._backend.new_reader(key, offset=offset, length=length)
-            try:
-                return read_exactly(reader, length)
-            finally:
-                reader.close()
-        except Exception as exc:
-            raise self._fail(exc, "read", path) from native_cause(exc)
 
     def read_seekable(self, path: str) -> BinaryIO:
         """A seekable, buffered reader over ONE version of ``path``.
@@ -218,84 +183,6 @@ class Store(StoreQueries):
         self._require(Capability.ATOMIC_WRITE, "write", path)
         return self._open_writer(
             path, overwrite, content_type, metadata, modified, size_hint, hashes
-        )
-
-    def write(
-        self,
-        path: str,
-        content: Content,
-        *,
-        overwrite: bool = False,
-        content_type: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-        modified: ModTime | None = None,
-        hashes: Hashes = (),
-    ) -> WriteResult:
-        """Write ``content`` (bytes, a binary file object, or an iterable of bytes) to ``path``.
-
-        Streams file objects and iterables in chunks. Atomic on backends with
-        ``ATOMIC_WRITE``; ``overwrite=False`` (the default) is create-only.
-        ``hashes`` lists hash types to compute while streaming; the result's
-        ``hashes`` holds their hex digests.
-        """
-        if isinstance(content, str):
-            raise TypeError("write() takes bytes; use write_text() for str")
-        size_hint = len_if_bytes(content)
-        writer = self._open_writer(
-            path, overwrite, content_type, metadata, modified, size_hint, hashes
-        )
-        with writer:
-            if size_hint is not None:
-                writer.write(content)  # type: ignore[arg-type]
-            else:
-                for chunk in chunks(content):
-                    writer.write(chunk)
-            return writer.close()
-
-    def write_text(
-        self,
-        path: str,
-        text: str,
-        *,
-        encoding: str = "utf-8",
-        overwrite: bool = False,
-        content_type: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-        modified: ModTime | None = None,
-        hashes: Hashes = (),
-    ) -> WriteResult:
-        """Write ``text`` encoded with ``encoding``; otherwise as :meth:`write`."""
-        return self.write(
-            path,
-            text.encode(encoding),
-            overwrite=overwrite,
-            content_type=content_type,
-            metadata=metadata,
-            modified=modified,
-            hashes=hashes,
-        )
-
-    def write_atomic(
-        self,
-        path: str,
-        content: Content,
-        *,
-        overwrite: bool = False,
-        content_type: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-        modified: ModTime | None = None,
-        hashes: Hashes = (),
-    ) -> WriteResult:
-        """:meth:`write`, but fail before any I/O unless the backend has ``ATOMIC_WRITE``."""
-        self._require(Capability.ATOMIC_WRITE, "write", path)
-        return self.write(
-            path,
-            content,
-            overwrite=overwrite,
-            content_type=content_type,
-            metadata=metadata,
-            modified=modified,
-            hashes=hashes,
         )
 
     def _open_writer(

@@ -32,6 +32,7 @@ PAIRS: tuple[tuple[str, str], ...] = (
     ("omnistorage/aio/_store_base.py", "omnistorage/_store_base.py"),
     ("omnistorage/aio/_store_ops.py", "omnistorage/_store_ops.py"),
     ("omnistorage/aio/_store_queries.py", "omnistorage/_store_queries.py"),
+    ("omnistorage/aio/_store_objects.py", "omnistorage/_store_objects.py"),
 )
 """(async source, generated sync module), relative to the project root."""
 
@@ -53,13 +54,18 @@ NAMES: tuple[tuple[str, str], ...] = (
     ("omnistorage.aio._store_base", "omnistorage._store_base"),
     ("omnistorage.aio._store_ops", "omnistorage._store_ops"),
     ("omnistorage.aio._store_queries", "omnistorage._store_queries"),
+    ("omnistorage.aio._store_objects", "omnistorage._store_objects"),
     ("omnistorage.aio._listing", "omnistorage._listing"),
+    ("omnistorage.aio._content", "omnistorage._content"),
     ("omnistorage.aio._streams", "omnistorage._io"),
     ("omnistorage.aio._driver", "omnistorage.driver"),
     ("omnistorage.aio.AsyncStore", "omnistorage.Store"),
     ("AsyncStoreBase", "StoreBase"),
     ("AsyncStoreOps", "StoreOps"),
     ("AsyncStoreQueries", "StoreQueries"),
+    ("AsyncStoreObjects", "StoreObjects"),
+    ("AsyncContent", "Content"),
+    ("achunks", "chunks"),
     ("AsyncListing", "Listing"),
     ("AsyncStore", "Store"),
     ("AsyncAtomicWriter", "AtomicWriter"),

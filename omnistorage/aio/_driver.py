@@ -34,6 +34,7 @@ what it had started: no temp file or upload may outlive it.
 from __future__ import annotations
 
 import abc
+import contextlib
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol, TypeVar
 
@@ -185,7 +186,8 @@ class AsyncBackend(abc.ABC):
             await writer.write(data)
             await writer.close()
         except BaseException:
-            await writer.abort()
+            with contextlib.suppress(Exception):  # the write's own error is the one to report
+                await writer.abort()
             raise
         return writer.version
 

@@ -15,13 +15,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from omnistorage import paths
-from omnistorage._content import Hashes, len_if_bytes
-from omnistorage._hashing import MultiHasher
+from omnistorage._content import Hashes
 from omnistorage._times import ModTime
-from omnistorage.aio._content import AsyncContent, achunks
 from omnistorage.aio._driver import AsyncBackend, AsyncPinnedReader, AsyncReader, AsyncWriter
 from omnistorage.aio._spool import spool
-from omnistorage.aio._store_queries import AsyncStoreQueries
+from omnistorage.aio._store_objects import AsyncStoreObjects
 from omnistorage.aio._streams import (
     AsyncAtomicWriter,
     AsyncReadStream,
@@ -29,12 +27,11 @@ from omnistorage.aio._streams import (
 )
 from omnistorage.capabilities import Capability
 from omnistorage.errors import ConfigurationError, native_cause
-from omnistorage.models import WriteResult
 
 __all__ = ["AsyncStore"]
 
 
-class AsyncStore(AsyncStoreQueries):
+class AsyncStore(AsyncStoreObjects):
     """A folder inside an async driver, with the whole omnistorage contract.
 
     The async twin of :class:`omnistorage.Store`: the same methods with the same
@@ -106,44 +103,6 @@ class AsyncStore(AsyncStoreQueries):
             return await backend.new_reader(key)
 
         return AsyncReadStream(opener, self._fail, path)
-
-    async def read_bytes(self, path: str) -> bytes:
-        """The whole content of ``path``."""
-        key = self._key(path, Capability.READ, "read")
-        try:
-            return await self._backend.read_object(key)
-        except Exception as exc:
-            raise self._fail(exc, "read", path) from native_cause(exc)
-
-    async def read_text(self, path: str, *, encoding: str = "utf-8", errors: str = "strict") -> str:
-        """The whole content of ``path`` decoded as text."""
-        return (await self.read_bytes(path)).decode(encoding, errors)
-
-    async def read_range(self, path: str, offset: int, length: int) -> bytes:
-        """``length`` bytes of ``path`` from ``offset`` (fewer at the end of the file)."""
-        if offset < 0 or length < 0:
-            raise ValueError(f"offset and length must be >= 0, got {offset} and {length}")
-        key = self._key(path, Capability.READ, "read")
-        if length == 0:
-            if not await self._exists_file(key, path):
-                raise self._not_found("read", path)
-            return b""
-        try:
-            reader = await self._backend.new_reader(key, offset=offset, length=length)
-            try:
-                parts: list[bytes] = []
-                got = 0
-                while got < length:
-                    chunk = await reader.read(length - got)
-                    if not chunk:
-                        break
-                    parts.append(chunk)
-                    got += len(chunk)
-                return b"".join(parts)
-            finally:
-                await reader.close()
-        except Exception as exc:
-            raise self._fail(exc, "read", path) from native_cause(exc)
 
     def read_seekable(self, path: str) -> AsyncSeekableReader:
         """A seekable reader over ONE version of ``path``; open it with ``async with``
@@ -238,92 +197,3 @@ class AsyncStore(AsyncStoreQueries):
             return await self._backend.new_writer(key, options)
 
         return AsyncAtomicWriter(opener, self._fail, path, hashes=kinds)
-
-    async def write(
-        self,
-        path: str,
-        content: AsyncContent,
-        *,
-        overwrite: bool = False,
-        content_type: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-        modified: ModTime | None = None,
-        hashes: Hashes = (),
-    ) -> WriteResult:
-        """Write ``content`` to ``path``: bytes, a sync or async binary file object, or a
-        sync or async iterable of bytes (streamed in chunks). Atomic on backends with
-        ``ATOMIC_WRITE``; ``overwrite=False`` (the default) is create-only. A
-        cancellation aborts: nothing is published."""
-        if isinstance(content, str):
-            raise TypeError("write() takes bytes; use write_text() for str")
-        size = len_if_bytes(content)
-        if size is None:
-            writer = self._open_writer(
-                path, overwrite, content_type, metadata, modified, None, hashes
-            )
-            async with writer:
-                async for chunk in achunks(content):
-                    await writer.write(chunk)
-                return await writer.close()
-        data: bytes | bytearray | memoryview = content  # type: ignore[assignment]
-        key, options, kinds, check_first = self._write_plan(
-            path, overwrite, content_type, metadata, modified, size, hashes
-        )
-        if check_first and await self._exists_file(key, path):
-            raise self._already_exists("write", path)
-        try:
-            version = await self._backend.write_object(key, data, options)
-        except Exception as exc:
-            raise self._fail(exc, "write", path) from native_cause(exc)
-        digests = {}
-        if kinds:
-            hasher = MultiHasher(kinds)
-            hasher.update(data)
-            digests = hasher.digests()
-        return WriteResult(path=path, size=size, hashes=digests, version=version)
-
-    async def write_text(
-        self,
-        path: str,
-        text: str,
-        *,
-        encoding: str = "utf-8",
-        overwrite: bool = False,
-        content_type: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-        modified: ModTime | None = None,
-        hashes: Hashes = (),
-    ) -> WriteResult:
-        """Write ``text`` encoded with ``encoding``; otherwise as :meth:`write`."""
-        return await self.write(
-            path,
-            text.encode(encoding),
-            overwrite=overwrite,
-            content_type=content_type,
-            metadata=metadata,
-            modified=modified,
-            hashes=hashes,
-        )
-
-    async def write_atomic(
-        self,
-        path: str,
-        content: AsyncContent,
-        *,
-        overwrite: bool = False,
-        content_type: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-        modified: ModTime | None = None,
-        hashes: Hashes = (),
-    ) -> WriteResult:
-        """:meth:`write`, but fail before any I/O unless the backend has ``ATOMIC_WRITE``."""
-        self._require(Capability.ATOMIC_WRITE, "write", path)
-        return await self.write(
-            path,
-            content,
-            overwrite=overwrite,
-            content_type=content_type,
-            metadata=metadata,
-            modified=modified,
-            hashes=hashes,
-        )
