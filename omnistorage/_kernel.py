@@ -61,6 +61,8 @@ class DriverFacts(Protocol):
 
     def locations(self) -> tuple[Location, ...]: ...
 
+    def resolution_steps(self, key: str) -> tuple[str, ...]: ...
+
 
 B = TypeVar("B", bound=DriverFacts)
 
@@ -114,7 +116,7 @@ class StoreKernel(Generic[B]):
         the resolution (one for plain backends; the tiers tried for a composite)."""
         key = self._folder_key(path)
         try:
-            steps = self._resolution_steps(key)
+            steps = self._backend.resolution_steps(key)
         except Exception as exc:
             raise self._fail(exc, "resolve", path) from native_cause(exc)
         return ResolutionPlan(
@@ -124,10 +126,6 @@ class StoreKernel(Generic[B]):
             native_path=self._backend.native_path(key),
             steps=tuple(steps),
         )
-
-    def _resolution_steps(self, key: str) -> tuple[str, ...]:
-        """The driver's resolution steps for ``key`` (subclasses ask their driver)."""
-        return (f"{self._backend.name}:{key}",)
 
     def native_path(self, path: str = "") -> str:
         """The backend's own name for ``path`` (``/abs/dir/file``, ``s3://bucket/key``)."""

@@ -213,6 +213,3 @@ class StoreQueries(StoreOps):
                 self._backend.exists(self._ping_key())
         except Exception as exc:
             raise self._fail(exc, "ping", None) from native_cause(exc)
-
-    def _resolution_steps(self, key: str) -> tuple[str, ...]:
-        return self._backend.resolution_steps(key)
