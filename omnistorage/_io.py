@@ -14,7 +14,6 @@ import contextlib
 import io
 import warnings
 from collections.abc import Iterable
-from types import TracebackType
 from typing import BinaryIO, Protocol
 
 from omnistorage._hashing import MultiHasher
@@ -95,7 +94,60 @@ class ReadStream(io.RawIOBase):
             raise StreamClosed(f"read from closed stream {self._path!r}", path=self._path)
 
 
-class AtomicWriter(io.BufferedIOBase):
+class WriteTally:
+    """What the sync and async store writers both keep of a write: the path, the bytes
+    and hashes counted so far, whether it is finished, and the result of the publish
+    (:class:`AtomicWriter` and :class:`~omnistorage.aio.AsyncAtomicWriter`)."""
+
+    def _tally(self, fail: FailFn, path: str, hashes: Iterable[HashType | str]) -> None:
+        self._fail = fail
+        self._path = path
+        self._size = 0
+        self._done = False
+        self._hasher = MultiHasher(hashes) if hashes else None
+        self._result: WriteResult | None = None
+
+    @property
+    def path(self) -> str:
+        """The store-relative path being written."""
+        return self._path
+
+    @property
+    def closed(self) -> bool:
+        """True once published or aborted."""
+        return self._done
+
+    def tell(self) -> int:
+        """Bytes written so far."""
+        return self._size
+
+    def _check_live(self, op: str) -> None:
+        """``StreamClosed`` for ``op`` once the writer is published or aborted."""
+        if self._done:
+            raise StreamClosed(f"{op} finished writer {self._path!r}", path=self._path)
+
+    def _count(self, data: bytes | bytearray | memoryview) -> int:
+        """Count ``data``, just written; its length."""
+        if self._hasher is not None:
+            self._hasher.update(data)
+        n = len(data) if not isinstance(data, memoryview) else data.nbytes
+        self._size += n
+        return n
+
+    def _earlier_result(self) -> WriteResult:
+        """What a ``close()`` of a finished writer returns: the publish's result, or
+        ``StreamClosed`` if it was aborted."""
+        if self._result is not None:
+            return self._result
+        raise StreamClosed(f"writer {self._path!r} was aborted", path=self._path)
+
+    def _published(self, version: str | None) -> WriteResult:
+        hashes = self._hasher.digests() if self._hasher is not None else {}
+        self._result = WriteResult(path=self._path, size=self._size, hashes=hashes, version=version)
+        return self._result
+
+
+class AtomicWriter(WriteTally, io.BufferedIOBase):
     """A file-like writer that publishes the whole object on close, or nothing.
 
     - :meth:`write` buffers or uploads; nothing is visible yet.
@@ -125,23 +177,8 @@ class AtomicWriter(io.BufferedIOBase):
         hashes: Iterable[HashType | str] = (),
     ) -> None:
         self._writer = writer
-        self._fail = fail
-        self._path = path
         self._op = op
-        self._size = 0
-        self._done = False
-        self._hasher = MultiHasher(hashes) if hashes else None
-        self._result: WriteResult | None = None
-
-    @property
-    def path(self) -> str:
-        """The store-relative path being written."""
-        return self._path
-
-    @property
-    def closed(self) -> bool:
-        """True once published or aborted."""
-        return self._done
+        self._tally(fail, path, hashes)
 
     def writable(self) -> bool:
         return True
@@ -152,22 +189,16 @@ class AtomicWriter(io.BufferedIOBase):
     def seekable(self) -> bool:
         return False
 
-    def tell(self) -> int:
-        """Bytes written so far."""
-        return self._size
-
     def flush(self) -> None:
         """No-op: data becomes visible only on close."""
-        if self._done:
-            raise StreamClosed(f"flush on finished writer {self._path!r}", path=self._path)
+        self._check_live("flush on")
 
     def drain(self) -> None:
         """Wait until the backend holds every byte written so far (parts or blocks
         staged, still invisible: :meth:`omnistorage.driver.Writer.flush`). :meth:`flush`
         stays the cheap stream flush; this one may wait on the network. A failure
         aborts the write, as a failed :meth:`write` does."""
-        if self._done:
-            raise StreamClosed(f"drain on finished writer {self._path!r}", path=self._path)
+        self._check_live("drain on")
         try:
             self._writer.flush()
         except Exception as exc:
@@ -176,18 +207,13 @@ class AtomicWriter(io.BufferedIOBase):
 
     def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
         """Write ``data``; returns ``len(data)``."""
-        if self._done:
-            raise StreamClosed(f"write to finished writer {self._path!r}", path=self._path)
+        self._check_live("write to")
         try:
             self._writer.write(data)
         except Exception as exc:
             self._abort_quietly()
             raise self._fail(exc, self._op, self._path) from native_cause(exc)
-        if self._hasher is not None:
-            self._hasher.update(data)
-        n = len(data) if not isinstance(data, memoryview) else data.nbytes
-        self._size += n
-        return n
+        return self._count(data)
 
     def writelines(self, chunks: Iterable[bytes | bytearray | memoryview]) -> None:  # type: ignore[override]
         for chunk in chunks:
@@ -200,9 +226,7 @@ class AtomicWriter(io.BufferedIOBase):
         writer raises ``StreamClosed``.
         """
         if self._done:
-            if self._result is not None:
-                return self._result
-            raise StreamClosed(f"writer {self._path!r} was aborted", path=self._path)
+            return self._earlier_result()
         self._done = True
         try:
             self._writer.close()
@@ -210,11 +234,7 @@ class AtomicWriter(io.BufferedIOBase):
             with contextlib.suppress(Exception):  # the publish error is the one to report
                 self._writer.abort()
             raise self._fail(exc, self._op, self._path) from native_cause(exc)
-        hashes = self._hasher.digests() if self._hasher is not None else {}
-        self._result = WriteResult(
-            path=self._path, size=self._size, hashes=hashes, version=self._writer.version
-        )
-        return self._result
+        return self._published(self._writer.version)
 
     commit = close
 
@@ -238,12 +258,7 @@ class AtomicWriter(io.BufferedIOBase):
             raise StreamClosed(f"writer {self._path!r} already finished", path=self._path)
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         if exc_type is not None:
             self._abort_quietly()
         elif not self._done:

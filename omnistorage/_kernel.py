@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar, overload
+from typing import Any, ClassVar, Generic, NamedTuple, Protocol, TypeVar, overload
 
 from omnistorage import paths
 from omnistorage._content import Hashes, check_metadata, hash_kinds
@@ -29,6 +29,7 @@ from omnistorage.errors import (
     BackendClosed,
     CapabilityNotSupported,
     Classification,
+    ConfigurationError,
     DirectoryNotEmpty,
     ErrorKind,
     InvalidPath,
@@ -39,7 +40,7 @@ from omnistorage.errors import (
 )
 from omnistorage.models import HashType, Location, ResolutionPlan
 
-__all__ = ["DriverFacts", "StoreKernel"]
+__all__ = ["DriverFacts", "StoreKernel", "WritePlan"]
 
 T = TypeVar("T")
 
@@ -63,8 +64,22 @@ class DriverFacts(Protocol):
 
     def resolution_steps(self, key: str) -> tuple[str, ...]: ...
 
+    def features(self) -> Features: ...
+
 
 B = TypeVar("B", bound=DriverFacts)
+
+
+class WritePlan(NamedTuple):
+    """Every decision of a write made before any I/O (:meth:`StoreKernel._write_plan`)."""
+
+    key: str
+    options: WriteOptions
+    kinds: tuple[HashType, ...]
+    """The hash types to compute while the bytes stream."""
+    check_first: bool
+    """Create-only on a backend without ``CONDITIONAL_WRITE``: check that no file is
+    there before writing (a documented race)."""
 
 
 class StoreKernel(Generic[B]):
@@ -72,10 +87,21 @@ class StoreKernel(Generic[B]):
 
     __slots__ = ("_backend", "_caps", "_features", "_prefix", "_root")
 
-    def __init__(self, backend: B, root: str, features: Features) -> None:
+    _DRIVER: ClassVar[type[Any]] = object
+    """The driver class this kind of store takes."""
+    _OTHER_DRIVER: ClassVar[str] = ""
+    """Where a driver of the other kind goes (said when one is passed)."""
+
+    def __init__(self, backend: B, root: str = "") -> None:
+        if not isinstance(backend, self._DRIVER):
+            raise ConfigurationError(
+                f"{type(self).__name__} needs a {self._DRIVER.__name__}, "
+                f"got {type(backend).__name__}; {self._OTHER_DRIVER}"
+            )
         self._backend = backend
         self._root = paths.validate_folder(root)
         self._prefix = paths.folder_prefix(self._root)
+        features: Features = backend.features()
         self._features = features
         self._caps = features.capabilities
 
@@ -217,11 +243,9 @@ class StoreKernel(Generic[B]):
         modified: ModTime | None,
         size_hint: int | None,
         hashes: Hashes,
-    ) -> tuple[str, WriteOptions, tuple[HashType, ...], bool]:
+    ) -> WritePlan:
         """Every check of a write before any I/O: the key, the hash types, the
-        capabilities its options need, and the options the driver gets. The last
-        item says whether create-only must first check that no file is there (a
-        backend without ``CONDITIONAL_WRITE``: a documented race)."""
+        capabilities its options need, and the options the driver gets."""
         key = self._key(path, Capability.WRITE, "write")
         kinds = hash_kinds(hashes)
         if content_type is not None:
@@ -243,7 +267,7 @@ class StoreKernel(Generic[B]):
             modified_ns=ns,
         )
         check_first = not overwrite and Capability.CONDITIONAL_WRITE not in self._caps
-        return key, options, kinds, check_first
+        return WritePlan(key, options, kinds, check_first)
 
     def _transfer_keys(self, op: str, src: str, dst: str) -> tuple[str, str]:
         """The keys of a copy or move, with the capabilities it needs checked."""

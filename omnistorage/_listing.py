@@ -82,7 +82,24 @@ class ForeignKeys:
             self._callback(native)
 
 
-class Listing(Iterator[T], Generic[T]):
+class SkippedCounts:
+    """What a listing (sync or async) tells of the entries it skipped."""
+
+    __slots__ = ()
+    _foreign: ForeignKeys
+
+    @property
+    def invalid_count(self) -> int:
+        """How many listed names were skipped because the key grammar refuses them."""
+        return self._foreign.count
+
+    @property
+    def invalid(self) -> list[str]:
+        """The native names of the skipped entries (the first 1000)."""
+        return list(self._foreign.names)
+
+
+class Listing(SkippedCounts, Iterator[T], Generic[T]):
     """A lazy listing that also tells what it skipped.
 
     Iterate it like any iterator. ``invalid_count`` and ``invalid`` (the first
@@ -101,16 +118,6 @@ class Listing(Iterator[T], Generic[T]):
 
     def __next__(self) -> T:
         return next(self._source)
-
-    @property
-    def invalid_count(self) -> int:
-        """How many listed names were skipped because the key grammar refuses them."""
-        return self._foreign.count
-
-    @property
-    def invalid(self) -> list[str]:
-        """The native names of the skipped entries (the first 1000)."""
-        return list(self._foreign.names)
 
 
 def file_filter(

@@ -12,7 +12,6 @@ import contextlib
 import io
 import os
 import warnings
-from types import TracebackType
 from typing import IO, Any, cast
 
 from omnistorage import paths
@@ -154,12 +153,7 @@ class _AtomicBinary(io.BufferedIOBase):
         self._finished = True
         self._sink.abort()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         if exc_type is not None:
             self.abort()
         else:
@@ -179,12 +173,7 @@ class _AtomicBinary(io.BufferedIOBase):
 class _AtomicText(io.TextIOWrapper):
     """Text over :class:`_AtomicBinary`: an exception exit aborts instead of publishing."""
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         if exc_type is not None:
             self.abort()
         else:

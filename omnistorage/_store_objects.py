@@ -2,14 +2,17 @@
 # edit omnistorage/aio/_store_objects.py and run `python scripts/unasync.py`.
 """Whole-object reads and writes of :class:`~omnistorage.Store`: ``read_bytes``,
 ``read_text``, ``read_range``, ``write``, ``write_text`` and ``write_atomic``, each one
-driver call where the driver has one (``read_object``, ``write_object``)."""
+driver call where the driver has one (``read_object``, ``write_object``), and the
+streaming writers' checks (``open_writer``, ``open_atomic``) before the store opens one."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from omnistorage import paths
 from omnistorage._content import Content, Hashes, chunks, len_if_bytes
 from omnistorage._hashing import MultiHasher
+from omnistorage._io import AtomicWriter
 from omnistorage._store_queries import StoreQueries
 from omnistorage._times import ModTime
 from omnistorage.capabilities import Capability
@@ -67,6 +70,58 @@ class StoreObjects(StoreQueries):
 
     # ------------------------------------------------------------------ writes
 
+    def open_writer(
+        self,
+        path: str,
+        *,
+        overwrite: bool = False,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        modified: ModTime | None = None,
+        size_hint: int | None = None,
+        hashes: Hashes = (),
+    ) -> AtomicWriter:
+        """A streaming writer for ``path``, atomic exactly where the backend has
+        ``ATOMIC_WRITE``.
+
+        Same object and rules as :meth:`open_atomic` (an exception in the ``with``
+        block aborts), but it also works on streaming backends such as ``channel``,
+        where a reader sees the bytes as they are written.
+        """
+        plan = self._write_plan(
+            path, overwrite, content_type, metadata, modified, size_hint, hashes
+        )
+        return self._open_writer(path, plan)
+
+    def open_atomic(
+        self,
+        path: str,
+        *,
+        overwrite: bool = False,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        modified: ModTime | None = None,
+        size_hint: int | None = None,
+        hashes: Hashes = (),
+    ) -> AtomicWriter:
+        """A streaming writer that publishes ``path`` only on a clean close::
+
+            with store.open_atomic("logs/app.log") as f:
+                f.write(b"event 1\\n")
+
+        A clean exit publishes the whole object; an exception aborts (nothing
+        appears), and so does a cancellation of the async store's writer. Requires
+        ``ATOMIC_WRITE``. ``overwrite=False`` makes publishing fail with
+        ``AlreadyExists`` if a file is there. ``hashes`` (e.g. ``[HashType.MD5]``) are
+        computed while streaming and returned by ``close()`` in ``WriteResult.hashes``.
+        """
+        paths.validate_key(path)
+        self._require(Capability.ATOMIC_WRITE, "write", path)
+        plan = self._write_plan(
+            path, overwrite, content_type, metadata, modified, size_hint, hashes
+        )
+        return self._open_writer(path, plan)
+
     def write(
         self,
         path: str,
@@ -90,18 +145,15 @@ class StoreObjects(StoreQueries):
         if isinstance(content, str):
             raise TypeError("write() takes bytes; use write_text() for str")
         size = len_if_bytes(content)
+        plan = self._write_plan(path, overwrite, content_type, metadata, modified, size, hashes)
         if size is None:
-            writer = self._open_writer(
-                path, overwrite, content_type, metadata, modified, None, hashes
-            )
+            writer = self._open_writer(path, plan)
             with writer:
                 for chunk in chunks(content):
                     writer.write(chunk)
                 return writer.close()
         data: bytes | bytearray | memoryview = content  # type: ignore[assignment]
-        key, options, kinds, check_first = self._write_plan(
-            path, overwrite, content_type, metadata, modified, size, hashes
-        )
+        key, options, kinds, check_first = plan
         # Without CONDITIONAL_WRITE create-only is check-then-write (a documented race).
         if check_first and self._exists_file(key, path):
             raise self._already_exists("write", path)

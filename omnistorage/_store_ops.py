@@ -6,17 +6,15 @@ the driver declares it, else by streaming)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from omnistorage import paths
-from omnistorage._content import Hashes
 from omnistorage._folders import DEFAULT_CLEANUP_AGE, partition_leftovers
 from omnistorage._io import CHUNK, AtomicWriter
+from omnistorage._kernel import WritePlan
 from omnistorage._listing import ForeignKeys, deletable
 from omnistorage._store_base import StoreBase, first
-from omnistorage._times import ModTime
 from omnistorage.capabilities import Capability
 from omnistorage.errors import StorageError, native_cause
 from omnistorage.models import CleanupReport, Leftover
@@ -33,16 +31,7 @@ class StoreOps(StoreBase):
 
     if TYPE_CHECKING:
 
-        def _open_writer(
-            self,
-            path: str,
-            overwrite: bool,
-            content_type: str | None,
-            metadata: Mapping[str, str] | None,
-            modified: ModTime | None,
-            size_hint: int | None,
-            hashes: Hashes = (),
-        ) -> AtomicWriter: ...
+        def _open_writer(self, path: str, plan: WritePlan) -> AtomicWriter: ...
 
     def delete_folder(
         self, path: str, *, recursive: bool = False, missing_ok: bool = False
@@ -210,8 +199,9 @@ class StoreOps(StoreBase):
             info.content_type if info and self.supports(Capability.CONTENT_TYPE) else None
         )
         metadata = info.metadata if info and self.supports(Capability.USER_METADATA) else None
+        size = info.size if info else None
         writer = self._open_writer(
-            dst, overwrite, content_type, metadata, None, info.size if info else None
+            dst, self._write_plan(dst, overwrite, content_type, metadata, None, size, ())
         )
         with writer:
             try:

@@ -25,20 +25,17 @@ What the Store guarantees on every backend:
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
 from typing import BinaryIO
 
 from omnistorage import paths
-from omnistorage._content import Hashes, rebase
+from omnistorage._content import rebase
 from omnistorage._io import AtomicWriter, ReadStream, SeekableReader, SpooledPinned
+from omnistorage._kernel import WritePlan
 from omnistorage._store_objects import StoreObjects
-from omnistorage._times import ModTime
 from omnistorage.capabilities import Capability
 from omnistorage.driver import Backend
-from omnistorage.errors import ConfigurationError, native_cause
-from omnistorage.models import (
-    ObjectInfo,
-)
+from omnistorage.errors import native_cause
+from omnistorage.models import ObjectInfo
 
 __all__ = ["Store"]
 
@@ -61,35 +58,13 @@ class Store(StoreObjects):
 
     __slots__ = ()
 
-    def __init__(self, backend: Backend, root: str = "") -> None:
-        if not isinstance(backend, Backend):
-            raise ConfigurationError(
-                f"Store needs a Backend, got {type(backend).__name__}; "
-                "an async driver goes in omnistorage.aio.AsyncStore"
-            )
-        super().__init__(backend, root, backend.features())
-
-    # ------------------------------------------------------------------ basics
+    _DRIVER = Backend
+    _OTHER_DRIVER = "an async driver goes in omnistorage.aio.AsyncStore"
 
     def child(self, path: str) -> Store:
         """A store rooted at the folder ``path`` below this one, sharing the backend."""
         self._check_open()
         return Store(self._backend, paths.join(self._root, paths.validate_folder(path)))
-
-    def close(self) -> None:
-        """Close the backend. Every store sharing it then raises ``BackendClosed``."""
-        if not self._backend.closed:
-            try:
-                self._backend.close()
-            except Exception as exc:
-                raise self._fail(exc, "close", None) from native_cause(exc)
-            self._backend.closed = True
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     # ------------------------------------------------------------------ reads
 
@@ -139,70 +114,13 @@ class Store(StoreObjects):
 
     # ------------------------------------------------------------------ writes
 
-    def open_writer(
-        self,
-        path: str,
-        *,
-        overwrite: bool = False,
-        content_type: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-        modified: ModTime | None = None,
-        size_hint: int | None = None,
-        hashes: Hashes = (),
-    ) -> AtomicWriter:
-        """A streaming writer for ``path``, atomic exactly where the backend has ``ATOMIC_WRITE``.
-
-        Same object and rules as :meth:`open_atomic` (an exception in the
-        ``with`` block aborts), but it also works on streaming backends such as
-        ``channel``, where a reader sees the bytes as they are written.
-        """
-        return self._open_writer(
-            path, overwrite, content_type, metadata, modified, size_hint, hashes
-        )
-
-    def open_atomic(
-        self,
-        path: str,
-        *,
-        overwrite: bool = False,
-        content_type: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-        modified: ModTime | None = None,
-        size_hint: int | None = None,
-        hashes: Hashes = (),
-    ) -> AtomicWriter:
-        """A streaming writer that publishes ``path`` only on a clean close.
-
-        Use as a context manager: a clean exit publishes the whole object, an
-        exception aborts (nothing appears). Requires ``ATOMIC_WRITE``.
-        ``overwrite=False`` makes publishing fail with ``AlreadyExists`` if a
-        file is there. ``hashes`` (e.g. ``[HashType.MD5]``) are computed while
-        streaming and returned by ``close()`` in ``WriteResult.hashes``.
-        """
-        paths.validate_key(path)
-        self._require(Capability.ATOMIC_WRITE, "write", path)
-        return self._open_writer(
-            path, overwrite, content_type, metadata, modified, size_hint, hashes
-        )
-
-    def _open_writer(
-        self,
-        path: str,
-        overwrite: bool,
-        content_type: str | None,
-        metadata: Mapping[str, str] | None,
-        modified: ModTime | None,
-        size_hint: int | None,
-        hashes: Hashes = (),
-    ) -> AtomicWriter:
-        key, options, kinds, check_first = self._write_plan(
-            path, overwrite, content_type, metadata, modified, size_hint, hashes
-        )
+    def _open_writer(self, path: str, plan: WritePlan) -> AtomicWriter:
+        """The driver's writer for a checked write, opened now."""
         # Without CONDITIONAL_WRITE create-only is check-then-write (a documented race).
-        if check_first and self._exists_file(key, path):
+        if plan.check_first and self._exists_file(plan.key, path):
             raise self._already_exists("write", path)
         try:
-            writer = self._backend.new_writer(key, options)
+            writer = self._backend.new_writer(plan.key, plan.options)
         except Exception as exc:
             raise self._fail(exc, "write", path) from native_cause(exc)
-        return AtomicWriter(writer, self._fail, path, hashes=kinds)
+        return AtomicWriter(writer, self._fail, path, hashes=plan.kinds)

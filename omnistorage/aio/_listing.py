@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Generic, TypeVar
 
-from omnistorage._listing import ForeignKeys
+from omnistorage._listing import ForeignKeys, SkippedCounts
 
 __all__ = ["AsyncListing"]
 
 T = TypeVar("T")
 
 
-class AsyncListing(AsyncIterator[T], Generic[T]):
+class AsyncListing(SkippedCounts, AsyncIterator[T], Generic[T]):
     """A lazy async listing that also tells what it skipped (as :class:`omnistorage.Listing`).
 
     ``async for`` it; ``invalid_count`` and ``invalid`` grow as it advances past
@@ -37,13 +37,3 @@ class AsyncListing(AsyncIterator[T], Generic[T]):
         aclose = getattr(self._source, "aclose", None)
         if aclose is not None:
             await aclose()
-
-    @property
-    def invalid_count(self) -> int:
-        """How many listed names were skipped because the key grammar refuses them."""
-        return self._foreign.count
-
-    @property
-    def invalid(self) -> list[str]:
-        """The native names of the skipped entries (the first 1000)."""
-        return list(self._foreign.names)

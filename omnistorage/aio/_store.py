@@ -12,11 +12,8 @@ the sync Store's, and the conformance suite runs through it
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from omnistorage import paths
-from omnistorage._content import Hashes
-from omnistorage._times import ModTime
+from omnistorage._kernel import WritePlan
 from omnistorage.aio._driver import AsyncBackend, AsyncPinnedReader, AsyncReader, AsyncWriter
 from omnistorage.aio._spool import spool
 from omnistorage.aio._store_objects import AsyncStoreObjects
@@ -26,7 +23,6 @@ from omnistorage.aio._streams import (
     AsyncSeekableReader,
 )
 from omnistorage.capabilities import Capability
-from omnistorage.errors import ConfigurationError, native_cause
 
 __all__ = ["AsyncStore"]
 
@@ -57,35 +53,13 @@ class AsyncStore(AsyncStoreObjects):
 
     __slots__ = ()
 
-    def __init__(self, backend: AsyncBackend, root: str = "") -> None:
-        if not isinstance(backend, AsyncBackend):
-            raise ConfigurationError(
-                f"AsyncStore needs an AsyncBackend, got {type(backend).__name__}; "
-                "wrap a sync backend in omnistorage.aio.SyncBackendAdapter"
-            )
-        super().__init__(backend, root, backend.features())
-
-    # ------------------------------------------------------------------ basics
+    _DRIVER = AsyncBackend
+    _OTHER_DRIVER = "wrap a sync backend in omnistorage.aio.SyncBackendAdapter"
 
     def child(self, path: str) -> AsyncStore:
         """A store rooted at the folder ``path`` below this one, sharing the backend."""
         self._check_open()
         return AsyncStore(self._backend, paths.join(self._root, paths.validate_folder(path)))
-
-    async def close(self) -> None:
-        """Close the backend. Every store sharing it then raises ``BackendClosed``."""
-        if not self._backend.closed:
-            try:
-                await self._backend.close()
-            except Exception as exc:
-                raise self._fail(exc, "close", None) from native_cause(exc)
-            self._backend.closed = True
-
-    async def __aenter__(self) -> AsyncStore:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
 
     # ------------------------------------------------------------------ reads
 
@@ -132,68 +106,14 @@ class AsyncStore(AsyncStoreObjects):
 
     # ------------------------------------------------------------------ writes
 
-    def open_writer(
-        self,
-        path: str,
-        *,
-        overwrite: bool = False,
-        content_type: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-        modified: ModTime | None = None,
-        size_hint: int | None = None,
-        hashes: Hashes = (),
-    ) -> AsyncAtomicWriter:
-        """A streaming writer for ``path``, atomic exactly where the backend has
-        ``ATOMIC_WRITE`` (as :meth:`open_atomic`, but also on streaming backends)."""
-        return self._open_writer(
-            path, overwrite, content_type, metadata, modified, size_hint, hashes
-        )
-
-    def open_atomic(
-        self,
-        path: str,
-        *,
-        overwrite: bool = False,
-        content_type: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-        modified: ModTime | None = None,
-        size_hint: int | None = None,
-        hashes: Hashes = (),
-    ) -> AsyncAtomicWriter:
-        """A streaming writer that publishes ``path`` only on a clean close::
-
-            async with store.open_atomic("logs/app.log") as f:
-                await f.write(b"event 1\\n")
-
-        A clean exit publishes the whole object; an exception or a cancellation aborts
-        (nothing appears). Requires ``ATOMIC_WRITE``. ``overwrite=False`` makes
-        publishing fail with ``AlreadyExists`` if a file is there. ``hashes`` are
-        computed while streaming and returned by ``close()``.
-        """
-        paths.validate_key(path)
-        self._require(Capability.ATOMIC_WRITE, "write", path)
-        return self._open_writer(
-            path, overwrite, content_type, metadata, modified, size_hint, hashes
-        )
-
-    def _open_writer(
-        self,
-        path: str,
-        overwrite: bool,
-        content_type: str | None,
-        metadata: Mapping[str, str] | None,
-        modified: ModTime | None,
-        size_hint: int | None,
-        hashes: Hashes = (),
-    ) -> AsyncAtomicWriter:
-        key, options, kinds, check_first = self._write_plan(
-            path, overwrite, content_type, metadata, modified, size_hint, hashes
-        )
+    def _open_writer(self, path: str, plan: WritePlan) -> AsyncAtomicWriter:
+        """A writer for a checked write, opened by ``async with``, ``await`` or its first
+        use."""
 
         async def opener() -> AsyncWriter:
             # Without CONDITIONAL_WRITE create-only is check-then-write (a documented race).
-            if check_first and await self._exists_file(key, path):
+            if plan.check_first and await self._exists_file(plan.key, path):
                 raise self._already_exists("write", path)
-            return await self._backend.new_writer(key, options)
+            return await self._backend.new_writer(plan.key, plan.options)
 
-        return AsyncAtomicWriter(opener, self._fail, path, hashes=kinds)
+        return AsyncAtomicWriter(opener, self._fail, path, hashes=plan.kinds)

@@ -1,12 +1,13 @@
-"""The primitives :class:`~omnistorage.aio.AsyncStore` builds on: file and folder
-existence, stat with its listing fallback, and the first entry of a listing. Each maps
-native errors once, through the kernel's error boundary."""
+"""The primitives :class:`~omnistorage.aio.AsyncStore` builds on: closing the driver,
+file and folder existence, stat with its listing fallback, and the first entry of a
+listing. Each maps native errors once, through the kernel's error boundary."""
 
 # The source of omnistorage/_store_base.py: scripts/unasync.py writes it.  # async only
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Self
 
 from omnistorage import paths
 from omnistorage._kernel import StoreKernel
@@ -22,6 +23,21 @@ class AsyncStoreBase(StoreKernel[AsyncBackend]):
     """The kernel over a driver, plus the queries every Store method uses."""
 
     __slots__ = ()
+
+    async def close(self) -> None:
+        """Close the backend. Every store sharing it then raises ``BackendClosed``."""
+        if not self._backend.closed:
+            try:
+                await self._backend.close()
+            except Exception as exc:
+                raise self._fail(exc, "close", None) from native_cause(exc)
+            self._backend.closed = True
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
 
     async def _exists_file(self, key: str, path: str) -> bool:
         try:

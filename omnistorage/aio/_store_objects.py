@@ -1,6 +1,7 @@
 """Whole-object reads and writes of :class:`~omnistorage.aio.AsyncStore`: ``read_bytes``,
 ``read_text``, ``read_range``, ``write``, ``write_text`` and ``write_atomic``, each one
-driver call where the driver has one (``read_object``, ``write_object``)."""
+driver call where the driver has one (``read_object``, ``write_object``), and the
+streaming writers' checks (``open_writer``, ``open_atomic``) before the store opens one."""
 
 # The source of omnistorage/_store_objects.py: scripts/unasync.py writes it.  # async only
 
@@ -8,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from omnistorage import paths
 from omnistorage._content import Hashes, len_if_bytes
 from omnistorage._hashing import MultiHasher
 from omnistorage._times import ModTime
 from omnistorage.aio._content import AsyncContent, achunks
 from omnistorage.aio._store_queries import AsyncStoreQueries
+from omnistorage.aio._streams import AsyncAtomicWriter
 from omnistorage.capabilities import Capability
 from omnistorage.errors import native_cause
 from omnistorage.models import WriteResult
@@ -68,6 +71,58 @@ class AsyncStoreObjects(AsyncStoreQueries):
 
     # ------------------------------------------------------------------ writes
 
+    def open_writer(
+        self,
+        path: str,
+        *,
+        overwrite: bool = False,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        modified: ModTime | None = None,
+        size_hint: int | None = None,
+        hashes: Hashes = (),
+    ) -> AsyncAtomicWriter:
+        """A streaming writer for ``path``, atomic exactly where the backend has
+        ``ATOMIC_WRITE``.
+
+        Same object and rules as :meth:`open_atomic` (an exception in the ``with``
+        block aborts), but it also works on streaming backends such as ``channel``,
+        where a reader sees the bytes as they are written.
+        """
+        plan = self._write_plan(
+            path, overwrite, content_type, metadata, modified, size_hint, hashes
+        )
+        return self._open_writer(path, plan)
+
+    def open_atomic(
+        self,
+        path: str,
+        *,
+        overwrite: bool = False,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        modified: ModTime | None = None,
+        size_hint: int | None = None,
+        hashes: Hashes = (),
+    ) -> AsyncAtomicWriter:
+        """A streaming writer that publishes ``path`` only on a clean close::
+
+            async with store.open_atomic("logs/app.log") as f:
+                await f.write(b"event 1\\n")
+
+        A clean exit publishes the whole object; an exception aborts (nothing
+        appears), and so does a cancellation of the async store's writer. Requires
+        ``ATOMIC_WRITE``. ``overwrite=False`` makes publishing fail with
+        ``AlreadyExists`` if a file is there. ``hashes`` (e.g. ``[HashType.MD5]``) are
+        computed while streaming and returned by ``close()`` in ``WriteResult.hashes``.
+        """
+        paths.validate_key(path)
+        self._require(Capability.ATOMIC_WRITE, "write", path)
+        plan = self._write_plan(
+            path, overwrite, content_type, metadata, modified, size_hint, hashes
+        )
+        return self._open_writer(path, plan)
+
     async def write(
         self,
         path: str,
@@ -91,18 +146,15 @@ class AsyncStoreObjects(AsyncStoreQueries):
         if isinstance(content, str):
             raise TypeError("write() takes bytes; use write_text() for str")
         size = len_if_bytes(content)
+        plan = self._write_plan(path, overwrite, content_type, metadata, modified, size, hashes)
         if size is None:
-            writer = self._open_writer(
-                path, overwrite, content_type, metadata, modified, None, hashes
-            )
+            writer = self._open_writer(path, plan)
             async with writer:
                 async for chunk in achunks(content):
                     await writer.write(chunk)
                 return await writer.close()
         data: bytes | bytearray | memoryview = content  # type: ignore[assignment]
-        key, options, kinds, check_first = self._write_plan(
-            path, overwrite, content_type, metadata, modified, size, hashes
-        )
+        key, options, kinds, check_first = plan
         # Without CONDITIONAL_WRITE create-only is check-then-write (a documented race).
         if check_first and await self._exists_file(key, path):
             raise self._already_exists("write", path)

@@ -22,12 +22,10 @@ import contextlib
 import io
 import warnings
 from collections.abc import Awaitable, Callable, Generator, Iterable
-from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 from omnistorage._content import rebase
-from omnistorage._hashing import MultiHasher
-from omnistorage._io import FailFn, seek_position
+from omnistorage._io import FailFn, WriteTally, seek_position
 from omnistorage.aio._driver import AsyncPinnedReader, AsyncReader, AsyncWriter
 from omnistorage.aio._listing import AsyncListing
 from omnistorage.errors import StorageError, StreamClosed, native_cause
@@ -169,7 +167,7 @@ class AsyncReadStream(_Opened[AsyncReader]):
         return self.__aenter__().__await__()
 
 
-class AsyncAtomicWriter(_Opened[AsyncWriter]):
+class AsyncAtomicWriter(WriteTally, _Opened[AsyncWriter]):
     """A streaming write that publishes the whole object on :meth:`close`, or nothing.
 
     - ``await write(b)`` sends or buffers ``b``; nothing is visible yet.
@@ -201,37 +199,16 @@ class AsyncAtomicWriter(_Opened[AsyncWriter]):
     ) -> None:
         self._opener = opener
         self._inner = None
-        self._fail = fail
-        self._path = path
-        self._size = 0
-        self._done = False
-        self._hasher = MultiHasher(hashes) if hashes else None
-        self._result: WriteResult | None = None
+        self._tally(fail, path, hashes)
         self._loop: asyncio.AbstractEventLoop | None = None
-
-    @property
-    def path(self) -> str:
-        """The store-relative path being written."""
-        return self._path
-
-    @property
-    def closed(self) -> bool:
-        """True once published or aborted."""
-        return self._done
-
-    def tell(self) -> int:
-        """Bytes written so far."""
-        return self._size
 
     async def flush(self) -> None:
         """Nothing to do: data becomes visible only on close."""
-        if self._done:
-            raise StreamClosed(f"flush on finished writer {self._path!r}", path=self._path)
+        self._check_live("flush on")
 
     async def write(self, data: bytes | bytearray | memoryview) -> int:
         """Write ``data``; returns its length."""
-        if self._done:
-            raise StreamClosed(f"write to finished writer {self._path!r}", path=self._path)
+        self._check_live("write to")
         writer = await self._start("write")
         try:
             await writer.write(data)
@@ -240,11 +217,7 @@ class AsyncAtomicWriter(_Opened[AsyncWriter]):
             if isinstance(exc, Exception):
                 raise self._fail(exc, "write", self._path) from native_cause(exc)
             raise
-        if self._hasher is not None:
-            self._hasher.update(data)
-        n = memoryview(data).nbytes
-        self._size += n
-        return n
+        return self._count(data)
 
     async def close(self) -> WriteResult:
         """Publish. On failure nothing is published and the error is raised.
@@ -253,9 +226,7 @@ class AsyncAtomicWriter(_Opened[AsyncWriter]):
         raises ``StreamClosed``.
         """
         if self._done:
-            if self._result is not None:
-                return self._result
-            raise StreamClosed(f"writer {self._path!r} was aborted", path=self._path)
+            return self._earlier_result()
         writer = await self._start("write")
         self._done = True
         try:
@@ -265,11 +236,7 @@ class AsyncAtomicWriter(_Opened[AsyncWriter]):
             if isinstance(exc, Exception):
                 raise self._fail(exc, "write", self._path) from native_cause(exc)
             raise
-        hashes = self._hasher.digests() if self._hasher is not None else {}
-        self._result = WriteResult(
-            path=self._path, size=self._size, hashes=hashes, version=writer.version
-        )
-        return self._result
+        return self._published(writer.version)
 
     async def abort(self) -> None:
         """Discard the write. Idempotent."""
@@ -307,12 +274,7 @@ class AsyncAtomicWriter(_Opened[AsyncWriter]):
         await self._start("write")
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         if exc_type is not None:
             await self._abort_quietly()
         elif not self._done:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any, Protocol
 
 from omnistorage.compression._base import Buffer, Codec
@@ -167,12 +166,7 @@ class CompressedWriter(io.BufferedIOBase):
         finally:
             super().close()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         if exc_type is None:
             self.close()
         else:

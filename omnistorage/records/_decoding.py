@@ -11,7 +11,7 @@ either adds.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, Required, TypedDict, TypeVar
 
 from omnistorage.compression import Codec
 from omnistorage.errors import (
@@ -24,7 +24,7 @@ from omnistorage.errors import (
 from omnistorage.formats import Format
 from omnistorage.records._tuning import check_positive
 
-__all__ = ["DECODE_TARGET", "DEFAULT_READ_SIZE", "RecordDecoding"]
+__all__ = ["DECODE_TARGET", "DEFAULT_READ_SIZE", "DecodingOptions", "RecordDecoding"]
 
 DEFAULT_READ_SIZE = 128 * 1024
 #: Decompressed bytes the reader aims to decode per step (it reads fewer
@@ -32,9 +32,25 @@ DEFAULT_READ_SIZE = 128 * 1024
 DECODE_TARGET = 256 * 1024
 _MIN_READ = 4096
 
+SourceT = TypeVar("SourceT")
 
-class RecordDecoding:
-    """The state and the decoding steps of a record reader (see the module docstring)."""
+
+class DecodingOptions(TypedDict, total=False):
+    """The keyword arguments of :class:`RecordDecoding` (what a reader shell that adds
+    arguments of its own passes on)."""
+
+    format: Required[Format]
+    codec: Required[Codec]
+    path: str
+    decode: bool
+    recover: bool
+    read_size: int
+    sealed: bool
+
+
+class RecordDecoding(Generic[SourceT]):
+    """The state and the decoding steps of a record reader (see the module docstring):
+    the shell reads ``source``."""
 
     __slots__ = (
         "_batch",
@@ -54,11 +70,13 @@ class RecordDecoding:
         "_read_size",
         "_recover",
         "_sealed",
+        "_source",
         "_truncated",
     )
 
     def __init__(
         self,
+        source: SourceT,
         *,
         format: Format,
         codec: Codec,
@@ -69,6 +87,7 @@ class RecordDecoding:
         sealed: bool = False,
     ) -> None:
         check_positive("read_size", read_size)
+        self._source = source
         self._decoder = format.decoder(decode=decode, recover=recover)
         self._codec = codec
         self._decompressor = codec.decompressor(require_seal=sealed)
@@ -87,6 +106,10 @@ class RecordDecoding:
         self._bytes_read = 0
         self._bytes_decoded = 0
         self._max_ratio = 1.0  # the best compression ratio seen in one read
+        self._started()
+
+    def _started(self) -> None:
+        """The shell's own setup, at the end of construction (none by default)."""
 
     def _require_seal(self, sealed: bool) -> None:
         """Decide whether the seal is required, before the first chunk is decoded."""
@@ -140,6 +163,19 @@ class RecordDecoding:
         self._consumed += len(self._batch)
         self._batch = []
         self._pos = 0
+
+    def _next_read(self) -> int:
+        """Until the batch holds records, the compressed bytes the shell must read for
+        the next step; 0 once records are there or the stream is done (steps that need
+        no input run here). Raises once closed or failed."""
+        while not self._batch:
+            if not self._can_fill():
+                return 0
+            want = self._want()
+            if want:
+                return want
+            self._step(None)
+        return 0
 
     def _can_fill(self) -> bool:
         """Whether another step may run: False at the end; raises once closed or failed."""

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from omnistorage._kernel import StoreKernel
 from omnistorage.capabilities import Capability
 from omnistorage.compression import Codec, can_seal
 from omnistorage.formats import Format
+from omnistorage.records._decoding import DEFAULT_READ_SIZE, DecodingOptions
 from omnistorage.records._options import resolve_layers
-from omnistorage.records._reader import DEFAULT_READ_SIZE, RecordReader
+from omnistorage.records._reader import RecordReader
 from omnistorage.records._tuning import (
     DEFAULT_BATCH_BYTES,
     DEFAULT_BATCH_RECORDS,
@@ -29,8 +30,10 @@ __all__ = [
     "may_be_marked_sealed",
     "open_reader",
     "open_writer",
+    "reader_options",
     "record_writer_options",
     "sealed_metadata",
+    "writer_plan",
 ]
 
 #: Options of :func:`open_writer` besides those of the format and the codec.
@@ -97,28 +100,72 @@ def open_writer(
         StorageError: the store refused to open the writer (``InvalidPath``,
             ``CapabilityNotSupported`` …).
     """
-    layers = resolve_layers(key, format, compression, options, WRITER_OPTIONS)
-    own: Mapping[str, Any] = layers.options
-    metadata = sealed_metadata(store, layers.codec, seal, own.get("metadata"))
+    plan = writer_plan(store, key, format, compression, seal, options)
     target = store.open_writer(
-        key,
-        overwrite=overwrite,
-        content_type=own.get("content_type"),
-        metadata=metadata,
+        key, overwrite=overwrite, content_type=plan.content_type, metadata=plan.metadata
     )
     try:
-        return RecordWriter(
-            target,
-            format=layers.format,
-            codec=layers.codec,
-            path=key,
-            seal=seal,
-            **record_writer_options(own, options),
-        )
+        return RecordWriter(target, **plan.writer)
     except BaseException:
         with contextlib.suppress(Exception):  # the configuration error is the one to report
             target.abort()
         raise
+
+
+class WriterPlan(NamedTuple):
+    """What ``open_writer`` (sync or async) decides before it opens the store writer."""
+
+    writer: dict[str, Any]
+    """The record writer's keyword arguments (format, codec, path, seal, tuning)."""
+    content_type: str | None
+    metadata: Mapping[str, str] | None
+    """The caller's user metadata, plus the sealed mark where the store keeps it."""
+
+
+def writer_plan(
+    store: StoreKernel[Any],
+    key: str,
+    format: str | Format | None,
+    compression: str | Codec | None,
+    seal: bool,
+    options: Mapping[str, Any],
+) -> WriterPlan:
+    """The layers chosen for ``key`` and every option routed (no I/O): configuration
+    errors raise here, before a store writer is opened."""
+    layers = resolve_layers(key, format, compression, options, WRITER_OPTIONS)
+    own: Mapping[str, Any] = layers.options
+    writer = {
+        "format": layers.format,
+        "codec": layers.codec,
+        "path": key,
+        "seal": seal,
+        **record_writer_options(own, options),
+    }
+    metadata = sealed_metadata(store, layers.codec, seal, own.get("metadata"))
+    return WriterPlan(writer, own.get("content_type"), metadata)
+
+
+def reader_options(
+    key: str,
+    format: str | Format | None,
+    compression: str | Codec | None,
+    decode: bool,
+    recover: bool,
+    options: Mapping[str, Any],
+) -> DecodingOptions:
+    """A record reader's options for ``key`` (no I/O; ``sealed`` left to the caller).
+    The decoder is built once here, so configuration errors raise before a stream
+    opens."""
+    layers = resolve_layers(key, format, compression, options, READER_OPTIONS)
+    layers.format.decoder(decode=decode, recover=recover)
+    return DecodingOptions(
+        format=layers.format,
+        codec=layers.codec,
+        path=key,
+        decode=decode,
+        recover=recover,
+        read_size=layers.options.get("read_size", DEFAULT_READ_SIZE),
+    )
 
 
 def record_writer_options(own: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
@@ -183,24 +230,11 @@ def open_reader(
             with a format that cannot resynchronise (CSV, unchecked framings).
         NotFound: no object at ``key`` (here or at the first read).
     """
-    layers = resolve_layers(key, format, compression, options, READER_OPTIONS)
-    read_size = layers.options.get("read_size", DEFAULT_READ_SIZE)
-    # Build the decoder before opening the stream, so configuration errors leak nothing.
-    layers.format.decoder(decode=decode, recover=recover)
-    if sealed is None:
-        sealed = _marked_sealed(store, key, layers.codec)
+    given = reader_options(key, format, compression, decode, recover, options)
+    given["sealed"] = _marked_sealed(store, key, given["codec"]) if sealed is None else sealed
     source = store.read(key)
     try:
-        return RecordReader(
-            source,
-            format=layers.format,
-            codec=layers.codec,
-            path=key,
-            decode=decode,
-            recover=recover,
-            read_size=read_size,
-            sealed=sealed,
-        )
+        return RecordReader(source, **given)
     except BaseException:
         source.close()
         raise

@@ -9,11 +9,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from itertools import chain
-from types import TracebackType
 from typing import Any, Protocol, cast
 
-from omnistorage.compression import Codec
-from omnistorage.formats import Format
 from omnistorage.records._decoding import DECODE_TARGET, DEFAULT_READ_SIZE, RecordDecoding
 
 __all__ = ["DECODE_TARGET", "DEFAULT_READ_SIZE", "RecordReader"]
@@ -47,7 +44,7 @@ def _iterate(batch: list[Any]) -> _ListIterator:
     return cast(_ListIterator, iter(batch))
 
 
-class RecordReader(RecordDecoding):
+class RecordReader(RecordDecoding[Source]):
     """Reads the records of one object: stream, decompress, decode.
 
     Open one with :func:`omnistorage.records.open_reader`. Iterate it (or
@@ -95,30 +92,9 @@ class RecordReader(RecordDecoding):
 
     # _it iterates over the current batch (the core's _batch): it holds this
     # reader's position in it (the core's _pos stays 0).
-    __slots__ = ("_it", "_source")
+    __slots__ = ("_it",)
 
-    def __init__(
-        self,
-        source: Source,
-        *,
-        format: Format,
-        codec: Codec,
-        path: str = "",
-        decode: bool = True,
-        recover: bool = False,
-        read_size: int = DEFAULT_READ_SIZE,
-        sealed: bool = False,
-    ) -> None:
-        super().__init__(
-            format=format,
-            codec=codec,
-            path=path,
-            decode=decode,
-            recover=recover,
-            read_size=read_size,
-            sealed=sealed,
-        )
-        self._source = source
+    def _started(self) -> None:
         self._it = _iterate(self._batch)
 
     # ------------------------------------------------------------ reading
@@ -181,12 +157,7 @@ class RecordReader(RecordDecoding):
     def __enter__(self) -> RecordReader:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     # ------------------------------------------------------------ internals
@@ -203,13 +174,7 @@ class RecordReader(RecordDecoding):
     def _fill_until_records(self) -> bool:
         """Decode until records are available; False at the end."""
         self._begin_fill()
-        while not self._batch:
-            if not self._can_fill():
-                return False
-            want = self._want()
-            if not want:
-                self._step(None)
-                continue
+        while want := self._next_read():
             try:
                 chunk = self._source.read(want)
                 if chunk is None:
@@ -218,4 +183,4 @@ class RecordReader(RecordDecoding):
                 self._failed(exc)
                 raise
             self._step(chunk)
-        return True
+        return bool(self._batch)

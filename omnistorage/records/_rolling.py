@@ -12,24 +12,18 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import warnings
 import weakref
-from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterable
 from itertools import islice
-from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 
-from omnistorage.compression import Codec
 from omnistorage.errors import StreamClosed
-from omnistorage.formats import Format
 from omnistorage.records._publish import PublishInfo, RollingStats
-from omnistorage.records._rolling_core import OpenObject, utc_now
+from omnistorage.records._rolling_core import OpenObject
 from omnistorage.records._rolling_objects import RollingObjects, run_timer
 from omnistorage.records._tuning import ENCODE_ERRORS
-from omnistorage.store import Store
 
 __all__ = ["RollingRecordWriter"]
 
@@ -150,50 +144,12 @@ class RollingRecordWriter(RollingObjects):
     aborted when it is garbage collected).
     """
 
-    def __init__(
-        self,
-        store: Store,
-        template: str,
-        *,
-        format: str | Format | None = None,
-        compression: str | Codec | None = None,
-        max_bytes: int | None = None,
-        max_records: int | None = None,
-        max_age: float | timedelta | None = None,
-        stream: str = "events",
-        prefix: str = "",
-        fields: Mapping[str, Any] | None = None,
-        clock: Callable[[], datetime] = utc_now,
-        start_seq: int = 0,
-        if_exists: Literal["skip", "fail"] = "skip",
-        on_publish: Callable[[PublishInfo], object] | None = None,
-        on_failure: Callable[[PublishInfo], object] | None = None,
-        **options: Any,
-    ) -> None:
-        self._closing = True  # until fully built: __del__ then does nothing
-        super().__init__(
-            template,
-            format=format,
-            compression=compression,
-            max_bytes=max_bytes,
-            max_records=max_records,
-            max_age=max_age,
-            stream=stream,
-            prefix=prefix,
-            fields=fields,
-            clock=clock,
-            start_seq=start_seq,
-            if_exists=if_exists,
-            on_publish=on_publish,
-            on_failure=on_failure,
-            options=options,
-        )
-        self._store = store
+    def _started(self) -> None:
         # The batched path of write(): orjson and the NaN check of NDJSON, when
         # names are not pinned (if_exists="fail" raises from the write that
         # needs the next name, so it takes the lock per record).
         encoder: Any = self._format.encoder()
-        fast = getattr(encoder, "fast_dumps", None) if if_exists == "skip" else None
+        fast = getattr(encoder, "fast_dumps", None) if self._if_exists == "skip" else None
         self._fast_dumps: Callable[[Any, Any, int], bytes] | None = fast
         suspect = getattr(encoder, "fast_suspect", None)
         self._suspect: Callable[[bytes, Any], object] | None = None
@@ -327,10 +283,7 @@ class RollingRecordWriter(RollingObjects):
                         if self._pending:  # gathered lines go first
                             finished = self._drain()
                         obj = self._current or self._open()
-                        room = len(chunk) - start
-                        if self._max_records is not None:
-                            room = min(room, self._max_records - obj.accepted)
-                        part = chunk[start : start + room]
+                        part = self._next_part(obj, chunk, start)
                         writer = obj.writer
                         before = writer.records
                         try:
@@ -356,7 +309,7 @@ class RollingRecordWriter(RollingObjects):
                             failed = self._finish(finished)
                     if failed:
                         self._raise_failures()
-                    start += room
+                    start += len(part)
         except BaseException as exc:
             if done:
                 exc.add_note(f"write_many: {done} record(s) of this call were accepted")
@@ -429,17 +382,5 @@ class RollingRecordWriter(RollingObjects):
     def __enter__(self) -> RollingRecordWriter:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    def __del__(self) -> None:
-        if getattr(self, "_closing", True):
-            return
-        message = self._unpublished_warning()
-        if message is not None:
-            warnings.warn(message, ResourceWarning, stacklevel=1)

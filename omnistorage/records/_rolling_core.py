@@ -20,9 +20,10 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
+import warnings
 from collections.abc import Callable, Generator, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from omnistorage.compression import Codec
 from omnistorage.errors import AlreadyExists, ConfigurationError, StreamClosed
@@ -107,29 +108,36 @@ def _seconds(max_age: float | timedelta | None) -> float | None:
     return float(seconds)
 
 
-class RollingCore:
+StoreT = TypeVar("StoreT")
+
+
+class RollingCore(Generic[StoreT]):
     """Options, names, limits, sequence numbers, ordering and counters (see the module
-    docstring). Not used on its own: the shells subclass it."""
+    docstring). Not used on its own: the shells subclass it, and set up their own I/O
+    and concurrency in :meth:`_started`."""
 
     def __init__(
         self,
+        store: StoreT,
         template: str,
         *,
-        format: str | Format | None,
-        compression: str | Codec | None,
-        max_bytes: int | None,
-        max_records: int | None,
-        max_age: float | timedelta | None,
-        stream: str,
-        prefix: str,
-        fields: Mapping[str, Any] | None,
-        clock: Callable[[], datetime],
-        start_seq: int,
-        if_exists: Literal["skip", "fail"],
-        on_publish: Callable[[PublishInfo], object] | None,
-        on_failure: Callable[[PublishInfo], object] | None,
-        options: Mapping[str, Any],
+        format: str | Format | None = None,
+        compression: str | Codec | None = None,
+        max_bytes: int | None = None,
+        max_records: int | None = None,
+        max_age: float | timedelta | None = None,
+        stream: str = "events",
+        prefix: str = "",
+        fields: Mapping[str, Any] | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        start_seq: int = 0,
+        if_exists: Literal["skip", "fail"] = "skip",
+        on_publish: Callable[[PublishInfo], object] | None = None,
+        on_failure: Callable[[PublishInfo], object] | None = None,
+        **options: Any,
     ) -> None:
+        self._closing = True  # until built: __del__ then does nothing
+        self._store = store
         self._max_bytes = None if max_bytes is None else check_positive("max_bytes", max_bytes)
         self._max_records = (
             None if max_records is None else check_positive("max_records", max_records)
@@ -176,11 +184,19 @@ class RollingCore:
         self._published_records = 0
         self._failed_objects = 0
         self._failed_records = 0
-        self._closing = False
         # True once the writer is closing or holds a failure or callback error
         # to raise: the per-record path tests this one flag.
         self._alert = False
         self._closed = False
+        self._closing = False
+        try:
+            self._started()
+        except BaseException:
+            self._closing = True  # not built: __del__ does nothing
+            raise
+
+    def _started(self) -> None:
+        """The shell's own setup (locks, timer), at the end of construction."""
 
     # ------------------------------------------------------------ names
 
@@ -375,8 +391,24 @@ class RollingCore:
             self._failures.append(info)
             self._alert = True
 
-    def _callback_for(self, info: PublishInfo) -> Callable[[PublishInfo], object] | None:
-        return self._on_publish if info.error is None else self._on_failure
+    def _call_back(self, info: PublishInfo) -> Exception | None:
+        """Run the callback for a finished object (``on_publish`` or ``on_failure``),
+        without the lock; what it raised, for :meth:`_callback_failed` under the lock."""
+        callback = self._on_publish if info.error is None else self._on_failure
+        if callback is not None:
+            try:
+                callback(info)
+            except Exception as exc:  # noqa: BLE001 - raised by the writer's next call
+                return exc
+        return None
+
+    def _next_part(self, obj: OpenObject, chunk: list[Any], start: int) -> list[Any]:
+        """The records of ``chunk`` from ``start`` that ``obj`` may take (lock held):
+        all of them, or as many as ``max_records`` leaves room for."""
+        room = len(chunk) - start
+        if self._max_records is not None:
+            room = min(room, self._max_records - obj.accepted)
+        return chunk[start : start + room]
 
     def _callback_failed(self, exc: BaseException) -> None:
         """A callback raised (lock held): the writer's next call raises it."""
@@ -419,16 +451,19 @@ class RollingCore:
             failed_records=self._failed_records,
         )
 
-    def _unpublished_warning(self) -> str | None:
-        """What ``__del__`` warns about, if the writer was never closed."""
-        if self._closing:
-            return None
+    def __del__(self) -> None:
+        """A writer never closed warns (``ResourceWarning``) of the records it did not
+        publish; its open object is aborted by that object's own writer."""
+        if getattr(self, "_closing", True):
+            return
         current = self._current
         if current is None:
-            return None
-        return (
+            return
+        warnings.warn(
             f"{type(self).__name__} {self.template!r} was never closed: "
-            f"{current.writer.records} record(s) of {current.path!r} were not published"
+            f"{current.writer.records} record(s) of {current.path!r} were not published",
+            ResourceWarning,
+            stacklevel=1,
         )
 
 

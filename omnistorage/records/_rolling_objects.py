@@ -46,12 +46,11 @@ class _Unopened:
         self.bytes_in = bytes_in
 
 
-class RollingObjects(RollingCore):
+class RollingObjects(RollingCore[Store]):
     """The store I/O and the publish order of a rolling writer (see the module docstring).
 
     The subclass sets these attributes in its constructor."""
 
-    _store: Store
     _pending: list[bytes]
     """Lines accepted by ``write`` and not yet in an object (appended without the lock)."""
     _fast_max: int
@@ -257,13 +256,10 @@ class RollingObjects(RollingCore):
         info = self._info(obj, error)
         with self._lock:
             self._outcome(info)
-        callback = self._callback_for(info)
-        if callback is not None:
-            try:
-                callback(info)
-            except Exception as exc:  # noqa: BLE001 - raised by the writer's next call
-                with self._lock:
-                    self._callback_failed(exc)
+        raised = self._call_back(info)
+        if raised is not None:
+            with self._lock:
+                self._callback_failed(raised)
         if error is not None and not isinstance(error, Exception):
             raise error  # KeyboardInterrupt and the like: counted, then re-raised
         return info

@@ -7,8 +7,7 @@ import sys
 import warnings
 from collections.abc import Callable, Iterable
 from itertools import islice
-from types import TracebackType
-from typing import Any
+from typing import Any, Required, TypedDict
 
 from omnistorage.compression import (
     Codec,
@@ -36,7 +35,7 @@ from omnistorage.records._tuning import (
     make_compressor,
 )
 
-__all__ = ["RecordWriter"]
+__all__ = ["RecordWriter", "WriterOptions"]
 
 
 class _Closed(list[bytes]):
@@ -53,6 +52,19 @@ class _Closed(list[bytes]):
 
     def append(self, data: bytes, /) -> None:
         raise StreamClosed(self.message, path=self.path or None)
+
+
+class WriterOptions(TypedDict, total=False):
+    """:class:`RecordWriter`'s keyword arguments other than ``codec`` and ``parallel``,
+    which a writer built on it (the async one) passes on."""
+
+    format: Required[Format]
+    path: str
+    batch_bytes: int
+    batch_records: int
+    write_size: int
+    queue_depth: int
+    seal: bool
 
 
 class RecordWriter:
@@ -424,12 +436,7 @@ class RecordWriter:
     def __enter__(self) -> RecordWriter:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         if exc_type is not None:
             self._abort_quietly()
             return

@@ -10,16 +10,12 @@ from omnistorage.aio.records._reader import AsyncRecordReader
 from omnistorage.aio.records._writer import AsyncRecordWriter, check_parallel
 from omnistorage.compression import Codec
 from omnistorage.formats import Format
-from omnistorage.records._decoding import DEFAULT_READ_SIZE
 from omnistorage.records._open import (
-    READER_OPTIONS,
-    WRITER_OPTIONS,
     is_marked_sealed,
     may_be_marked_sealed,
-    record_writer_options,
-    sealed_metadata,
+    reader_options,
+    writer_plan,
 )
-from omnistorage.records._options import resolve_layers
 
 __all__ = ["open_reader", "open_writer"]
 
@@ -44,17 +40,12 @@ def open_writer(
     configuration is checked now; the store is reached when the writer opens
     (``async with``, ``await`` or the first chunk).
     """
-    layers = resolve_layers(key, format, compression, options, WRITER_OPTIONS)
-    own = layers.options
-    writer_options = record_writer_options(own, options)
-    check_parallel(layers.codec, writer_options["parallel"])
-    metadata = sealed_metadata(store, layers.codec, seal, own.get("metadata"))
+    plan = writer_plan(store, key, format, compression, seal, options)
+    check_parallel(plan.writer["codec"], plan.writer["parallel"])
     target = store.open_writer(
-        key, overwrite=overwrite, content_type=own.get("content_type"), metadata=metadata
+        key, overwrite=overwrite, content_type=plan.content_type, metadata=plan.metadata
     )
-    return AsyncRecordWriter(
-        target, format=layers.format, codec=layers.codec, path=key, seal=seal, **writer_options
-    )
+    return AsyncRecordWriter(target, **plan.writer)
 
 
 def open_reader(
@@ -79,24 +70,12 @@ def open_reader(
     :func:`omnistorage.records.open_reader`. Configuration errors raise now;
     ``NotFound`` when the reader opens.
     """
-    layers = resolve_layers(key, format, compression, options, READER_OPTIONS)
-    read_size = layers.options.get("read_size", DEFAULT_READ_SIZE)
-    # Build the decoder before opening the stream, so configuration errors leak nothing.
-    layers.format.decoder(decode=decode, recover=recover)
+    given = reader_options(key, format, compression, decode, recover, options)
     check_seal = None
-    if sealed is None and may_be_marked_sealed(store, layers.codec):
+    if sealed is None and may_be_marked_sealed(store, given["codec"]):
 
         async def check_seal() -> bool:
             return is_marked_sealed((await store.get_file_info(key)).metadata)
 
-    return AsyncRecordReader(
-        store.read(key),
-        format=layers.format,
-        codec=layers.codec,
-        path=key,
-        decode=decode,
-        recover=recover,
-        read_size=read_size,
-        sealed=bool(sealed),
-        check_seal=check_seal,
-    )
+    given["sealed"] = bool(sealed)
+    return AsyncRecordReader(store.read(key), check_seal=check_seal, **given)

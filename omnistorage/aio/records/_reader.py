@@ -8,12 +8,9 @@ class awaits the chunks it decodes.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Generator
-from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, Unpack
 
-from omnistorage.compression import Codec
-from omnistorage.formats import Format
-from omnistorage.records._decoding import DEFAULT_READ_SIZE, RecordDecoding
+from omnistorage.records._decoding import DecodingOptions, RecordDecoding
 
 __all__ = ["AsyncRecordReader"]
 
@@ -26,7 +23,7 @@ class AsyncSource(Protocol):
     async def close(self) -> None: ...
 
 
-class AsyncRecordReader(RecordDecoding):
+class AsyncRecordReader(RecordDecoding[AsyncSource]):
     """Reads the records of one object: the async twin of
     :class:`~omnistorage.records.RecordReader` (read its docstring: bounded memory,
     typed errors for damaged input, recover mode, seals).
@@ -39,31 +36,16 @@ class AsyncRecordReader(RecordDecoding):
     256 KiB of decompressed bytes. Not safe for concurrent use by several tasks.
     """
 
-    __slots__ = ("_check_seal", "_source")
+    __slots__ = ("_check_seal",)
 
     def __init__(
         self,
         source: AsyncSource,
         *,
-        format: Format,
-        codec: Codec,
-        path: str = "",
-        decode: bool = True,
-        recover: bool = False,
-        read_size: int = DEFAULT_READ_SIZE,
-        sealed: bool = False,
         check_seal: Callable[[], Awaitable[bool]] | None = None,
+        **options: Unpack[DecodingOptions],
     ) -> None:
-        super().__init__(
-            format=format,
-            codec=codec,
-            path=path,
-            decode=decode,
-            recover=recover,
-            read_size=read_size,
-            sealed=sealed,
-        )
-        self._source = source
+        super().__init__(source, **options)
         self._check_seal = check_seal
         """Asks the store whether the object is marked sealed (``sealed=None``)."""
 
@@ -116,12 +98,7 @@ class AsyncRecordReader(RecordDecoding):
         await self._open()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
     def __await__(self) -> Generator[Any, None, AsyncRecordReader]:
@@ -134,17 +111,11 @@ class AsyncRecordReader(RecordDecoding):
         if self._check_seal is not None:
             await self._open()
         self._begin_fill()
-        while not self._batch:
-            if not self._can_fill():
-                return False
-            want = self._want()
-            if not want:
-                self._step(None)
-                continue
+        while want := self._next_read():
             try:
                 chunk = await self._source.read(want)
             except BaseException as exc:
                 self._failed(exc)
                 raise
             self._step(chunk)
-        return True
+        return bool(self._batch)

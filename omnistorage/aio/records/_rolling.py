@@ -15,26 +15,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import warnings
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
-from datetime import datetime, timedelta
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from datetime import timedelta
 from itertools import islice
-from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 from omnistorage.aio._store import AsyncStore
 from omnistorage.aio._streams import finish_in_background
 from omnistorage.aio.records._writer import AsyncRecordWriter, check_parallel
-from omnistorage.compression import Codec
-from omnistorage.formats import Format
 from omnistorage.records._open import sealed_metadata
 from omnistorage.records._publish import PublishError, PublishInfo, Reason, RollingStats
-from omnistorage.records._rolling_core import OpenObject, RollingCore, utc_now
+from omnistorage.records._rolling_core import OpenObject, RollingCore
 
 __all__ = ["AsyncRollingRecordWriter"]
 
 
-class AsyncRollingRecordWriter(RollingCore):
+class AsyncRollingRecordWriter(RollingCore[AsyncStore]):
     """Writes one record stream as a sequence of objects: the async twin of
     :class:`~omnistorage.records.RollingRecordWriter`.
 
@@ -66,46 +62,8 @@ class AsyncRollingRecordWriter(RollingCore):
       loop in steps of ``batch_bytes``.
     """
 
-    def __init__(
-        self,
-        store: AsyncStore,
-        template: str,
-        *,
-        format: str | Format | None = None,
-        compression: str | Codec | None = None,
-        max_bytes: int | None = None,
-        max_records: int | None = None,
-        max_age: float | timedelta | None = None,
-        stream: str = "events",
-        prefix: str = "",
-        fields: Mapping[str, Any] | None = None,
-        clock: Callable[[], datetime] = utc_now,
-        start_seq: int = 0,
-        if_exists: Literal["skip", "fail"] = "skip",
-        on_publish: Callable[[PublishInfo], object] | None = None,
-        on_failure: Callable[[PublishInfo], object] | None = None,
-        **options: Any,
-    ) -> None:
-        self._closing = True  # until fully built: __del__ then does nothing
-        super().__init__(
-            template,
-            format=format,
-            compression=compression,
-            max_bytes=max_bytes,
-            max_records=max_records,
-            max_age=max_age,
-            stream=stream,
-            prefix=prefix,
-            fields=fields,
-            clock=clock,
-            start_seq=start_seq,
-            if_exists=if_exists,
-            on_publish=on_publish,
-            on_failure=on_failure,
-            options=options,
-        )
+    def _started(self) -> None:
         check_parallel(self._codec, self._writer_options["parallel"])
-        self._store = store
         self._lock = asyncio.Lock()
         self._turn = asyncio.Condition()
         self._timer: asyncio.TimerHandle | None = None
@@ -161,10 +119,7 @@ class AsyncRollingRecordWriter(RollingCore):
                     async with self._lock:
                         self._check_usable()
                         obj = self._current or await self._open()
-                        room = len(chunk) - start
-                        if self._max_records is not None:
-                            room = min(room, self._max_records - obj.accepted)
-                        part = chunk[start : start + room]
+                        part = self._next_part(obj, chunk, start)
                         writer = obj.writer
                         before = writer.records
                         try:
@@ -184,7 +139,7 @@ class AsyncRollingRecordWriter(RollingCore):
                             detached = await self._rotation_due(obj)
                     if dead is not None:
                         await self._report_death(dead)
-                    start += room
+                    start += len(part)
                     if detached is not None:
                         await self._publish_now(detached)
         except BaseException as exc:
@@ -251,20 +206,8 @@ class AsyncRollingRecordWriter(RollingCore):
     async def __aenter__(self) -> AsyncRollingRecordWriter:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
-
-    def __del__(self) -> None:
-        if getattr(self, "_closing", True):
-            return
-        message = self._unpublished_warning()
-        if message is not None:
-            warnings.warn(message, ResourceWarning, stacklevel=1)
 
     # ------------------------------------------------------------ internals
 
@@ -378,12 +321,9 @@ class AsyncRollingRecordWriter(RollingCore):
                     await writer.abort()
             info = self._info(obj, error)
             self._outcome(info)
-            callback = self._callback_for(info)
-            if callback is not None:
-                try:
-                    callback(info)
-                except Exception as exc:  # noqa: BLE001 - raised by the writer's next call
-                    self._callback_failed(exc)
+            raised = self._call_back(info)
+            if raised is not None:
+                self._callback_failed(raised)
             return info
         finally:
             await self._served()

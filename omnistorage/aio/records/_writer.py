@@ -13,21 +13,15 @@ import asyncio
 import dataclasses
 from collections.abc import AsyncIterable, Generator, Iterable
 from itertools import islice
-from types import TracebackType
-from typing import Any
+from typing import Any, Unpack
 
 from omnistorage.aio._streams import AsyncAtomicWriter, finish_in_background
 from omnistorage.compression import Codec, ZstdCodec
 from omnistorage.errors import ConfigurationError
-from omnistorage.formats import Format
 from omnistorage.records._tuning import (
-    DEFAULT_BATCH_BYTES,
-    DEFAULT_BATCH_RECORDS,
-    DEFAULT_QUEUE_DEPTH,
-    DEFAULT_WRITE_SIZE,
     ENCODE_ERRORS,
 )
-from omnistorage.records._writer import RecordWriter
+from omnistorage.records._writer import RecordWriter, WriterOptions
 
 __all__ = ["AsyncRecordWriter", "check_parallel"]
 
@@ -89,32 +83,16 @@ class AsyncRecordWriter:
         self,
         target: AsyncAtomicWriter,
         *,
-        format: Format,
         codec: Codec,
-        path: str = "",
         parallel: bool | None = None,
-        batch_bytes: int = DEFAULT_BATCH_BYTES,
-        batch_records: int = DEFAULT_BATCH_RECORDS,
-        write_size: int = DEFAULT_WRITE_SIZE,
-        queue_depth: int = DEFAULT_QUEUE_DEPTH,
-        seal: bool = True,
+        **options: Unpack[WriterOptions],
     ) -> None:
         check_parallel(codec, parallel)
         if parallel is True and isinstance(codec, ZstdCodec) and not codec.threads:
             codec = dataclasses.replace(codec, threads=1)  # libzstd's worker, no Python thread
         self._outbox = _Outbox()
-        self._core = RecordWriter(
-            self._outbox,
-            format=format,
-            codec=codec,
-            path=path,
-            parallel=False,  # the outbox is drained by the event loop: no Python thread
-            batch_bytes=batch_bytes,
-            batch_records=batch_records,
-            write_size=write_size,
-            queue_depth=queue_depth,
-            seal=seal,
-        )
+        # The outbox is drained by the event loop: no Python thread (parallel=False).
+        self._core = RecordWriter(self._outbox, codec=codec, parallel=False, **options)
         self._target = target
         self._result: Any = None
         self._shielded = False
@@ -264,15 +242,10 @@ class AsyncRecordWriter:
         await self._target.__aenter__()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         if exc_type is not None:
             self._core.abort()
-            await self._target.__aexit__(exc_type, exc, tb)
+            await self._target.__aexit__(exc_type)
             return
         try:
             await self.close()
@@ -280,7 +253,7 @@ class AsyncRecordWriter:
             if not self.closed and isinstance(error, ENCODE_ERRORS):
                 error.add_note(f"leaving the with block aborted {self.path!r}: nothing published")
             self._core.abort()
-            await self._target.__aexit__(type(error), error, error.__traceback__)
+            await self._target.__aexit__(type(error))
             raise
 
     def __await__(self) -> Generator[Any, None, AsyncRecordWriter]:
