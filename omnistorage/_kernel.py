@@ -267,7 +267,8 @@ class StoreKernel(Generic[B]):
             modified_ns=ns,
         )
         check_first = not overwrite and Capability.CONDITIONAL_WRITE not in self._caps
-        return WritePlan(key, options, kinds, check_first)
+        # tuple.__new__ skips the NamedTuple's Python-level __new__ (on every write).
+        return tuple.__new__(WritePlan, (key, options, kinds, check_first))
 
     def _transfer_keys(self, op: str, src: str, dst: str) -> tuple[str, str]:
         """The keys of a copy or move, with the capabilities it needs checked."""

@@ -21,7 +21,9 @@ What it does, and how it keeps the Store's contract:
   type, user metadata, and the MD5 when the ETag is one (a single-part upload
   without SSE-KMS/SSE-C encryption). Listings give size, mtime and ETag (no
   MD5: a listing does not say how an object was encrypted).
-- **Listing** is ``ListObjectsV2`` page by page; ``recursive=False`` uses
+- **Listing** is ``ListObjectsV2`` page by page (``_listing.py``: a truncated page
+  without a token, or a token sent twice, is ``CorruptDataError``, never a short
+  listing); ``recursive=False`` uses
   ``Delimiter='/'`` and yields common prefixes as folders. Folder-marker
   objects (keys ending in ``/``) are skipped.
 - **Copy** is server-side: ``CopyObject`` up to ``multipart_copy_threshold``
@@ -94,6 +96,7 @@ from omnistorage.backends.s3._config import (
 from omnistorage.backends.s3._copy import CopySettings, copy_object
 from omnistorage.backends.s3._errors import classify, error_code, error_status
 from omnistorage.backends.s3._info import response_info, utc
+from omnistorage.backends.s3._listing import list_pages
 from omnistorage.backends.s3._reader import ReadSettings, S3Pinned, open_reader
 from omnistorage.backends.s3._staged import abort_staged, publish_staged
 from omnistorage.backends.s3._writer import S3Writer, UploadSettings, metadata_problem
@@ -385,15 +388,14 @@ class S3Backend(ExtendedBackend):
         self._client.delete_object(Bucket=self._bucket, Key=f"{key}/")
 
     def list(self, prefix: str, *, recursive: bool = True) -> Iterator[ObjectInfo]:
-        kwargs: dict[str, Any] = {
+        request: dict[str, Any] = {
             "Bucket": self._bucket,
             "Prefix": prefix,
-            "PaginationConfig": {"PageSize": self._page_size},
+            "MaxKeys": self._page_size,
         }
         if not recursive:
-            kwargs["Delimiter"] = "/"
-        paginator = self._client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(**kwargs):
+            request["Delimiter"] = "/"
+        for page in list_pages(self._client, request):
             for common in page.get("CommonPrefixes", ()):
                 folder = common.get("Prefix", "")
                 if folder.endswith("/") and len(folder) > len(prefix) + 1:
