@@ -95,7 +95,7 @@ class StoreKernel(Generic[B]):
     def __init__(self, backend: B, root: str = "") -> None:
         if not isinstance(backend, self._DRIVER):
             raise ConfigurationError(
-                f"{type(self).__name__} needs a {self._DRIVER.__name__}, "
+                f"{type(self).__name__} needs a driver of type {self._DRIVER.__name__}, "
                 f"got {type(backend).__name__}; {self._OTHER_DRIVER}"
             )
         self._backend = backend

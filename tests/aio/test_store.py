@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -268,3 +269,23 @@ async def test_errors_through_the_adapter_keep_secrets_out() -> None:
         assert secret not in text
         assert "aio-key-id-Zx" not in text
     await store.close()
+
+
+@pytest.mark.parametrize(
+    ("make", "driver", "where"),
+    [
+        (lambda b: AsyncStore(b), lambda: MemoryBackend(), "SyncBackendAdapter"),
+        (lambda b: Store(b), lambda: SyncBackendAdapter(MemoryBackend()), "AsyncStore"),
+        (lambda b: Store(b), lambda: object(), "AsyncStore"),
+        (lambda b: AsyncStore(b, "root"), lambda: "memory://", "SyncBackendAdapter"),
+    ],
+    ids=["sync-driver-in-async-store", "async-driver-in-sync-store", "not-a-driver", "a-url"],
+)
+def test_each_store_refuses_a_driver_of_the_other_kind_naming_both(
+    make: Any, driver: Any, where: str
+) -> None:
+    given = driver()
+    with pytest.raises(ConfigurationError, match=where) as caught:
+        make(given)
+    assert type(given).__name__ in str(caught.value)
+    assert "needs a driver of type" in str(caught.value)
