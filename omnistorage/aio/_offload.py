@@ -140,7 +140,7 @@ class Offload(AsyncBackend):
         self._inner.closed = True
 
     async def read_object(self, key: str) -> bytes:
-        return await self._run(_read_all, self._inner, key)
+        return await self._run(self._inner.read_object, key)
 
     async def write_object(
         self, key: str, data: bytes | bytearray | memoryview, options: WriteOptions
@@ -293,14 +293,6 @@ def _take(entries: Iterator[ObjectInfo], count: int) -> list[ObjectInfo]:
 
 def _open_reader(backend: Backend, key: str, offset: int, length: int | None) -> BinaryIO:
     return backend.new_reader(key, offset=offset, length=length)
-
-
-def _read_all(backend: Backend, key: str) -> bytes:
-    reader = backend.new_reader(key)
-    try:
-        return reader.read()
-    finally:
-        reader.close()
 
 
 def _write_all(

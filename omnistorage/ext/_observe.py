@@ -57,7 +57,7 @@ class Observation:
     error: BaseException | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class OpStats:
     """Aggregates for one operation."""
 
@@ -107,6 +107,16 @@ class _Observed(Layer):
             self.observe("read", key, perf_counter() - started, 0, exc)
             raise
         return _ObservedReader(self, key, inner, started)  # type: ignore[return-value]
+
+    def read_object(self, key: str) -> bytes:
+        started = perf_counter()
+        try:
+            data = self.inner.read_object(key)
+        except BaseException as exc:
+            self.observe("read", key, perf_counter() - started, 0, exc)
+            raise
+        self.observe("read", key, perf_counter() - started, len(data), None)
+        return data
 
     def exists(self, key: str) -> bool:
         return self._timed("exists", key, lambda: self.inner.exists(key))
@@ -256,7 +266,9 @@ class MetricsLayer(_Observed):
     def observe(
         self, op: str, key: str | None, seconds: float, nbytes: int, error: BaseException | None
     ) -> None:
-        with self._lock:
+        lock = self._lock
+        lock.acquire()  # cheaper than a with-block on this per-call path
+        try:
             stats = self._stats.get(op)
             if stats is None:
                 stats = self._stats[op] = OpStats()
@@ -267,6 +279,8 @@ class MetricsLayer(_Observed):
                 stats.max_seconds = seconds
             if error is not None:
                 stats.errors += 1
+        finally:
+            lock.release()
         if self._otel is not None:
             self._otel.record(Observation(self.name, op, key, seconds, nbytes, error))
 

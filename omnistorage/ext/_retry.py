@@ -8,6 +8,8 @@ the ``budget`` in seconds runs out):
   ``mkdir``, ``rmdir``, ``list_leftovers``/``remove_leftover``, opening a
   reader, opening a pin, and a listing until its first entry (a listing that
   fails midway is not restarted: entries would repeat);
+- whole-object reads (``read_object``, what ``Store.read_bytes`` calls), each
+  attempt a whole version;
 - ranged reads of a pinned version (``open_pinned``), which are safe to repeat;
   with ``PINNED_READ``, streaming reads are served from a pin and so resume
   after a temporary failure *at the same version* (a changed object raises
@@ -124,24 +126,34 @@ class RetryLayer(Layer):
             return False
         return verdict.temporary and verdict.kind is not ErrorKind.CHANGED
 
-    def _call(self, call: Callable[[], T]) -> T:
+    def _call(self, call: Callable[..., T], *args: Any) -> T:
         started = time.monotonic()
+        try:
+            return call(*args)  # the fast path: one frame, no loop
+        except Exception as exc:  # noqa: BLE001 - judged in _retried, raised there
+            failed = exc
+        return self._retried(call, args, started, failed)
+
+    def _retried(
+        self, call: Callable[..., T], args: tuple[Any, ...], started: float, failed: Exception
+    ) -> T:
         waited = 0.0  # counted apart too: an injected sleep does not move the clock
         attempt = 1
         while True:
+            if attempt >= self._attempts or not self._temporary(failed):
+                raise failed
+            delay = self._delay(attempt, failed)
+            spent = max(time.monotonic() - started, waited)
+            if spent + delay > self._budget:
+                raise failed
+            self.retries += 1
+            attempt += 1
+            waited += delay
+            self._sleep(delay)
             try:
-                return call()
-            except Exception as exc:
-                if attempt >= self._attempts or not self._temporary(exc):
-                    raise
-                delay = self._delay(attempt, exc)
-                spent = max(time.monotonic() - started, waited)
-                if spent + delay > self._budget:
-                    raise
-                self.retries += 1
-                attempt += 1
-                waited += delay
-                self._sleep(delay)
+                return call(*args)
+            except Exception as exc:  # noqa: BLE001 - judged at the top of the loop
+                failed = exc
 
     def _delay(self, attempt: int, exc: BaseException) -> float:
         hinted = retry_after(exc)
@@ -153,10 +165,10 @@ class RetryLayer(Layer):
     # ------------------------------------------------------------ idempotent calls
 
     def exists(self, key: str) -> bool:
-        return self._call(lambda: self.inner.exists(key))
+        return self._call(self.inner.exists, key)
 
     def stat(self, key: str) -> ObjectInfo:
-        return self._call(lambda: self.inner.stat(key))
+        return self._call(self.inner.stat, key)
 
     def delete(self, key: str) -> None:
         self._call(lambda: self.inner.delete(key))
@@ -200,6 +212,12 @@ class RetryLayer(Layer):
         self._call(lambda: self.inner.abort_staged(key, staged))
 
     # ------------------------------------------------------------ reads
+
+    def read_object(self, key: str) -> bytes:
+        # Each attempt returns a whole object of one version or fails (a change during
+        # the read is ChangedDuringRead, never retried), so the call is retried as one:
+        # no pin on the way, and a failure midway restarts rather than resumes.
+        return self._call(self.inner.read_object, key)
 
     def open_pinned(self, key: str) -> PinnedReader:
         pinned = self._call(lambda: self.inner.open_pinned(key))

@@ -113,6 +113,63 @@ def test_streaming_reads_resume_at_the_same_version() -> None:
     assert len(slept) == 1
 
 
+@pytest.mark.parametrize("fault", ["open", "cut", "throttle"])
+def test_a_whole_object_read_is_retried_as_one_call(fault: str) -> None:
+    """``read_bytes`` is one driver call (``read_object``), no pin on the way: a
+    temporary failure at the open or midway through the bytes repeats the whole call,
+    and the caller gets the whole object, once."""
+    faults = FaultInjectionLayer(MemoryBackend())
+    store, slept = _retrying(faults)
+    data = bytes(range(256)) * 4_000
+    store.write("k.bin", data)
+    if fault == "open":
+        faults.fail_nth("open_read", 1, times=2)
+    elif fault == "cut":
+        faults.cut_stream("read", 100_000, times=2)
+    else:
+        faults.throttle("open_read", times=1, retry_after=0.25)
+    assert store.read_bytes("k.bin") == data
+    if fault == "throttle":
+        assert slept == [0.25]
+    else:
+        assert len(slept) == 2
+
+
+def test_a_whole_object_read_stops_at_a_permanent_failure_or_the_attempts() -> None:
+    faults = FaultInjectionLayer(MemoryBackend())
+    store, slept = _retrying(faults, attempts=3)
+    store.write("k", b"v")
+    faults.cut_stream("read", 0, times=5)
+    with pytest.raises(BackendUnavailable):
+        store.read_bytes("k")
+    assert len(slept) == 2
+    faults.rules.clear()
+    faults.fail_nth("open_read", 1, times=1, temporary=False)
+    with pytest.raises(Exception, match="injected"):
+        store.read_bytes("k")
+    assert len(slept) == 2
+    assert store.read_bytes("k") == b"v"
+
+
+def test_layered_whole_object_reads_are_observed_once_without_a_pin(tmp_path: Path) -> None:
+    """Behind ``RetryLayer``, ``read_bytes`` reaches ``MetricsLayer`` as one read with
+    its bytes: no pin opened, no range read (the fast path of issue 25's layers row)."""
+    metrics = MetricsLayer(LocalBackend(tmp_path))
+    store = Store(RetryLayer(metrics))
+    store.write("a/k", b"12345")
+    metrics.reset()
+    assert store.read_bytes("a/k") == b"12345"
+    assert metrics.snapshot() == {
+        "read": {
+            "calls": 1,
+            "errors": 0,
+            "bytes": 5,
+            "seconds": pytest.approx(0, abs=1),
+            "max_seconds": pytest.approx(0, abs=1),
+        }
+    }
+
+
 def test_a_create_only_copy_retried_into_its_own_copy_succeeds() -> None:
     memory = MemoryBackend()
     faults = FaultInjectionLayer(memory)
