@@ -17,6 +17,7 @@ from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 from omnistorage._net import RetryBudget
 from omnistorage._parts import PartLayout
+from omnistorage.backends.s3._page import read_pages_ourselves
 from omnistorage.errors import ConfigurationError
 from omnistorage.options import OptionSchema, anything, excluding, integer, number, text, url
 
@@ -134,6 +135,7 @@ def build_client(
         user_agent_extra="omnistorage",
     )
     client = session.client("s3", endpoint_url=endpoint_url, config=config)
+    read_pages_ourselves(client, parse_timestamp)
     if retry_budget is not None:
         bound_retries(client, retry_budget)
     return client
