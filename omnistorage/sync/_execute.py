@@ -3,6 +3,13 @@
 - **Pools.** ``checkers`` threads gather evidence and run deletes,
   ``transfers`` threads copy. Each pool takes at most four tasks per worker
   ahead, so the march blocks instead of queueing millions of actions.
+  Between two stores that both read locally (``Features.reads_local``), files
+  under 1 MiB are copied by one thread of their own, in order: such a copy is
+  a dozen short system calls, each of which hands the GIL over, and two
+  threads doing them only trade the GIL back and forth (5,000 small files:
+  0.9 s with one thread, 1.25 s with two, 1.7-2.0 s with sixteen). Larger
+  files still go to the ``transfers`` threads, whose long reads and writes run
+  without the GIL.
 - **Retries.** A failure is retried only when it is a ``StorageError`` with
   ``temporary`` set, up to ``retries`` times per file, with exponential
   backoff (``retry_backoff`` seconds, doubled each time, with jitter). Other
@@ -49,6 +56,7 @@ _AHEAD = 4
 _TRANSFER_BATCH = 16
 _TRANSFER_BATCH_BYTES = 4 << 20
 _CHECK_BATCH = 8
+_LOCAL_SMALL = 1 << 20  # below this, a local-to-local copy is system calls, not bytes
 _MAX_BACKOFF = 30.0
 
 
@@ -153,6 +161,12 @@ class Executor:
             batch_weight=_TRANSFER_BATCH_BYTES,
         )
         self._checkers = Pool(opts.checkers, "omnistorage-sync-check", batch=_CHECK_BATCH)
+        local = ctx.src.reads_local and ctx.dst.reads_local and opts.transfers > 1
+        self._small = (
+            Pool(1, "omnistorage-sync-small", batch=_TRANSFER_BATCH, batch_weight=_LOCAL_SMALL)
+            if local
+            else None
+        )
         self._lock = threading.Lock()
         self._cutoff_reported = False
         self.cancelled = False
@@ -167,8 +181,11 @@ class Executor:
         self._checkers.submit(fn)
 
     def transfer(self, action: Action) -> None:
-        """Run a copy, update, rename or delete_src on a transfer thread."""
-        self._transfers.submit(lambda: self._guarded(action), action.size or 0)
+        """Run a copy, update, rename or delete_src on a transfer thread (a small file
+        between local stores: on the one small-file thread)."""
+        size = action.size or 0
+        pool = self._small if self._small is not None and size < _LOCAL_SMALL else self._transfers
+        pool.submit(lambda: self._guarded(action), size)
 
     def delete(self, action: Action) -> None:
         """Run a delete on a checker thread (the caller checked the delete rules)."""
@@ -177,13 +194,18 @@ class Executor:
     def drain(self) -> None:
         """Wait until every scheduled task finished (checkers first: they schedule transfers)."""
         self._checkers.drain()
-        self._transfers.drain()
+        for pool in self._copiers():
+            pool.drain()
         self._checkers.drain()
 
     def shutdown(self) -> None:
         self.drain()
         self._checkers.shutdown()
-        self._transfers.shutdown()
+        for pool in self._copiers():
+            pool.shutdown()
+
+    def _copiers(self) -> tuple[Pool, ...]:
+        return (self._transfers,) if self._small is None else (self._transfers, self._small)
 
     # ------------------------------------------------------------ delete rules
 
