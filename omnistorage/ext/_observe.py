@@ -155,13 +155,7 @@ class _Observed(Layer):
         self._timed("rmdir", key, lambda: self.inner.rmdir(key))
 
     def open_pinned(self, key: str) -> PinnedReader:
-        started = perf_counter()
-        try:
-            pinned = self.inner.open_pinned(key)
-        except BaseException as exc:
-            self.observe("open_read", key, perf_counter() - started, 0, exc)
-            raise
-        self.observe("open_read", key, perf_counter() - started, 0, None)
+        pinned = self._timed("open_read", key, lambda: self.inner.open_pinned(key))
         return _ObservedPin(self, key, pinned)
 
 

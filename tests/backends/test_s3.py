@@ -418,16 +418,7 @@ def test_create_only_complete_is_conditional(bucket: str) -> None:
 
 
 def test_create_only_requests_carry_if_none_match(bucket: str) -> None:
-    endpoint, region = settings()
-    backend = S3Backend(
-        bucket=bucket,
-        endpoint_url=endpoint,
-        region=region,
-        access_key_id=KEY_ID,
-        secret_access_key=SECRET,
-        part_size=5 * MiB,
-    )
-    store = Store(backend, f"t-{uuid4().hex}")
+    store = owned_s3_store(bucket, part_size=5 * MiB)
     sent: list[tuple[str, bytes | None]] = []
 
     def record(request: Any, event_name: str, **_: Any) -> None:
