@@ -18,7 +18,9 @@ benchmark scripts' own functions (``records.py``, ``sync.py``, ``s3.py``,
   sizes, the fastest is the peer); ratio = hand time / our time (>= target).
   Also ``write()`` with ``threads=0`` (compression on the caller's thread).
 - sync: ``--files`` small files local->local, full and no-op, vs ``rclone
-  sync``; ``--big`` x ``--big-mib`` MiB local->S3 full vs ``rclone sync``;
+  sync``, on the disk and again in ``/dev/shm`` (tmpfs: the same system calls
+  without the disk's writeback, which swings both tools by 100 % and more);
+  ``--big`` x ``--big-mib`` MiB local->S3 full vs ``rclone sync``;
   ratio = our time / rclone's (<= target).
 - list: ``list_files(recursive=True)`` of ``--objects`` keys on S3 vs the
   boto3 ListObjectsV2 paginator, and obstore's ``list`` vs the same paginator;
@@ -207,6 +209,17 @@ def thread_timed(
 
 
 def sync_case(args: argparse.Namespace, work: Path) -> Iterator[Result]:
+    """The small-file rows twice: on this machine's disk (whose writeback swings both tools
+    by 100 % and more between rounds) and in ``/dev/shm`` (tmpfs: the same system calls
+    without the disk, so the figures are the tools' own costs)."""
+    yield from small_file_rows(args, work, "disk")
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        with tempfile.TemporaryDirectory(prefix="omni-run-all-", dir=shm) as tmp:
+            yield from small_file_rows(args, Path(tmp), "tmpfs")
+
+
+def small_file_rows(args: argparse.Namespace, work: Path, where: str) -> Iterator[Result]:
     tree = work / "small"
     syncbench.make_small_tree(tree, args.files)
     env = syncbench.rclone_env("http://unused")
@@ -215,34 +228,19 @@ def sync_case(args: argparse.Namespace, work: Path) -> Iterator[Result]:
     def wipe(path: Path) -> Callable[[], None]:
         return lambda: (shutil.rmtree(path, ignore_errors=True), os.sync())
 
+    def ours() -> object:
+        return sync(Store(LocalBackend(tree)), Store(LocalBackend(ours_dst)))
+
+    def theirs() -> object:
+        return syncbench.rclone(env, "sync", str(tree), str(rclone_dst))
+
     full = interleave(
-        args.repeat,
-        {
-            "ours": (
-                wipe(ours_dst),
-                lambda: sync(Store(LocalBackend(tree)), Store(LocalBackend(ours_dst))),
-            ),
-            "rclone": (
-                wipe(rclone_dst),
-                lambda: syncbench.rclone(env, "sync", str(tree), str(rclone_dst)),
-            ),
-        },
+        args.repeat, {"ours": (wipe(ours_dst), ours), "rclone": (wipe(rclone_dst), theirs)}
     )
-    label = f"sync {args.files:,} small files local->local"
+    label = f"sync {args.files:,} small files local->local ({where})"
     yield Result(f"{label}, full", full["ours"], "rclone sync", full["rclone"], 1.0, False)
-    noop = interleave(
-        args.repeat,
-        {
-            "ours": (
-                lambda: None,
-                lambda: sync(Store(LocalBackend(tree)), Store(LocalBackend(ours_dst))),
-            ),
-            "rclone": (
-                lambda: None,
-                lambda: syncbench.rclone(env, "sync", str(tree), str(rclone_dst)),
-            ),
-        },
-    )
+    nothing = lambda: None  # noqa: E731
+    noop = interleave(args.repeat, {"ours": (nothing, ours), "rclone": (nothing, theirs)})
     yield Result(f"{label}, no-op", noop["ours"], "rclone sync", noop["rclone"], 0.8, False)
 
 

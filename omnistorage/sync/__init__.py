@@ -98,7 +98,7 @@ where they apply, :func:`execute` and :func:`bisync`):
                     streamed transfer holds one 1 MiB chunk plus its writer's
                     buffers, e.g. S3 multipart: (max_concurrency + 1) parts;
                     between two stores that both read locally, files under 1 MiB
-                    are copied by one extra thread of their own, in order)
+                    are copied one at a time by the thread that planned them)
 ``retries``         retries per file of temporary errors (3)
 ``retry_backoff``   first backoff in seconds, doubled per retry (0.5)
 ``bwlimit``         bytes per second over all streamed transfers
