@@ -24,7 +24,9 @@ benchmark scripts' own functions (``records.py``, ``sync.py``, ``s3.py``,
   ratio = our time / rclone's (<= target).
 - list: ``list_files(recursive=True)`` of ``--objects`` keys on S3 vs the
   boto3 ListObjectsV2 paginator, and obstore's ``list`` vs the same paginator;
-  ratio = paginator time / lister time (target: ours >= obstore's).
+  ratio = paginator time / lister time (target: ours >= obstore's). Twice:
+  against moto, and behind a 20 ms link that replays moto's answers
+  (``_replay.py``), where no server time hides the clients' own.
 - mirror: one ``--mirror-mib`` MiB stream into local + S3 + SFTP (the loopback
   servers) vs the slowest of the three alone; ratio = mirror / slowest.
 - layers: ``read_bytes`` of 4 KiB local files through
@@ -314,23 +316,52 @@ def upload_case(args: argparse.Namespace, work: Path, endpoint: str) -> Iterator
 
 
 def list_case(args: argparse.Namespace, endpoint: str) -> Iterator[Result]:
+    """The LIST row twice: against moto on loopback (whose own CPU, about 140 ms a page on
+    the same two cores, is most of the time), and behind a 20 ms link that replays moto's
+    answers (``_replay.py``: no server time, so the clients' own costs show)."""
     try:
-        import obstore
-        from obstore.store import S3Store
+        import obstore  # noqa: F401 - only to know it is there
     except ImportError:
         print("list: obstore is not installed (pip install -e '.[bench]'): row skipped")
         return
+    from _replay import replay_link
 
     client = s3_client(endpoint)
     bucket = f"run-all-list-{os.getpid()}"
     client.create_bucket(Bucket=bucket)
     n = args.objects
-    with ThreadPoolExecutor(16) as pool:
-        list(
-            pool.map(
-                lambda i: client.put_object(Bucket=bucket, Key=f"many/{i:06d}", Body=b""), range(n)
+    try:
+        with ThreadPoolExecutor(16) as pool:
+            list(
+                pool.map(
+                    lambda i: client.put_object(Bucket=bucket, Key=f"many/{i:06d}", Body=b""),
+                    range(n),
+                )
             )
-        )
+        yield list_row(args, endpoint, bucket, f"S3 LIST {n:,} keys (moto) vs boto3 paginator")
+        with replay_link(endpoint, 0.02) as link:
+            yield list_row(
+                args,
+                link,
+                bucket,
+                f"S3 LIST {n:,} keys behind a 20 ms link (replayed) vs boto3 paginator",
+                replayed=True,
+            )
+    finally:
+        purge(client, bucket)
+        client.delete_bucket(Bucket=bucket)
+
+
+def list_row(
+    args: argparse.Namespace, endpoint: str, bucket: str, label: str, *, replayed: bool = False
+) -> Result:
+    """``replayed``: ``endpoint`` is a replay link, whose timed rounds must all be replayed."""
+    import obstore
+    from _replay import stats as replay_stats
+    from obstore.store import S3Store
+
+    n = args.objects
+    client = s3_client(endpoint)
     store = Store(s3_backend(endpoint, bucket))
     obs = S3Store(
         bucket,
@@ -352,19 +383,23 @@ def list_case(args: argparse.Namespace, endpoint: str) -> Iterator[Result]:
     def obstore_list() -> None:
         assert sum(len(b) for b in obstore.list(obs, "many/", chunk_size=1000)) == n
 
+    runs = {"boto3": boto, "ours": ours, "obstore": obstore_list}
+    for run in runs.values():
+        run()  # untimed: connections opened, and the link's recording made
+    recorded = replay_stats(endpoint)[0] if replayed else 0
     nothing = lambda: None  # noqa: E731
     try:
         t = interleave(
             max(args.repeat, 5),  # short rounds, moto swings by +-20 %: more of them
-            {"boto3": (nothing, boto), "ours": (nothing, ours), "obstore": (nothing, obstore_list)},
+            {name: (nothing, run) for name, run in runs.items()},
         )
     finally:
-        purge(client, bucket)
-        client.delete_bucket(Bucket=bucket)
         store.close()
+    if replayed and replay_stats(endpoint)[0] != recorded:
+        raise RuntimeError("a timed request was not in the link's recording: it went to moto")
     obstore_ratio = min(t["boto3"]) / min(t["obstore"])
-    yield Result(
-        f"S3 LIST {n:,} keys vs boto3 paginator",
+    return Result(
+        label,
         t["ours"],
         "boto3 paginator",
         t["boto3"],
